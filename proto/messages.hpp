@@ -1,0 +1,293 @@
+// The protocol's whole vocabulary: one struct per message type, a variant
+// over all of them, and encode/decode. PROTOCOL.md is the byte-level spec;
+// the order of fields in each `fields()` below is the order on the wire.
+//
+// Decoded string fields are views into the payload they came from: copy
+// what must outlive the frame buffer.
+#pragma once
+
+#include "errors.hpp"
+#include "limits.hpp"
+#include "wire.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace confab::proto {
+
+enum class MessageType : std::uint8_t {
+    // client -> server
+    hello = 0x01,
+    login = 0x02,
+    send_message = 0x03,
+    broadcast = 0x04,
+    who_else = 0x05,
+    who_else_since = 0x06,
+    block = 0x07,
+    unblock = 0x08,
+    logout = 0x09,
+    start_private = 0x0A,
+    stop_private = 0x0B,
+    private_listen = 0x0C,
+    ack_messages = 0x0D,
+    // server -> client
+    welcome = 0x80,
+    login_result = 0x81,
+    result = 0x82,
+    user_list = 0x83,
+    message_event = 0x84,
+    broadcast_event = 0x85,
+    presence_event = 0x86,
+    session_ended = 0x87,
+    private_intro = 0x88,
+    private_invite = 0x89,
+    private_revoked = 0x8A,
+    protocol_error = 0xBF,
+    // client <-> client (private chat)
+    peer_hello = 0xC0,
+    peer_welcome = 0xC1,
+    peer_text = 0xC2,
+    peer_bye = 0xC3,
+};
+
+enum class LoginOutcome : std::uint8_t {
+    ok = 0,
+    wrong_password = 1,    // value = attempts left before the name is locked
+    locked = 2,            // value = seconds until the lock lifts
+    already_logged_in = 3, // the name has a live session elsewhere
+    unknown_user = 4,      // reserved: confabd answers wrong_password instead (see PROTOCOL.md)
+    unavailable = 5,       // the server cannot check credentials now; retry later
+};
+
+enum class PresenceKind : std::uint8_t { login = 1, logout = 2 };
+
+enum class EndReason : std::uint8_t {
+    timed_out = 1,       // no command for `timeout` seconds
+    server_shutdown = 2, // the daemon is stopping
+    logged_out = 3,      // reply to the client's own Logout
+};
+
+enum class PeerByeReason : std::uint8_t { stopped = 1, logged_out = 2, blocked = 3 };
+
+inline constexpr std::uint8_t message_flag_offline = 0x01; // MessageEvent.flags: stored while offline
+
+// ---- client -> server ----
+struct Hello {
+    static constexpr auto type = MessageType::hello;
+    std::uint16_t version = protocol_version;
+    std::string_view client;
+    auto fields() { return std::tie(version, client); }
+};
+struct Login {
+    static constexpr auto type = MessageType::login;
+    std::uint32_t request_id = 0;
+    std::string_view name;
+    std::string_view password;
+    auto fields() { return std::tie(request_id, name, password); }
+};
+struct SendMessage {
+    static constexpr auto type = MessageType::send_message;
+    std::uint32_t request_id = 0;
+    std::string_view to;
+    std::string_view text;
+    auto fields() { return std::tie(request_id, to, text); }
+};
+struct Broadcast {
+    static constexpr auto type = MessageType::broadcast;
+    std::uint32_t request_id = 0;
+    std::string_view text;
+    auto fields() { return std::tie(request_id, text); }
+};
+struct WhoElse {
+    static constexpr auto type = MessageType::who_else;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+struct WhoElseSince {
+    static constexpr auto type = MessageType::who_else_since;
+    std::uint32_t request_id = 0;
+    std::uint32_t seconds = 0;
+    auto fields() { return std::tie(request_id, seconds); }
+};
+struct Block {
+    static constexpr auto type = MessageType::block;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    auto fields() { return std::tie(request_id, user); }
+};
+struct Unblock {
+    static constexpr auto type = MessageType::unblock;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    auto fields() { return std::tie(request_id, user); }
+};
+struct Logout {
+    static constexpr auto type = MessageType::logout;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+struct StartPrivate {
+    static constexpr auto type = MessageType::start_private;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    auto fields() { return std::tie(request_id, user); }
+};
+struct StopPrivate {
+    static constexpr auto type = MessageType::stop_private;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    auto fields() { return std::tie(request_id, user); }
+};
+struct PrivateListen {
+    static constexpr auto type = MessageType::private_listen;
+    std::uint32_t request_id = 0;
+    std::string_view host; // empty: use the address the server sees this connection from
+    std::uint16_t port = 0;
+    auto fields() { return std::tie(request_id, host, port); }
+};
+struct AckMessages {
+    static constexpr auto type = MessageType::ack_messages;
+    std::vector<std::uint64_t> ids;
+    auto fields() { return std::tie(ids); }
+};
+
+// ---- server -> client ----
+struct Welcome {
+    static constexpr auto type = MessageType::welcome;
+    std::uint16_t version = protocol_version;
+    std::uint32_t max_frame = max_frame_size;
+    std::string_view server;
+    auto fields() { return std::tie(version, max_frame, server); }
+};
+struct LoginResult {
+    static constexpr auto type = MessageType::login_result;
+    std::uint32_t request_id = 0;
+    LoginOutcome outcome = LoginOutcome::ok;
+    std::uint32_t value = 0;
+    auto fields() { return std::tie(request_id, outcome, value); }
+};
+struct Result {
+    static constexpr auto type = MessageType::result;
+    std::uint32_t request_id = 0;
+    Status code = Status::ok;
+    std::string_view detail;
+    auto fields() { return std::tie(request_id, code, detail); }
+};
+struct UserList {
+    static constexpr auto type = MessageType::user_list;
+    std::uint32_t request_id = 0;
+    std::vector<std::string_view> names;
+    auto fields() { return std::tie(request_id, names); }
+};
+struct MessageEvent {
+    static constexpr auto type = MessageType::message_event;
+    std::uint64_t message_id = 0;
+    std::uint64_t sent_at_ms = 0; // Unix time in milliseconds, server clock
+    std::uint8_t flags = 0;
+    std::string_view from;
+    std::string_view text;
+    auto fields() { return std::tie(message_id, sent_at_ms, flags, from, text); }
+};
+struct BroadcastEvent {
+    static constexpr auto type = MessageType::broadcast_event;
+    std::uint64_t sent_at_ms = 0;
+    std::string_view from;
+    std::string_view text;
+    auto fields() { return std::tie(sent_at_ms, from, text); }
+};
+struct PresenceEvent {
+    static constexpr auto type = MessageType::presence_event;
+    PresenceKind kind = PresenceKind::login;
+    std::string_view user;
+    auto fields() { return std::tie(kind, user); }
+};
+struct SessionEnded {
+    static constexpr auto type = MessageType::session_ended;
+    EndReason reason = EndReason::timed_out;
+    std::string_view detail;
+    auto fields() { return std::tie(reason, detail); }
+};
+struct PrivateIntro {
+    static constexpr auto type = MessageType::private_intro;
+    std::uint32_t request_id = 0;
+    std::string_view peer;
+    std::string_view host;
+    std::uint16_t port = 0;
+    Token token{};
+    auto fields() { return std::tie(request_id, peer, host, port, token); }
+};
+struct PrivateInvite {
+    static constexpr auto type = MessageType::private_invite;
+    std::string_view peer;
+    Token token{};
+    auto fields() { return std::tie(peer, token); }
+};
+struct PrivateRevoked {
+    static constexpr auto type = MessageType::private_revoked;
+    std::string_view peer;
+    auto fields() { return std::tie(peer); }
+};
+struct ProtocolError {
+    static constexpr auto type = MessageType::protocol_error;
+    Status code = Status::bad_request;
+    std::string_view detail;
+    auto fields() { return std::tie(code, detail); }
+};
+
+// ---- client <-> client ----
+struct PeerHello {
+    static constexpr auto type = MessageType::peer_hello;
+    std::uint16_t version = protocol_version;
+    std::string_view name;
+    Token token{};
+    auto fields() { return std::tie(version, name, token); }
+};
+struct PeerWelcome {
+    static constexpr auto type = MessageType::peer_welcome;
+    std::string_view name;
+    auto fields() { return std::tie(name); }
+};
+struct PeerText {
+    static constexpr auto type = MessageType::peer_text;
+    std::string_view text;
+    auto fields() { return std::tie(text); }
+};
+struct PeerBye {
+    static constexpr auto type = MessageType::peer_bye;
+    PeerByeReason reason = PeerByeReason::stopped;
+    auto fields() { return std::tie(reason); }
+};
+
+using Message =
+    std::variant<Hello, Login, SendMessage, Broadcast, WhoElse, WhoElseSince, Block, Unblock,
+                 Logout, StartPrivate, StopPrivate, PrivateListen, AckMessages, Welcome,
+                 LoginResult, Result, UserList, MessageEvent, BroadcastEvent, PresenceEvent,
+                 SessionEnded, PrivateIntro, PrivateInvite, PrivateRevoked, ProtocolError,
+                 PeerHello, PeerWelcome, PeerText, PeerBye>;
+
+MessageType type_of(const Message& m) noexcept;
+std::string_view to_string(MessageType t) noexcept;
+
+// Payload size (type byte included, header excluded) of a message.
+std::size_t payload_size(const Message& m) noexcept;
+
+// Writes header + payload into `out`. Returns the bytes written, or 0 if `out`
+// is too small or the payload would exceed max_frame_size.
+std::size_t encode_frame(const Message& m, std::span<std::uint8_t> out) noexcept;
+
+// Appends header + payload to `out` (grows it). Returns false, leaving `out`
+// unchanged, if the payload would exceed max_frame_size.
+bool append_frame(std::vector<std::uint8_t>& out, const Message& m);
+
+// Decodes one payload (type byte first). Views in the result point into `payload`.
+struct DecodeResult {
+    std::optional<Message> message;
+    DecodeError error = DecodeError::truncated; // meaningful when !message
+};
+DecodeResult decode_payload(Bytes payload);
+
+} // namespace confab::proto
