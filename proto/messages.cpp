@@ -18,6 +18,8 @@ void put(Writer& w, E v) {
 }
 template <class T>
 void put(Writer& w, const std::vector<T>& list) {
+    // Never emit a list the decoder refuses (nor let the u16 count wrap).
+    if (list.size() > max_list_entries) { w.fail(); return; }
     w.u16(std::uint16_t(list.size()));
     for (const auto& item : list) put(w, item);
 }

@@ -50,6 +50,8 @@ public:
     }
     void token(const Token& t) noexcept { put(t.data(), t.size()); }
 
+    // Marks the output unrepresentable (e.g. a list over max_list_entries).
+    void fail() noexcept { ok_ = false; }
     bool ok() const noexcept { return ok_; }
     std::size_t size() const noexcept { return pos_; }
 
