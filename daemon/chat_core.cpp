@@ -1,0 +1,474 @@
+#include "chat_core.hpp"
+
+#include "log.hpp"
+
+#include <algorithm>
+
+namespace confab {
+
+using namespace proto;
+
+namespace {
+std::uint32_t ceil_seconds(std::int64_t ms) { return std::uint32_t((ms + 999) / 1000); }
+
+bool valid_text(std::string_view t) {
+    return !t.empty() && t.size() <= max_text_length; // UTF-8 was checked by the decoder
+}
+} // namespace
+
+ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users)
+    : env_(env), settings_(settings), lockout_(settings.block_duration_ms) {
+    replace_users(std::move(users));
+}
+
+template <class M>
+void ChatCore::send(ConnId conn, const M& msg) {
+    frame_.clear();
+    append_frame(frame_, Message{msg});
+    env_.send(conn, frame_);
+}
+
+void ChatCore::result(ConnId conn, std::uint32_t rid, Status code, std::string_view detail) {
+    send(conn, Result{rid, code, detail});
+}
+
+// ---------------------------------------------------------------- users
+
+void ChatCore::replace_users(UsersFile file) {
+    has_hashes_ = file.plaintext_entries < file.users.size();
+    for (auto& u : users_) u.cred.reset();
+    for (auto& [name, cred] : file.users) {
+        UserIdx idx = find_user(name);
+        if (idx == no_user) {
+            idx = UserIdx(users_.size());
+            users_.push_back(User{});
+            users_.back().name = name;
+            by_name_.emplace(name, idx);
+        }
+        users_[idx].cred = std::move(cred);
+    }
+}
+
+void ChatCore::update_settings(const CoreSettings& s) {
+    settings_ = s;
+    lockout_.set_block_duration(s.block_duration_ms);
+}
+
+ChatCore::UserIdx ChatCore::find_user(std::string_view name) const {
+    auto it = by_name_.find(std::string(name));
+    return it == by_name_.end() ? no_user : it->second;
+}
+
+bool ChatCore::blocks(UserIdx a, UserIdx b) const {
+    const auto& list = users_[a].blocked;
+    return std::binary_search(list.begin(), list.end(), b);
+}
+
+void ChatCore::add_online(UserIdx u, ConnId c) {
+    users_[u].conn = c;
+    users_[u].online_pos = online_.size();
+    online_.push_back(u);
+}
+
+void ChatCore::remove_online(UserIdx u) {
+    std::size_t pos = users_[u].online_pos;
+    online_[pos] = online_.back();
+    users_[online_[pos]].online_pos = pos;
+    online_.pop_back();
+    users_[u].conn = 0;
+}
+
+// ---------------------------------------------------------------- connection lifecycle
+
+void ChatCore::on_connect(ConnId conn, std::string peer_host, Now now) {
+    Session& s = sessions_[conn];
+    s.peer_host = std::move(peer_host);
+    env_.arm_timer(timer_key(TimerKind::login_deadline, conn), now.mono + settings_.login_timeout_ms);
+}
+
+void ChatCore::on_disconnect(ConnId conn, Now now) { end_session(conn, now); }
+
+void ChatCore::end_session(ConnId conn, Now now) {
+    auto it = sessions_.find(conn);
+    if (it == sessions_.end()) return;
+    env_.cancel_timer(timer_key(TimerKind::login_deadline, conn));
+    env_.cancel_timer(timer_key(TimerKind::idle, conn));
+    UserIdx u = it->second.user;
+    sessions_.erase(it);
+    if (u == no_user) return;
+    remove_online(u);
+    users_[u].last_seen = now.mono;
+    // Private sessions die with the login; the clients see their peer connection close.
+    std::erase_if(private_pairs_, [u](const auto& p) { return p.first == u || p.second == u; });
+    log::info("{} logged out", users_[u].name);
+    announce(u, PresenceKind::logout);
+}
+
+void ChatCore::close_with(ConnId conn, const Message& last, Now now) {
+    frame_.clear();
+    append_frame(frame_, last);
+    env_.send(conn, frame_);
+    end_session(conn, now);
+    env_.close(conn);
+}
+
+void ChatCore::on_protocol_error(ConnId conn, Status code, std::string_view detail, Now now) {
+    auto it = sessions_.find(conn);
+    if (it == sessions_.end()) return;
+    log::info("connection from {} dropped: {}", it->second.peer_host, detail);
+    close_with(conn, ProtocolError{code, detail}, now);
+}
+
+void ChatCore::shutdown() {
+    std::vector<ConnId> conns;
+    for (const auto& [c, s] : sessions_) conns.push_back(c);
+    for (ConnId c : conns) {
+        if (sessions_[c].state == State::online) send(c, SessionEnded{EndReason::server_shutdown, "server shutting down"});
+        sessions_.erase(c);
+        env_.close(c);
+    }
+    online_.clear();
+    for (auto& u : users_) u.conn = 0;
+}
+
+void ChatCore::on_timer(TimerQueue::Key key, Now now) {
+    switch (timer_kind(key)) {
+    case TimerKind::login_deadline: {
+        ConnId c = timer_id(key);
+        auto it = sessions_.find(c);
+        if (it == sessions_.end() || it->second.state == State::online) return;
+        log::info("connection from {} closed: no login within {} s", it->second.peer_host,
+                  settings_.login_timeout_ms / 1000);
+        close_with(c, ProtocolError{Status::login_timeout, "no login before the deadline"}, now);
+        return;
+    }
+    case TimerKind::idle: {
+        ConnId c = timer_id(key);
+        auto it = sessions_.find(c);
+        if (it == sessions_.end() || it->second.state != State::online) return;
+        // Activity only moves last_activity; the timer re-files itself until it is really due.
+        TimePoint due = it->second.last_activity + settings_.timeout_ms;
+        if (due > now.mono) {
+            env_.arm_timer(key, due);
+            return;
+        }
+        log::info("{} timed out", users_[it->second.user].name);
+        std::string detail = fmt::format("timed out after {} seconds without a command",
+                                         settings_.timeout_ms / 1000);
+        close_with(c, SessionEnded{EndReason::timed_out, detail}, now);
+        return;
+    }
+    case TimerKind::lock: {
+        auto it = lock_timers_.find(timer_id(key));
+        if (it == lock_timers_.end()) return;
+        if (lockout_.lift(it->second, now.mono)) log::info("login name '{}' unlocked", it->second);
+        lock_timers_.erase(it);
+        return;
+    }
+    }
+}
+
+// ---------------------------------------------------------------- dispatch
+
+void ChatCore::on_message(ConnId conn, const Message& msg, Now now) {
+    auto it = sessions_.find(conn);
+    if (it == sessions_.end()) return;
+    Session& s = it->second;
+    if (const auto* h = std::get_if<Hello>(&msg)) return handle_hello(conn, s, *h, now);
+    if (s.state == State::awaiting_hello) {
+        close_with(conn, ProtocolError{Status::wrong_state, "expected Hello first"}, now);
+        return;
+    }
+    if (const auto* l = std::get_if<Login>(&msg)) return handle_login(conn, s, *l, now);
+    handle_command(conn, s, msg, now);
+}
+
+void ChatCore::handle_hello(ConnId c, Session& s, const Hello& m, Now now) {
+    if (s.state != State::awaiting_hello) {
+        close_with(c, ProtocolError{Status::wrong_state, "Hello sent twice"}, now);
+        return;
+    }
+    if (m.version != protocol_version) {
+        std::string detail = fmt::format("server speaks protocol version {}, client sent {}",
+                                         protocol_version, m.version);
+        close_with(c, ProtocolError{Status::unsupported_version, detail}, now);
+        return;
+    }
+    s.state = State::awaiting_login;
+    send(c, Welcome{protocol_version, std::uint32_t(max_frame_size), "confabd"});
+}
+
+// ---------------------------------------------------------------- login
+
+void ChatCore::handle_login(ConnId c, Session& s, const Login& m, Now now) {
+    if (s.state == State::online) return result(c, m.request_id, Status::wrong_state, "already logged in");
+    if (s.state == State::verifying) {
+        close_with(c, ProtocolError{Status::wrong_state, "Login sent while the previous one is being checked"}, now);
+        return;
+    }
+    // Names that break the syntax rule can never exist: refuse without tracking them.
+    if (!is_valid_user_name(m.name)) {
+        send(c, LoginResult{m.request_id, LoginOutcome::wrong_password, Lockout::max_failures - 1});
+        return;
+    }
+    if (std::int64_t left = lockout_.locked_for(m.name, now.mono)) {
+        send(c, LoginResult{m.request_id, LoginOutcome::locked, ceil_seconds(left)});
+        return;
+    }
+    s.login_request = m.request_id;
+    s.login_name = std::string(m.name);
+    UserIdx u = find_user(m.name);
+    const Credential* cred = u == no_user || !users_[u].cred ? nullptr : &*users_[u].cred;
+
+    if (cred && cred->kind == Credential::Kind::plaintext) {
+        return finish_login(c, s, plaintext_matches(cred->secret, m.password), now);
+    }
+    if (!cred && !has_hashes_) return finish_login(c, s, false, now);
+    // Hashed (or unknown, checked against a decoy so both take the same time): off-thread.
+    const std::string& hash = cred ? cred->secret : decoy_hash();
+    s.job = next_job_++;
+    if (!env_.verify_password(c, s.job, hash, std::string(m.password))) {
+        send(c, LoginResult{m.request_id, LoginOutcome::unavailable, 1});
+        return;
+    }
+    s.state = State::verifying;
+}
+
+void ChatCore::on_verify_result(ConnId conn, std::uint64_t job, bool ok, Now now) {
+    auto it = sessions_.find(conn);
+    if (it == sessions_.end() || it->second.state != State::verifying || it->second.job != job) return;
+    it->second.state = State::awaiting_login;
+    UserIdx u = find_user(it->second.login_name);
+    finish_login(conn, it->second, ok && u != no_user && users_[u].cred, now);
+}
+
+void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
+    const std::string name = std::move(s.login_name);
+    const std::uint32_t rid = s.login_request;
+    // Other connections may have locked the name while this password was checked.
+    if (std::int64_t left = lockout_.locked_for(name, now.mono)) {
+        send(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(left)});
+        return;
+    }
+    if (!password_ok) {
+        auto f = lockout_.record_failure(name, now.mono);
+        if (f.attempts_left > 0) {
+            send(c, LoginResult{rid, LoginOutcome::wrong_password, f.attempts_left});
+            return;
+        }
+        std::uint64_t id = next_lock_timer_++;
+        lock_timers_.emplace(id, name);
+        env_.arm_timer(timer_key(TimerKind::lock, id), f.locked_until);
+        log::warning("login name '{}' locked for {} s after {} wrong passwords (last from {})", name,
+                     settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
+        send(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono)});
+        return;
+    }
+    UserIdx u = find_user(name);
+    if (users_[u].conn != 0) {
+        send(c, LoginResult{rid, LoginOutcome::already_logged_in, 0});
+        return;
+    }
+    lockout_.record_success(name);
+    complete_login(c, s, u, now);
+}
+
+void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
+    s.state = State::online;
+    s.user = u;
+    s.last_activity = now.mono;
+    add_online(u, c);
+    env_.cancel_timer(timer_key(TimerKind::login_deadline, c));
+    env_.arm_timer(timer_key(TimerKind::idle, c), now.mono + settings_.timeout_ms);
+    log::info("{} logged in from {}", users_[u].name, s.peer_host);
+    send(c, LoginResult{s.login_request, LoginOutcome::ok, 0});
+    // Stored messages stay in the mailbox until the client acknowledges them.
+    for (const auto& m : users_[u].mailbox)
+        send(c, MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
+    announce(u, PresenceKind::login);
+}
+
+void ChatCore::announce(UserIdx who, PresenceKind kind) {
+    if (!settings_.presence) return;
+    frame_.clear();
+    append_frame(frame_, Message{PresenceEvent{kind, users_[who].name}});
+    for (UserIdx other : online_) {
+        if (other == who || blocks(who, other)) continue; // hidden from those `who` blocked
+        env_.send(users_[other].conn, frame_);
+    }
+}
+
+// ---------------------------------------------------------------- commands
+
+void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now) {
+    if (s.state != State::online) {
+        // Requests a client may send are answered; anything else is a protocol violation.
+        std::uint32_t rid = std::visit(
+            [](const auto& m) -> std::uint32_t {
+                if constexpr (requires { m.request_id; }) return m.request_id;
+                return 0;
+            },
+            msg);
+        if (type_of(msg) < MessageType::welcome) return result(c, rid, Status::not_logged_in, "log in first");
+        close_with(c, ProtocolError{Status::bad_request, "unexpected message type"}, now);
+        return;
+    }
+    const UserIdx me = s.user;
+    if (const auto* ack = std::get_if<AckMessages>(&msg)) {
+        // An automatic acknowledgement is not user activity.
+        auto& box = users_[me].mailbox;
+        for (std::uint64_t id : ack->ids)
+            std::erase_if(box, [id](const StoredMessage& m) { return m.id == id; });
+        return;
+    }
+    s.last_activity = now.mono; // any command counts as activity
+
+    std::visit(
+        [&](const auto& m) {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, SendMessage>) send_message(c, me, m, now);
+            else if constexpr (std::is_same_v<M, Broadcast>) broadcast(c, me, m, now);
+            else if constexpr (std::is_same_v<M, WhoElse>) list_users(c, me, m.request_id, std::nullopt, now);
+            else if constexpr (std::is_same_v<M, WhoElseSince>) list_users(c, me, m.request_id, m.seconds, now);
+            else if constexpr (std::is_same_v<M, Block>) block(c, me, m.request_id, m.user, true);
+            else if constexpr (std::is_same_v<M, Unblock>) block(c, me, m.request_id, m.user, false);
+            else if constexpr (std::is_same_v<M, StartPrivate>) start_private(c, me, m);
+            else if constexpr (std::is_same_v<M, StopPrivate>) stop_private(c, me, m);
+            else if constexpr (std::is_same_v<M, PrivateListen>) {
+                if (m.port == 0 || m.host.size() > max_host_length)
+                    return result(c, m.request_id, Status::invalid_argument, "listener port must not be 0");
+                s.listen_host = std::string(m.host);
+                s.listen_port = m.port;
+                result(c, m.request_id, Status::ok);
+            } else if constexpr (std::is_same_v<M, Logout>) {
+                close_with(c, SessionEnded{EndReason::logged_out, "logged out"}, now);
+            } else {
+                close_with(c, ProtocolError{Status::bad_request, fmt::format("{} is not a client request", to_string(M::type))}, now);
+            }
+        },
+        msg);
+}
+
+ChatCore::UserIdx ChatCore::target(ConnId c, std::uint32_t rid, UserIdx me, std::string_view name,
+                                   std::string_view self_error) {
+    if (!is_valid_user_name(name)) {
+        result(c, rid, Status::invalid_name, fmt::format("invalid user name '{}'", name.substr(0, 64)));
+        return no_user;
+    }
+    UserIdx u = find_user(name);
+    if (u == no_user || !users_[u].cred) {
+        result(c, rid, Status::unknown_user, fmt::format("unknown user '{}'", name));
+        return no_user;
+    }
+    if (u == me) {
+        result(c, rid, Status::self_target, self_error);
+        return no_user;
+    }
+    return u;
+}
+
+void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now now) {
+    UserIdx to = target(c, m.request_id, from, m.to, "you cannot message yourself");
+    if (to == no_user) return;
+    if (!valid_text(m.text))
+        return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    if (blocks(to, from))
+        return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.to));
+    User& r = users_[to];
+    std::uint64_t id = next_message_id_++;
+    if (r.conn != 0) {
+        send(r.conn, MessageEvent{id, std::uint64_t(now.wall_ms), 0, users_[from].name, m.text});
+        return result(c, m.request_id, Status::ok);
+    }
+    if (r.mailbox.size() >= settings_.max_offline_messages)
+        return result(c, m.request_id, Status::mailbox_full, fmt::format("{}'s mailbox is full", m.to));
+    r.mailbox.push_back(StoredMessage{id, now.wall_ms, from, std::string(m.text)});
+    result(c, m.request_id, Status::ok_stored, fmt::format("message to {} stored for delivery at next login", m.to));
+}
+
+void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
+    if (!valid_text(m.text))
+        return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    frame_.clear();
+    append_frame(frame_, Message{BroadcastEvent{std::uint64_t(now.wall_ms), users_[from].name, m.text}});
+    bool skipped = false;
+    for (UserIdx u : online_) {
+        if (u == from) continue;
+        if (blocks(u, from)) { skipped = true; continue; }
+        env_.send(users_[u].conn, frame_);
+    }
+    if (skipped)
+        return result(c, m.request_id, Status::ok_partial, "your message could not be delivered to some recipients");
+    result(c, m.request_id, Status::ok);
+}
+
+void ChatCore::list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional<std::uint32_t> since_s, Now now) {
+    UserList reply{rid, {}};
+    auto visible = [&](UserIdx u) { return u != me && !blocks(u, me); }; // blockers are hidden
+    if (!since_s) {
+        for (UserIdx u : online_)
+            if (visible(u)) reply.names.push_back(users_[u].name);
+    } else {
+        const TimePoint cutoff = now.mono - std::int64_t(*since_s) * 1000;
+        for (UserIdx u = 0; u < users_.size(); ++u) {
+            const User& user = users_[u];
+            if (visible(u) && (user.conn != 0 || user.last_seen >= cutoff)) reply.names.push_back(user.name);
+        }
+    }
+    std::sort(reply.names.begin(), reply.names.end());
+    if (reply.names.size() > max_list_entries) reply.names.resize(max_list_entries);
+    send(c, reply);
+}
+
+void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view name, bool on) {
+    UserIdx u = target(c, rid, me, name, on ? "you cannot block yourself" : "you cannot unblock yourself");
+    if (u == no_user) return;
+    auto& list = users_[me].blocked;
+    auto pos = std::lower_bound(list.begin(), list.end(), u);
+    bool present = pos != list.end() && *pos == u;
+    if (on) {
+        if (present) return result(c, rid, Status::already_blocked, fmt::format("{} is already blocked", name));
+        list.insert(pos, u);
+        revoke_private(me, u);
+        return result(c, rid, Status::ok, fmt::format("{} is blocked", name));
+    }
+    if (!present) return result(c, rid, Status::not_blocked, fmt::format("{} is not blocked", name));
+    list.erase(pos);
+    result(c, rid, Status::ok, fmt::format("{} is unblocked", name));
+}
+
+// ---------------------------------------------------------------- private chat introductions
+
+void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
+    UserIdx peer = target(c, m.request_id, me, m.user, "you cannot start a private chat with yourself");
+    if (peer == no_user) return;
+    if (blocks(peer, me))
+        return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.user));
+    if (users_[peer].conn == 0)
+        return result(c, m.request_id, Status::user_offline, fmt::format("{} is offline", m.user));
+    const Session& ps = sessions_.at(users_[peer].conn);
+    if (ps.listen_port == 0)
+        return result(c, m.request_id, Status::no_private_endpoint, fmt::format("{} cannot accept private chats", m.user));
+    Token token = env_.random_token();
+    private_pairs_.insert(std::minmax(me, peer));
+    send(users_[peer].conn, PrivateInvite{users_[me].name, token});
+    const std::string& host = ps.listen_host.empty() ? ps.peer_host : ps.listen_host;
+    send(c, PrivateIntro{m.request_id, users_[peer].name, host, ps.listen_port, token});
+}
+
+void ChatCore::stop_private(ConnId c, UserIdx me, const StopPrivate& m) {
+    if (!is_valid_user_name(m.user))
+        return result(c, m.request_id, Status::invalid_name, fmt::format("invalid user name '{}'", m.user.substr(0, 64)));
+    UserIdx peer = find_user(m.user);
+    if (peer == no_user || private_pairs_.erase(std::minmax(me, peer)) == 0)
+        return result(c, m.request_id, Status::no_private_session, fmt::format("no private session with {}", m.user));
+    result(c, m.request_id, Status::ok);
+}
+
+void ChatCore::revoke_private(UserIdx a, UserIdx b) {
+    if (private_pairs_.erase(std::minmax(a, b)) == 0) return;
+    if (users_[a].conn) send(users_[a].conn, PrivateRevoked{users_[b].name});
+    if (users_[b].conn) send(users_[b].conn, PrivateRevoked{users_[a].name});
+}
+
+} // namespace confab

@@ -1,0 +1,163 @@
+// The chat service's rules, without I/O: sessions, login and lockout,
+// presence, messages, offline mailboxes, blocking and private-chat
+// introductions. It takes decoded messages, timer expiries and hash results,
+// and answers through CoreEnv: frames to send, connections to close, timers
+// to arm, passwords to verify. The reactor owns the sockets; tests drive this
+// class directly with a fake environment and clock.
+// Single-threaded: every call comes from the reactor thread.
+#pragma once
+
+#include "credentials.hpp"
+#include "lockout.hpp"
+#include "timer_queue.hpp"
+
+#include "proto/messages.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace confab {
+
+using ConnId = std::uint64_t;
+
+struct Now {
+    TimePoint mono;       // monotonic milliseconds: deadlines, whoelsesince windows
+    std::int64_t wall_ms; // Unix milliseconds: timestamps users see
+};
+
+class CoreEnv {
+public:
+    virtual ~CoreEnv() = default;
+    // Queue an encoded frame; the bytes are copied before returning.
+    virtual void send(ConnId conn, proto::Bytes frame) = 0;
+    // Close after the frames already queued are flushed. The core has forgotten the connection.
+    virtual void close(ConnId conn) = 0;
+    virtual void arm_timer(TimerQueue::Key key, TimePoint deadline) = 0;
+    virtual void cancel_timer(TimerQueue::Key key) = 0;
+    // Check `password` against crypt `hash` off the reactor thread; the answer comes back
+    // through ChatCore::on_verify_result. Returns false if the workers are saturated.
+    virtual bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash,
+                                 std::string password) = 0;
+    virtual proto::Token random_token() = 0;
+};
+
+struct CoreSettings {
+    std::int64_t block_duration_ms = 10'000;
+    std::int64_t timeout_ms = 300'000;
+    std::int64_t login_timeout_ms = 30'000;
+    std::size_t max_offline_messages = 1000;
+    bool presence = true;
+};
+
+// Timer keys: the top byte says what the timer is for. Kinds from 0x80 up are
+// left to the reactor glue for its own timers.
+enum class TimerKind : std::uint8_t { login_deadline = 1, idle = 2, lock = 3 };
+inline TimerQueue::Key timer_key(TimerKind k, std::uint64_t id) {
+    return std::uint64_t(k) << 56 | (id & ((std::uint64_t(1) << 56) - 1));
+}
+inline TimerKind timer_kind(TimerQueue::Key key) { return TimerKind(key >> 56); }
+inline std::uint64_t timer_id(TimerQueue::Key key) { return key & ((std::uint64_t(1) << 56) - 1); }
+
+class ChatCore {
+public:
+    ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users);
+
+    void on_connect(ConnId conn, std::string peer_host, Now now);
+    void on_message(ConnId conn, const proto::Message& msg, Now now);
+    void on_protocol_error(ConnId conn, proto::Status code, std::string_view detail, Now now);
+    void on_disconnect(ConnId conn, Now now); // the socket closed or failed
+    void on_timer(TimerQueue::Key key, Now now);
+    void on_verify_result(ConnId conn, std::uint64_t job, bool ok, Now now);
+    // Tells every client the server is stopping and closes them all.
+    void shutdown();
+
+    void update_settings(const CoreSettings& s);
+    // New credentials (SIGHUP): changed passwords apply at next login; sessions stay.
+    void replace_users(UsersFile users);
+
+    std::size_t online_count() const noexcept { return online_.size(); }
+    std::size_t session_count() const noexcept { return sessions_.size(); }
+    std::size_t user_count() const noexcept { return users_.size(); }
+
+private:
+    using UserIdx = std::uint32_t;
+    static constexpr UserIdx no_user = UINT32_MAX;
+
+    struct StoredMessage {
+        std::uint64_t id;
+        std::int64_t sent_at_ms;
+        UserIdx from;
+        std::string text;
+    };
+    struct User {
+        std::string name;
+        std::optional<Credential> cred; // empty: removed from the users file
+        ConnId conn = 0;                // 0: offline
+        std::size_t online_pos = 0;     // index in online_ while online
+        TimePoint last_seen = INT64_MIN; // when the last session ended
+        std::vector<UserIdx> blocked;   // sorted: users this one has blocked
+        std::deque<StoredMessage> mailbox;
+    };
+    enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, online };
+    struct Session {
+        State state = State::awaiting_hello;
+        UserIdx user = no_user;
+        TimePoint last_activity = 0;
+        std::string peer_host;    // address the connection comes from
+        std::string listen_host;  // private-chat listener; empty = peer_host
+        std::uint16_t listen_port = 0;
+        // while verifying
+        std::uint64_t job = 0;
+        std::uint32_t login_request = 0;
+        std::string login_name;
+    };
+
+    template <class M>
+    void send(ConnId conn, const M& msg);
+    void result(ConnId conn, std::uint32_t rid, proto::Status code, std::string_view detail = {});
+    void end_session(ConnId conn, Now now); // forget a session, logout presence if online
+    void close_with(ConnId conn, const proto::Message& last, Now now);
+
+    void handle_hello(ConnId c, Session& s, const proto::Hello& m, Now now);
+    void handle_login(ConnId c, Session& s, const proto::Login& m, Now now);
+    void finish_login(ConnId c, Session& s, bool password_ok, Now now);
+    void complete_login(ConnId c, Session& s, UserIdx u, Now now);
+    void handle_command(ConnId c, Session& s, const proto::Message& m, Now now);
+    void send_message(ConnId c, UserIdx from, const proto::SendMessage& m, Now now);
+    void broadcast(ConnId c, UserIdx from, const proto::Broadcast& m, Now now);
+    void list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional<std::uint32_t> since_s, Now now);
+    void block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view name, bool on);
+    void start_private(ConnId c, UserIdx me, const proto::StartPrivate& m);
+    void stop_private(ConnId c, UserIdx me, const proto::StopPrivate& m);
+    void announce(UserIdx who, proto::PresenceKind kind);
+    void revoke_private(UserIdx a, UserIdx b);
+
+    // Looks up a command's target: sends the error Result and returns no_user on failure.
+    UserIdx target(ConnId c, std::uint32_t rid, UserIdx me, std::string_view name, std::string_view self_error);
+    bool blocks(UserIdx a, UserIdx b) const; // has a blocked b?
+    UserIdx find_user(std::string_view name) const;
+    void add_online(UserIdx u, ConnId c);
+    void remove_online(UserIdx u);
+
+    CoreEnv& env_;
+    CoreSettings settings_;
+    Lockout lockout_;
+    std::vector<User> users_;
+    std::unordered_map<std::string, UserIdx> by_name_;
+    bool has_hashes_ = false;
+    std::vector<UserIdx> online_;
+    std::unordered_map<ConnId, Session> sessions_;
+    std::set<std::pair<UserIdx, UserIdx>> private_pairs_; // (lower, higher) introduced pairs
+    std::unordered_map<std::uint64_t, std::string> lock_timers_; // lock timer id -> name
+    std::uint64_t next_lock_timer_ = 1;
+    std::uint64_t next_job_ = 1;
+    std::uint64_t next_message_id_ = 1;
+    std::vector<std::uint8_t> frame_; // scratch: one encoding shared by every recipient
+};
+
+} // namespace confab

@@ -1,0 +1,177 @@
+#include "config.hpp"
+
+#include "log.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <toml.hpp>
+
+#include <charconv>
+#include <limits>
+#include <sstream>
+#include <variant>
+
+namespace confab {
+namespace {
+
+using Member = std::variant<std::int64_t Config::*, std::string Config::*, bool Config::*>;
+
+struct KeySpec {
+    ConfigKey key;
+    Member member;
+    std::int64_t min = 0, max = 0; // integers only
+};
+
+constexpr std::int64_t i64max = std::numeric_limits<std::int64_t>::max();
+
+const std::vector<KeySpec>& specs() {
+    static const std::vector<KeySpec> table = {
+        {{"listen", "IPv4 or IPv6 address to listen on", false}, &Config::listen},
+        {{"port", "TCP port (0 = any free port)", false}, &Config::port, 0, 65535},
+        {{"users_file", "credentials file; empty = embedded demo users", true}, &Config::users_file},
+        {{"state_dir", "directory for persistent state", false}, &Config::state_dir},
+        {{"block_duration", "seconds a name stays locked after 3 wrong passwords", true},
+         &Config::block_duration, 1, 86400 * 365},
+        {{"timeout", "seconds without a command before a user is logged out", true},
+         &Config::timeout, 1, 86400 * 365},
+        {{"login_timeout", "seconds a new connection has to log in", true},
+         &Config::login_timeout, 1, 3600},
+        {{"max_connections", "simultaneous client connections", true},
+         &Config::max_connections, 1, 10'000'000},
+        {{"max_output_bytes", "unsent bytes per client before it is dropped", true},
+         &Config::max_output_bytes, 65536 + 4, i64max},
+        {{"max_offline_messages", "stored messages per offline recipient", true},
+         &Config::max_offline_messages, 0, 1'000'000},
+        {{"hash_workers", "threads verifying password hashes", false}, &Config::hash_workers, 1, 256},
+        {{"presence", "announce logins and logouts", true}, &Config::presence},
+        {{"log_level", "error, warning, info or debug", true}, &Config::log_level},
+    };
+    return table;
+}
+
+const KeySpec* find_spec(std::string_view name) {
+    for (const auto& s : specs())
+        if (name == s.key.name) return &s;
+    return nullptr;
+}
+
+void check_range(const KeySpec& s, std::int64_t v, const std::string& where) {
+    if (v < s.min || v > s.max)
+        throw ConfigError(fmt::format("{}: '{}' must be between {} and {} (got {})", where,
+                                      s.key.name, s.min, s.max, v));
+}
+
+std::string where_of(const toml::value& v, const std::string& origin) {
+    const auto loc = v.location();
+    if (loc.line() == 0) return origin;
+    return fmt::format("{}:{}", origin, loc.line());
+}
+
+} // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+    static const std::vector<ConfigKey> keys = [] {
+        std::vector<ConfigKey> k;
+        for (const auto& s : specs()) k.push_back(s.key);
+        return k;
+    }();
+    return keys;
+}
+
+Config parse_config_text(const std::string& text, const std::string& origin) {
+    toml::value doc;
+    try {
+        std::istringstream in(text);
+        doc = toml::parse(in, origin);
+    } catch (const std::exception& e) {
+        throw ConfigError(fmt::format("{}: TOML syntax error: {}", origin, e.what()));
+    }
+    if (!doc.is_table()) throw ConfigError(fmt::format("{}: expected a table of keys", origin));
+
+    Config c;
+    for (const auto& [name, value] : doc.as_table()) {
+        const std::string where = where_of(value, origin);
+        const KeySpec* s = find_spec(name);
+        if (!s) throw ConfigError(fmt::format("{}: unknown key '{}'", where, name));
+        std::visit(
+            [&](auto member) {
+                using T = std::remove_reference_t<decltype(c.*member)>;
+                if constexpr (std::is_same_v<T, std::int64_t>) {
+                    if (!value.is_integer())
+                        throw ConfigError(fmt::format("{}: '{}' must be an integer", where, name));
+                    check_range(*s, value.as_integer(), where);
+                    c.*member = value.as_integer();
+                } else if constexpr (std::is_same_v<T, bool>) {
+                    if (!value.is_boolean())
+                        throw ConfigError(fmt::format("{}: '{}' must be true or false", where, name));
+                    c.*member = value.as_boolean();
+                } else {
+                    if (!value.is_string())
+                        throw ConfigError(fmt::format("{}: '{}' must be a string", where, name));
+                    c.*member = value.as_string().str;
+                }
+            },
+            s->member);
+    }
+    try {
+        validate(c);
+    } catch (const ConfigError& e) {
+        throw ConfigError(fmt::format("{}: {}", origin, e.what()));
+    }
+    return c;
+}
+
+Config parse_config(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_config_text(text.str(), path);
+}
+
+void set_config_value(Config& c, const std::string& key, const std::string& value) {
+    const KeySpec* s = find_spec(key);
+    if (!s) throw ConfigError(fmt::format("unknown setting '{}'", key));
+    const std::string where = "command line";
+    std::visit(
+        [&](auto member) {
+            using T = std::remove_reference_t<decltype(c.*member)>;
+            if constexpr (std::is_same_v<T, std::int64_t>) {
+                std::int64_t v = 0;
+                auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+                if (ec != std::errc{} || end != value.data() + value.size())
+                    throw ConfigError(fmt::format("{}: '{}' must be an integer (got '{}')", where, key, value));
+                check_range(*s, v, where);
+                c.*member = v;
+            } else if constexpr (std::is_same_v<T, bool>) {
+                if (value != "true" && value != "false")
+                    throw ConfigError(fmt::format("{}: '{}' must be true or false", where, key));
+                c.*member = value == "true";
+            } else {
+                c.*member = value;
+            }
+        },
+        s->member);
+    validate(c);
+}
+
+void validate(const Config& c) {
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET, c.listen.c_str(), &a4) != 1 && inet_pton(AF_INET6, c.listen.c_str(), &a6) != 1)
+        throw ConfigError(fmt::format("'listen' must be an IPv4 or IPv6 address (got '{}')", c.listen));
+    if (!log::parse_level(c.log_level))
+        throw ConfigError(fmt::format("'log_level' must be error, warning, info or debug (got '{}')", c.log_level));
+}
+
+std::vector<std::string> restart_only_changes(const Config& before, const Config& after) {
+    std::vector<std::string> changed;
+    for (const auto& s : specs()) {
+        if (s.key.reloadable) continue;
+        bool differs = std::visit([&](auto m) { return before.*m != after.*m; }, s.member);
+        if (differs) changed.emplace_back(s.key.name);
+    }
+    return changed;
+}
+
+} // namespace confab

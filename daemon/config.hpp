@@ -1,0 +1,55 @@
+// confabd's settings: one table of keys (name, type, default, bounds) loaded
+// from TOML with toml11, overridden by command-line flags, validated in one
+// place. Loading throws ConfigError with the file, line and key at fault.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace confab {
+
+struct Config {
+    std::string listen = "127.0.0.1";
+    std::int64_t port = 7420;
+    std::string users_file;              // empty: embedded demo users
+    std::string state_dir = "confab-state";
+    std::int64_t block_duration = 10;    // seconds a name stays locked after 3 failures
+    std::int64_t timeout = 300;          // seconds without a command before logout
+    std::int64_t login_timeout = 30;     // seconds to log in after connecting
+    std::int64_t max_connections = 10000;
+    std::int64_t max_output_bytes = 1 << 20; // unsent bytes per client before it is dropped
+    std::int64_t max_offline_messages = 1000; // per recipient
+    std::int64_t hash_workers = 2;
+    bool presence = true;                // login/logout notices (off for mass-session tests)
+    std::string log_level = "info";
+};
+
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// One row per key; the single source for parsing, bounds, docs and reload.
+struct ConfigKey {
+    const char* name;
+    const char* description;
+    bool reloadable; // takes effect on SIGHUP without a restart
+};
+const std::vector<ConfigKey>& config_keys();
+
+// Parses a TOML document (`origin` names it in errors) on top of the defaults.
+Config parse_config(const std::string& path);
+Config parse_config_text(const std::string& text, const std::string& origin);
+
+// Applies `key=value` (from command-line flags) with the same checks as the file.
+void set_config_value(Config& c, const std::string& key, const std::string& value);
+
+// Cross-field checks (listen address syntax, log level names).
+void validate(const Config& c);
+
+// Keys whose change needs a restart, named for the reload log line.
+std::vector<std::string> restart_only_changes(const Config& before, const Config& after);
+
+} // namespace confab

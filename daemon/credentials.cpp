@@ -1,0 +1,121 @@
+#include "credentials.hpp"
+
+#include <crypt.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace confab {
+
+bool is_valid_user_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 32) return false;
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+namespace {
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+} // namespace
+
+UsersFile parse_users(std::string_view text, std::string_view origin) {
+    UsersFile out;
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        ++line_no;
+        std::size_t nl = text.find('\n');
+        std::string_view line = trim(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (line.empty() || line.front() == '#') continue;
+
+        auto fail = [&](std::string_view why) {
+            throw UsersFileError(fmt::format("{}:{}: {}", origin, line_no, why));
+        };
+        std::size_t colon = line.find(':');
+        std::size_t space = line.find_first_of(" \t");
+        std::string_view name;
+        Credential cred;
+        if (colon != std::string_view::npos && (space == std::string_view::npos || colon < space)) {
+            name = line.substr(0, colon);
+            cred.kind = Credential::Kind::crypt_hash;
+            cred.secret = std::string(line.substr(colon + 1));
+            if (cred.secret.empty() || cred.secret.front() != '$' ||
+                cred.secret.find_first_of(" \t") != std::string::npos)
+                fail("expected `name:$id$...` with a crypt(3) hash after the colon");
+        } else if (space != std::string_view::npos) {
+            name = line.substr(0, space);
+            std::string_view pw = trim(line.substr(space));
+            if (pw.find_first_of(" \t") != std::string_view::npos)
+                fail("expected `name password` (the password may not contain spaces)");
+            cred.kind = Credential::Kind::plaintext;
+            cred.secret = std::string(pw);
+            ++out.plaintext_entries;
+        } else {
+            fail("expected `name password` or `name:HASH`");
+        }
+        if (!is_valid_user_name(name))
+            fail(fmt::format("invalid user name '{}' (1-32 of A-Z a-z 0-9 _ . -)", name));
+        if (!out.users.emplace(std::string(name), std::move(cred)).second)
+            fail(fmt::format("user '{}' is listed twice", name));
+    }
+    return out;
+}
+
+UsersFile load_users_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsersFileError(fmt::format("{}: cannot open users file: {}", path, std::strerror(errno)));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw UsersFileError(fmt::format("{}: read error", path));
+    return parse_users(text.str(), path);
+}
+
+UsersFile demo_users() {
+    return parse_users("alice alice123\nbob bob123\ncarol carol123\ndave dave123\n", "<embedded demo users>");
+}
+
+bool plaintext_matches(std::string_view expected, std::string_view given) noexcept {
+    // Touch every byte of the longer input so timing does not reveal a prefix match.
+    std::size_t n = std::max(expected.size(), given.size());
+    unsigned char diff = expected.size() == given.size() ? 0 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+        unsigned char a = i < expected.size() ? expected[i] : 0;
+        unsigned char b = i < given.size() ? given[i] : 0;
+        diff |= a ^ b;
+    }
+    return diff == 0;
+}
+
+bool crypt_matches(const std::string& hash, const std::string& password) {
+    auto data = std::make_unique<crypt_data>(); // ~32 KiB: too big for a worker's stack habits
+    const char* out = crypt_r(password.c_str(), hash.c_str(), data.get());
+    if (!out || out[0] == '*') return false; // invalid or unsupported setting
+    return plaintext_matches(hash, out);
+}
+
+const std::string& decoy_hash() {
+    static const std::string h = make_hash("confab-decoy-password-never-matches");
+    return h;
+}
+
+std::string make_hash(const std::string& password) {
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (!crypt_gensalt_rn("$y$", 0, nullptr, 0, setting, sizeof setting))
+        throw std::runtime_error(fmt::format("crypt_gensalt failed: {}", std::strerror(errno)));
+    auto data = std::make_unique<crypt_data>();
+    const char* out = crypt_r(password.c_str(), setting, data.get());
+    if (!out || out[0] == '*') throw std::runtime_error("crypt failed");
+    return out;
+}
+
+} // namespace confab

@@ -1,0 +1,35 @@
+// The listening socket: bind (or adopt a socket-activated fd) and accept
+// until EAGAIN. When the process runs out of fds, a reserved spare fd is
+// given up to accept and immediately close the pending connection, so a
+// full fd table cannot make the edge-triggered loop spin on one event.
+// Reactor thread only.
+#pragma once
+
+#include "unique_fd.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace confab {
+
+class Listener {
+public:
+    // Binds address:port (port 0 = ephemeral). Throws std::system_error.
+    Listener(const std::string& address, std::uint16_t port);
+    // Adopts a socket passed by systemd socket activation.
+    explicit Listener(int activated_fd);
+
+    int fd() const noexcept { return fd_.get(); }
+    std::uint16_t port() const;
+    std::string address() const;
+
+    // Calls on_accept(fd, peer address) for every pending connection.
+    void accept_all(const std::function<void(UniqueFd, std::string)>& on_accept);
+
+private:
+    UniqueFd fd_;
+    UniqueFd spare_;
+};
+
+} // namespace confab

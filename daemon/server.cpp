@@ -1,0 +1,386 @@
+#include "server.hpp"
+
+#include "clock.hpp"
+#include "log.hpp"
+#include "systemd_integration.hpp"
+
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <csignal>
+#include <cstring>
+#include <system_error>
+
+namespace confab {
+
+namespace {
+// epoll tokens below 2^32 are reserved; connection ids always have a generation above that.
+constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4;
+constexpr std::uint32_t conn_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+// Timer kinds of the glue itself (the core uses kinds below 0x80).
+constexpr std::uint8_t close_deadline_kind = 0x80, watchdog_kind = 0x81, status_kind = 0x82;
+TimerQueue::Key glue_key(std::uint8_t kind, std::uint64_t id = 0) {
+    return timer_key(TimerKind(kind), id);
+}
+constexpr std::int64_t close_grace_ms = 5000;    // a closing client gets this long to take its last frames
+constexpr std::size_t reads_per_wakeup = 16;     // then other clients get a turn
+constexpr std::size_t max_queued_hashes = 1024;  // beyond this, logins are answered "unavailable"
+
+UniqueFd make_signal_fd() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    UniqueFd fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!fd) throw std::system_error(errno, std::generic_category(), "signalfd");
+    return fd;
+}
+
+std::unique_ptr<Listener> make_listener(const Config& c) {
+    auto activated = systemd::listen_fds();
+    if (!activated.empty()) {
+        for (std::size_t i = 1; i < activated.size(); ++i) ::close(activated[i]);
+        log::info("using the listening socket passed by systemd");
+        return std::make_unique<Listener>(activated.front());
+    }
+    return std::make_unique<Listener>(c.listen, std::uint16_t(c.port));
+}
+} // namespace
+
+std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
+    Config c = src.config_path.empty() ? Config{} : parse_config(src.config_path);
+    for (const auto& [k, v] : src.overrides) set_config_value(c, k, v);
+    UsersFile users;
+    if (c.users_file.empty()) {
+        users = demo_users();
+        log::warning("no users file configured: using the embedded demo users (alice, bob, carol, dave)");
+    } else {
+        users = load_users_file(c.users_file);
+        if (users.plaintext_entries > 0)
+            log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries",
+                         c.users_file, users.plaintext_entries);
+    }
+    return {std::move(c), std::move(users)};
+}
+
+CoreSettings core_settings(const Config& c) {
+    return CoreSettings{c.block_duration * 1000, c.timeout * 1000, c.login_timeout * 1000,
+                        std::size_t(c.max_offline_messages), c.presence};
+}
+
+Server::Server(ConfigSource source, Config config, UsersFile users)
+    : source_(std::move(source)),
+      config_(std::move(config)),
+      listener_(make_listener(config_)),
+      signal_fd_(make_signal_fd()),
+      hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
+      core_(*this, core_settings(config_), std::move(users)) {
+    reactor_.add(listener_->fd(), listener_token, EPOLLIN | EPOLLET);
+    reactor_.add(timer_fd_.fd(), timer_token, EPOLLIN | EPOLLET);
+    reactor_.add(signal_fd_.get(), signal_token, EPOLLIN | EPOLLET);
+    reactor_.add(hashes_.event_fd(), hash_token, EPOLLIN | EPOLLET);
+    notify_ = systemd::notify_socket_present();
+    if (auto wd = systemd::watchdog_interval()) {
+        watchdog_ = std::chrono::duration_cast<std::chrono::milliseconds>(*wd) / 2;
+        arm_timer(glue_key(watchdog_kind), monotonic_ms() + watchdog_->count());
+    }
+    if (notify_) arm_timer(glue_key(status_kind), monotonic_ms() + 2000);
+}
+
+Server::~Server() = default;
+
+Now Server::now() const { return Now{monotonic_ms(), wall_ms()}; }
+
+// ---------------------------------------------------------------- CoreEnv
+
+void Server::send(ConnId id, proto::Bytes frame) {
+    Connection* c = conns_.find(id);
+    if (!c || c->dead) return;
+    if (!c->output().append(frame, std::size_t(config_.max_output_bytes))) {
+        log::warning("dropping client {}: more than {} bytes of unsent output (it reads too slowly)",
+                     c->peer(), config_.max_output_bytes);
+        c->dead = true;
+        dead_.push_back(id);
+        return;
+    }
+    if (!c->dirty) {
+        c->dirty = true;
+        dirty_.push_back(id);
+    }
+}
+
+void Server::close(ConnId id) {
+    Connection* c = conns_.find(id);
+    if (!c || c->closing) return;
+    c->closing = true; // the core has forgotten it: no on_disconnect later
+    if (!c->dirty) {
+        c->dirty = true;
+        dirty_.push_back(id);
+    }
+    arm_timer(glue_key(close_deadline_kind, id), monotonic_ms() + close_grace_ms);
+}
+
+void Server::arm_timer(TimerQueue::Key key, TimePoint deadline) { timers_.arm(key, deadline); }
+void Server::cancel_timer(TimerQueue::Key key) { timers_.cancel(key); }
+
+bool Server::verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) {
+    return hashes_.submit({conn, job, hash, std::move(password)});
+}
+
+proto::Token Server::random_token() {
+    proto::Token t{};
+    std::size_t got = 0;
+    while (got < t.size()) {
+        ssize_t n = ::getrandom(t.data() + got, t.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw std::system_error(errno, std::generic_category(), "getrandom");
+        got += std::size_t(n);
+    }
+    return t;
+}
+
+// ---------------------------------------------------------------- events
+
+void Server::on_accept() {
+    listener_->accept_all([this](UniqueFd fd, std::string peer) {
+        if (stopping_) return;
+        if (conns_.size() >= std::size_t(config_.max_connections)) {
+            // Best effort: tell the client why, then close; never block on it.
+            std::vector<std::uint8_t> frame;
+            proto::append_frame(frame, proto::ProtocolError{proto::Status::server_busy, "too many connections"});
+            [[maybe_unused]] auto n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            log::warning("refused a connection from {}: max_connections ({}) reached", peer, config_.max_connections);
+            return;
+        }
+        Connection& c = conns_.insert(std::move(fd), std::move(peer));
+        reactor_.add(c.fd(), c.id(), conn_events);
+        log::debug("connection from {}", c.peer());
+        core_.on_connect(c.id(), c.peer(), now());
+    });
+}
+
+void Server::on_connection_event(Connection& c, std::uint32_t events) {
+    if (events & EPOLLERR) return drop(c, "socket error");
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) read_frames(c);
+    if ((events & EPOLLOUT) && !c.dead) {
+        if (!c.dirty) {
+            c.dirty = true;
+            dirty_.push_back(c.id());
+        }
+    }
+}
+
+void Server::read_frames(Connection& c) {
+    static std::uint8_t buf[64 * 1024]; // reactor thread only; input is copied into the decoder
+    for (std::size_t i = 0; i < reads_per_wakeup; ++i) {
+        if (c.closing || c.dead) return;
+        std::size_t got = 0;
+        switch (c.read_into(buf, got)) {
+        case Connection::IoStatus::would_block: c.decoder().release_if_empty(); return;
+        case Connection::IoStatus::closed: return drop(c, "closed by peer");
+        case Connection::IoStatus::error: return drop(c, "read error");
+        case Connection::IoStatus::progress: break;
+        }
+        proto::Bytes data(buf, got);
+        while (!data.empty() && !c.closing && !c.dead) {
+            data = data.subspan(c.decoder().feed(data));
+            for (;;) {
+                auto r = c.decoder().next();
+                if (r.kind == proto::FrameResult::Kind::need_more) break;
+                if (r.kind == proto::FrameResult::Kind::error) {
+                    auto status = r.error == proto::DecodeError::frame_too_large ? proto::Status::frame_too_large
+                                                                                  : proto::Status::bad_request;
+                    core_.on_protocol_error(c.id(), status, proto::to_string(r.error), now());
+                    return;
+                }
+                auto decoded = proto::decode_payload(r.payload);
+                if (!decoded.message) {
+                    core_.on_protocol_error(c.id(), proto::Status::bad_request, proto::to_string(decoded.error), now());
+                    return;
+                }
+                core_.on_message(c.id(), *decoded.message, now());
+                if (c.closing || c.dead) return;
+            }
+        }
+    }
+    // Budget spent with input possibly left: edge-triggered epoll will not say so again.
+    if (!c.read_pending) {
+        c.read_pending = true;
+        read_pending_.push_back(c.id());
+    }
+}
+
+void Server::drop(Connection& c, std::string_view reason) {
+    if (c.dead) return;
+    log::debug("connection from {}: {}", c.peer(), reason);
+    c.dead = true;
+    dead_.push_back(c.id());
+}
+
+void Server::destroy(Connection& c) {
+    reactor_.remove(c.fd());
+    timers_.cancel(glue_key(close_deadline_kind, c.id()));
+    conns_.erase(c.id());
+}
+
+void Server::destroy_dead() {
+    while (!dead_.empty()) {
+        std::uint64_t id = dead_.back();
+        dead_.pop_back();
+        Connection* c = conns_.find(id);
+        if (!c) continue;
+        ConnId cid = c->id();
+        bool core_knows = !c->closing;
+        destroy(*c);
+        // After destroy: the core's logout presence must not be queued to this connection.
+        if (core_knows) core_.on_disconnect(cid, now());
+    }
+}
+
+void Server::flush_dirty() {
+    std::vector<std::uint64_t> ids;
+    ids.swap(dirty_);
+    for (std::uint64_t id : ids) {
+        Connection* c = conns_.find(id);
+        if (!c) continue;
+        c->dirty = false;
+        if (c->dead) continue;
+        switch (c->flush()) {
+        case Connection::IoStatus::progress:
+            if (c->epollout) {
+                reactor_.modify(c->fd(), c->id(), conn_events);
+                c->epollout = false;
+            }
+            if (c->closing) drop(*c, "closed after last frame");
+            break;
+        case Connection::IoStatus::would_block:
+            if (!c->epollout) { // ask for EPOLLOUT only while output is pending
+                reactor_.modify(c->fd(), c->id(), conn_events | EPOLLOUT);
+                c->epollout = true;
+            }
+            break;
+        default: drop(*c, "write error"); break;
+        }
+    }
+}
+
+void Server::on_timers() {
+    timer_fd_.drain();
+    Now t = now();
+    for (TimerQueue::Key key : timers_.expire(t.mono)) {
+        switch (std::uint8_t(timer_kind(key))) {
+        case close_deadline_kind:
+            if (Connection* c = conns_.find(timer_id(key))) drop(*c, "did not read its last frames in time");
+            break;
+        case watchdog_kind:
+            systemd::notify_watchdog();
+            arm_timer(key, t.mono + watchdog_->count());
+            break;
+        case status_kind:
+            update_status();
+            arm_timer(key, t.mono + 2000);
+            break;
+        default: core_.on_timer(key, t); break;
+        }
+    }
+}
+
+void Server::on_hash_results() {
+    for (const auto& done : hashes_.take_results()) core_.on_verify_result(done.conn, done.job, done.ok, now());
+}
+
+void Server::on_signal() {
+    signalfd_siginfo info;
+    while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+            reload();
+        } else if (!stopping_) {
+            log::info("received {}: shutting down", strsignal(int(info.ssi_signo)));
+            systemd::notify_stopping();
+            stopping_ = true;
+            reactor_.remove(listener_->fd());
+            core_.shutdown();
+        }
+    }
+}
+
+void Server::reload() {
+    systemd::notify_reloading();
+    log::info("reloading configuration");
+    try {
+        auto [config, users] = load_settings(source_);
+        for (const auto& key : restart_only_changes(config_, config))
+            log::warning("'{}' changed: the new value takes effect after a restart", key);
+        // Keep what needs a restart as it is, so the running state stays coherent.
+        config.listen = config_.listen;
+        config.port = config_.port;
+        config.state_dir = config_.state_dir;
+        config.hash_workers = config_.hash_workers;
+        log::set_level(*log::parse_level(config.log_level));
+        std::size_t count = users.users.size();
+        core_.update_settings(core_settings(config));
+        core_.replace_users(std::move(users));
+        config_ = std::move(config);
+        log::info("configuration reloaded: {} users", count);
+    } catch (const std::exception& e) {
+        log::error("reload failed, keeping the current configuration: {}", e.what());
+    }
+    systemd::notify_ready(last_status_);
+}
+
+void Server::update_status() {
+    std::string status = fmt::format("{} users online, {} connections", core_.online_count(), conns_.size());
+    if (status == last_status_) return;
+    last_status_ = std::move(status);
+    systemd::notify_status(last_status_);
+}
+
+int Server::run() {
+    update_status();
+    systemd::notify_ready(last_status_);
+    const TimePoint never = INT64_MAX;
+    TimePoint stop_by = never;
+    for (;;) {
+        if (stopping_) {
+            if (stop_by == never) stop_by = monotonic_ms() + 2000; // bounded goodbye
+            if (conns_.size() == 0 || monotonic_ms() >= stop_by) break;
+        }
+        int timeout = read_pending_.empty() ? -1 : 0;
+        if (stopping_) timeout = 50;
+        for (const epoll_event& ev : reactor_.wait(timeout)) {
+            switch (ev.data.u64) {
+            case listener_token: on_accept(); break;
+            case timer_token: on_timers(); break;
+            case signal_token: on_signal(); break;
+            case hash_token: on_hash_results(); break;
+            default:
+                if (Connection* c = conns_.find(ev.data.u64)) on_connection_event(*c, ev.events);
+                break;
+            }
+            destroy_dead();
+        }
+        // Connections that still had input when their read budget ran out.
+        std::vector<std::uint64_t> again;
+        again.swap(read_pending_);
+        for (std::uint64_t id : again) {
+            if (Connection* c = conns_.find(id)) {
+                c->read_pending = false;
+                read_frames(*c);
+            }
+            destroy_dead();
+        }
+        // Destroying a connection can queue logout notices for others: settle both lists.
+        while (!dirty_.empty() || !dead_.empty()) {
+            flush_dirty();
+            destroy_dead();
+        }
+        timer_fd_.arm(timers_.next_deadline());
+    }
+    log::info("stopped");
+    return 0;
+}
+
+} // namespace confab

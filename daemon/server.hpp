@@ -1,0 +1,87 @@
+// The glue between the sockets and the chat rules: one reactor thread that
+// accepts, reads frames, hands decoded messages to ChatCore, queues its
+// frames, flushes each client at most once per loop iteration, and drives
+// every timer from one timerfd. Signals arrive through a signalfd and hash
+// results through the HashPool's eventfd, all in the same epoll set.
+// Owned and run by main(); every method runs on the reactor thread.
+#pragma once
+
+#include "chat_core.hpp"
+#include "config.hpp"
+#include "conn_table.hpp"
+#include "hash_pool.hpp"
+#include "listener.hpp"
+#include "reactor.hpp"
+#include "timer_fd.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace confab {
+
+// Where the settings came from, so SIGHUP can read them again the same way.
+struct ConfigSource {
+    std::string config_path;                                   // empty: defaults only
+    std::vector<std::pair<std::string, std::string>> overrides; // command-line key=value
+};
+
+// Loads config + users as main() and SIGHUP both need. Throws ConfigError/UsersFileError.
+std::pair<Config, UsersFile> load_settings(const ConfigSource& src);
+CoreSettings core_settings(const Config& c);
+
+class Server final : private CoreEnv {
+public:
+    Server(ConfigSource source, Config config, UsersFile users);
+    ~Server() override;
+
+    std::uint16_t port() const { return listener_->port(); }
+    std::string address() const { return listener_->address(); }
+    // Runs until SIGTERM/SIGINT; returns the process exit status.
+    int run();
+
+private:
+    // CoreEnv
+    void send(ConnId conn, proto::Bytes frame) override;
+    void close(ConnId conn) override;
+    void arm_timer(TimerQueue::Key key, TimePoint deadline) override;
+    void cancel_timer(TimerQueue::Key key) override;
+    bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) override;
+    proto::Token random_token() override;
+
+    void on_accept();
+    void on_connection_event(Connection& c, std::uint32_t events);
+    void read_frames(Connection& c);
+    void on_timers();
+    void on_signal();
+    void on_hash_results();
+    void flush_dirty();
+    void drop(Connection& c, std::string_view reason); // server-side close: tells the core
+    void destroy(Connection& c);
+    void destroy_dead();
+    void reload();
+    void update_status();
+    Now now() const;
+
+    ConfigSource source_;
+    Config config_;
+    Reactor reactor_;
+    std::unique_ptr<Listener> listener_;
+    TimerFd timer_fd_;
+    UniqueFd signal_fd_;
+    HashPool hashes_;
+    TimerQueue timers_;
+    ConnTable conns_;
+    ChatCore core_;
+    std::vector<std::uint64_t> dirty_;        // connections with output to flush
+    std::vector<std::uint64_t> read_pending_; // connections whose read budget ran out
+    std::vector<std::uint64_t> dead_;         // destroy after the current event
+    std::optional<std::chrono::milliseconds> watchdog_;
+    std::string last_status_;
+    bool notify_ = false;
+    bool stopping_ = false;
+};
+
+} // namespace confab
