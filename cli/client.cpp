@@ -1,0 +1,461 @@
+#include "cli/client.hpp"
+
+#include "cli/format.hpp"
+#include "confab_build_config.hpp"
+
+#include <fmt/format.h>
+
+#include <climits>
+#include <csignal>
+#include <system_error>
+#include <unistd.h>
+
+namespace confab::cli {
+namespace {
+
+constexpr auto connect_timeout = std::chrono::seconds(10);
+// A server that accepts but never says Welcome is not a confab server.
+constexpr auto welcome_timeout = std::chrono::seconds(15);
+// How long to wait for the server to confirm a logout before leaving anyway.
+constexpr auto logout_timeout = std::chrono::seconds(3);
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+} // namespace
+
+Client::Client(Options options, std::optional<std::string> password, Terminal& terminal)
+    : options_(std::move(options)), terminal_(terminal), password_(std::move(password)),
+      password_from_file_(password_.has_value()) {}
+
+int Client::run() {
+    SocketResult conn = connect_with_timeout(options_.host, options_.port, connect_timeout);
+    if (!conn.fd) {
+        terminal_.print_error(fmt::format("error: cannot connect to {}: {}",
+                                          host_port(options_.host, options_.port), conn.error));
+        return exit_failure;
+    }
+    server_.emplace(std::move(conn.fd));
+    // Only now: a Ctrl-C during the connect attempt simply ends the program.
+    signals_.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGHUP, SIGWINCH});
+    server_->send(proto::Hello{proto::protocol_version, "confab/" CONFAB_VERSION});
+    welcome_deadline_ = Clock::now() + welcome_timeout;
+
+    while (state_ != State::finished) {
+        process_input();
+        if (state_ != State::finished) poll_once();
+    }
+    server_->stream().flush(); // best effort: a final Logout or acknowledgement
+    return exit_code_;
+}
+
+// ---- loop ----
+
+void Client::poll_once() {
+    PollSet polls;
+    std::size_t signal_poll = polls.add(signals_->fd(), POLLIN);
+    std::size_t input_poll = PollSet::none;
+    if (accepts_input() && !server_->backlogged() && terminal_.wants_read())
+        input_poll = polls.add(STDIN_FILENO, POLLIN);
+    short server_events = POLLIN;
+    if (server_->stream().wants_write()) server_events |= POLLOUT;
+    std::size_t server_poll = polls.add(server_->fd(), server_events);
+    if (chat_) chat_->collect(polls);
+
+    int timeout = -1;
+    if (auto deadline = next_deadline()) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+        timeout = int(std::clamp<std::int64_t>(left.count(), 0, INT_MAX));
+    }
+    if (polls.wait(timeout) < 0) throw std::system_error(errno, std::generic_category(), "poll");
+    auto now = Clock::now();
+
+    if (polls.revents(signal_poll) & POLLIN)
+        for (int s : signals_->take()) handle_signal(s);
+    if (state_ == State::finished) return;
+    if (polls.revents(input_poll)) terminal_.on_readable();
+    if (polls.revents(server_poll) & (POLLIN | POLLHUP | POLLERR)) on_server_readable();
+    if (state_ == State::finished) return;
+    if (chat_) chat_->dispatch(polls, now);
+    check_deadlines(now);
+    if (state_ != State::finished) flush_server();
+}
+
+std::optional<Client::Clock::time_point> Client::next_deadline() const {
+    std::optional<Clock::time_point> next;
+    if (state_ == State::awaiting_welcome) next = welcome_deadline_;
+    if (state_ == State::logging_out) next = logout_deadline_;
+    if (chat_)
+        if (auto d = chat_->next_deadline(); d && (!next || *d < *next)) next = d;
+    return next;
+}
+
+void Client::check_deadlines(Clock::time_point now) {
+    if (state_ == State::awaiting_welcome && now >= welcome_deadline_) {
+        fail(fmt::format("error: no answer from {} (is it a confab server?)",
+                         host_port(options_.host, options_.port)),
+             exit_failure);
+        return;
+    }
+    if (state_ == State::logging_out && now >= logout_deadline_) {
+        terminal_.print("logged out"); // the server is slow to confirm; we are leaving anyway
+        finish(exit_ok);
+        return;
+    }
+    if (chat_) chat_->expire(now);
+}
+
+void Client::flush_server() {
+    if (!server_->stream().flush() || server_->overflowed()) server_lost();
+}
+
+// ---- input ----
+
+bool Client::accepts_input() const noexcept {
+    return state_ == State::need_username || state_ == State::need_password ||
+           state_ == State::logged_in;
+}
+
+void Client::process_input() {
+    while (accepts_input() && !server_->backlogged()) {
+        std::optional<std::string> line = terminal_.take_line();
+        if (!line) break;
+        handle_line(std::move(*line));
+    }
+    if (accepts_input() && terminal_.at_eof()) handle_eof();
+}
+
+void Client::handle_line(std::string line) {
+    switch (state_) {
+    case State::need_username:
+        if (line.empty() && terminal_.interactive()) {
+            ask_credentials(); // just Enter: ask again
+            return;
+        }
+        if (!is_valid_name(line)) {
+            login_refused(fmt::format("error: invalid user name '{}'", printable(line)), true);
+            return;
+        }
+        username_ = std::move(line);
+        ask_credentials();
+        return;
+    case State::need_password:
+        password_ = std::move(line);
+        send_login();
+        return;
+    case State::logged_in: {
+        ParsedLine parsed = parse_command(line);
+        if (!parsed.error.empty()) terminal_.print(parsed.error);
+        else if (parsed.command) execute(*parsed.command);
+        return;
+    }
+    default: return;
+    }
+}
+
+void Client::handle_eof() {
+    if (state_ == State::logged_in) {
+        begin_logout();
+        return;
+    }
+    // Input ended before the login: nothing to log out of.
+    if (!terminal_.interactive())
+        terminal_.print_error(fmt::format("error: standard input ended before the {}",
+                                          username_ ? "password" : "user name"));
+    finish(exit_failure);
+}
+
+void Client::handle_signal(int signal) {
+    if (signal == SIGWINCH) {
+        terminal_.resized();
+        return;
+    }
+    if (state_ == State::logged_in) {
+        begin_logout();
+    } else if (state_ == State::logging_out) { // asked twice: stop waiting for the server
+        terminal_.print("logged out");
+        finish(exit_ok);
+    } else {
+        finish(exit_failure);
+    }
+}
+
+void Client::execute(const Command& command) {
+    ServerLink& server = *server_;
+    std::visit(
+        overloaded{
+            [&](const cmd::Message& c) {
+                server.request(proto::SendMessage{0, c.to, c.text},
+                               {RequestKind::send_message, c.to});
+            },
+            [&](const cmd::Broadcast& c) {
+                server.request(proto::Broadcast{0, c.text}, {RequestKind::broadcast});
+            },
+            [&](const cmd::WhoElse&) {
+                server.request(proto::WhoElse{}, {RequestKind::who_else});
+            },
+            [&](const cmd::WhoElseSince& c) {
+                server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
+            },
+            [&](const cmd::Block& c) {
+                server.request(proto::Block{0, c.user}, {RequestKind::block, c.user});
+            },
+            [&](const cmd::Unblock& c) {
+                server.request(proto::Unblock{0, c.user}, {RequestKind::unblock, c.user});
+            },
+            [&](const cmd::Logout&) { begin_logout(); },
+            [&](const cmd::StartPrivate& c) {
+                if (auto error = chat_->request(c.user)) terminal_.print(*error);
+                else
+                    server.request(proto::StartPrivate{0, c.user},
+                                   {RequestKind::start_private, c.user});
+            },
+            [&](const cmd::Private& c) {
+                if (auto error = chat_->send_text(c.user, c.text)) terminal_.print(*error);
+            },
+            [&](const cmd::StopPrivate& c) {
+                bool closed = chat_->stop(c.user);
+                // The server may still hold an unused introduction for the pair.
+                server.request(proto::StopPrivate{0, c.user},
+                               {RequestKind::stop_private, c.user, closed});
+            },
+            [&](const cmd::Help&) {
+                std::string_view help = command_help();
+                while (!help.empty()) {
+                    auto end = help.find('\n');
+                    terminal_.print(help.substr(0, end));
+                    help.remove_prefix(end + 1);
+                }
+            },
+        },
+        command);
+}
+
+// ---- login ----
+
+// Moves to the next missing credential, or logs in when both are known.
+void Client::ask_credentials() {
+    if (!username_ && options_.user) username_ = options_.user;
+    if (!username_) {
+        state_ = State::need_username;
+        terminal_.set_input(InputMode::text, "Username: ");
+    } else if (!password_) {
+        state_ = State::need_password;
+        terminal_.set_input(InputMode::secret, "Password: ");
+    } else {
+        send_login();
+    }
+}
+
+void Client::send_login() {
+    state_ = State::awaiting_login;
+    terminal_.set_input(InputMode::none, {});
+    server_->request(proto::Login{0, *username_, *password_}, {RequestKind::login});
+}
+
+// Interactively a refused login may be retried (new password, or new name
+// for a name the server would not take); scripted, it ends the program.
+void Client::login_refused(const std::string& line, bool may_retry) {
+    terminal_.print_error(line);
+    if (!may_retry || !terminal_.interactive() || password_from_file_) {
+        finish(exit_refused);
+        return;
+    }
+    if (!options_.user && state_ == State::need_username) username_.reset();
+    password_.reset();
+    ask_credentials();
+}
+
+void Client::logged_in() {
+    state_ = State::logged_in;
+    password_.reset();
+    terminal_.print(welcome_line(*username_));
+    chat_.emplace(*username_, terminal_);
+    // Listen where the server connection comes from unless told otherwise;
+    // the announced host "" lets the server fill in the address it sees.
+    std::string bind_host = options_.private_host.value_or(local_address(server_->fd()));
+    if (auto error = chat_->listen(bind_host)) {
+        terminal_.print(fmt::format("error: private chat unavailable: {}", *error));
+    } else {
+        std::string announced = options_.private_host.value_or("");
+        server_->request(proto::PrivateListen{0, announced, chat_->port()},
+                         {RequestKind::private_listen});
+    }
+    terminal_.set_input(InputMode::command, "> ");
+}
+
+// ---- server ----
+
+void Client::on_server_readable() {
+    auto status = server_->stream().read(
+        [this](const proto::Message& m) { return on_server_message(m); });
+    // Acknowledge what was just printed, once per batch rather than per message.
+    if (!unacked_ids_.empty()) {
+        server_->acknowledge(unacked_ids_);
+        unacked_ids_.clear();
+    }
+    switch (status) {
+    case FramedStream::ReadStatus::ok:
+    case FramedStream::ReadStatus::stopped: break;
+    case FramedStream::ReadStatus::closed:
+    case FramedStream::ReadStatus::failed: server_lost(); break;
+    case FramedStream::ReadStatus::malformed:
+        fail(fmt::format("error: malformed data from the server ({})",
+                         proto::to_string(server_->stream().decode_error())),
+             exit_failure);
+        break;
+    }
+}
+
+bool Client::on_server_message(const proto::Message& m) {
+    bool keep_reading = std::visit(
+        [this](const auto& msg) {
+            if constexpr (requires { this->handle(msg); }) return handle(msg);
+            else return true; // client-bound types only; anything else is ignored
+        },
+        m);
+    return keep_reading && state_ != State::finished;
+}
+
+bool Client::handle(const proto::Welcome& m) {
+    if (state_ != State::awaiting_welcome) return true;
+    if (m.version != proto::protocol_version) {
+        fail(fmt::format("error: the server speaks protocol version {}, this client version {}",
+                         m.version, proto::protocol_version),
+             exit_failure);
+        return false;
+    }
+    ask_credentials();
+    return true;
+}
+
+bool Client::handle(const proto::LoginResult& m) {
+    if (state_ != State::awaiting_login) return true;
+    server_->take_pending(m.request_id);
+    if (m.outcome == proto::LoginOutcome::ok) {
+        logged_in();
+        return true;
+    }
+    bool attempts_left = (m.outcome == proto::LoginOutcome::wrong_password ||
+                          m.outcome == proto::LoginOutcome::unknown_user) &&
+                         m.value > 0;
+    login_refused(format_login_refusal(m, *username_), attempts_left);
+    return true;
+}
+
+bool Client::handle(const proto::Result& m) {
+    std::optional<PendingRequest> request = server_->take_pending(m.request_id);
+    if (!request) {
+        if (!proto::is_success(m.code)) terminal_.print(format_error(m.code, m.detail));
+        return true;
+    }
+    if (request->kind == RequestKind::login) { // e.g. a name the server will not take
+        if (state_ == State::awaiting_login) {
+            state_ = State::need_username; // lets an interactive user pick another name
+            login_refused(format_error(m.code, m.detail), true);
+        }
+        return true;
+    }
+    if (request->kind == RequestKind::start_private && !proto::is_success(m.code))
+        chat_->request_failed(request->target);
+    if (auto line = format_result(*request, m)) terminal_.print(*line);
+    return true;
+}
+
+bool Client::handle(const proto::UserList& m) {
+    server_->take_pending(m.request_id);
+    for (const auto& line : format_user_list(m)) terminal_.print(line);
+    return true;
+}
+
+bool Client::handle(const proto::MessageEvent& m) {
+    if (m.message_id != 0) { // live messages may carry no id; those cannot repeat
+        if (m.flags & proto::message_flag_offline) unacked_ids_.push_back(m.message_id);
+        if (!shown_ids_.insert(m.message_id).second) return true; // already shown
+    }
+    terminal_.print(format_message(m));
+    return true;
+}
+
+bool Client::handle(const proto::BroadcastEvent& m) {
+    terminal_.print(format_broadcast(m));
+    return true;
+}
+
+bool Client::handle(const proto::PresenceEvent& m) {
+    terminal_.print(format_presence(m));
+    return true;
+}
+
+bool Client::handle(const proto::SessionEnded& m) {
+    close_private_chats();
+    terminal_.print(format_session_end(m));
+    finish(m.reason == proto::EndReason::logged_out ? exit_ok : exit_ended_by_server);
+    return false;
+}
+
+bool Client::handle(const proto::PrivateIntro& m) {
+    std::optional<PendingRequest> request = server_->take_pending(m.request_id);
+    if (chat_ && request && request->kind == RequestKind::start_private)
+        chat_->introduced(m, Clock::now());
+    return true;
+}
+
+bool Client::handle(const proto::PrivateInvite& m) {
+    if (chat_ && state_ == State::logged_in) chat_->invited(m.peer, m.token);
+    return true;
+}
+
+bool Client::handle(const proto::PrivateRevoked& m) {
+    if (chat_) chat_->revoked(m.peer);
+    return true;
+}
+
+bool Client::handle(const proto::ProtocolError& m) {
+    fail(format_error(m.code, m.detail),
+         m.code == proto::Status::login_timeout ? exit_ended_by_server : exit_failure);
+    return false;
+}
+
+// ---- endings ----
+
+void Client::begin_logout() {
+    close_private_chats();
+    server_->request(proto::Logout{}, {RequestKind::logout});
+    state_ = State::logging_out;
+    logout_deadline_ = Clock::now() + logout_timeout;
+    terminal_.set_input(InputMode::none, {});
+}
+
+void Client::close_private_chats() {
+    if (chat_) chat_->close_all(proto::PeerByeReason::logged_out);
+}
+
+void Client::server_lost() {
+    if (state_ == State::finished) return;
+    if (state_ == State::logging_out) { // the server closed instead of confirming: same thing
+        terminal_.print("logged out");
+        finish(exit_ok);
+        return;
+    }
+    fail("error: connection to server lost", exit_failure);
+}
+
+void Client::fail(std::string_view line, int code) {
+    close_private_chats();
+    terminal_.set_input(InputMode::none, {});
+    terminal_.print_error(line);
+    finish(code);
+}
+
+void Client::finish(int code) {
+    state_ = State::finished;
+    exit_code_ = code;
+    terminal_.set_input(InputMode::none, {});
+}
+
+} // namespace confab::cli

@@ -1,0 +1,111 @@
+// One confab session from connect to exit: the single-threaded poll(2) loop
+// over stdin, the server, the private-chat sockets and a signalfd, and the
+// session's states (handshake, login, commands, logout).
+#pragma once
+
+#include "cli/command_parser.hpp"
+#include "cli/options.hpp"
+#include "cli/private_chat.hpp"
+#include "cli/server_link.hpp"
+#include "cli/signals.hpp"
+#include "cli/terminal.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace confab::cli {
+
+// Process exit codes (CONTRACT.md).
+enum ExitCode : int {
+    exit_ok = 0,
+    exit_failure = 1,      // connection or usage error
+    exit_refused = 2,      // the login was refused
+    exit_ended_by_server = 3,
+};
+
+class Client {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    // `password` comes from --password-file, if given.
+    Client(Options options, std::optional<std::string> password, Terminal& terminal);
+    // Runs the session to its end and returns the exit code.
+    int run();
+
+private:
+    enum class State {
+        awaiting_welcome,
+        need_username,
+        need_password,
+        awaiting_login,
+        logged_in,
+        logging_out,
+        finished,
+    };
+
+    // Loop.
+    void poll_once();
+    std::optional<Clock::time_point> next_deadline() const;
+    void check_deadlines(Clock::time_point now);
+    void flush_server();
+
+    // Input.
+    bool accepts_input() const noexcept;
+    void process_input();
+    void handle_line(std::string line);
+    void handle_eof();
+    void handle_signal(int signal);
+    void execute(const Command& command);
+
+    // Login.
+    void ask_credentials();
+    void send_login();
+    void login_refused(const std::string& line, bool may_retry);
+    void logged_in();
+
+    // Server.
+    void on_server_readable();
+    bool on_server_message(const proto::Message& m);
+    bool handle(const proto::Welcome& m);
+    bool handle(const proto::LoginResult& m);
+    bool handle(const proto::Result& m);
+    bool handle(const proto::UserList& m);
+    bool handle(const proto::MessageEvent& m);
+    bool handle(const proto::BroadcastEvent& m);
+    bool handle(const proto::PresenceEvent& m);
+    bool handle(const proto::SessionEnded& m);
+    bool handle(const proto::PrivateIntro& m);
+    bool handle(const proto::PrivateInvite& m);
+    bool handle(const proto::PrivateRevoked& m);
+    bool handle(const proto::ProtocolError& m);
+
+    // Endings.
+    void begin_logout();
+    void close_private_chats();
+    void server_lost();
+    void fail(std::string_view line, int code);
+    void finish(int code);
+
+    Options options_;
+    Terminal& terminal_;
+    std::optional<ServerLink> server_;
+    std::optional<SignalWatch> signals_;
+    std::optional<PrivateChat> chat_;
+
+    State state_ = State::awaiting_welcome;
+    int exit_code_ = exit_ok;
+    std::optional<std::string> username_;
+    std::optional<std::string> password_;
+    bool password_from_file_ = false;
+    Clock::time_point welcome_deadline_{};
+    Clock::time_point logout_deadline_{};
+
+    std::unordered_set<std::uint64_t> shown_ids_; // duplicate suppression for the session
+    std::vector<std::uint64_t> unacked_ids_;
+};
+
+} // namespace confab::cli

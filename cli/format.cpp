@@ -1,0 +1,140 @@
+#include "cli/format.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+namespace confab::cli {
+namespace {
+
+std::string plural(std::uint32_t n, std::string_view word) {
+    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+} // namespace
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 && c != '\t') {
+            out += '^';
+            out += char(c + 0x40);
+        } else if (c == 0x7f) {
+            out += "^?";
+        } else if (c == 0xc2 && i + 1 < text.size() &&
+                   static_cast<unsigned char>(text[i + 1]) <= 0x9f &&
+                   static_cast<unsigned char>(text[i + 1]) >= 0x80) {
+            // U+0080..U+009F: C1 controls, which some terminals obey like ESC.
+            out += '?';
+            ++i;
+        } else {
+            out += char(c);
+        }
+    }
+    return out;
+}
+
+std::string format_timestamp(std::uint64_t unix_ms) {
+    auto t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    if (!localtime_r(&t, &tm)) return "unknown time";
+    char buf[32];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return std::string(buf, n);
+}
+
+std::string format_message(const proto::MessageEvent& m) {
+    if (m.flags & proto::message_flag_offline)
+        return fmt::format("{} (offline, sent {}): {}", printable(m.from),
+                           format_timestamp(m.sent_at_ms), printable(m.text));
+    return fmt::format("{}: {}", printable(m.from), printable(m.text));
+}
+
+std::string format_broadcast(const proto::BroadcastEvent& b) {
+    return fmt::format("{} (broadcast): {}", printable(b.from), printable(b.text));
+}
+
+std::string format_presence(const proto::PresenceEvent& p) {
+    return fmt::format("{} logged {}", printable(p.user),
+                       p.kind == proto::PresenceKind::logout ? "out" : "in");
+}
+
+std::string format_private_text(std::string_view peer, std::string_view text) {
+    return fmt::format("{} (private): {}", printable(peer), printable(text));
+}
+
+std::vector<std::string> format_user_list(const proto::UserList& list) {
+    if (list.names.empty()) return {"no other users"};
+    std::vector<std::string> lines;
+    lines.reserve(list.names.size());
+    for (auto name : list.names) lines.push_back(printable(name));
+    return lines;
+}
+
+std::string format_error(proto::Status code, std::string_view detail) {
+    return fmt::format("error: {}", detail.empty() ? proto::to_string(code) : printable(detail));
+}
+
+std::optional<std::string> format_result(const PendingRequest& request, const proto::Result& r) {
+    if (!proto::is_success(r.code)) {
+        if (request.kind == RequestKind::stop_private && request.closed_locally &&
+            r.code == proto::Status::no_private_session)
+            return std::nullopt;
+        if (request.kind == RequestKind::private_listen)
+            return fmt::format("error: private chat unavailable: {}",
+                               r.detail.empty() ? proto::to_string(r.code) : printable(r.detail));
+        return format_error(r.code, r.detail);
+    }
+    switch (request.kind) {
+    case RequestKind::send_message:
+        if (r.code == proto::Status::ok_stored)
+            return fmt::format("message to {} stored for delivery at next login", request.target);
+        return std::nullopt;
+    case RequestKind::broadcast:
+        if (r.code == proto::Status::ok_partial)
+            return "your message could not be delivered to some recipients";
+        return std::nullopt;
+    case RequestKind::block: return fmt::format("{} is blocked", request.target);
+    case RequestKind::unblock: return fmt::format("{} is unblocked", request.target);
+    default: return std::nullopt;
+    }
+}
+
+std::string format_login_refusal(const proto::LoginResult& r, std::string_view name) {
+    switch (r.outcome) {
+    case proto::LoginOutcome::wrong_password:
+    case proto::LoginOutcome::unknown_user:
+        if (r.value == 0) return "error: wrong password (no attempts left)";
+        return fmt::format("error: wrong password ({} left)", plural(r.value, "attempt"));
+    case proto::LoginOutcome::locked:
+        return fmt::format("error: account locked, try again in {}", plural(r.value, "second"));
+    case proto::LoginOutcome::already_logged_in:
+        return fmt::format("error: {} is already logged in", printable(name));
+    case proto::LoginOutcome::unavailable:
+        return "error: the server cannot check passwords right now, try again later";
+    case proto::LoginOutcome::ok: break;
+    }
+    return fmt::format("error: login refused (outcome {})", static_cast<int>(r.outcome));
+}
+
+std::string format_session_end(const proto::SessionEnded& e) {
+    if (e.reason == proto::EndReason::logged_out) return "logged out";
+    std::string_view fallback = e.reason == proto::EndReason::timed_out
+                                    ? "timed out after inactivity"
+                                    : "the server is shutting down";
+    return fmt::format("logged out: {}", e.detail.empty() ? fallback : printable(e.detail));
+}
+
+std::string welcome_line(std::string_view name) { return fmt::format("welcome, {}", name); }
+
+std::string private_started_line(std::string_view peer) {
+    return fmt::format("private chat with {} started", peer);
+}
+
+std::string private_ended_line(std::string_view peer) {
+    return fmt::format("private chat with {} ended", peer);
+}
+
+} // namespace confab::cli

@@ -1,0 +1,41 @@
+// Server and peer events -> the exact output lines of CONTRACT.md. Pure
+// functions (apart from the local time zone), unit-tested line by line.
+#pragma once
+
+#include "cli/pending_request.hpp"
+#include "proto/messages.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace confab::cli {
+
+// Replaces control characters with visible stand-ins (^[, ^J, ?), so text
+// from other users can neither drive the terminal nor break line framing.
+std::string printable(std::string_view text);
+
+// "YYYY-MM-DD HH:MM:SS" in the local time zone.
+std::string format_timestamp(std::uint64_t unix_ms);
+
+std::string format_message(const proto::MessageEvent& m);
+std::string format_broadcast(const proto::BroadcastEvent& b);
+std::string format_presence(const proto::PresenceEvent& p);
+std::string format_private_text(std::string_view peer, std::string_view text);
+// One name per line, or a single "no other users".
+std::vector<std::string> format_user_list(const proto::UserList& list);
+
+std::string format_error(proto::Status code, std::string_view detail);
+// The line a Result prints for the request it answers, if any.
+std::optional<std::string> format_result(const PendingRequest& request, const proto::Result& r);
+// Why a login was refused (outcome != ok), as an `error: ...` line.
+std::string format_login_refusal(const proto::LoginResult& r, std::string_view name);
+std::string format_session_end(const proto::SessionEnded& e);
+
+std::string welcome_line(std::string_view name);
+std::string private_started_line(std::string_view peer);
+std::string private_ended_line(std::string_view peer);
+
+} // namespace confab::cli

@@ -1,0 +1,74 @@
+// confab: terminal client for confabd. Parses the command line, picks the
+// terminal flavour and runs one session; the exit code says how it ended.
+#include "cli/client.hpp"
+#include "cli/options.hpp"
+#include "cli/terminal.hpp"
+#include "confab_build_config.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <clocale>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <unistd.h>
+
+namespace {
+
+using namespace confab::cli;
+
+// The first line of `path`; an error sentence instead if there is none.
+std::optional<std::string> read_password_file(const std::string& path, std::string& error) {
+    std::ifstream in(path);
+    if (!in) {
+        error = std::strerror(errno);
+        return std::nullopt;
+    }
+    std::string line;
+    if (!std::getline(in, line) || line.empty() || line == "\r") {
+        error = "the file is empty";
+        return std::nullopt;
+    }
+    if (line.back() == '\r') line.pop_back();
+    return line;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::setlocale(LC_CTYPE, ""); // readline needs the locale to edit multibyte text
+    std::signal(SIGPIPE, SIG_IGN); // a closed socket or pipe is an error return, not a death
+
+    ParsedOptions parsed = parse_options(argc, argv);
+    switch (parsed.action) {
+    case ParsedOptions::Action::help: std::fputs(help_text().c_str(), stdout); return exit_ok;
+    case ParsedOptions::Action::version: std::puts("confab " CONFAB_VERSION); return exit_ok;
+    case ParsedOptions::Action::usage_error:
+        if (!parsed.error.empty()) fmt::print(stderr, "confab: {}\n", parsed.error);
+        std::fputs(short_usage().data(), stderr);
+        return exit_failure;
+    case ParsedOptions::Action::run: break;
+    }
+
+    std::optional<std::string> password;
+    if (parsed.options.password_file) {
+        std::string error;
+        password = read_password_file(*parsed.options.password_file, error);
+        if (!password) {
+            fmt::print(stderr, "error: cannot read password file {}: {}\n",
+                       *parsed.options.password_file, error);
+            return exit_failure;
+        }
+    }
+
+    auto terminal = isatty(STDIN_FILENO) ? make_readline_terminal() : make_plain_terminal();
+    try {
+        Client client(std::move(parsed.options), std::move(password), *terminal);
+        return client.run();
+    } catch (const std::exception& e) {
+        terminal->print_error(fmt::format("error: {}", e.what()));
+        return exit_failure;
+    }
+}

@@ -1,0 +1,167 @@
+#include "cli/net.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace confab::cli {
+namespace {
+
+struct AddrList {
+    addrinfo* head = nullptr;
+    AddrList() = default;
+    AddrList(const AddrList&) = delete;
+    AddrList& operator=(const AddrList&) = delete;
+    ~AddrList() {
+        if (head) freeaddrinfo(head);
+    }
+};
+
+// Resolves host:port for TCP; returns an error sentence or an empty string.
+std::string resolve(const std::string& host, std::uint16_t port, int flags, AddrList& out) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = flags | AI_NUMERICSERV;
+    std::string service = std::to_string(port);
+    int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &out.head);
+    if (rc == 0) return {};
+    return rc == EAI_SYSTEM ? std::strerror(errno) : gai_strerror(rc);
+}
+
+Fd open_socket(const addrinfo& ai) {
+    return Fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       ai.ai_protocol));
+}
+
+// Chat traffic is small interactive frames: send them without Nagle's delay.
+void set_nodelay(int fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+} // namespace
+
+void Fd::reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+SocketResult connect_with_timeout(const std::string& host, std::uint16_t port,
+                                  std::chrono::milliseconds timeout) {
+    AddrList addrs;
+    if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {Fd{}, err};
+    int last_error = ECONNREFUSED;
+    for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
+        Fd fd = open_socket(*ai);
+        if (!fd) {
+            last_error = errno;
+            continue;
+        }
+        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+            if (errno != EINPROGRESS) {
+                last_error = errno;
+                continue;
+            }
+            pollfd pfd{fd.get(), POLLOUT, 0};
+            int n;
+            do n = ::poll(&pfd, 1, int(timeout.count()));
+            while (n < 0 && errno == EINTR);
+            if (n <= 0) {
+                last_error = n == 0 ? ETIMEDOUT : errno;
+                continue;
+            }
+            if (int err = connect_error(fd.get())) {
+                last_error = err;
+                continue;
+            }
+        }
+        set_nodelay(fd.get());
+        return {std::move(fd), {}};
+    }
+    return {Fd{}, std::strerror(last_error)};
+}
+
+SocketResult connect_start(const std::string& host, std::uint16_t port) {
+    AddrList addrs;
+    if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {Fd{}, err};
+    int last_error = ECONNREFUSED;
+    for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
+        Fd fd = open_socket(*ai);
+        if (!fd) {
+            last_error = errno;
+            continue;
+        }
+        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+            last_error = errno;
+            continue;
+        }
+        set_nodelay(fd.get());
+        return {std::move(fd), {}};
+    }
+    return {Fd{}, std::strerror(last_error)};
+}
+
+int connect_error(int fd) noexcept {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+}
+
+SocketResult listen_ephemeral(const std::string& host) {
+    AddrList addrs;
+    if (auto err = resolve(host, 0, AI_PASSIVE, addrs); !err.empty()) return {Fd{}, err};
+    int last_error = EADDRNOTAVAIL;
+    for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
+        Fd fd = open_socket(*ai);
+        if (!fd || ::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 ||
+            ::listen(fd.get(), 16) != 0) {
+            last_error = errno;
+            continue;
+        }
+        return {std::move(fd), {}};
+    }
+    return {Fd{}, std::strerror(last_error)};
+}
+
+Fd accept_connection(int listen_fd) noexcept {
+    Fd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (fd) set_nodelay(fd.get());
+    return fd;
+}
+
+std::string local_address(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
+    char host[NI_MAXHOST];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, nullptr, 0,
+                    NI_NUMERICHOST) != 0)
+        return {};
+    return host;
+}
+
+std::uint16_t local_port(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+    if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6)
+        return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    return 0;
+}
+
+std::string host_port(std::string_view host, std::uint16_t port) {
+    if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+    return fmt::format("{}:{}", host, port);
+}
+
+} // namespace confab::cli

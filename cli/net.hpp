@@ -1,0 +1,60 @@
+// Thin POSIX socket helpers: an owning descriptor and the handful of TCP
+// operations the client needs. Errors come back as human-readable text.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace confab::cli {
+
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) noexcept : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept {
+        if (this != &other) {
+            reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+    void reset() noexcept;
+
+private:
+    int fd_ = -1;
+};
+
+// A socket, or why there is none.
+struct SocketResult {
+    Fd fd;
+    std::string error;
+};
+
+// Connects, waiting at most `timeout` per address; the socket is non-blocking.
+SocketResult connect_with_timeout(const std::string& host, std::uint16_t port,
+                                  std::chrono::milliseconds timeout);
+// Starts a non-blocking connect: POLLOUT signals completion, connect_error() the outcome.
+SocketResult connect_start(const std::string& host, std::uint16_t port);
+// The pending error of a socket (SO_ERROR), 0 if none.
+int connect_error(int fd) noexcept;
+// A non-blocking listener on an ephemeral port of `host`.
+SocketResult listen_ephemeral(const std::string& host);
+// Accepts one pending connection (non-blocking), or an empty Fd.
+Fd accept_connection(int listen_fd) noexcept;
+
+std::string local_address(int fd);
+std::uint16_t local_port(int fd);
+
+// "host:port", with brackets around IPv6 literals.
+std::string host_port(std::string_view host, std::uint16_t port);
+
+} // namespace confab::cli

@@ -1,0 +1,311 @@
+#include "cli/private_chat.hpp"
+
+#include "cli/command_parser.hpp"
+#include "cli/format.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace confab::cli {
+namespace {
+
+// A peer that stops reading gets this much backlog before texts are refused.
+constexpr std::size_t peer_output_limit = 256 * 1024;
+// Texts typed while a chat is still being set up, sent once it is up.
+constexpr std::size_t max_queued_texts = 100;
+// Connections that have not said hello yet; more are refused at once.
+constexpr std::size_t max_unidentified = 16;
+
+// Compares every byte, so timing does not reveal how much of a guess matched.
+bool same_token(const proto::Token& a, const proto::Token& b) noexcept {
+    std::uint8_t diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= std::uint8_t(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+} // namespace
+
+struct PrivateChat::Session {
+    enum class State {
+        requested,      // startprivate sent, waiting for the server's PrivateIntro
+        connecting,     // we dialled the peer: waiting for PeerWelcome
+        awaiting_hello, // the peer dialled us: waiting for its PeerHello
+        established,
+        closed,         // to be removed
+    };
+    State state = State::requested;
+    std::string peer; // empty until an incoming connection names itself
+    std::optional<FramedStream> stream;
+    bool connected = false; // connecting: the TCP handshake has completed
+    Clock::time_point deadline{};
+    std::vector<std::string> queued;
+    std::size_t poll_index = PollSet::none;
+};
+
+PrivateChat::PrivateChat(std::string me, Terminal& terminal)
+    : me_(std::move(me)), terminal_(terminal) {}
+
+PrivateChat::~PrivateChat() = default;
+
+std::optional<std::string> PrivateChat::listen(const std::string& host) {
+    SocketResult r = listen_ephemeral(host);
+    if (!r.fd) return fmt::format("cannot listen on {}: {}", host, r.error);
+    listener_ = std::move(r.fd);
+    port_ = local_port(listener_.get());
+    return std::nullopt;
+}
+
+PrivateChat::Session* PrivateChat::find(std::string_view peer) {
+    for (auto& s : sessions_)
+        if (s->state != Session::State::closed && s->peer == peer) return s.get();
+    return nullptr;
+}
+
+std::optional<std::string> PrivateChat::request(std::string_view peer) {
+    if (Session* s = find(peer))
+        return fmt::format("error: private chat with {} already {}", peer,
+                           s->state == Session::State::established ? "active" : "being set up");
+    auto s = std::make_unique<Session>();
+    s->peer = peer;
+    sessions_.push_back(std::move(s));
+    return std::nullopt;
+}
+
+void PrivateChat::introduced(const proto::PrivateIntro& intro, Clock::time_point now) {
+    Session* s = find(intro.peer);
+    if (!s || s->state != Session::State::requested) return; // stopped meanwhile
+    SocketResult c = connect_start(std::string(intro.host), intro.port);
+    if (!c.fd) {
+        fail(*s, c.error);
+        reap();
+        return;
+    }
+    s->stream.emplace(std::move(c.fd), peer_output_limit);
+    s->stream->send(proto::PeerHello{proto::protocol_version, me_, intro.token});
+    s->state = Session::State::connecting;
+    s->deadline = now + handshake_timeout;
+}
+
+void PrivateChat::request_failed(std::string_view peer) {
+    Session* s = find(peer);
+    if (s && s->state == Session::State::requested) {
+        s->state = Session::State::closed;
+        reap();
+    }
+}
+
+void PrivateChat::invited(std::string_view peer, const proto::Token& token) {
+    invites_.insert_or_assign(std::string(peer), token); // a newer invitation replaces the old
+}
+
+std::optional<std::string> PrivateChat::send_text(std::string_view peer, std::string_view text) {
+    Session* s = find(peer);
+    if (!s) return fmt::format("error: no private session with {}", peer);
+    if (s->state != Session::State::established) {
+        if (s->queued.size() >= max_queued_texts)
+            return fmt::format("error: private chat with {} is not up yet", peer);
+        s->queued.emplace_back(text);
+        return std::nullopt;
+    }
+    if (!s->stream->send(proto::PeerText{text}))
+        return fmt::format("error: {} is not reading the private chat; text not sent", peer);
+    if (!s->stream->flush()) {
+        lost(*s);
+        reap();
+    }
+    return std::nullopt;
+}
+
+bool PrivateChat::stop(std::string_view peer) {
+    invites_.erase(std::string(peer)); // declines a chat the peer may be about to open
+    Session* s = find(peer);
+    if (!s) return false;
+    end(*s, proto::PeerByeReason::stopped, true);
+    reap();
+    return true;
+}
+
+void PrivateChat::revoked(std::string_view peer) {
+    invites_.erase(std::string(peer));
+    if (Session* s = find(peer)) {
+        end(*s, proto::PeerByeReason::blocked, s->state == Session::State::established);
+        reap();
+    }
+}
+
+void PrivateChat::close_all(proto::PeerByeReason reason) {
+    for (auto& s : sessions_)
+        if (s->state != Session::State::closed)
+            end(*s, reason, s->state == Session::State::established);
+    invites_.clear();
+    listener_.reset();
+    reap();
+}
+
+void PrivateChat::collect(PollSet& polls) {
+    listener_poll_ = listener_ ? polls.add(listener_.get(), POLLIN) : PollSet::none;
+    for (auto& s : sessions_) {
+        s->poll_index = PollSet::none;
+        if (!s->stream) continue;
+        short events = POLLOUT; // until connected, writability is what we wait for
+        if (s->state != Session::State::connecting || s->connected) {
+            events = POLLIN;
+            if (s->stream->wants_write()) events |= POLLOUT;
+        }
+        s->poll_index = polls.add(s->stream->fd(), events);
+    }
+}
+
+void PrivateChat::dispatch(const PollSet& polls, Clock::time_point now) {
+    std::size_t polled = sessions_.size(); // connections accepted now wait for the next round
+    if (polls.revents(listener_poll_) & POLLIN) accept_pending(now);
+    for (std::size_t i = 0; i < polled; ++i) {
+        Session& s = *sessions_[i];
+        if (s.state == Session::State::closed) continue;
+        if (short revents = polls.revents(s.poll_index)) on_poll(s, revents);
+    }
+    reap();
+}
+
+std::optional<PrivateChat::Clock::time_point> PrivateChat::next_deadline() const {
+    std::optional<Clock::time_point> next;
+    for (const auto& s : sessions_) {
+        if (s->state != Session::State::connecting && s->state != Session::State::awaiting_hello)
+            continue;
+        if (!next || s->deadline < *next) next = s->deadline;
+    }
+    return next;
+}
+
+void PrivateChat::expire(Clock::time_point now) {
+    for (auto& s : sessions_) {
+        if (s->deadline > now) continue;
+        if (s->state == Session::State::connecting) fail(*s, "no answer");
+        else if (s->state == Session::State::awaiting_hello) end(*s, std::nullopt, false);
+    }
+    reap();
+}
+
+void PrivateChat::accept_pending(Clock::time_point now) {
+    while (Fd fd = accept_connection(listener_.get())) {
+        auto unidentified = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) {
+            return s->state == Session::State::awaiting_hello;
+        });
+        if (std::size_t(unidentified) >= max_unidentified) continue; // fd closes here
+        auto s = std::make_unique<Session>();
+        s->state = Session::State::awaiting_hello;
+        s->stream.emplace(std::move(fd), peer_output_limit);
+        s->deadline = now + handshake_timeout;
+        sessions_.push_back(std::move(s));
+    }
+}
+
+void PrivateChat::on_poll(Session& s, short revents) {
+    if (s.state == Session::State::connecting && !s.connected) {
+        if (int err = connect_error(s.stream->fd())) {
+            fail(s, std::strerror(err));
+            return;
+        }
+        s.connected = true;
+        if (!s.stream->flush()) fail(s, "connection lost");
+        return;
+    }
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        auto status = s.stream->read([&](const proto::Message& m) { return on_message(s, m); });
+        if (s.state == Session::State::closed) return;
+        if (status != FramedStream::ReadStatus::ok) {
+            lost(s);
+            return;
+        }
+    }
+    if ((revents & POLLOUT) && !s.stream->flush()) lost(s);
+}
+
+bool PrivateChat::on_message(Session& s, const proto::Message& m) {
+    switch (s.state) {
+    case Session::State::awaiting_hello:
+        if (auto* hello = std::get_if<proto::PeerHello>(&m)) return on_hello(s, *hello);
+        end(s, std::nullopt, false);
+        return false;
+    case Session::State::connecting:
+        if (auto* welcome = std::get_if<proto::PeerWelcome>(&m); welcome && welcome->name == s.peer) {
+            establish(s);
+            return true;
+        }
+        fail(s, "unexpected answer");
+        return false;
+    case Session::State::established:
+        if (auto* text = std::get_if<proto::PeerText>(&m)) {
+            terminal_.print(format_private_text(s.peer, text->text));
+            return true;
+        }
+        end(s, std::nullopt, true); // PeerBye, or anything a peer should not send
+        return false;
+    case Session::State::requested:
+    case Session::State::closed: break;
+    }
+    return false;
+}
+
+bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello) {
+    auto invite = invites_.find(hello.name);
+    bool valid = hello.version == proto::protocol_version && is_valid_name(hello.name) &&
+                 invite != invites_.end() && same_token(invite->second, hello.token);
+    if (!valid) { // unknown or replayed token: drop it without bothering the user
+        end(s, std::nullopt, false);
+        return false;
+    }
+    invites_.erase(invite); // single use
+    std::string peer(hello.name);
+    if (Session* other = find(peer)) {
+        // Both asked at once: on both ends the chat dialled by the smaller
+        // name wins, so exactly one connection survives.
+        if (other->state == Session::State::established || me_ < peer) {
+            end(s, std::nullopt, false);
+            return false;
+        }
+        s.queued = std::move(other->queued);
+        end(*other, std::nullopt, false);
+    }
+    s.peer = std::move(peer);
+    s.stream->send(proto::PeerWelcome{me_});
+    establish(s);
+    return true;
+}
+
+void PrivateChat::establish(Session& s) {
+    s.state = Session::State::established;
+    terminal_.print(private_started_line(s.peer));
+    for (const auto& text : s.queued) s.stream->send(proto::PeerText{text});
+    s.queued.clear();
+    s.stream->flush(); // a broken connection shows up on the next read
+}
+
+void PrivateChat::lost(Session& s) {
+    if (s.state == Session::State::connecting) fail(s, "the connection was closed");
+    else end(s, std::nullopt, s.state == Session::State::established);
+}
+
+void PrivateChat::fail(Session& s, std::string_view why) {
+    terminal_.print(fmt::format("error: private chat with {} failed: {}", s.peer, why));
+    end(s, std::nullopt, false);
+}
+
+// Marks the session closed; the socket is closed by reap(), since this may
+// run inside the session's own read callback.
+void PrivateChat::end(Session& s, std::optional<proto::PeerByeReason> bye, bool announce) {
+    if (bye && s.state == Session::State::established && s.stream) {
+        s.stream->send(proto::PeerBye{*bye});
+        s.stream->flush();
+    }
+    if (announce) terminal_.print(private_ended_line(s.peer));
+    s.state = Session::State::closed;
+}
+
+void PrivateChat::reap() {
+    std::erase_if(sessions_, [](const auto& s) { return s->state == Session::State::closed; });
+}
+
+} // namespace confab::cli

@@ -1,0 +1,87 @@
+// Direct client-to-client chats: the listener announced to the server, the
+// invitations (peer + one-time token) the server hands out, and one framed
+// connection per peer. The server brokers the introduction but never sees
+// the text.
+#pragma once
+
+#include "cli/framed_stream.hpp"
+#include "cli/net.hpp"
+#include "cli/poll_set.hpp"
+#include "cli/terminal.hpp"
+#include "proto/messages.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace confab::cli {
+
+class PrivateChat {
+public:
+    using Clock = std::chrono::steady_clock;
+    // How long a connection may take to finish its PeerHello/PeerWelcome exchange.
+    static constexpr auto handshake_timeout = std::chrono::seconds(10);
+
+    PrivateChat(std::string me, Terminal& terminal);
+    ~PrivateChat();
+    PrivateChat(const PrivateChat&) = delete;
+    PrivateChat& operator=(const PrivateChat&) = delete;
+
+    // Opens the listener on an ephemeral port of `host`; an error sentence on failure.
+    std::optional<std::string> listen(const std::string& host);
+    std::uint16_t port() const noexcept { return port_; }
+
+    // startprivate: notes that an introduction to `peer` was asked for.
+    // An `error: ...` line if a chat with `peer` already exists.
+    std::optional<std::string> request(std::string_view peer);
+    // The server's answer to our request: connect and say hello.
+    void introduced(const proto::PrivateIntro& intro, Clock::time_point now);
+    // The server refused our request (it prints its own error line).
+    void request_failed(std::string_view peer);
+    // The server says `peer` will connect to us with `token`.
+    void invited(std::string_view peer, const proto::Token& token);
+
+    // private: an `error: ...` line if the text cannot go out.
+    std::optional<std::string> send_text(std::string_view peer, std::string_view text);
+    // stopprivate: closes whatever exists with `peer`; false if nothing did.
+    bool stop(std::string_view peer);
+    // The server ended the chat (e.g. one side blocked the other).
+    void revoked(std::string_view peer);
+    // Logout or exit: says goodbye to every peer and stops listening.
+    void close_all(proto::PeerByeReason reason);
+
+    // Event-loop hooks.
+    void collect(PollSet& polls);
+    void dispatch(const PollSet& polls, Clock::time_point now);
+    std::optional<Clock::time_point> next_deadline() const;
+    void expire(Clock::time_point now);
+
+private:
+    struct Session;
+
+    Session* find(std::string_view peer);
+    void accept_pending(Clock::time_point now);
+    void on_poll(Session& s, short revents);
+    bool on_message(Session& s, const proto::Message& m);
+    bool on_hello(Session& s, const proto::PeerHello& hello);
+    void establish(Session& s);
+    void lost(Session& s);
+    void fail(Session& s, std::string_view why);
+    void end(Session& s, std::optional<proto::PeerByeReason> bye, bool announce);
+    void reap();
+
+    std::string me_;
+    Terminal& terminal_;
+    Fd listener_;
+    std::uint16_t port_ = 0;
+    std::size_t listener_poll_ = PollSet::none;
+    std::vector<std::unique_ptr<Session>> sessions_;
+    std::map<std::string, proto::Token, std::less<>> invites_;
+};
+
+} // namespace confab::cli

@@ -1,0 +1,207 @@
+// Interactive mode: GNU readline's callback interface, so the event loop
+// keeps control and can print incoming events while a line is being typed.
+#include "cli/terminal.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <termios.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+namespace confab::cli {
+namespace {
+
+constexpr std::size_t max_secret = 1024;
+constexpr int history_size = 500;
+
+class ReadlineTerminal;
+// readline calls back a plain function; there is only one terminal.
+ReadlineTerminal* active_terminal = nullptr;
+
+class ReadlineTerminal final : public Terminal {
+public:
+    ReadlineTerminal() {
+        active_terminal = this;
+        // Signals arrive through the event loop's signalfd, not readline's handlers.
+        rl_catch_signals = 0;
+        rl_catch_sigwinch = 0;
+        using_history();
+        stifle_history(history_size);
+    }
+    ~ReadlineTerminal() override {
+        set_input(InputMode::none, {});
+        active_terminal = nullptr;
+    }
+    ReadlineTerminal(const ReadlineTerminal&) = delete;
+    ReadlineTerminal& operator=(const ReadlineTerminal&) = delete;
+
+    bool interactive() const noexcept override { return true; }
+    InputMode input_mode() const noexcept override { return mode_; }
+
+    void set_input(InputMode mode, std::string_view prompt) override {
+        if (mode == mode_ && prompt == prompt_) return;
+        leave_mode();
+        mode_ = mode;
+        prompt_ = prompt;
+        if (editing()) {
+            rl_callback_handler_install(prompt_.c_str(), &ReadlineTerminal::on_line);
+        } else if (mode_ == InputMode::secret) {
+            hide_input();
+            show_secret_prompt();
+        }
+    }
+
+    bool wants_read() const noexcept override {
+        return mode_ != InputMode::none && !eof_ && lines_.empty();
+    }
+
+    void on_readable() override {
+        if (editing()) rl_callback_read_char();
+        else if (mode_ == InputMode::secret) read_secret();
+    }
+
+    std::optional<std::string> take_line() override {
+        if (lines_.empty()) return std::nullopt;
+        std::string line = std::move(lines_.front());
+        lines_.pop_front();
+        return line;
+    }
+    bool at_eof() const noexcept override { return eof_ && lines_.empty(); }
+
+    void print(std::string_view line) override { print_above(stdout, line); }
+    void print_error(std::string_view line) override { print_above(stderr, line); }
+
+    void resized() override {
+        if (editing()) rl_resize_terminal();
+    }
+
+private:
+    bool editing() const noexcept {
+        return mode_ == InputMode::text || mode_ == InputMode::command;
+    }
+
+    static void on_line(char* raw) {
+        ReadlineTerminal& self = *active_terminal;
+        if (!raw) { // Ctrl-D on an empty line
+            self.eof_ = true;
+            std::fputc('\n', stdout);
+            self.stop_editing();
+            return;
+        }
+        std::string line(raw);
+        std::free(raw);
+        if (self.mode_ == InputMode::command && !line.empty()) add_history(line.c_str());
+        self.lines_.push_back(std::move(line));
+        if (self.mode_ == InputMode::text) self.stop_editing(); // one line only
+    }
+
+    void stop_editing() {
+        rl_callback_handler_remove(); // also gives the terminal its settings back
+        mode_ = InputMode::none;
+        prompt_.clear();
+    }
+
+    void leave_mode() {
+        if (editing()) {
+            // Wipe the prompt and any half-typed line before handing the terminal back.
+            rl_set_prompt("");
+            rl_replace_line("", 0);
+            rl_redisplay();
+            stop_editing();
+        } else if (mode_ == InputMode::secret) {
+            restore_echo();
+            std::fputc('\n', stdout);
+            std::fflush(stdout);
+            secret_.clear();
+            mode_ = InputMode::none;
+        }
+    }
+
+    // Canonical mode stays on, so the kernel still handles backspace and ^U;
+    // ECHONL moves to a new line on Enter even though the keys are not echoed.
+    void hide_input() {
+        if (tcgetattr(STDIN_FILENO, &saved_termios_) != 0) return;
+        termios quiet = saved_termios_;
+        quiet.c_lflag &= ~tcflag_t(ECHO);
+        quiet.c_lflag |= ECHONL;
+        echo_hidden_ = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
+    }
+    void restore_echo() {
+        if (echo_hidden_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios_);
+        echo_hidden_ = false;
+    }
+    void show_secret_prompt() {
+        std::fwrite(prompt_.data(), 1, prompt_.size(), stdout);
+        std::fflush(stdout);
+    }
+
+    void read_secret() {
+        char buf[256];
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+        if (n <= 0) { // Ctrl-D: no password
+            eof_ = true;
+            leave_mode();
+            return;
+        }
+        for (ssize_t i = 0; i < n; ++i) {
+            if (buf[i] == '\n') {
+                restore_echo(); // ECHONL has already moved to the next line
+                mode_ = InputMode::none;
+                prompt_.clear();
+                lines_.push_back(std::move(secret_));
+                secret_.clear();
+                return;
+            }
+            if (secret_.size() < max_secret) secret_ += buf[i];
+        }
+    }
+
+    // Prints a line above the prompt and redraws the half-typed input intact.
+    void print_above(std::FILE* f, std::string_view line) {
+        if (f == stderr) std::fflush(stdout);
+        if (editing()) {
+            int point = rl_point;
+            std::string typed(rl_line_buffer, std::size_t(rl_end));
+            rl_save_prompt();
+            rl_replace_line("", 0);
+            rl_redisplay();
+            write_line(f, line);
+            rl_restore_prompt();
+            rl_replace_line(typed.c_str(), 0);
+            rl_point = point;
+            rl_forced_update_display();
+        } else if (mode_ == InputMode::secret) {
+            std::fputc('\n', stdout); // off the prompt line, then ask again below
+            write_line(f, line);
+            show_secret_prompt();
+        } else {
+            write_line(f, line);
+        }
+    }
+    static void write_line(std::FILE* f, std::string_view line) {
+        std::fwrite(line.data(), 1, line.size(), f);
+        std::fputc('\n', f);
+        std::fflush(f);
+    }
+
+    InputMode mode_ = InputMode::none;
+    std::string prompt_;
+    std::deque<std::string> lines_;
+    std::string secret_;
+    termios saved_termios_{};
+    bool echo_hidden_ = false;
+    bool eof_ = false;
+};
+
+} // namespace
+
+std::unique_ptr<Terminal> make_readline_terminal() {
+    return std::make_unique<ReadlineTerminal>();
+}
+
+} // namespace confab::cli
