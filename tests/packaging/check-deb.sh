@@ -83,12 +83,12 @@ grep -q 'rm -rf /var/lib/confab' "$work/control/postrm" || fail "postrm does not
 grep -q 'confabd.socket' "$work/control/postinst" &&
     grep -A3 'confabd.socket' "$work/control/postinst" | grep -q 'deb-systemd-invoke start' &&
     fail "confabd.socket must not be started by postinst"
-dpkg-deb -f "$daemon_deb" Pre-Depends | grep -q init-system-helpers ||
-    fail "confabd lacks Pre-Depends on init-system-helpers"
+dpkg-deb -f "$daemon_deb" Depends | grep -qw adduser ||
+    fail "confabd does not depend on adduser (postinst calls it)"
 
 # lintian: no errors (warnings are printed for information).
 if command -v lintian >/dev/null 2>&1; then
-    lintian --info --pedantic "$daemon_deb" "$client_deb" > "$work/lintian.txt" 2>&1
+    lintian --display-info --pedantic "$daemon_deb" "$client_deb" > "$work/lintian.txt" 2>&1
     cat "$work/lintian.txt"
     if grep -q '^E: ' "$work/lintian.txt"; then
         fail "lintian reported errors"
