@@ -1,0 +1,180 @@
+// The real confabd on an ephemeral loopback port, spoken to frame by frame:
+// handshake, framing robustness, deadlines, bounded output, signals.
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <thread>
+
+using namespace confab;
+using namespace confab::test;
+using proto::Status;
+
+TEST_CASE("handshake: Hello is answered with Welcome for protocol version 1") {
+    Daemon d;
+    RawClient c(d.port());
+    c.send(proto::Hello{1, "test"});
+    auto w = c.expect<proto::Welcome>();
+    REQUIRE(w);
+    CHECK(w->version == 1);
+    CHECK(w->max_frame == proto::max_frame_size);
+}
+
+TEST_CASE("handshake: another protocol version is refused with a reason and the connection closed") {
+    Daemon d;
+    RawClient c(d.port());
+    c.send(proto::Hello{2, "future"});
+    std::vector<std::uint8_t> keep;
+    auto e = c.expect<proto::ProtocolError>(3000ms, &keep);
+    REQUIRE(e);
+    CHECK(e->code == Status::unsupported_version);
+    CHECK(c.closed_by_server());
+}
+
+TEST_CASE("an oversize frame is refused before its body arrives; other clients keep chatting") {
+    Daemon d;
+    RawClient alice(d.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    RawClient bob(d.port());
+    REQUIRE(bob.login("bob", "bob123").outcome == proto::LoginOutcome::ok);
+
+    RawClient bad(d.port());
+    bad.send_bytes({0xFF, 0xFF, 0xFF, 0xFF}); // announces 4 GiB, sends nothing more
+    auto e = bad.expect<proto::ProtocolError>();
+    REQUIRE(e);
+    CHECK(e->code == Status::frame_too_large);
+    CHECK(bad.closed_by_server());
+
+    alice.send(proto::SendMessage{alice.next_request(), "bob", "still here?"});
+    std::vector<std::uint8_t> keep;
+    auto m = bob.expect<proto::MessageEvent>(3000ms, &keep);
+    REQUIRE(m);
+    CHECK(m->text == "still here?");
+}
+
+TEST_CASE("an unknown message type is a protocol error for that connection only") {
+    Daemon d;
+    RawClient c(d.port());
+    c.send_bytes({0, 0, 0, 1, 0x7E});
+    auto e = c.expect<proto::ProtocolError>();
+    REQUIRE(e);
+    CHECK(e->code == Status::bad_request);
+    CHECK(c.closed_by_server());
+    RawClient ok(d.port());
+    CHECK(ok.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
+}
+
+TEST_CASE("frames split into single bytes and many frames in one write are all handled") {
+    Daemon d;
+    RawClient c(d.port());
+    std::vector<std::uint8_t> bytes;
+    proto::append_frame(bytes, proto::Hello{1, "trickle"});
+    proto::append_frame(bytes, proto::Login{1, "alice", "alice123"});
+    for (std::uint8_t b : bytes) {
+        c.send_bytes({b});
+        std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(c.expect<proto::Welcome>());
+    auto r = c.expect<proto::LoginResult>();
+    REQUIRE(r);
+    CHECK(r->outcome == proto::LoginOutcome::ok);
+
+    bytes.clear();
+    constexpr int burst = 200;
+    for (int i = 0; i < burst; ++i) proto::append_frame(bytes, proto::WhoElse{std::uint32_t(100 + i)});
+    c.send_bytes(bytes);
+    for (int i = 0; i < burst; ++i) {
+        std::vector<std::uint8_t> keep;
+        auto list = c.expect<proto::UserList>(3000ms, &keep);
+        REQUIRE(list);
+        CHECK(list->request_id == std::uint32_t(100 + i));
+    }
+}
+
+TEST_CASE("a connection that does not log in before login_timeout is closed") {
+    DaemonOptions o;
+    o.login_timeout = 1;
+    Daemon d(o);
+    RawClient c(d.port());
+    c.send(proto::Hello{1, "slow"});
+    REQUIRE(c.expect<proto::Welcome>());
+    auto e = c.expect<proto::ProtocolError>(4000ms);
+    REQUIRE(e);
+    CHECK(e->code == Status::login_timeout);
+    CHECK(c.closed_by_server());
+}
+
+TEST_CASE("a client that stops reading is dropped with a logged reason; others are unaffected") {
+    DaemonOptions o;
+    o.extra_config = "max_output_bytes = 65540\n";
+    Daemon d(o);
+    RawClient slow(d.port(), 4096); // tiny receive buffer, and it never reads
+    REQUIRE(slow.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
+    RawClient alice(d.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    RawClient bob(d.port());
+    REQUIRE(bob.login("bob", "bob123").outcome == proto::LoginOutcome::ok);
+
+    const std::string text(1000, 'x');
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < 6000; ++i) proto::append_frame(burst, proto::Broadcast{std::uint32_t(i + 10), text});
+    std::thread writer([&] { alice.send_bytes(burst); });
+    // bob keeps reading and receives every broadcast in order.
+    int got = 0;
+    while (got < 6000) {
+        std::vector<std::uint8_t> keep;
+        auto b = bob.expect<proto::BroadcastEvent>(5000ms, &keep);
+        if (!b) break;
+        ++got;
+    }
+    writer.join();
+    CHECK(got == 6000);
+    CHECK(d.log_contains("reads too slowly", 3000ms));
+    // carol's session ended: bob hears she logged out.
+    std::vector<std::uint8_t> keep;
+    auto p = bob.expect<proto::PresenceEvent>(3000ms, &keep);
+    REQUIRE(p);
+    CHECK(p->kind == proto::PresenceKind::logout);
+    CHECK(p->user == "carol");
+}
+
+TEST_CASE("SIGTERM tells online users the server is shutting down and exits 0") {
+    Daemon d;
+    RawClient c(d.port());
+    REQUIRE(c.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    d.signal(SIGTERM);
+    std::vector<std::uint8_t> keep;
+    auto e = c.expect<proto::SessionEnded>(3000ms, &keep);
+    REQUIRE(e);
+    CHECK(e->reason == proto::EndReason::server_shutdown);
+    CHECK(c.closed_by_server());
+    auto status = d.wait_exit(5000ms);
+    REQUIRE(status);
+    CHECK(*status == 0);
+}
+
+TEST_CASE("SIGHUP reloads the users file; a bad file leaves the old one in force") {
+    Daemon d;
+    RawClient alice(d.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+
+    d.dir().file("users", "alice alice123\nbob bob123\nerin erin123\n");
+    d.signal(SIGHUP);
+    REQUIRE(d.log_contains("configuration reloaded", 3000ms));
+    RawClient erin(d.port());
+    CHECK(erin.login("erin", "erin123").outcome == proto::LoginOutcome::ok);
+
+    d.dir().file("users", "alice alice123\nthis line is broken\n");
+    d.signal(SIGHUP);
+    REQUIRE(d.log_contains("reload failed", 3000ms));
+    CHECK(d.log_contains("users:2:"));
+    RawClient bob(d.port());
+    CHECK(bob.login("bob", "bob123").outcome == proto::LoginOutcome::ok);
+    // the sessions that were open stay open
+    alice.send(proto::WhoElse{alice.next_request()});
+    std::vector<std::uint8_t> keep;
+    auto list = alice.expect<proto::UserList>(3000ms, &keep);
+    REQUIRE(list);
+    CHECK(list->names.size() == 2);
+}
