@@ -1,0 +1,198 @@
+// Config: TOML parsing, bounds, command-line overrides, reload classification.
+#include "config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+
+using namespace confab;
+
+namespace {
+// The ConfigError message of parsing `text`, or "" if it parsed.
+std::string error_of(const std::string& text) {
+    try {
+        parse_config_text(text, "test.toml");
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return {};
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+} // namespace
+
+TEST_CASE("defaults match the documented values") {
+    Config c;
+    CHECK(c.listen == "127.0.0.1");
+    CHECK(c.port == 7420);
+    CHECK(c.users_file.empty());
+    CHECK(c.block_duration == 10);
+    CHECK(c.timeout == 300);
+    CHECK(c.login_timeout == 30);
+    CHECK(c.max_connections == 10000);
+    CHECK(c.max_output_bytes == 1048576);
+    CHECK(c.max_offline_messages == 1000);
+    CHECK(c.hash_workers == 2);
+    CHECK(c.presence == true);
+    CHECK(c.log_level == "info");
+    CHECK_NOTHROW(validate(c));
+
+    Config empty = parse_config_text("", "empty.toml");
+    CHECK(empty.port == 7420);
+    CHECK(empty.timeout == 300);
+    Config comments = parse_config_text("# nothing here\n\n", "c.toml");
+    CHECK(comments.listen == "127.0.0.1");
+}
+
+TEST_CASE("every key is parsed") {
+    Config c = parse_config_text(R"(
+listen = "::1"
+port = 0
+users_file = "/etc/confab/users"
+state_dir = "/var/lib/confab"
+block_duration = 60
+timeout = 900
+login_timeout = 5
+max_connections = 50
+max_output_bytes = 70000
+max_offline_messages = 0
+hash_workers = 4
+presence = false
+log_level = "debug"
+)",
+                                 "full.toml");
+    CHECK(c.listen == "::1");
+    CHECK(c.port == 0);
+    CHECK(c.users_file == "/etc/confab/users");
+    CHECK(c.state_dir == "/var/lib/confab");
+    CHECK(c.block_duration == 60);
+    CHECK(c.timeout == 900);
+    CHECK(c.login_timeout == 5);
+    CHECK(c.max_connections == 50);
+    CHECK(c.max_output_bytes == 70000);
+    CHECK(c.max_offline_messages == 0);
+    CHECK(c.hash_workers == 4);
+    CHECK(c.presence == false);
+    CHECK(c.log_level == "debug");
+}
+
+TEST_CASE("every documented key is in config_keys()") {
+    std::vector<std::string> names;
+    for (const auto& k : config_keys()) names.emplace_back(k.name);
+    for (const char* want : {"listen", "port", "users_file", "state_dir", "block_duration", "timeout",
+                             "login_timeout", "max_connections", "max_output_bytes",
+                             "max_offline_messages", "hash_workers", "presence", "log_level"})
+        CHECK_MESSAGE(std::count(names.begin(), names.end(), want) == 1, want);
+}
+
+TEST_CASE("an unknown key is an error naming the key and its line") {
+    auto e = error_of("port = 1\n\nprot = 7421\n");
+    CHECK(contains(e, "test.toml:3:"));
+    CHECK(contains(e, "'prot'"));
+    e = error_of("port = 1\n[extra]\nx = 1\n");
+    CHECK(contains(e, "'extra'"));
+}
+
+TEST_CASE("a value of the wrong type is an error naming the key and its line") {
+    auto e = error_of("\nport = \"7420\"\n");
+    CHECK(contains(e, "test.toml:2:"));
+    CHECK(contains(e, "'port'"));
+    CHECK(contains(e, "integer"));
+    CHECK(contains(error_of("presence = 1\n"), "'presence'"));
+    CHECK(contains(error_of("listen = 127\n"), "'listen'"));
+    CHECK(contains(error_of("timeout = 1.5\n"), "'timeout'"));
+}
+
+TEST_CASE("values out of range are refused with the bounds") {
+    auto e = error_of("port = 65536\n");
+    CHECK(contains(e, "test.toml:1:"));
+    CHECK(contains(e, "'port'"));
+    CHECK(contains(e, "65535"));
+    CHECK_FALSE(error_of("port = -1\n").empty());
+    CHECK_FALSE(error_of("block_duration = 0\n").empty());
+    CHECK_FALSE(error_of("timeout = 0\n").empty());
+    CHECK_FALSE(error_of("login_timeout = 3601\n").empty());
+    CHECK_FALSE(error_of("max_connections = 0\n").empty());
+    CHECK_FALSE(error_of("max_output_bytes = 65539\n").empty()); // must hold one largest frame
+    CHECK(error_of("max_output_bytes = 65540\n").empty());
+    CHECK_FALSE(error_of("max_offline_messages = -1\n").empty());
+    CHECK_FALSE(error_of("hash_workers = 0\n").empty());
+    CHECK_FALSE(error_of("hash_workers = 257\n").empty());
+    CHECK(error_of("port = 65535\nblock_duration = 1\nhash_workers = 256\n").empty());
+}
+
+TEST_CASE("bad listen address and bad log level are refused") {
+    auto e = error_of("listen = \"localhost\"\n");
+    CHECK(contains(e, "test.toml"));
+    CHECK(contains(e, "'listen'"));
+    CHECK(contains(e, "localhost"));
+    CHECK_FALSE(error_of("listen = \"300.1.1.1\"\n").empty());
+    CHECK_FALSE(error_of("listen = \"\"\n").empty());
+    CHECK(error_of("listen = \"0.0.0.0\"\n").empty());
+    CHECK(error_of("listen = \"::\"\n").empty());
+    CHECK(contains(error_of("log_level = \"verbose\"\n"), "'log_level'"));
+    for (const char* lvl : {"error", "warning", "info", "debug"})
+        CHECK(error_of(std::string("log_level = \"") + lvl + "\"\n").empty());
+}
+
+TEST_CASE("a TOML syntax error names the file and the line") {
+    auto e = error_of("port = 7420\ntimeout = 30\nlisten = \"127.0.0.1\n");
+    CHECK(contains(e, "test.toml"));
+    CHECK(contains(e, "syntax"));
+    CHECK(contains(e, "3"));
+    CHECK_FALSE(error_of("port = 1\nport = 2\n").empty()); // duplicate key
+}
+
+TEST_CASE("parse_config reads a file; a missing file is a ConfigError") {
+    CHECK_THROWS_AS(parse_config("/nonexistent/confabd.toml"), ConfigError);
+}
+
+TEST_CASE("set_config_value overrides with the same checks as the file") {
+    Config c;
+    set_config_value(c, "port", "8000");
+    CHECK(c.port == 8000);
+    set_config_value(c, "listen", "::");
+    CHECK(c.listen == "::");
+    set_config_value(c, "presence", "false");
+    CHECK(c.presence == false);
+    set_config_value(c, "users_file", "/tmp/u");
+    CHECK(c.users_file == "/tmp/u");
+    set_config_value(c, "log_level", "debug");
+    CHECK(c.log_level == "debug");
+
+    CHECK_THROWS_AS(set_config_value(c, "port", "80x"), ConfigError);
+    CHECK_THROWS_AS(set_config_value(c, "port", ""), ConfigError);
+    CHECK_THROWS_AS(set_config_value(c, "port", "70000"), ConfigError);
+    CHECK_THROWS_AS(set_config_value(c, "presence", "yes"), ConfigError);
+    CHECK_THROWS_AS(set_config_value(c, "nope", "1"), ConfigError);
+    CHECK_THROWS_AS(set_config_value(c, "log_level", "loud"), ConfigError);
+    CHECK(c.port == 8000); // failed integer overrides leave the value alone
+    try {
+        set_config_value(c, "prot", "1");
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(contains(e.what(), "'prot'"));
+    }
+}
+
+TEST_CASE("restart_only_changes names exactly the changed keys that need a restart") {
+    Config a, b;
+    CHECK(restart_only_changes(a, b).empty());
+    b.timeout = 10;
+    b.block_duration = 99;
+    b.presence = false;
+    b.log_level = "debug";
+    b.users_file = "/x";
+    b.max_connections = 5;
+    CHECK(restart_only_changes(a, b).empty()); // all reloadable
+    b.port = 1;
+    b.listen = "::1";
+    auto r = restart_only_changes(a, b);
+    std::sort(r.begin(), r.end());
+    CHECK(r == std::vector<std::string>{"listen", "port"});
+    b.hash_workers = 9;
+    b.state_dir = "/elsewhere";
+    r = restart_only_changes(a, b);
+    std::sort(r.begin(), r.end());
+    CHECK(r == std::vector<std::string>{"hash_workers", "listen", "port", "state_dir"});
+}
