@@ -99,7 +99,13 @@ Now Server::now() const { return Now{monotonic_ms(), wall_ms()}; }
 void Server::send(ConnId id, proto::Bytes frame) {
     Connection* c = conns_.find(id);
     if (!c || c->dead) return;
-    if (!c->output().append(frame, std::size_t(config_.max_output_bytes))) {
+    const auto limit = std::size_t(config_.max_output_bytes);
+    // Output is normally flushed once per loop iteration; a client that reaches the
+    // limit within one iteration gets an early write, so only a client that really
+    // stopped reading is dropped.
+    bool queued = c->output().append(frame, limit) ||
+                  (c->flush() != Connection::IoStatus::error && c->output().append(frame, limit));
+    if (!queued) {
         log::warning("dropping client {}: more than {} bytes of unsent output (it reads too slowly)",
                      c->peer(), config_.max_output_bytes);
         c->dead = true;

@@ -206,6 +206,8 @@ void RawClient::send(const proto::Message& m) {
 std::optional<RawClient::Received> RawClient::receive(Millis limit) {
     auto deadline = Clock::now() + limit;
     for (;;) {
+        // Bytes the decoder had no room for last time go in first.
+        backlog_.erase(backlog_.begin(), backlog_.begin() + std::ptrdiff_t(decoder_.feed(backlog_)));
         auto r = decoder_.next();
         if (r.kind == proto::FrameResult::Kind::frame) {
             Received out;
@@ -225,12 +227,7 @@ std::optional<RawClient::Received> RawClient::receive(Millis limit) {
             eof_ = true;
             continue;
         }
-        proto::Bytes data(buf, std::size_t(n));
-        while (!data.empty()) {
-            std::size_t took = decoder_.feed(data);
-            data = data.subspan(took);
-            if (took == 0) break; // decoder full: frames are drained above
-        }
+        backlog_.insert(backlog_.end(), buf, buf + n);
     }
 }
 

@@ -113,6 +113,7 @@ public:
 private:
     int fd_ = -1;
     proto::FrameDecoder decoder_;
+    std::vector<std::uint8_t> backlog_; // received, not yet taken by the decoder
     bool eof_ = false;
     std::uint32_t request_ = 0;
 };
