@@ -354,6 +354,7 @@ int Server::run() {
             if (stop_by == never) stop_by = monotonic_ms() + 2000; // bounded goodbye
             if (conns_.size() == 0 || monotonic_ms() >= stop_by) break;
         }
+        timer_fd_.arm(timers_.next_deadline());
         int timeout = read_pending_.empty() ? -1 : 0;
         if (stopping_) timeout = 50;
         for (const epoll_event& ev : reactor_.wait(timeout)) {
@@ -383,7 +384,6 @@ int Server::run() {
             flush_dirty();
             destroy_dead();
         }
-        timer_fd_.arm(timers_.next_deadline());
     }
     log::info("stopped");
     return 0;
