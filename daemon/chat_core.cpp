@@ -161,7 +161,10 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
     case TimerKind::lock: {
         auto it = lock_timers_.find(timer_id(key));
         if (it == lock_timers_.end()) return;
-        if (lockout_.lift(it->second, now.mono)) log::info("login name '{}' unlocked", it->second);
+        if (lockout_.lift(it->second, now.mono)) {
+            log::info("login name '{}' unlocked", it->second);
+            env_.persist(store_op::SetLock{it->second, 0});
+        }
         lock_timers_.erase(it);
         return;
     }
@@ -256,9 +259,9 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
             send(c, LoginResult{rid, LoginOutcome::wrong_password, f.attempts_left});
             return;
         }
-        std::uint64_t id = next_lock_timer_++;
-        lock_timers_.emplace(id, name);
-        env_.arm_timer(timer_key(TimerKind::lock, id), f.locked_until);
+        lock_timer(name, f.locked_until);
+        // Stored as wall-clock time: a restart must not reset a lock an attacker triggered.
+        env_.persist(store_op::SetLock{name, now.wall_ms + (f.locked_until - now.mono)});
         log::warning("login name '{}' locked for {} s after {} wrong passwords (last from {})", name,
                      settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
         send(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono)});
@@ -284,7 +287,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     send(c, LoginResult{s.login_request, LoginOutcome::ok, 0});
     // Stored messages stay in the mailbox until the client acknowledges them.
     for (const auto& m : users_[u].mailbox)
-        send(c, MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
+        if (m.committed) deliver_stored(c, m);
     announce(u, PresenceKind::login);
 }
 
@@ -317,8 +320,12 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
     if (const auto* ack = std::get_if<AckMessages>(&msg)) {
         // An automatic acknowledgement is not user activity.
         auto& box = users_[me].mailbox;
-        for (std::uint64_t id : ack->ids)
-            std::erase_if(box, [id](const StoredMessage& m) { return m.id == id; });
+        store_op::DeleteMessages done;
+        for (std::uint64_t id : ack->ids) {
+            if (std::erase_if(box, [id](const StoredMessage& m) { return m.id == id && m.committed; }))
+                done.ids.push_back(id);
+        }
+        if (!done.ids.empty()) env_.persist(std::move(done));
         return;
     }
     s.last_activity = now.mono; // any command counts as activity
@@ -375,15 +382,89 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
     if (blocks(to, from))
         return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.to));
     User& r = users_[to];
-    std::uint64_t id = next_message_id_++;
+    std::uint64_t id = next_message_id(now);
     if (r.conn != 0) {
         send(r.conn, MessageEvent{id, std::uint64_t(now.wall_ms), 0, users_[from].name, m.text});
         return result(c, m.request_id, Status::ok);
     }
     if (r.mailbox.size() >= settings_.max_offline_messages)
         return result(c, m.request_id, Status::mailbox_full, fmt::format("{}'s mailbox is full", m.to));
-    r.mailbox.push_back(StoredMessage{id, now.wall_ms, from, std::string(m.text)});
-    result(c, m.request_id, Status::ok_stored, fmt::format("message to {} stored for delivery at next login", m.to));
+    // "Stored" is only said once the message is durable: on_stored() answers.
+    std::uint64_t tag = next_store_tag_++;
+    if (!env_.persist(store_op::InsertMessage{tag, id, r.name, users_[from].name, now.wall_ms, std::string(m.text)}))
+        return result(c, m.request_id, Status::storage_failed, "the server is too busy to store messages; try again");
+    r.mailbox.push_back(StoredMessage{id, now.wall_ms, from, std::string(m.text), false});
+    pending_stores_.emplace(tag, PendingStore{c, m.request_id, to, id});
+}
+
+void ChatCore::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
+    auto node = pending_stores_.extract(tag);
+    if (node.empty()) return;
+    const PendingStore& p = node.mapped();
+    User& r = users_[p.recipient];
+    auto it = std::find_if(r.mailbox.begin(), r.mailbox.end(), [&](const StoredMessage& m) { return m.id == p.message_id; });
+    if (it == r.mailbox.end()) return;
+    auto sender = sessions_.find(p.sender_conn);
+    bool sender_here = sender != sessions_.end() && sender->second.state == State::online;
+    if (!ok) {
+        r.mailbox.erase(it);
+        if (sender_here)
+            result(p.sender_conn, p.request, Status::storage_failed,
+                   fmt::format("message to {} could not be stored: {}", r.name, error));
+        return;
+    }
+    it->committed = true;
+    if (sender_here)
+        result(p.sender_conn, p.request, Status::ok_stored,
+               fmt::format("message to {} stored for delivery at next login", r.name));
+    if (r.conn != 0) deliver_stored(r.conn, *it); // the recipient logged in while it was being stored
+}
+
+void ChatCore::deliver_stored(ConnId c, const StoredMessage& m) {
+    send(c, MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
+}
+
+std::uint64_t ChatCore::next_message_id(Now now) {
+    // Unique across restarts without a stored counter: ids follow the wall clock
+    // (microsecond scale) and never go backwards within a run.
+    last_message_id_ = std::max(last_message_id_ + 1, std::uint64_t(std::max<std::int64_t>(now.wall_ms, 0)) * 1000);
+    return last_message_id_;
+}
+
+void ChatCore::lock_timer(const std::string& name, TimePoint until) {
+    std::uint64_t id = next_lock_timer_++;
+    lock_timers_.emplace(id, name);
+    env_.arm_timer(timer_key(TimerKind::lock, id), until);
+}
+
+void ChatCore::restore(const StoredState& state, Now now) {
+    std::size_t messages = 0;
+    for (const auto& m : state.messages) {
+        last_message_id_ = std::max(last_message_id_, m.id);
+        UserIdx to = find_user(m.recipient), from = find_user(m.sender);
+        if (to == no_user || from == no_user) continue; // users no longer in the users file
+        users_[to].mailbox.push_back(StoredMessage{m.id, m.sent_at_ms, from, m.text, true});
+        ++messages;
+    }
+    for (const auto& [blocker, blocked] : state.blocks) {
+        UserIdx a = find_user(blocker), b = find_user(blocked);
+        if (a == no_user || b == no_user) continue;
+        auto& list = users_[a].blocked;
+        auto pos = std::lower_bound(list.begin(), list.end(), b);
+        if (pos == list.end() || *pos != b) list.insert(pos, b);
+    }
+    std::size_t locks = 0;
+    for (const auto& [name, until_wall] : state.locks) {
+        std::int64_t left = until_wall - now.wall_ms;
+        if (left <= 0) {
+            env_.persist(store_op::SetLock{name, 0}); // ran out while the daemon was down
+            continue;
+        }
+        lockout_.restore(name, now.mono + left);
+        lock_timer(name, now.mono + left);
+        ++locks;
+    }
+    log::info("restored {} stored message(s), {} block(s), {} running lockout(s)", messages, state.blocks.size(), locks);
 }
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
@@ -429,11 +510,13 @@ void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view n
     if (on) {
         if (present) return result(c, rid, Status::already_blocked, fmt::format("{} is already blocked", name));
         list.insert(pos, u);
+        env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, true});
         revoke_private(me, u);
         return result(c, rid, Status::ok, fmt::format("{} is blocked", name));
     }
     if (!present) return result(c, rid, Status::not_blocked, fmt::format("{} is not blocked", name));
     list.erase(pos);
+    env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, false});
     result(c, rid, Status::ok, fmt::format("{} is unblocked", name));
 }
 

@@ -9,6 +9,7 @@
 
 #include "credentials.hpp"
 #include "lockout.hpp"
+#include "store_ops.hpp"
 #include "timer_queue.hpp"
 
 #include "proto/messages.hpp"
@@ -44,6 +45,9 @@ public:
     virtual bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash,
                                  std::string password) = 0;
     virtual proto::Token random_token() = 0;
+    // Make a change durable, off the reactor thread. An InsertMessage is answered
+    // through ChatCore::on_stored once committed. Returns false if the store is saturated.
+    virtual bool persist(StoreOp op) = 0;
 };
 
 struct CoreSettings {
@@ -73,6 +77,10 @@ public:
     void on_disconnect(ConnId conn, Now now); // the socket closed or failed
     void on_timer(TimerQueue::Key key, Now now);
     void on_verify_result(ConnId conn, std::uint64_t job, bool ok, Now now);
+    // An InsertMessage with this tag was committed (ok) or failed.
+    void on_stored(std::uint64_t tag, bool ok, std::string_view error);
+    // Durable state read at start-up: mailboxes, blocks, running lockouts.
+    void restore(const StoredState& state, Now now);
     // Tells every client the server is stopping and closes them all.
     void shutdown();
 
@@ -93,6 +101,7 @@ private:
         std::int64_t sent_at_ms;
         UserIdx from;
         std::string text;
+        bool committed; // only durable messages are delivered at login
     };
     struct User {
         std::string name;
@@ -135,6 +144,9 @@ private:
     void start_private(ConnId c, UserIdx me, const proto::StartPrivate& m);
     void stop_private(ConnId c, UserIdx me, const proto::StopPrivate& m);
     void announce(UserIdx who, proto::PresenceKind kind);
+    void deliver_stored(ConnId c, const StoredMessage& m);
+    std::uint64_t next_message_id(Now now);
+    void lock_timer(const std::string& name, TimePoint until);
     void revoke_private(UserIdx a, UserIdx b);
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.
@@ -156,7 +168,15 @@ private:
     std::unordered_map<std::uint64_t, std::string> lock_timers_; // lock timer id -> name
     std::uint64_t next_lock_timer_ = 1;
     std::uint64_t next_job_ = 1;
-    std::uint64_t next_message_id_ = 1;
+    std::uint64_t last_message_id_ = 0;
+    struct PendingStore {
+        ConnId sender_conn;
+        std::uint32_t request;
+        UserIdx recipient;
+        std::uint64_t message_id;
+    };
+    std::unordered_map<std::uint64_t, PendingStore> pending_stores_; // by store tag
+    std::uint64_t next_store_tag_ = 1;
     std::vector<std::uint8_t> frame_; // scratch: one encoding shared by every recipient
 };
 

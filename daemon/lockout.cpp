@@ -20,6 +20,10 @@ Lockout::Failure Lockout::record_failure(std::string_view name, TimePoint now) {
     return {max_failures - e.failures, 0};
 }
 
+void Lockout::restore(std::string_view name, TimePoint locked_until) {
+    entries_[std::string(name)] = Entry{0, locked_until};
+}
+
 void Lockout::record_success(std::string_view name) { entries_.erase(std::string(name)); }
 
 bool Lockout::lift(std::string_view name, TimePoint now) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <csignal>
+#include <filesystem>
 #include <cstring>
 #include <system_error>
 
@@ -16,7 +17,7 @@ namespace confab {
 
 namespace {
 // epoll tokens below 2^32 are reserved; connection ids always have a generation above that.
-constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4;
+constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4, store_token = 5;
 constexpr std::uint32_t conn_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
 // Timer kinds of the glue itself (the core uses kinds below 0x80).
@@ -37,6 +38,13 @@ UniqueFd make_signal_fd() {
     UniqueFd fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!fd) throw std::system_error(errno, std::generic_category(), "signalfd");
     return fd;
+}
+
+std::unique_ptr<Store> open_store(const Config& c) {
+    std::error_code ec;
+    std::filesystem::create_directories(c.state_dir, ec);
+    if (ec) throw StoreError(fmt::format("cannot create state directory {}: {}", c.state_dir, ec.message()));
+    return std::make_unique<Store>(c.state_dir + "/confab.db");
 }
 
 std::unique_ptr<Listener> make_listener(const Config& c) {
@@ -77,7 +85,11 @@ Server::Server(ConfigSource source, Config config, UsersFile users)
       listener_(make_listener(config_)),
       signal_fd_(make_signal_fd()),
       hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
+      store_(open_store(config_)),
       core_(*this, core_settings(config_), std::move(users)) {
+    core_.restore(store_->load(), now());
+    store_->start();
+    reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
     reactor_.add(listener_->fd(), listener_token, EPOLLIN | EPOLLET);
     reactor_.add(timer_fd_.fd(), timer_token, EPOLLIN | EPOLLET);
     reactor_.add(signal_fd_.get(), signal_token, EPOLLIN | EPOLLET);
@@ -135,6 +147,8 @@ void Server::cancel_timer(TimerQueue::Key key) { timers_.cancel(key); }
 bool Server::verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) {
     return hashes_.submit({conn, job, hash, std::move(password)});
 }
+
+bool Server::persist(StoreOp op) { return store_->submit(std::move(op)); }
 
 proto::Token Server::random_token() {
     proto::Token t{};
@@ -298,6 +312,10 @@ void Server::on_hash_results() {
     for (const auto& done : hashes_.take_results()) core_.on_verify_result(done.conn, done.job, done.ok, now());
 }
 
+void Server::on_store_results() {
+    for (const auto& done : store_->take_completions()) core_.on_stored(done.tag, done.ok, done.error);
+}
+
 void Server::on_signal() {
     signalfd_siginfo info;
     while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
@@ -363,6 +381,7 @@ int Server::run() {
             case timer_token: on_timers(); break;
             case signal_token: on_signal(); break;
             case hash_token: on_hash_results(); break;
+            case store_token: on_store_results(); break;
             default:
                 if (Connection* c = conns_.find(ev.data.u64)) on_connection_event(*c, ev.events);
                 break;

@@ -12,6 +12,7 @@
 #include "hash_pool.hpp"
 #include "listener.hpp"
 #include "reactor.hpp"
+#include "store.hpp"
 #include "timer_fd.hpp"
 
 #include <memory>
@@ -50,6 +51,7 @@ private:
     void cancel_timer(TimerQueue::Key key) override;
     bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) override;
     proto::Token random_token() override;
+    bool persist(StoreOp op) override;
 
     void on_accept();
     void on_connection_event(Connection& c, std::uint32_t events);
@@ -57,6 +59,7 @@ private:
     void on_timers();
     void on_signal();
     void on_hash_results();
+    void on_store_results();
     void flush_dirty();
     void drop(Connection& c, std::string_view reason); // server-side close: tells the core
     void destroy(Connection& c);
@@ -72,6 +75,7 @@ private:
     TimerFd timer_fd_;
     UniqueFd signal_fd_;
     HashPool hashes_;
+    std::unique_ptr<Store> store_;
     TimerQueue timers_;
     ConnTable conns_;
     ChatCore core_;

@@ -60,6 +60,9 @@ struct FakeEnv : CoreEnv {
     TimerQueue timers;
     std::deque<Job> jobs;     // verify_password requests not answered yet
     bool accept_jobs = true;  // false: verify_password reports saturated workers
+    std::vector<StoreOp> persisted;  // every change the core made durable, in order
+    std::deque<std::uint64_t> uncommitted; // InsertMessage tags not yet answered
+    bool accept_stores = true; // false: persist reports a saturated store
     std::uint64_t tokens_made = 0;
 
     // ---- CoreEnv
@@ -81,6 +84,12 @@ struct FakeEnv : CoreEnv {
                          std::string password) override {
         if (!accept_jobs) return false;
         jobs.push_back({conn, job, hash, std::move(password)});
+        return true;
+    }
+    bool persist(StoreOp op) override {
+        if (!accept_stores) return false;
+        if (auto* m = std::get_if<store_op::InsertMessage>(&op)) uncommitted.push_back(m->tag);
+        persisted.push_back(std::move(op));
         return true;
     }
     proto::Token random_token() override {
@@ -163,7 +172,20 @@ struct Driver {
         env.inbox.erase(c);
         core.on_connect(c, std::move(host), now());
     }
-    void send(ConnId c, const proto::Message& m) { core.on_message(c, m, now()); }
+    // Sends a message; stores it asks for commit at once unless `commit_stores` is off.
+    bool commit_stores = true;
+    void send(ConnId c, const proto::Message& m) {
+        core.on_message(c, m, now());
+        if (commit_stores) commit_pending();
+    }
+    // Answers pending InsertMessage operations as committed (or failed).
+    void commit_pending(bool ok = true) {
+        while (!env.uncommitted.empty()) {
+            auto tag = env.uncommitted.front();
+            env.uncommitted.pop_front();
+            core.on_stored(tag, ok, ok ? "" : "disk full");
+        }
+    }
 
     // Hello, and the Welcome it earns.
     void hello(ConnId c) {

@@ -1,0 +1,82 @@
+// Durable state in SQLite (WAL): offline messages, block lists and running
+// lockouts. open() and load() run once at start-up on the main thread; after
+// start(), a single storage thread owns the connection. The reactor submits
+// operations without waiting; the thread commits everything that queued up
+// while the previous commit ran as one transaction (group commit) and reports
+// completions through an eventfd.
+//
+// Durability: journal_mode=WAL with synchronous=FULL, so a completed commit
+// has been fsynced; a power loss loses nothing the sender was told is stored.
+#pragma once
+
+#include "store_ops.hpp"
+#include "unique_fd.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+struct sqlite3;
+
+namespace confab {
+
+struct StoreError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+
+
+class Store {
+public:
+    static constexpr int schema_version = 1;
+
+    struct Completion {
+        std::uint64_t tag;
+        bool ok;
+        std::string error;
+    };
+
+    // Opens (creating if needed) and migrates the database. Throws StoreError.
+    explicit Store(const std::string& path);
+    ~Store(); // commits what is queued, then stops the thread
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    StoredState load(); // start-up only, before start()
+    void start();
+
+    int event_fd() const noexcept { return event_.get(); }
+    // Queues an operation. Returns false (and queues nothing) when the queue is full.
+    bool submit(StoreOp op);
+    std::vector<Completion> take_completions(); // drains the eventfd too
+
+    // Figures for the benchmark: commits and operations so far.
+    std::uint64_t commits() const;
+
+private:
+    void run();
+    void commit_batch(std::vector<StoreOp>& batch, std::vector<Completion>& done);
+    void exec(const char* sql);
+    struct Statements;
+    std::unique_ptr<Statements> statements_; // storage thread only
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    UniqueFd event_;
+    static constexpr std::size_t max_queued = 100'000;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<StoreOp> queue_;
+    std::vector<Completion> completions_;
+    std::uint64_t commits_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+} // namespace confab

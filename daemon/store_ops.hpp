@@ -1,0 +1,48 @@
+// What the chat core asks the durable store to do, and what the store hands
+// back at start-up. Plain data, so the core stays free of SQLite and threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace confab {
+
+namespace store_op {
+struct InsertMessage {
+    std::uint64_t tag; // reported back in a Completion
+    std::uint64_t id;
+    std::string recipient, sender;
+    std::int64_t sent_at_ms;
+    std::string text;
+};
+struct DeleteMessages {
+    std::vector<std::uint64_t> ids;
+};
+struct SetBlock {
+    std::string blocker, blocked;
+    bool blocked_now;
+};
+struct SetLock {
+    std::string name;
+    std::int64_t until_wall_ms; // 0 clears the lock
+};
+} // namespace store_op
+
+using StoreOp = std::variant<store_op::InsertMessage, store_op::DeleteMessages, store_op::SetBlock, store_op::SetLock>;
+
+struct StoredState {
+    struct Message {
+        std::uint64_t id;
+        std::string recipient, sender;
+        std::int64_t sent_at_ms;
+        std::string text;
+    };
+    std::vector<Message> messages; // ordered by id
+    std::vector<std::pair<std::string, std::string>> blocks; // (blocker, blocked)
+    std::vector<std::pair<std::string, std::int64_t>> locks; // (name, locked until, Unix ms)
+};
+
+} // namespace confab
