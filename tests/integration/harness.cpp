@@ -111,7 +111,7 @@ Daemon::Daemon(DaemonOptions opts) {
     std::ostringstream cfg;
     cfg << "listen = \"127.0.0.1\"\nport = 0\n"
         << "users_file = \"" << users << "\"\n"
-        << "state_dir = \"" << dir_.path() << "/state\"\n"
+        << "state_dir = \"" << (opts.state_dir.empty() ? dir_.path() + "/state" : opts.state_dir) << "\"\n"
         << "block_duration = " << opts.block_duration << "\n"
         << "timeout = " << opts.timeout << "\n"
         << "login_timeout = " << opts.login_timeout << "\n"

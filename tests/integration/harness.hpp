@@ -42,6 +42,7 @@ struct DaemonOptions {
     int login_timeout = 30;
     std::vector<std::string> extra_args;
     std::vector<std::string> env; // KEY=VALUE added to the daemon's environment
+    std::string state_dir;        // empty: a fresh directory inside the daemon's temp dir
 };
 
 class Daemon {
