@@ -59,7 +59,7 @@ void Client::poll_once() {
     PollSet polls;
     std::size_t signal_poll = polls.add(signals_->fd(), POLLIN);
     std::size_t input_poll = PollSet::none;
-    if (accepts_input() && !server_->backlogged() && terminal_.wants_read())
+    if (accepts_input() && !input_paused() && terminal_.wants_read())
         input_poll = polls.add(STDIN_FILENO, POLLIN);
     short server_events = POLLIN;
     if (server_->stream().wants_write()) server_events |= POLLOUT;
@@ -120,13 +120,20 @@ bool Client::accepts_input() const noexcept {
            state_ == State::logged_in;
 }
 
+// Scripted input goes one command at a time, each after the previous reply,
+// so the output lines come in the order of the commands that caused them.
+// Interactively the user is the pacing; only a backlog stops the reading.
+bool Client::input_paused() const noexcept {
+    return server_->backlogged() || (!terminal_.interactive() && server_->awaiting_reply());
+}
+
 void Client::process_input() {
-    while (accepts_input() && !server_->backlogged()) {
+    while (accepts_input() && !input_paused()) {
         std::optional<std::string> line = terminal_.take_line();
         if (!line) break;
         handle_line(std::move(*line));
     }
-    if (accepts_input() && terminal_.at_eof()) handle_eof();
+    if (accepts_input() && !input_paused() && terminal_.at_eof()) handle_eof();
 }
 
 void Client::handle_line(std::string line) {

@@ -55,6 +55,7 @@ private:
 
     // Input.
     bool accepts_input() const noexcept;
+    bool input_paused() const noexcept;
     void process_input();
     void handle_line(std::string line);
     void handle_eof();

@@ -40,6 +40,7 @@ public:
         pending_.insert_or_assign(m.request_id, std::move(what));
         send(m);
     }
+    bool awaiting_reply() const noexcept { return !pending_.empty(); }
     // The request a reply answers, forgotten once taken.
     std::optional<PendingRequest> take_pending(std::uint32_t request_id);
 

@@ -86,9 +86,8 @@ private:
 
     static void on_line(char* raw) {
         ReadlineTerminal& self = *active_terminal;
-        if (!raw) { // Ctrl-D on an empty line
+        if (!raw) { // Ctrl-D on an empty line; readline has already moved to a new line
             self.eof_ = true;
-            std::fputc('\n', stdout);
             self.stop_editing();
             return;
         }

@@ -1,0 +1,132 @@
+// Output lines, checked against the formats of CONTRACT.md.
+#include "cli/format.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <ctime>
+
+using namespace confab;
+using namespace confab::cli;
+
+namespace {
+
+// Local time is part of the offline format: pin the zone for the test.
+struct UtcZone {
+    UtcZone() {
+        setenv("TZ", "UTC", 1);
+        tzset();
+    }
+};
+
+proto::Result result(proto::Status code, std::string_view detail = {}) {
+    return proto::Result{7, code, detail};
+}
+
+} // namespace
+
+TEST_CASE("messages, live and offline") {
+    UtcZone utc;
+    proto::MessageEvent live{0, 0, 0, "alice", "hello"};
+    CHECK(format_message(live) == "alice: hello");
+
+    // 2026-11-25 16:40:01 UTC
+    proto::MessageEvent stored{42, 1795624801123ull, proto::message_flag_offline, "alice", "hi"};
+    CHECK(format_message(stored) == "alice (offline, sent 2026-11-25 16:40:01): hi");
+    CHECK(format_timestamp(0) == "1970-01-01 00:00:00");
+}
+
+TEST_CASE("broadcast, presence and private text") {
+    CHECK(format_broadcast({0, "alice", "hello"}) == "alice (broadcast): hello");
+    CHECK(format_presence({proto::PresenceKind::login, "bob"}) == "bob logged in");
+    CHECK(format_presence({proto::PresenceKind::logout, "bob"}) == "bob logged out");
+    CHECK(format_private_text("alice", "hi") == "alice (private): hi");
+    CHECK(private_started_line("bob") == "private chat with bob started");
+    CHECK(private_ended_line("bob") == "private chat with bob ended");
+    CHECK(welcome_line("alice") == "welcome, alice");
+}
+
+TEST_CASE("user lists") {
+    proto::UserList empty{1, {}};
+    CHECK(format_user_list(empty) == std::vector<std::string>{"no other users"});
+    proto::UserList two{1, {"bob", "carol"}};
+    CHECK(format_user_list(two) == std::vector<std::string>{"bob", "carol"});
+}
+
+TEST_CASE("control characters from others cannot reach the terminal") {
+    CHECK(printable("plain text, tabs\tstay") == "plain text, tabs\tstay");
+    CHECK(printable("a\x1b[2Jb") == "a^[[2Jb");
+    CHECK(printable("two\nlines\r") == "two^Jlines^M");
+    CHECK(printable("del\x7f") == "del^?");
+    CHECK(printable("c1:\xc2\x9b!") == "c1:?!");
+    CHECK(printable("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
+    CHECK(format_message({0, 0, 0, "eve", "x\x1b]0;pwned\x07"}) == "eve: x^[]0;pwned^G");
+}
+
+TEST_CASE("results of each command") {
+    PendingRequest send{RequestKind::send_message, "bob"};
+    CHECK(format_result(send, result(proto::Status::ok)) == std::nullopt);
+    CHECK(format_result(send, result(proto::Status::ok_stored)) ==
+          "message to bob stored for delivery at next login");
+    CHECK(format_result(send, result(proto::Status::blocked_by_recipient, "bob has blocked you")) ==
+          "error: bob has blocked you");
+    // No detail: the status's own description.
+    CHECK(format_result(send, result(proto::Status::unknown_user)) == "error: unknown user");
+
+    PendingRequest broadcast{RequestKind::broadcast};
+    CHECK(format_result(broadcast, result(proto::Status::ok)) == std::nullopt);
+    CHECK(format_result(broadcast, result(proto::Status::ok_partial)) ==
+          "your message could not be delivered to some recipients");
+
+    CHECK(format_result({RequestKind::block, "bob"}, result(proto::Status::ok)) == "bob is blocked");
+    CHECK(format_result({RequestKind::unblock, "bob"}, result(proto::Status::ok)) ==
+          "bob is unblocked");
+    CHECK(format_result({RequestKind::block, "bob"},
+                        result(proto::Status::already_blocked, "bob is already blocked")) ==
+          "error: bob is already blocked");
+
+    CHECK(format_result({RequestKind::private_listen}, result(proto::Status::ok)) == std::nullopt);
+    CHECK(format_result({RequestKind::private_listen}, result(proto::Status::invalid_argument)) ==
+          "error: private chat unavailable: invalid argument");
+}
+
+TEST_CASE("stopprivate after a local close does not complain twice") {
+    PendingRequest closed{RequestKind::stop_private, "bob", true};
+    PendingRequest unknown{RequestKind::stop_private, "bob", false};
+    auto none = result(proto::Status::no_private_session, "no private session with bob");
+    CHECK(format_result(closed, none) == std::nullopt);
+    CHECK(format_result(unknown, none) == "error: no private session with bob");
+    CHECK(format_result(closed, result(proto::Status::ok)) == std::nullopt);
+}
+
+TEST_CASE("login refusals say how many attempts or seconds remain") {
+    using proto::LoginOutcome;
+    CHECK(format_login_refusal({1, LoginOutcome::wrong_password, 2}, "alice") ==
+          "error: wrong password (2 attempts left)");
+    CHECK(format_login_refusal({1, LoginOutcome::wrong_password, 1}, "alice") ==
+          "error: wrong password (1 attempt left)");
+    CHECK(format_login_refusal({1, LoginOutcome::wrong_password, 0}, "alice") ==
+          "error: wrong password (no attempts left)");
+    CHECK(format_login_refusal({1, LoginOutcome::locked, 8}, "alice") ==
+          "error: account locked, try again in 8 seconds");
+    CHECK(format_login_refusal({1, LoginOutcome::locked, 1}, "alice") ==
+          "error: account locked, try again in 1 second");
+    CHECK(format_login_refusal({1, LoginOutcome::already_logged_in, 0}, "alice") ==
+          "error: alice is already logged in");
+    CHECK(format_login_refusal({1, LoginOutcome::unavailable, 0}, "alice").rfind("error: ", 0) ==
+          0);
+}
+
+TEST_CASE("session ends") {
+    CHECK(format_session_end({proto::EndReason::timed_out, "timed out after 300 s of inactivity"}) ==
+          "logged out: timed out after 300 s of inactivity");
+    CHECK(format_session_end({proto::EndReason::server_shutdown, ""}) ==
+          "logged out: the server is shutting down");
+    CHECK(format_session_end({proto::EndReason::logged_out, ""}) == "logged out");
+}
+
+TEST_CASE("errors fall back to the status description") {
+    CHECK(format_error(proto::Status::login_timeout, "") == "error: no login before the deadline");
+    CHECK(format_error(proto::Status::server_busy, "too many connections") ==
+          "error: too many connections");
+}
