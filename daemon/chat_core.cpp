@@ -55,7 +55,7 @@ void ChatCore::update_settings(const CoreSettings& s) {
 }
 
 ChatCore::UserIdx ChatCore::find_user(std::string_view name) const {
-    auto it = by_name_.find(std::string(name));
+    auto it = by_name_.find(name);
     return it == by_name_.end() ? no_user : it->second;
 }
 

@@ -160,7 +160,12 @@ private:
     CoreSettings settings_;
     Lockout lockout_;
     std::vector<User> users_;
-    std::unordered_map<std::string, UserIdx> by_name_;
+    // Transparent hashing: lookups by string_view from a frame allocate nothing.
+    struct NameHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, UserIdx, NameHash, std::equal_to<>> by_name_;
     bool has_hashes_ = false;
     std::vector<UserIdx> online_;
     std::unordered_map<ConnId, Session> sessions_;

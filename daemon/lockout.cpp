@@ -12,6 +12,8 @@ Lockout::Failure Lockout::record_failure(std::string_view name, TimePoint now) {
     if (entries_.size() >= max_entries) prune(now);
     Entry& e = entries_[std::string(name)];
     if (e.locked_until > now) return {0, e.locked_until}; // a lock is never extended
+    // A lock that ran out before its timer was dispatched: this failure starts a new count.
+    e.locked_until = 0;
     if (++e.failures >= max_failures) {
         e.failures = 0;
         e.locked_until = now + block_ms_;

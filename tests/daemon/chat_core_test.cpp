@@ -161,7 +161,7 @@ TEST_CASE("the lock timer lifts the lock; afterwards failures count from scratch
     CHECK(d.login(A, "alice", "alice123", 5).outcome == LoginOutcome::ok);
 }
 
-TEST_CASE("a failure recorded after the lock ran out but before its timer fired still counts" * doctest::may_fail()) {
+TEST_CASE("a failure recorded after the lock ran out but before its timer fired still counts") {
     // The reactor may read a Login in the same epoll batch as the timerfd expiry,
     // i.e. after locked_until but before on_timer(lock). That failure must not be
     // forgotten when the late timer lifts the (already expired) lock.
@@ -1070,3 +1070,186 @@ TEST_CASE("replace_users with hashes: a changed hashed password applies at next 
 }
 
 } // TEST_SUITE reload
+
+// ====================================================================== durable state
+
+TEST_SUITE("storage") {
+
+namespace {
+template <class Op>
+std::vector<Op> ops_of(const confab::test::FakeEnv& env) {
+    std::vector<Op> out;
+    for (const auto& op : env.persisted)
+        if (const auto* o = std::get_if<Op>(&op)) out.push_back(*o);
+    return out;
+}
+} // namespace
+
+TEST_CASE("ok_stored is answered only once the store committed the message") {
+    Driver d;
+    d.commit_stores = false;
+    d.online(A, "alice");
+    d.send(A, SendMessage{4, "bob", "durable"});
+    CHECK(d.env.pending(A) == 0); // not yet
+    auto ins = ops_of<store_op::InsertMessage>(d.env);
+    REQUIRE(ins.size() == 1);
+    CHECK(ins[0].recipient == "bob");
+    CHECK(ins[0].sender == "alice");
+    CHECK(ins[0].text == "durable");
+    CHECK(ins[0].sent_at_ms == d.now().wall_ms);
+
+    SUBCASE("an uncommitted message is not delivered at login; it arrives once committed") {
+        d.connect(B); // bob logs in while the store is still busy
+        d.hello(B);
+        REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        CHECK(d.env.take_all<MessageEvent>(B).empty());
+        d.env.drain_all();
+        d.commit_pending();
+        CHECK(d.result(A, 4).code == Status::ok_stored);
+        auto m = d.env.pop<MessageEvent>(B);
+        CHECK(m.text == "durable");
+        CHECK(m.flags == message_flag_offline);
+        CHECK(m.message_id == ins[0].id);
+    }
+    SUBCASE("a failed commit answers storage_failed and the message is gone") {
+        d.commit_pending(false);
+        auto r = d.result(A, 4);
+        CHECK(r.code == Status::storage_failed);
+        CHECK(std::string(r.detail).find("disk full") != std::string::npos);
+        d.connect(B);
+        d.hello(B);
+        REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        CHECK(d.env.take_all<MessageEvent>(B).empty());
+    }
+    SUBCASE("the sender left before the commit: no reply, the message is still delivered") {
+        d.send(A, Logout{5});
+        d.commit_pending(); // FakeEnv fails the test on any frame to the closed connection
+        d.connect(B);
+        d.hello(B);
+        REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        auto got = d.env.take_all<MessageEvent>(B);
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].text == "durable");
+    }
+    SUBCASE("unknown or repeated commit tags are ignored") {
+        d.core.on_stored(987654, true, "");
+        CHECK(d.env.pending(A) == 0);
+        d.commit_pending();
+        d.core.on_stored(ins[0].tag, true, "");
+        CHECK(d.result(A, 4).code == Status::ok_stored);
+        CHECK(d.env.pending(A) == 0);
+    }
+}
+
+TEST_CASE("a saturated store answers storage_failed at once and nothing is stored") {
+    Driver d;
+    d.online(A, "alice");
+    d.env.accept_stores = false;
+    d.send(A, SendMessage{1, "bob", "x"});
+    CHECK(d.result(A, 1).code == Status::storage_failed);
+    d.env.accept_stores = true;
+    d.connect(B);
+    d.hello(B);
+    REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+    CHECK(d.env.take_all<MessageEvent>(B).empty());
+}
+
+TEST_CASE("live messages are not persisted; acknowledged stored messages are deleted from the store") {
+    Driver d;
+    d.online(A, "alice");
+    d.send(A, SendMessage{1, "bob", "one"});
+    d.send(A, SendMessage{2, "bob", "two"});
+    d.online(B, "bob");
+    d.env.persisted.clear();
+    d.send(A, SendMessage{3, "bob", "live"});
+    CHECK(d.env.persisted.empty());
+
+    d.connect(C);
+    d.hello(C);
+    d.send(B, Logout{1});
+    REQUIRE(d.login(C, "bob", "bob123").outcome == LoginOutcome::ok);
+    auto got = d.env.take_all<MessageEvent>(C);
+    REQUIRE(got.size() == 2);
+    d.env.persisted.clear();
+    d.send(C, AckMessages{{got[1].message_id, 424242}});
+    auto del = ops_of<store_op::DeleteMessages>(d.env);
+    REQUIRE(del.size() == 1);
+    CHECK(del[0].ids == std::vector<std::uint64_t>{got[1].message_id}); // only ids that were stored
+    d.send(C, AckMessages{{424242}});
+    CHECK(ops_of<store_op::DeleteMessages>(d.env).size() == 1); // nothing to delete: no op
+}
+
+TEST_CASE("block, unblock and lockouts are persisted") {
+    Driver d(settings_with([](CoreSettings& s) { s.block_duration_ms = 10'000; }));
+    d.online(A, "alice");
+    d.send(A, Block{1, "bob"});
+    d.send(A, Block{2, "bob"}); // already blocked: no change to store
+    d.send(A, Unblock{3, "bob"});
+    auto blocks = ops_of<store_op::SetBlock>(d.env);
+    REQUIRE(blocks.size() == 2);
+    CHECK(blocks[0].blocker == "alice");
+    CHECK(blocks[0].blocked == "bob");
+    CHECK(blocks[0].blocked_now);
+    CHECK_FALSE(blocks[1].blocked_now);
+
+    d.connect(B);
+    d.hello(B);
+    for (std::uint32_t i = 1; i <= 3; ++i) d.login(B, "bob", "x", i);
+    auto locks = ops_of<store_op::SetLock>(d.env);
+    REQUIRE(locks.size() == 1);
+    CHECK(locks[0].name == "bob");
+    CHECK(locks[0].until_wall_ms == d.now().wall_ms + 10'000);
+    d.advance(10'000);
+    locks = ops_of<store_op::SetLock>(d.env);
+    REQUIRE(locks.size() == 2);
+    CHECK(locks[1].name == "bob");
+    CHECK(locks[1].until_wall_ms == 0);
+}
+
+TEST_CASE("restore: stored messages, blocks and running lockouts come back") {
+    Driver d;
+    const std::int64_t w = d.now().wall_ms;
+    StoredState st;
+    st.messages = {{1000, "bob", "alice", w - 60'000, "from before"},
+                   {1001, "bob", "carol", w - 30'000, "also before"},
+                   {1002, "bob", "ghost", w - 1, "sender no longer exists"},
+                   {1003, "ghost", "alice", w - 1, "recipient no longer exists"}};
+    st.blocks = {{"bob", "dave"}, {"ghost", "bob"}};
+    st.locks = {{"carol", w + 5'500}, {"dave", w - 1}};
+    d.core.restore(st, d.now());
+    auto cleared = ops_of<store_op::SetLock>(d.env);
+    REQUIRE(cleared.size() == 1); // dave's lock ran out while the daemon was down
+    CHECK(cleared[0].name == "dave");
+    CHECK(cleared[0].until_wall_ms == 0);
+
+    d.connect(B);
+    d.hello(B);
+    REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+    auto got = d.env.take_all<MessageEvent>(B);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].message_id == 1000);
+    CHECK(got[0].from == "alice");
+    CHECK(got[0].sent_at_ms == std::uint64_t(w - 60'000));
+    CHECK(got[0].flags == message_flag_offline);
+    CHECK(got[1].from == "carol");
+
+    d.online(D, "dave"); // dave's expired lock does not apply
+    d.env.drain(B);
+    d.send(D, SendMessage{1, "bob", "hi"});
+    CHECK(d.result(D, 1).code == Status::blocked_by_recipient);
+
+    d.connect(C);
+    d.hello(C);
+    auto r = d.login(C, "carol", "carol123");
+    CHECK(r.outcome == LoginOutcome::locked);
+    CHECK(r.value == 6);
+    d.advance(5'500);
+    CHECK(d.login(C, "carol", "carol123", 2).outcome == LoginOutcome::ok);
+
+    // New message ids never collide with restored ones.
+    d.env.drain_all();
+    d.send(C, SendMessage{3, "bob", "new"});
+    CHECK(d.env.pop<MessageEvent>(B).message_id > 1003);
+}
+
+} // TEST_SUITE storage
