@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <climits>
 #include <csignal>
 #include <system_error>
@@ -102,7 +103,7 @@ void Client::check_deadlines(Clock::time_point now) {
         return;
     }
     if (state_ == State::logging_out && now >= logout_deadline_) {
-        terminal_.print("logged out"); // the server is slow to confirm; we are leaving anyway
+        show("logged out"); // the server is slow to confirm; we are leaving anyway
         finish(exit_ok);
         return;
     }
@@ -156,7 +157,7 @@ void Client::handle_line(std::string line) {
         return;
     case State::logged_in: {
         ParsedLine parsed = parse_command(line);
-        if (!parsed.error.empty()) terminal_.print(parsed.error);
+        if (!parsed.error.empty()) show(std::move(parsed.error));
         else if (parsed.command) execute(*parsed.command);
         return;
     }
@@ -184,7 +185,7 @@ void Client::handle_signal(int signal) {
     if (state_ == State::logged_in) {
         begin_logout();
     } else if (state_ == State::logging_out) { // asked twice: stop waiting for the server
-        terminal_.print("logged out");
+        show("logged out");
         finish(exit_ok);
     } else {
         finish(exit_failure);
@@ -216,13 +217,13 @@ void Client::execute(const Command& command) {
             },
             [&](const cmd::Logout&) { begin_logout(); },
             [&](const cmd::StartPrivate& c) {
-                if (auto error = chat_->request(c.user)) terminal_.print(*error);
+                if (auto error = chat_->request(c.user)) show(std::move(*error));
                 else
                     server.request(proto::StartPrivate{0, c.user},
                                    {RequestKind::start_private, c.user});
             },
             [&](const cmd::Private& c) {
-                if (auto error = chat_->send_text(c.user, c.text)) terminal_.print(*error);
+                if (auto error = chat_->send_text(c.user, c.text)) show(std::move(*error));
             },
             [&](const cmd::StopPrivate& c) {
                 bool closed = chat_->stop(c.user);
@@ -234,7 +235,7 @@ void Client::execute(const Command& command) {
                 std::string_view help = command_help();
                 while (!help.empty()) {
                     auto end = help.find('\n');
-                    terminal_.print(help.substr(0, end));
+                    show(std::string(help.substr(0, end)));
                     help.remove_prefix(end + 1);
                 }
             },
@@ -280,17 +281,19 @@ void Client::login_refused(const std::string& line, bool may_retry) {
 void Client::logged_in() {
     state_ = State::logged_in;
     password_.reset();
-    terminal_.print(welcome_line(*username_));
     chat_.emplace(*username_, terminal_);
     // Listen where the server connection comes from unless told otherwise;
     // the announced host "" lets the server fill in the address it sees.
     std::string bind_host = options_.private_host.value_or(local_address(server_->fd()));
     if (auto error = chat_->listen(bind_host)) {
-        terminal_.print(fmt::format("error: private chat unavailable: {}", *error));
+        show(welcome_line(*username_));
+        show(fmt::format("error: private chat unavailable: {}", *error));
     } else {
         std::string announced = options_.private_host.value_or("");
         server_->request(proto::PrivateListen{0, announced, chat_->port()},
                          {RequestKind::private_listen});
+        held_lines_.emplace();
+        show(welcome_line(*username_));
     }
     terminal_.set_input(InputMode::command, "> ");
 }
@@ -357,7 +360,7 @@ bool Client::handle(const proto::LoginResult& m) {
 bool Client::handle(const proto::Result& m) {
     std::optional<PendingRequest> request = server_->take_pending(m.request_id);
     if (!request) {
-        if (!proto::is_success(m.code)) terminal_.print(format_error(m.code, m.detail));
+        if (!proto::is_success(m.code)) show(format_error(m.code, m.detail));
         return true;
     }
     if (request->kind == RequestKind::login) { // e.g. a name the server will not take
@@ -369,38 +372,44 @@ bool Client::handle(const proto::Result& m) {
     }
     if (request->kind == RequestKind::start_private && !proto::is_success(m.code))
         chat_->request_failed(request->target);
-    if (auto line = format_result(*request, m)) terminal_.print(*line);
+    if (request->kind == RequestKind::private_listen) release_held_lines();
+    if (auto line = format_result(*request, m)) show(std::move(*line));
     return true;
 }
 
 bool Client::handle(const proto::UserList& m) {
     server_->take_pending(m.request_id);
-    for (const auto& line : format_user_list(m)) terminal_.print(line);
+    for (auto& line : format_user_list(m)) show(std::move(line));
     return true;
 }
 
 bool Client::handle(const proto::MessageEvent& m) {
     if (m.message_id != 0) { // live messages may carry no id; those cannot repeat
-        if (m.flags & proto::message_flag_offline) unacked_ids_.push_back(m.message_id);
-        if (!shown_ids_.insert(m.message_id).second) return true; // already shown
+        // A redelivered message is acknowledged again (our ack may have been
+        // lost) but not shown again.
+        if ((m.flags & proto::message_flag_offline) &&
+            std::find(unacked_ids_.begin(), unacked_ids_.end(), m.message_id) ==
+                unacked_ids_.end())
+            unacked_ids_.push_back(m.message_id);
+        if (!shown_ids_.insert(m.message_id).second) return true;
     }
-    terminal_.print(format_message(m));
+    show(format_message(m));
     return true;
 }
 
 bool Client::handle(const proto::BroadcastEvent& m) {
-    terminal_.print(format_broadcast(m));
+    show(format_broadcast(m));
     return true;
 }
 
 bool Client::handle(const proto::PresenceEvent& m) {
-    terminal_.print(format_presence(m));
+    show(format_presence(m));
     return true;
 }
 
 bool Client::handle(const proto::SessionEnded& m) {
     close_private_chats();
-    terminal_.print(format_session_end(m));
+    show(format_session_end(m));
     finish(m.reason == proto::EndReason::logged_out ? exit_ok : exit_ended_by_server);
     return false;
 }
@@ -428,6 +437,20 @@ bool Client::handle(const proto::ProtocolError& m) {
     return false;
 }
 
+// ---- output ----
+
+void Client::show(std::string line) {
+    if (held_lines_) held_lines_->push_back(std::move(line));
+    else terminal_.print(line);
+}
+
+void Client::release_held_lines() {
+    if (!held_lines_) return;
+    std::vector<std::string> lines = std::move(*held_lines_);
+    held_lines_.reset();
+    for (const auto& line : lines) terminal_.print(line);
+}
+
 // ---- endings ----
 
 void Client::begin_logout() {
@@ -445,7 +468,7 @@ void Client::close_private_chats() {
 void Client::server_lost() {
     if (state_ == State::finished) return;
     if (state_ == State::logging_out) { // the server closed instead of confirming: same thing
-        terminal_.print("logged out");
+        show("logged out");
         finish(exit_ok);
         return;
     }
@@ -453,6 +476,7 @@ void Client::server_lost() {
 }
 
 void Client::fail(std::string_view line, int code) {
+    release_held_lines();
     close_private_chats();
     terminal_.set_input(InputMode::none, {});
     terminal_.print_error(line);
@@ -460,6 +484,7 @@ void Client::fail(std::string_view line, int code) {
 }
 
 void Client::finish(int code) {
+    release_held_lines();
     state_ = State::finished;
     exit_code_ = code;
     terminal_.set_input(InputMode::none, {});

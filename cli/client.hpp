@@ -84,6 +84,10 @@ private:
     bool handle(const proto::PrivateRevoked& m);
     bool handle(const proto::ProtocolError& m);
 
+    // Output: one line on stdout, held back while the login completes.
+    void show(std::string line);
+    void release_held_lines();
+
     // Endings.
     void begin_logout();
     void close_private_chats();
@@ -105,6 +109,9 @@ private:
     Clock::time_point welcome_deadline_{};
     Clock::time_point logout_deadline_{};
 
+    // Set from the login until the server has registered our private-chat
+    // listener: "welcome" then promises that peers can start chats with us.
+    std::optional<std::vector<std::string>> held_lines_;
     std::unordered_set<std::uint64_t> shown_ids_; // duplicate suppression for the session
     std::vector<std::uint64_t> unacked_ids_;
 };

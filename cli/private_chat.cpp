@@ -31,6 +31,7 @@ struct PrivateChat::Session {
     enum class State {
         requested,      // startprivate sent, waiting for the server's PrivateIntro
         connecting,     // we dialled the peer: waiting for PeerWelcome
+        crossed,        // the peer dialled us at the same time and refused our call: wait for theirs
         awaiting_hello, // the peer dialled us: waiting for its PeerHello
         established,
         closed,         // to be removed
@@ -112,7 +113,7 @@ std::optional<std::string> PrivateChat::send_text(std::string_view peer, std::st
     if (!s->stream->send(proto::PeerText{text}))
         return fmt::format("error: {} is not reading the private chat; text not sent", peer);
     if (!s->stream->flush()) {
-        lost(*s);
+        lost(*s, Clock::now());
         reap();
     }
     return std::nullopt;
@@ -164,7 +165,7 @@ void PrivateChat::dispatch(const PollSet& polls, Clock::time_point now) {
     for (std::size_t i = 0; i < polled; ++i) {
         Session& s = *sessions_[i];
         if (s.state == Session::State::closed) continue;
-        if (short revents = polls.revents(s.poll_index)) on_poll(s, revents);
+        if (short revents = polls.revents(s.poll_index)) on_poll(s, revents, now);
     }
     reap();
 }
@@ -172,7 +173,8 @@ void PrivateChat::dispatch(const PollSet& polls, Clock::time_point now) {
 std::optional<PrivateChat::Clock::time_point> PrivateChat::next_deadline() const {
     std::optional<Clock::time_point> next;
     for (const auto& s : sessions_) {
-        if (s->state != Session::State::connecting && s->state != Session::State::awaiting_hello)
+        if (s->state != Session::State::connecting && s->state != Session::State::awaiting_hello &&
+            s->state != Session::State::crossed)
             continue;
         if (!next || s->deadline < *next) next = s->deadline;
     }
@@ -182,7 +184,8 @@ std::optional<PrivateChat::Clock::time_point> PrivateChat::next_deadline() const
 void PrivateChat::expire(Clock::time_point now) {
     for (auto& s : sessions_) {
         if (s->deadline > now) continue;
-        if (s->state == Session::State::connecting) fail(*s, "no answer");
+        if (s->state == Session::State::connecting || s->state == Session::State::crossed)
+            fail(*s, "no answer");
         else if (s->state == Session::State::awaiting_hello) end(*s, std::nullopt, false);
     }
     reap();
@@ -202,7 +205,7 @@ void PrivateChat::accept_pending(Clock::time_point now) {
     }
 }
 
-void PrivateChat::on_poll(Session& s, short revents) {
+void PrivateChat::on_poll(Session& s, short revents, Clock::time_point now) {
     if (s.state == Session::State::connecting && !s.connected) {
         if (int err = connect_error(s.stream->fd())) {
             fail(s, std::strerror(err));
@@ -216,11 +219,11 @@ void PrivateChat::on_poll(Session& s, short revents) {
         auto status = s.stream->read([&](const proto::Message& m) { return on_message(s, m); });
         if (s.state == Session::State::closed) return;
         if (status != FramedStream::ReadStatus::ok) {
-            lost(s);
+            lost(s, now);
             return;
         }
     }
-    if ((revents & POLLOUT) && !s.stream->flush()) lost(s);
+    if ((revents & POLLOUT) && !s.stream->flush()) lost(s, now);
 }
 
 bool PrivateChat::on_message(Session& s, const proto::Message& m) {
@@ -244,7 +247,8 @@ bool PrivateChat::on_message(Session& s, const proto::Message& m) {
         end(s, std::nullopt, true); // PeerBye, or anything a peer should not send
         return false;
     case Session::State::requested:
-    case Session::State::closed: break;
+    case Session::State::crossed:
+    case Session::State::closed: break; // no socket to read
     }
     return false;
 }
@@ -260,9 +264,12 @@ bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello) {
     invites_.erase(invite); // single use
     std::string peer(hello.name);
     if (Session* other = find(peer)) {
-        // Both asked at once: on both ends the chat dialled by the smaller
-        // name wins, so exactly one connection survives.
-        if (other->state == Session::State::established || me_ < peer) {
+        // Both asked at once. If both have dialled, the call placed by the
+        // smaller name wins on both ends, so exactly one connection survives;
+        // a chat we have only asked the server for simply yields.
+        bool keep_ours = other->state == Session::State::established ||
+                         (other->state == Session::State::connecting && !peer_wins(peer));
+        if (keep_ours) {
             end(s, std::nullopt, false);
             return false;
         }
@@ -283,10 +290,24 @@ void PrivateChat::establish(Session& s) {
     s.stream->flush(); // a broken connection shows up on the next read
 }
 
-void PrivateChat::lost(Session& s) {
-    if (s.state == Session::State::connecting) fail(s, "the connection was closed");
-    else end(s, std::nullopt, s.state == Session::State::established);
+void PrivateChat::lost(Session& s, Clock::time_point now) {
+    if (s.state != Session::State::connecting) {
+        end(s, std::nullopt, s.state == Session::State::established);
+    } else if (peer_is_calling(s.peer) && peer_wins(s.peer)) {
+        // Our call lost the tie-break at the peer; theirs is on its way.
+        s.stream.reset();
+        s.state = Session::State::crossed;
+        s.deadline = now + handshake_timeout;
+    } else {
+        fail(s, "the connection was closed");
+    }
 }
+
+bool PrivateChat::peer_is_calling(std::string_view peer) const {
+    return invites_.find(peer) != invites_.end();
+}
+
+bool PrivateChat::peer_wins(std::string_view peer) const { return peer < me_; }
 
 void PrivateChat::fail(Session& s, std::string_view why) {
     terminal_.print(fmt::format("error: private chat with {} failed: {}", s.peer, why));

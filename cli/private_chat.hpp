@@ -66,11 +66,14 @@ private:
 
     Session* find(std::string_view peer);
     void accept_pending(Clock::time_point now);
-    void on_poll(Session& s, short revents);
+    void on_poll(Session& s, short revents, Clock::time_point now);
     bool on_message(Session& s, const proto::Message& m);
     bool on_hello(Session& s, const proto::PeerHello& hello);
     void establish(Session& s);
-    void lost(Session& s);
+    void lost(Session& s, Clock::time_point now);
+    // Whether `peer` holds an invitation to call us, and would win a tie-break.
+    bool peer_is_calling(std::string_view peer) const;
+    bool peer_wins(std::string_view peer) const;
     void fail(Session& s, std::string_view why);
     void end(Session& s, std::optional<proto::PeerByeReason> bye, bool announce);
     void reap();
