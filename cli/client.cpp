@@ -294,6 +294,7 @@ void Client::logged_in() {
                          {RequestKind::private_listen});
         held_lines_.emplace();
         show(welcome_line(*username_));
+        return; // the prompt comes with the welcome line
     }
     terminal_.set_input(InputMode::command, "> ");
 }
@@ -449,6 +450,7 @@ void Client::release_held_lines() {
     std::vector<std::string> lines = std::move(*held_lines_);
     held_lines_.reset();
     for (const auto& line : lines) terminal_.print(line);
+    if (state_ == State::logged_in) terminal_.set_input(InputMode::command, "> ");
 }
 
 // ---- endings ----

@@ -26,7 +26,6 @@ public:
     virtual bool interactive() const noexcept = 0;
     // Starts reading in `mode` with `prompt` (prompts are shown only interactively).
     virtual void set_input(InputMode mode, std::string_view prompt) = 0;
-    virtual InputMode input_mode() const noexcept = 0;
     // Whether stdin should be polled: reading, and no complete line waiting.
     virtual bool wants_read() const noexcept = 0;
     // stdin is readable.

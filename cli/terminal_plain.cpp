@@ -17,7 +17,6 @@ class PlainTerminal final : public Terminal {
 public:
     bool interactive() const noexcept override { return false; }
     void set_input(InputMode mode, std::string_view) override { mode_ = mode; }
-    InputMode input_mode() const noexcept override { return mode_; }
     bool wants_read() const noexcept override {
         return mode_ != InputMode::none && !eof_ && lines_.empty();
     }

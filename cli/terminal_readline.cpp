@@ -40,7 +40,6 @@ public:
     ReadlineTerminal& operator=(const ReadlineTerminal&) = delete;
 
     bool interactive() const noexcept override { return true; }
-    InputMode input_mode() const noexcept override { return mode_; }
 
     void set_input(InputMode mode, std::string_view prompt) override {
         if (mode == mode_ && prompt == prompt_) return;
