@@ -1,0 +1,75 @@
+// The daemon under test: started by the bench in a private temp dir (own
+// users file, config and state_dir), or a running one given by --connect.
+// Also reads its CPU time and RSS from /proc, the figures every workload reports.
+#pragma once
+
+#include "options.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace confab::bench {
+
+// Bench user names and passwords. Plaintext users make logins cheap; the
+// `hash*` users carry a real yescrypt hash for the login storm.
+std::string plain_user(std::int64_t i);
+std::string plain_password(std::int64_t i);
+std::string hashed_user(std::int64_t i);
+inline constexpr const char* hashed_password = "storm-password";
+
+// The users file text: `plain` plaintext users, then `hashed` yescrypt ones
+// (one hash computed once and shared: the daemon still pays full cost per login).
+std::string users_file_text(std::int64_t plain, std::int64_t hashed);
+
+struct ProcSample {
+    bool ok = false;
+    std::uint64_t cpu_us = 0;   // utime + stime, all threads (clock-tick resolution)
+    std::uint64_t sched_ns = 0; // sum of the threads' run time from schedstat (ns resolution; 0 if unavailable)
+    std::uint64_t rss_bytes = 0;
+};
+ProcSample sample_process(int pid);
+
+struct DaemonSetup {
+    std::int64_t plain_users = 0;
+    std::int64_t hashed_users = 0;
+    bool presence = false;
+};
+
+class Daemon {
+public:
+    // Starts confabd and waits until it listens. Throws std::runtime_error
+    // with the daemon's log on failure.
+    Daemon(const Options& opts, const DaemonSetup& setup);
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    int pid() const { return pid_; }
+    bool alive();
+    std::string log_tail(std::size_t max_bytes = 2000) const;
+    // SIGTERM, bounded wait, then SIGKILL. Returns the exit status if it stopped cleanly.
+    int stop(double wait_s);
+
+private:
+    std::string dir_;
+    bool keep_dir_ = false;
+    int pid_ = -1;
+    bool reaped_ = false;
+    int status_ = 0;
+    std::uint16_t port_ = 0;
+};
+
+// What a workload talks to: our daemon or --connect's.
+struct Target {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    int pid = 0; // 0: unknown, no /proc figures
+    Daemon* daemon = nullptr;
+
+    bool alive() const;
+    ProcSample sample() const { return pid > 0 ? sample_process(pid) : ProcSample{}; }
+};
+
+} // namespace confab::bench

@@ -1,0 +1,93 @@
+// confab-bench: runs the selected workloads against confabd (one fresh
+// daemon per workload, or --connect's) and prints one result line each.
+// Exit status 0 only if every workload completed without loss.
+#include "daemon_proc.hpp"
+#include "options.hpp"
+#include "workloads.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sys/resource.h>
+
+using namespace confab::bench;
+
+namespace {
+
+// One fd per session here and in the daemon (which inherits this limit).
+// As root the hard limit may go up to fs.nr_open.
+void raise_fd_limit(std::int64_t want) {
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rlim_t(want)) {
+        rlim_t nr_open = 0;
+        std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+        rlimit up{std::max(rl.rlim_cur, std::min(rlim_t(want), nr_open)), std::min(rlim_t(want), nr_open)};
+        if (up.rlim_max > rl.rlim_max && ::setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    }
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+Report run(const std::string& w, const Options& o, Target& t) {
+    if (w == "direct") return run_direct(o, t);
+    if (w == "fanout") return run_fanout(o, t);
+    if (w == "idle") return run_idle(o, t);
+    return run_login(o, t);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int exit_code = 0;
+    auto parsed = parse_options(argc, argv, exit_code);
+    if (!parsed) return exit_code;
+    const Options& o = *parsed;
+    std::signal(SIGPIPE, SIG_IGN);
+
+    if (o.print_users >= 0) {
+        fmt::print("{}", users_file_text(o.print_users, o.logins));
+        return 0;
+    }
+    raise_fd_limit(std::max<std::int64_t>({o.sessions, o.users, o.logins}) + 1000);
+
+    bool all_ok = true;
+    for (const auto& w : o.workloads) {
+        Target target;
+        std::unique_ptr<Daemon> daemon;
+        std::optional<Report> rep;
+        try {
+            if (!o.connect_host.empty()) {
+                target.host = o.connect_host;
+                target.port = o.connect_port;
+                target.pid = o.pid;
+            } else {
+                daemon = std::make_unique<Daemon>(o, setup_for(w, o));
+                target.port = daemon->port();
+                target.pid = daemon->pid();
+                target.daemon = daemon.get();
+            }
+            rep = run(w, o, target);
+        } catch (const std::exception& e) {
+            rep.emplace(w);
+            rep->fail(e.what());
+        }
+        if (daemon) {
+            if (!rep->ok()) fmt::print(stderr, "confabd log (tail):\n{}\n", daemon->log_tail());
+            int status = daemon->stop(30);
+            if (status != 0) rep->fail(fmt::format("confabd did not stop cleanly (status {})", status));
+        }
+        all_ok = all_ok && rep->ok();
+        if (o.json) {
+            fmt::print(stderr, "{}\n", rep->text_line());
+            fmt::print("{}\n", rep->json_line());
+        } else {
+            fmt::print("{}\n", rep->text_line());
+        }
+        std::fflush(stdout);
+    }
+    return all_ok ? 0 : 1;
+}

@@ -1,0 +1,182 @@
+#include "options.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdio>
+#include <getopt.h>
+#include <string_view>
+
+namespace confab::bench {
+namespace {
+
+constexpr const char* usage_text = R"(usage: confab-bench [OPTIONS] [WORKLOAD...]
+
+Workloads (default: all): direct fanout idle login all
+
+Target:
+  --confabd PATH        daemon binary to start (default ./build/daemon/confabd)
+  --connect HOST:PORT   use a running daemon instead (loopback only; its users
+                        file must come from --print-users)
+  --pid PID             the running daemon's pid, for CPU and RSS figures
+  --daemon-log-level L  log_level of the started daemon (default info)
+  --hash-workers N      hash_workers of the started daemon
+  --presence            turn presence broadcasts on (default off)
+  --keep-dir            keep the daemon's temp dir (config, users, log)
+
+Client:
+  --threads N           client threads, each owning a share of the connections (1)
+  --window W            requests in flight per sender (64)
+  --text-bytes N        message text size (64, at least 32)
+  --concurrency N       connections in handshake at once (1000)
+  --timeout S           deadline per workload in seconds (derived from the size)
+
+direct:  --pairs P (50)  --messages M (200000)  --duration S  --rate MSG_PER_S
+fanout:  --users K (10000)  --broadcasts B (200)
+idle:    --sessions N (100000)  --hold S (1)
+login:   --logins M (1000)  --login-pairs P (50)  --login-rate MSG_PER_S (5000)
+
+Output:
+  --json                one JSON object per workload on stdout (text lines go to stderr)
+  --smoke               every workload at its smallest size (CI)
+  --print-users N       print a users file with N bench users (+ --logins hashed ones) and exit
+  -h, --help
+)";
+
+template <class T>
+bool parse_num(std::string_view s, T& out) {
+    if constexpr (std::is_floating_point_v<T>) {
+        try {
+            std::size_t used = 0;
+            out = T(std::stod(std::string(s), &used));
+            return used == s.size();
+        } catch (...) {
+            return false;
+        }
+    } else {
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+        return ec == std::errc{} && p == s.data() + s.size();
+    }
+}
+
+} // namespace
+
+std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
+    Options o;
+    enum Id {
+        confabd = 256, connect, pid, daemon_log_level, hash_workers, presence, keep_dir, threads,
+        window, text_bytes, concurrency, timeout, pairs, messages, duration, rate, users, broadcasts,
+        sessions, hold, logins, login_pairs, login_rate, json, smoke, print_users
+    };
+    static const option longopts[] = {
+        {"confabd", required_argument, nullptr, confabd},
+        {"connect", required_argument, nullptr, connect},
+        {"pid", required_argument, nullptr, pid},
+        {"daemon-log-level", required_argument, nullptr, daemon_log_level},
+        {"hash-workers", required_argument, nullptr, hash_workers},
+        {"presence", no_argument, nullptr, presence},
+        {"keep-dir", no_argument, nullptr, keep_dir},
+        {"threads", required_argument, nullptr, threads},
+        {"window", required_argument, nullptr, window},
+        {"text-bytes", required_argument, nullptr, text_bytes},
+        {"concurrency", required_argument, nullptr, concurrency},
+        {"timeout", required_argument, nullptr, timeout},
+        {"pairs", required_argument, nullptr, pairs},
+        {"messages", required_argument, nullptr, messages},
+        {"duration", required_argument, nullptr, duration},
+        {"rate", required_argument, nullptr, rate},
+        {"users", required_argument, nullptr, users},
+        {"broadcasts", required_argument, nullptr, broadcasts},
+        {"sessions", required_argument, nullptr, sessions},
+        {"hold", required_argument, nullptr, hold},
+        {"logins", required_argument, nullptr, logins},
+        {"login-pairs", required_argument, nullptr, login_pairs},
+        {"login-rate", required_argument, nullptr, login_rate},
+        {"json", no_argument, nullptr, json},
+        {"smoke", no_argument, nullptr, smoke},
+        {"print-users", required_argument, nullptr, print_users},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    // Sizes given explicitly survive --smoke; the rest shrink.
+    bool given[print_users + 1] = {};
+    auto bad = [&](std::string_view what) {
+        fmt::print(stderr, "confab-bench: {}\n(try --help)\n", what);
+        exit_code = 2;
+        return std::nullopt;
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
+        if (c == 'h') {
+            fmt::print("{}", usage_text);
+            exit_code = 0;
+            return std::nullopt;
+        }
+        if (c == '?') { exit_code = 2; return std::nullopt; }
+        given[c] = true;
+        std::string_view a = optarg ? optarg : "";
+        bool ok = true;
+        switch (c) {
+        case confabd: o.confabd = a; break;
+        case connect: {
+            auto colon = a.rfind(':');
+            if (colon == std::string_view::npos) return bad("--connect wants HOST:PORT");
+            o.connect_host = a.substr(0, colon);
+            ok = parse_num(a.substr(colon + 1), o.connect_port) && o.connect_port != 0;
+            break;
+        }
+        case pid: ok = parse_num(a, o.pid) && o.pid > 0; break;
+        case daemon_log_level: o.daemon_log_level = a; break;
+        case hash_workers: ok = parse_num(a, o.hash_workers) && o.hash_workers > 0; break;
+        case presence: o.presence = true; break;
+        case keep_dir: o.keep_dir = true; break;
+        case threads: ok = parse_num(a, o.threads) && o.threads >= 1 && o.threads <= 64; break;
+        case window: ok = parse_num(a, o.window) && o.window >= 1; break;
+        case text_bytes: ok = parse_num(a, o.text_bytes) && o.text_bytes >= 32 && o.text_bytes <= 1000; break;
+        case concurrency: ok = parse_num(a, o.concurrency) && o.concurrency >= 1; break;
+        case timeout: ok = parse_num(a, o.timeout_s) && o.timeout_s > 0; break;
+        case pairs: ok = parse_num(a, o.pairs) && o.pairs >= 1; break;
+        case messages: ok = parse_num(a, o.messages) && o.messages >= 1; break;
+        case duration: ok = parse_num(a, o.duration_s) && o.duration_s > 0; break;
+        case rate: ok = parse_num(a, o.rate) && o.rate > 0; break;
+        case users: ok = parse_num(a, o.users) && o.users >= 1; break;
+        case broadcasts: ok = parse_num(a, o.broadcasts) && o.broadcasts >= 1; break;
+        case sessions: ok = parse_num(a, o.sessions) && o.sessions >= 1; break;
+        case hold: ok = parse_num(a, o.hold_s) && o.hold_s >= 0; break;
+        case logins: ok = parse_num(a, o.logins) && o.logins >= 1; break;
+        case login_pairs: ok = parse_num(a, o.login_pairs) && o.login_pairs >= 1; break;
+        case login_rate: ok = parse_num(a, o.login_rate) && o.login_rate > 0; break;
+        case json: o.json = true; break;
+        case smoke: o.smoke = true; break;
+        case print_users: ok = parse_num(a, o.print_users) && o.print_users >= 0; break;
+        default: ok = false;
+        }
+        if (!ok) return bad(fmt::format("bad value '{}' for --{}", a, longopts[c - confabd].name));
+    }
+    for (int i = optind; i < argc; ++i) {
+        std::string_view w = argv[i];
+        if (w == "all") {
+            for (const char* n : {"direct", "fanout", "idle", "login"}) o.workloads.emplace_back(n);
+        } else if (w == "direct" || w == "fanout" || w == "idle" || w == "login") {
+            o.workloads.emplace_back(w);
+        } else {
+            return bad(fmt::format("unknown workload '{}'", w));
+        }
+    }
+    if (o.workloads.empty()) o.workloads = {"direct", "fanout", "idle", "login"};
+    if (o.smoke) {
+        if (!given[pairs]) o.pairs = 4;
+        if (!given[messages]) o.messages = 2000;
+        if (!given[users]) o.users = 50;
+        if (!given[broadcasts]) o.broadcasts = 20;
+        if (!given[sessions]) o.sessions = 200;
+        if (!given[hold]) o.hold_s = 0.2;
+        if (!given[logins]) o.logins = 20;
+        if (!given[login_pairs]) o.login_pairs = 4;
+        if (!given[login_rate]) o.login_rate = 2000;
+        if (!given[timeout]) o.timeout_s = 30;
+    }
+    return o;
+}
+
+} // namespace confab::bench

@@ -1,0 +1,59 @@
+// Command line of confab-bench. Sizes default to the figures issue 7 asks
+// for; --smoke shrinks every workload so CI can run them all in seconds.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace confab::bench {
+
+struct Options {
+    std::vector<std::string> workloads; // direct, fanout, idle, login (in run order)
+
+    // Target daemon: our own (started from `confabd`) or a running one.
+    std::string confabd = "./build/daemon/confabd";
+    std::string connect_host;         // non-empty: --connect HOST:PORT
+    std::uint16_t connect_port = 0;
+    int pid = 0;                      // --pid: the running daemon, for /proc sampling
+    std::string daemon_log_level = "info";
+    int hash_workers = 0;             // 0: the daemon's default
+    bool presence = false;            // presence broadcasts on login/logout
+    bool keep_dir = false;            // keep the temp dir (logs, config) for inspection
+
+    int threads = 1;
+    int window = 64;                  // outstanding requests per sender
+    int text_bytes = 64;
+    int concurrency = 1000;           // connections in handshake at once
+    double timeout_s = 0;             // per-workload deadline; 0 = derived from the size
+
+    // direct
+    int pairs = 50;
+    std::int64_t messages = 200000;
+    double duration_s = 0;            // > 0: send for this long instead of `messages`
+    double rate = 0;                  // > 0: total messages/s instead of as fast as the window allows
+
+    // fanout
+    int users = 10000;
+    int broadcasts = 200;
+
+    // idle
+    std::int64_t sessions = 100000;
+    double hold_s = 1;                // keep the sessions this long, then check none was dropped
+
+    // login
+    int logins = 1000;
+    int login_pairs = 50;
+    double login_rate = 5000;         // direct messages/s running during the storm
+
+    bool smoke = false;
+    bool json = false;
+    std::int64_t print_users = -1;    // >= 0: write a users file for --connect targets and exit
+};
+
+// Parses argv; on error or --help prints to stderr/stdout and returns nullopt
+// with `exit_code` set.
+std::optional<Options> parse_options(int argc, char** argv, int& exit_code);
+
+} // namespace confab::bench

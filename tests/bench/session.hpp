@@ -1,0 +1,75 @@
+// Pieces every workload shares: logging sessions in (bounded concurrency,
+// source addresses spread over 127.0.0.x), and the timestamp carried in
+// message texts for end-to-end latency.
+#pragma once
+
+#include "event_loop.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace confab::bench {
+
+enum ConnState : std::uint8_t { st_connecting = 0, st_online = 1, st_failed = 2 };
+
+using Clock = std::int64_t; // now_ns() value
+inline Clock deadline_after(double seconds) { return now_ns() + std::int64_t(seconds * 1e9); }
+
+struct Credentials {
+    std::string name, password;
+};
+using CredentialsFn = std::function<Credentials(std::uint32_t user)>;
+
+struct LoginBatch {
+    std::vector<std::uint32_t> users; // user indices to log in
+    CredentialsFn credentials;
+    int concurrency = 1000;           // handshakes in flight at once
+    bool spread_sources = false;      // bind to 127.0.0.2..254 (needed beyond ~28k sessions)
+    std::uint64_t source_offset = 0;  // decorrelates the source addresses of threads
+};
+
+struct LoginOutcome {
+    bool ok = false;
+    std::string error;
+    std::vector<Conn*> conns; // in the order of batch.users
+    Clock started = 0, finished = 0;
+};
+
+// Starts the handshakes of `batch` (Hello + Login pipelined), keeping at most
+// `concurrency` in flight, and polls until all are online or `deadline`.
+// Frames other than the handshake's are passed to `other` (may be empty).
+class LoginDriver {
+public:
+    LoginDriver(Loop& loop, const sockaddr_in& server, LoginBatch batch);
+    // Call after each poll (or use run()). True once every login finished.
+    bool done() const { return finished_ == batch_.users.size() || !error_.empty(); }
+    // Frame/close hooks to call from the loop's callbacks; return true if consumed.
+    bool on_frame(Conn& c, const proto::Message& m);
+    bool on_close(Conn& c, const char* why);
+    // Opens connections up to the concurrency bound.
+    void pump();
+    LoginOutcome outcome() const;
+
+private:
+    Loop& loop_;
+    sockaddr_in server_;
+    LoginBatch batch_;
+    std::vector<Conn*> conns_;
+    std::size_t next_ = 0, finished_ = 0, in_flight_ = 0;
+    std::string error_;
+    Clock started_ = 0, finished_at_ = 0;
+};
+
+// Runs a LoginDriver alone on `loop` until done or deadline.
+LoginOutcome login_all(Loop& loop, const sockaddr_in& server, LoginBatch batch, Clock deadline);
+
+// Message text: "<16 hex ns> <8 hex seq> " padded with '.' to `size` bytes.
+void stamp_text(std::string& buf, std::size_t size, Clock sent, std::uint32_t seq);
+bool parse_stamp(std::string_view text, Clock& sent, std::uint32_t& seq);
+
+sockaddr_in make_address(const std::string& host, std::uint16_t port);
+
+} // namespace confab::bench
