@@ -50,6 +50,7 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGPIPE, SIG_DFL); // the harness ignores it (see ClientProcess::send_line)
         ::execv(args[0], args.data());
         ::_exit(127);
     }
@@ -276,6 +277,9 @@ ClientProcess::~ClientProcess() {
 }
 
 void ClientProcess::send_line(const std::string& line) {
+    // Writing to a client that has just exited must fail with EPIPE, not kill the test.
+    static const bool sigpipe_ignored = [] { return ::signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+    (void)sigpipe_ignored;
     std::string data = line + "\n";
     std::size_t off = 0;
     while (off < data.size()) {
@@ -345,7 +349,12 @@ std::optional<int> ClientProcess::wait_exit(Millis limit) {
     // Keep draining stdout so the client never blocks on a full pipe while exiting.
     auto deadline = Clock::now() + limit;
     for (;;) {
-        if (auto st = wait_for(pid_, 0ms, reaped_, status_)) return st;
+        if (auto st = wait_for(pid_, 0ms, reaped_, status_)) {
+            // Gone: collect what it wrote before it ended, so lines() is complete.
+            auto drain = Clock::now() + 1000ms;
+            while (!eof_ && Clock::now() < drain) read_more(Millis(remaining_ms(drain)));
+            return st;
+        }
         if (Clock::now() >= deadline) return std::nullopt;
         if (!read_more(10ms)) std::this_thread::sleep_for(5ms);
     }

@@ -1,0 +1,392 @@
+// Private chat between real `confab` clients: introduction through confabd,
+// text over the direct connection (never through the server), refused
+// tokens, and every way a private session ends.
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace confab;
+using namespace confab::test;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Lines = std::vector<std::string>;
+
+bool contains(const Lines& lines, const std::string& line) {
+    return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+std::size_t count(const Lines& lines, const std::string& line) {
+    return std::size_t(std::count(lines.begin(), lines.end(), line));
+}
+
+bool any_contains(const Lines& lines, const std::string& part) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(part) != std::string::npos; });
+}
+
+// A round trip through the server that prints a line of its own (unblocking
+// a user that does not exist); returns the lines printed before it.
+Lines sync(ClientProcess& c) {
+    static int counter = 0;
+    std::string name = "zz-sync-" + std::to_string(++counter);
+    std::string marker = "error: unknown user '" + name + "'";
+    c.send_line("unblock " + name);
+    Lines before;
+    auto got = c.wait_line(
+        [&](const std::string& l) {
+            if (l == marker) return true;
+            before.push_back(l);
+            return false;
+        },
+        5000ms);
+    REQUIRE_MESSAGE(got, "no answer to the sync request; stderr: " << c.stderr_text());
+    return before;
+}
+
+// Waits until every line of `want` has been printed, in any order; returns the missing ones.
+Lines wait_all(ClientProcess& c, Lines want, Millis limit = 5000ms) {
+    c.wait_line(
+        [&](const std::string& l) {
+            std::erase(want, l);
+            return want.empty();
+        },
+        limit);
+    return want;
+}
+
+int exit_code(ClientProcess& c, Millis limit = 5000ms) { return c.wait_exit(limit).value_or(-1); }
+
+// Opens a private chat from `a` (named an) to `b` (named bn) and waits for both ends.
+void open_private(ClientProcess& a, const std::string& an, ClientProcess& b, const std::string& bn) {
+    a.send_line("startprivate " + bn);
+    REQUIRE_MESSAGE(a.expect_line("private chat with " + bn + " started"), a.stderr_text());
+    REQUIRE_MESSAGE(b.expect_line("private chat with " + an + " started"), b.stderr_text());
+}
+
+// A peer connection to a client's private listener, refused: closed without a PeerWelcome.
+bool refused(RawClient& peer) {
+    auto r = peer.receive(3000ms);
+    if (r) return false; // it answered something
+    return peer.closed_by_server(100ms);
+}
+
+} // namespace
+
+TEST_CASE("private chat works both ways and its text never passes through the server") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    open_private(*alice, "alice", *bob, "bob");
+
+    alice->send_line("private bob psst-pineapple-4711");
+    CHECK(bob->expect_line("alice (private): psst-pineapple-4711"));
+    bob->send_line("private alice reply-mango-0815");
+    CHECK(alice->expect_line("bob (private): reply-mango-0815"));
+    for (int i = 0; i < 5; ++i) alice->send_line("private bob line-kiwi-" + std::to_string(i));
+    for (int i = 0; i < 5; ++i) CHECK(bob->expect_line("alice (private): line-kiwi-" + std::to_string(i)));
+
+    // The log is live and at debug level, so the absence of the texts means something.
+    alice->send_line("message bob through-the-server");
+    CHECK(bob->expect_line("alice: through-the-server"));
+    CHECK(d.log_contains("bob logged in", 2000ms));
+    CHECK(d.log_contains("connection from", 0ms)); // a debug-level line
+    std::string log = d.log();
+    CHECK_FALSE(log.find("pineapple") != std::string::npos);
+    CHECK_FALSE(log.find("mango") != std::string::npos);
+    CHECK_FALSE(log.find("kiwi") != std::string::npos);
+
+    // Each end is told exactly once.
+    CHECK(count(alice->lines(), "private chat with bob started") == 1);
+    CHECK(count(bob->lines(), "private chat with alice started") == 1);
+    CHECK(alice->stderr_text().empty());
+    CHECK(bob->stderr_text().empty());
+}
+
+TEST_CASE("text typed while the private chat is being set up is sent once it is up") {
+    Daemon d;
+    auto carol = ClientProcess::logged_in(d.port(), "carol", "carol123");
+    auto dave = ClientProcess::logged_in(d.port(), "dave", "dave123");
+    dave->send_line("startprivate carol");
+    dave->send_line("private carol early bird");
+    CHECK(wait_all(*carol, {"private chat with dave started", "dave (private): early bird"}).empty());
+    CHECK(dave->expect_line("private chat with carol started"));
+    carol->send_line("private dave got it");
+    CHECK(dave->expect_line("carol (private): got it"));
+    dave->send_line("startprivate carol");
+    CHECK(dave->expect_line("error: private chat with carol already active"));
+}
+
+TEST_CASE("startprivate errors: offline, unknown, self, blocked; no session, bad name") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+
+    alice->send_line("startprivate carol");
+    CHECK(alice->expect_line("error: carol is offline"));
+    alice->send_line("startprivate zed");
+    CHECK(alice->expect_line("error: unknown user 'zed'"));
+    alice->send_line("startprivate alice");
+    CHECK(alice->expect_line("error: you cannot start a private chat with yourself"));
+    alice->send_line("startprivate b@d");
+    CHECK(alice->wait_line([](const std::string& l) { return l.rfind("error: invalid user name 'b@d'", 0) == 0; }));
+    alice->send_line("startprivate");
+    CHECK(alice->expect_line("error: usage: startprivate <user>"));
+
+    bob->send_line("block alice");
+    CHECK(bob->expect_line("alice is blocked"));
+    alice->send_line("startprivate bob");
+    CHECK(alice->expect_line("error: bob has blocked you"));
+    Lines at_bob = sync(*bob);
+    CHECK_FALSE(any_contains(at_bob, "private chat"));
+
+    alice->send_line("private bob anyone?");
+    CHECK(alice->expect_line("error: no private session with bob"));
+    alice->send_line("private bob");
+    CHECK(alice->expect_line("error: usage: private <user> <text>"));
+    alice->send_line("stopprivate bob");
+    CHECK(alice->expect_line("error: no private session with bob"));
+
+    // Once unblocked, the same pair can talk, in either direction.
+    bob->send_line("unblock alice");
+    CHECK(bob->expect_line("alice is unblocked"));
+    open_private(*alice, "alice", *bob, "bob");
+    alice->send_line("private bob finally");
+    CHECK(bob->expect_line("alice (private): finally"));
+
+    // Now the other way: alice blocks bob, so bob cannot open a chat with her.
+    alice->send_line("stopprivate bob");
+    CHECK(alice->expect_line("private chat with bob ended"));
+    CHECK(bob->expect_line("private chat with alice ended"));
+    alice->send_line("block bob");
+    CHECK(alice->expect_line("bob is blocked"));
+    bob->send_line("startprivate alice");
+    CHECK(bob->expect_line("error: alice has blocked you"));
+}
+
+TEST_CASE("a private listener refuses wrong, misattributed and replayed tokens without bothering its user") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    RawClient carol(d.port());
+    REQUIRE(carol.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
+    CHECK(bob->expect_line("carol logged in"));
+
+    // carol asks the server for an introduction to bob: that reveals bob's listener.
+    carol.send(proto::StartPrivate{carol.next_request(), "bob"});
+    std::vector<std::uint8_t> keep;
+    auto intro = carol.expect<proto::PrivateIntro>(3000ms, &keep);
+    REQUIRE(intro);
+    CHECK(intro->peer == "bob");
+    CHECK(intro->host == "127.0.0.1");
+    const std::uint16_t bob_port = intro->port;
+    const proto::Token token = intro->token;
+    REQUIRE(bob_port != 0);
+
+    SUBCASE("wrong tokens and wrong names are refused; the right one works once") {
+        {
+            RawClient peer(bob_port);
+            proto::Token wrong = token;
+            wrong[0] ^= 0x01;
+            peer.send(proto::PeerHello{proto::protocol_version, "carol", wrong});
+            CHECK(refused(peer));
+        }
+        {
+            RawClient peer(bob_port);
+            peer.send(proto::PeerHello{proto::protocol_version, "carol", proto::Token{}});
+            CHECK(refused(peer));
+        }
+        {
+            RawClient peer(bob_port); // carol's token, presented under another name
+            peer.send(proto::PeerHello{proto::protocol_version, "alice", token});
+            CHECK(refused(peer));
+        }
+        {
+            RawClient peer(bob_port); // something other than a PeerHello
+            peer.send(proto::PeerText{"let me in"});
+            CHECK(refused(peer));
+        }
+        Lines at_bob = sync(*bob);
+        CHECK_MESSAGE(at_bob.empty(), at_bob.size() << " unexpected line(s) at bob");
+        CHECK(bob->stderr_text().empty());
+
+        // The invitation is still good after failed attempts: the real token works.
+        {
+            RawClient peer(bob_port);
+            peer.send(proto::PeerHello{proto::protocol_version, "carol", token});
+            std::vector<std::uint8_t> k;
+            auto w = peer.expect<proto::PeerWelcome>(3000ms, &k);
+            REQUIRE(w);
+            CHECK(w->name == "bob");
+            CHECK(bob->expect_line("private chat with carol started"));
+            peer.send(proto::PeerText{"hello from a raw peer"});
+            CHECK(bob->expect_line("carol (private): hello from a raw peer"));
+            bob->send_line("private carol hello raw");
+            auto t = peer.expect<proto::PeerText>(3000ms, &k);
+            REQUIRE(t);
+            CHECK(t->text == "hello raw");
+            peer.send(proto::PeerBye{proto::PeerByeReason::stopped});
+            CHECK(bob->expect_line("private chat with carol ended"));
+        }
+        // Replayed: the token was single use.
+        {
+            RawClient peer(bob_port);
+            peer.send(proto::PeerHello{proto::protocol_version, "carol", token});
+            CHECK(refused(peer));
+        }
+        at_bob = sync(*bob);
+        CHECK_FALSE(any_contains(at_bob, "carol"));
+    }
+
+    SUBCASE("a token is good only at the listener of the user it was issued for") {
+        carol.send(proto::StartPrivate{carol.next_request(), "alice"});
+        std::vector<std::uint8_t> k;
+        auto to_alice = carol.expect<proto::PrivateIntro>(3000ms, &k);
+        REQUIRE(to_alice);
+        REQUIRE(to_alice->port != bob_port);
+        RawClient peer(to_alice->port);
+        peer.send(proto::PeerHello{proto::protocol_version, "carol", token}); // bob's token
+        CHECK(refused(peer));
+        Lines at_alice = sync(*alice);
+        CHECK_FALSE(any_contains(at_alice, "private"));
+    }
+
+    SUBCASE("a token used by a real client cannot be replayed by anyone") {
+        // alice (real) opens a chat with bob and uses her token. A stranger cannot
+        // know it; whatever it presents in alice's name is refused, and the live
+        // chat is not disturbed.
+        open_private(*alice, "alice", *bob, "bob");
+        for (const proto::Token& guess : {token, proto::Token{}}) {
+            RawClient peer(bob_port);
+            peer.send(proto::PeerHello{proto::protocol_version, "alice", guess});
+            CHECK(refused(peer));
+        }
+        alice->send_line("private bob still private");
+        CHECK(bob->expect_line("alice (private): still private"));
+        Lines at_bob = sync(*bob);
+        CHECK_FALSE(any_contains(at_bob, "ended"));
+        CHECK(count(bob->lines(), "private chat with alice started") == 1);
+    }
+}
+
+TEST_CASE("stopprivate ends the chat at both ends; either side can start again") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    open_private(*alice, "alice", *bob, "bob");
+    alice->send_line("stopprivate bob");
+    CHECK(alice->expect_line("private chat with bob ended"));
+    CHECK(bob->expect_line("private chat with alice ended"));
+    alice->send_line("private bob are you there");
+    CHECK(alice->expect_line("error: no private session with bob"));
+    bob->send_line("private alice are you there");
+    CHECK(bob->expect_line("error: no private session with alice"));
+    Lines at_alice = sync(*alice);
+    CHECK_FALSE(any_contains(at_alice, "error"));
+    CHECK(count(alice->lines(), "private chat with bob ended") == 1);
+    CHECK(count(bob->lines(), "private chat with alice ended") == 1);
+
+    open_private(*bob, "bob", *alice, "alice"); // the other way round
+    bob->send_line("private alice round two");
+    CHECK(alice->expect_line("bob (private): round two"));
+    alice->send_line("private bob indeed");
+    CHECK(bob->expect_line("alice (private): indeed"));
+    bob->send_line("stopprivate alice");
+    CHECK(bob->expect_line("private chat with alice ended"));
+    CHECK(alice->expect_line("private chat with bob ended"));
+}
+
+TEST_CASE("a logout ends the private chat at the other end") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    auto carol = ClientProcess::logged_in(d.port(), "carol", "carol123");
+    open_private(*alice, "alice", *bob, "bob");
+    open_private(*carol, "carol", *alice, "alice");
+
+    bob->send_line("logout");
+    CHECK(exit_code(*bob) == 0);
+    CHECK(wait_all(*alice, {"private chat with bob ended", "bob logged out"}).empty());
+    alice->send_line("private bob hello?");
+    CHECK(alice->expect_line("error: no private session with bob"));
+    // The chat with carol is unaffected.
+    alice->send_line("private carol still here");
+    CHECK(carol->expect_line("alice (private): still here"));
+
+    carol->close_stdin(); // end of input is a logout too
+    CHECK(exit_code(*carol) == 0);
+    CHECK(wait_all(*alice, {"private chat with carol ended", "carol logged out"}).empty());
+
+    // bob back: a fresh chat works.
+    bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    open_private(*bob, "bob", *alice, "alice");
+    bob->send_line("private alice back again");
+    CHECK(alice->expect_line("bob (private): back again"));
+}
+
+TEST_CASE("blocking during a private chat ends it at both ends") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    auto carol = ClientProcess::logged_in(d.port(), "carol", "carol123");
+    auto dave = ClientProcess::logged_in(d.port(), "dave", "dave123");
+
+    // The initiator blocks.
+    open_private(*alice, "alice", *bob, "bob");
+    alice->send_line("block bob");
+    CHECK(wait_all(*alice, {"bob is blocked", "private chat with bob ended"}).empty());
+    CHECK(bob->expect_line("private chat with alice ended"));
+    bob->send_line("private alice hello?");
+    CHECK(bob->expect_line("error: no private session with alice"));
+    alice->send_line("private bob hello?");
+    CHECK(alice->expect_line("error: no private session with bob"));
+
+    // The one who accepted blocks.
+    open_private(*carol, "carol", *dave, "dave");
+    dave->send_line("block carol");
+    CHECK(wait_all(*dave, {"carol is blocked", "private chat with carol ended"}).empty());
+    CHECK(carol->expect_line("private chat with dave ended"));
+    carol->send_line("startprivate dave");
+    CHECK(carol->expect_line("error: dave has blocked you"));
+
+    // Each end said it once.
+    Lines a = sync(*alice), b = sync(*bob), c = sync(*carol), dv = sync(*dave);
+    CHECK(count(alice->lines(), "private chat with bob ended") == 1);
+    CHECK(count(bob->lines(), "private chat with alice ended") == 1);
+    CHECK(count(carol->lines(), "private chat with dave ended") == 1);
+    CHECK(count(dave->lines(), "private chat with carol ended") == 1);
+}
+
+TEST_CASE("private chat traffic does not keep a session from timing out") {
+    DaemonOptions o;
+    o.timeout = 2;
+    Daemon d(o);
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    open_private(*alice, "alice", *bob, "bob");
+    auto start = Clock::now();
+    auto try_send = [](ClientProcess& c, const std::string& line) {
+        try {
+            c.send_line(line);
+        } catch (const std::runtime_error&) {
+        } // it has gone
+    };
+    // Both keep chatting privately, well past the timeout.
+    for (int i = 0; Clock::now() < start + 3500ms; ++i) {
+        try_send(*alice, "private bob tick " + std::to_string(i));
+        try_send(*bob, "private alice tock " + std::to_string(i));
+        std::this_thread::sleep_for(250ms);
+    }
+    CHECK(exit_code(*alice, 3000ms) == 3);
+    CHECK(exit_code(*bob, 3000ms) == 3);
+    CHECK(contains(alice->lines(), "logged out: timed out after 2 seconds without a command"));
+    CHECK(contains(bob->lines(), "logged out: timed out after 2 seconds without a command"));
+    CHECK(contains(bob->lines(), "alice (private): tick 0")); // the chat did carry text
+}
