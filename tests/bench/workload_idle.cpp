@@ -22,7 +22,8 @@ Report run_idle(const Options& o, Target& target) {
         rep.fail(fmt::format(
             "{} sessions need {} file descriptors in this process (and as many in the daemon) but "
             "RLIMIT_NOFILE is {} (hard {}); raise it, e.g. `ulimit -Hn {} && ulimit -n {}` as root, "
-            "or LimitNOFILE= / /etc/security/limits.conf (fs.nr_open bounds it)",
+            "or LimitNOFILE= / /etc/security/limits.conf (fs.nr_open bounds it); raising the hard "
+            "limit needs CAP_SYS_RESOURCE, and the daemon started by the bench inherits it",
             o.sessions, o.sessions + 64, rl.rlim_cur, rl.rlim_max, o.sessions + 1000, o.sessions + 1000));
         return rep;
     }
@@ -42,20 +43,31 @@ Report run_idle(const Options& o, Target& target) {
     const Clock login_start = now_ns();
     crew.start(threads, [&](int t) {
         Loop loop;
-        LoginBatch batch;
-        for (std::int64_t u = t; u < o.sessions; u += threads) batch.users.push_back(std::uint32_t(u));
-        batch.credentials = [](std::uint32_t u) { return Credentials{plain_user(u), plain_password(u)}; };
-        batch.concurrency = std::max(1, o.concurrency / threads);
-        batch.spread_sources = true;
-        batch.source_offset = std::uint64_t(t) * 7919;
-        LoginOutcome lo = login_all(loop, server, batch, deadline);
-        if (!lo.ok) crew.fail("login: " + lo.error);
-        online.fetch_add(std::count_if(lo.conns.begin(), lo.conns.end(),
-                                       [](Conn* c) { return c && c->open && c->state == st_online; }));
-        {
-            std::lock_guard lock(merge_mutex);
-            login_end = std::max(login_end, lo.finished ? lo.finished : now_ns());
+        // Two halves with a sample in between: freed start-up heap (the parsed
+        // users file) is reused by the first sessions and hides their cost from
+        // after-minus-before; the second half's growth is the marginal cost.
+        std::uint64_t mine_online = 0;
+        for (int half = 0; half < 2; ++half) {
+            LoginBatch batch;
+            const std::int64_t lo_u = half == 0 ? 0 : o.sessions / 2, hi_u = half == 0 ? o.sessions / 2 : o.sessions;
+            for (std::int64_t u = lo_u + ((t - lo_u) % threads + threads) % threads; u < hi_u; u += threads)
+                batch.users.push_back(std::uint32_t(u));
+            batch.credentials = [](std::uint32_t u) { return Credentials{plain_user(u), plain_password(u)}; };
+            batch.concurrency = std::max(1, o.concurrency / threads);
+            batch.spread_sources = true;
+            batch.source_offset = std::uint64_t(t) * 7919 + std::uint64_t(lo_u);
+            if (!crew.failed()) {
+                LoginOutcome lo = login_all(loop, server, batch, deadline);
+                if (!lo.ok) crew.fail("login: " + lo.error);
+                mine_online += std::uint64_t(std::count_if(lo.conns.begin(), lo.conns.end(), [](Conn* c) {
+                    return c && c->open && c->state == st_online;
+                }));
+                std::lock_guard lock(merge_mutex);
+                login_end = std::max(login_end, lo.finished ? lo.finished : now_ns());
+            }
+            if (half == 0) crew.sync(); // half online: main samples
         }
+        online.fetch_add(mine_online);
         crew.sync(); // all logged in: main samples
         crew.sync(); // hold: the sessions must stay
         std::string closed;
@@ -67,6 +79,8 @@ Report run_idle(const Options& o, Target& target) {
         crew.sync();
     });
 
+    crew.sync();
+    const ProcSample half = target.sample();
     crew.sync();
     const ProcSample after = target.sample();
     crew.sync();
@@ -84,6 +98,11 @@ Report run_idle(const Options& o, Target& target) {
         rep.figure("rss_baseline_bytes", double(before.rss_bytes), "");
         rep.figure("rss_bytes", double(after.rss_bytes), "rss=" + human_bytes(double(after.rss_bytes)));
         rep.figure("rss_per_session_bytes", per, fmt::format("rss_per_session={:.0f}B", per));
+        if (half.ok && o.sessions >= 2) {
+            const double marginal = (double(after.rss_bytes) - double(half.rss_bytes)) / double(o.sessions - o.sessions / 2);
+            rep.figure("rss_half_bytes", double(half.rss_bytes), "");
+            rep.figure("rss_per_session_marginal_bytes", marginal, fmt::format("marginal={:.0f}B", marginal));
+        }
         if (held.ok) rep.figure("rss_after_hold_bytes", double(held.rss_bytes), "");
         rep.figure("server_cpu_us_per_login", double(after.cpu_us - before.cpu_us) / n,
                    fmt::format("server_cpu={:.2f} us/login", double(after.cpu_us - before.cpu_us) / n));
