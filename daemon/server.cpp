@@ -205,6 +205,7 @@ void Server::read_frames(Connection& c) {
         case Connection::IoStatus::progress: break;
         }
         proto::Bytes data(buf, got);
+        const Now t = now(); // one clock reading per read: frames of one read share a time
         while (!data.empty() && !c.closing && !c.dead) {
             data = data.subspan(c.decoder().feed(data));
             for (;;) {
@@ -213,15 +214,15 @@ void Server::read_frames(Connection& c) {
                 if (r.kind == proto::FrameResult::Kind::error) {
                     auto status = r.error == proto::DecodeError::frame_too_large ? proto::Status::frame_too_large
                                                                                   : proto::Status::bad_request;
-                    core_.on_protocol_error(c.id(), status, proto::to_string(r.error), now());
+                    core_.on_protocol_error(c.id(), status, proto::to_string(r.error), t);
                     return;
                 }
                 auto decoded = proto::decode_payload(r.payload);
                 if (!decoded.message) {
-                    core_.on_protocol_error(c.id(), proto::Status::bad_request, proto::to_string(decoded.error), now());
+                    core_.on_protocol_error(c.id(), proto::Status::bad_request, proto::to_string(decoded.error), t);
                     return;
                 }
-                core_.on_message(c.id(), *decoded.message, now());
+                core_.on_message(c.id(), *decoded.message, t);
                 if (c.closing || c.dead) return;
             }
         }

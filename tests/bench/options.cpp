@@ -32,7 +32,7 @@ Client:
   --timeout S           deadline per workload in seconds (derived from the size)
 
 direct:  --pairs P (50)  --messages M (200000)  --duration S  --rate MSG_PER_S
-fanout:  --users K (10000)  --broadcasts B (200)
+fanout:  --users K (10000)  --broadcasts B (200)  --in-flight N (1: next leaves when all have the last)
 idle:    --sessions N (100000)  --hold S (1)
 login:   --logins M (1000)  --login-pairs P (50)  --login-rate MSG_PER_S (5000)
 
@@ -65,7 +65,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     Options o;
     enum Id {
         confabd = 256, connect, pid, daemon_log_level, hash_workers, presence, keep_dir, threads,
-        window, text_bytes, concurrency, timeout, pairs, messages, duration, rate, users, broadcasts,
+        window, text_bytes, concurrency, timeout, pairs, messages, duration, rate, users, broadcasts, in_flight,
         sessions, hold, logins, login_pairs, login_rate, json, smoke, print_users
     };
     static const option longopts[] = {
@@ -87,6 +87,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         {"rate", required_argument, nullptr, rate},
         {"users", required_argument, nullptr, users},
         {"broadcasts", required_argument, nullptr, broadcasts},
+        {"in-flight", required_argument, nullptr, in_flight},
         {"sessions", required_argument, nullptr, sessions},
         {"hold", required_argument, nullptr, hold},
         {"logins", required_argument, nullptr, logins},
@@ -141,6 +142,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         case rate: ok = parse_num(a, o.rate) && o.rate > 0; break;
         case users: ok = parse_num(a, o.users) && o.users >= 1; break;
         case broadcasts: ok = parse_num(a, o.broadcasts) && o.broadcasts >= 1; break;
+        case in_flight: ok = parse_num(a, o.in_flight) && o.in_flight >= 1; break;
         case sessions: ok = parse_num(a, o.sessions) && o.sessions >= 1; break;
         case hold: ok = parse_num(a, o.hold_s) && o.hold_s >= 0; break;
         case logins: ok = parse_num(a, o.logins) && o.logins >= 1; break;

@@ -37,6 +37,7 @@ struct Options {
     // fanout
     int users = 10000;
     int broadcasts = 200;
+    int in_flight = 1; // broadcasts outstanding at once (1: measures reach-all time cleanly)
 
     // idle
     std::int64_t sessions = 100000;

@@ -1,6 +1,7 @@
-// fanout: one sender broadcasts to K online users, one broadcast at a time
-// (the next leaves once every receiver has the previous one), so the time
-// for a broadcast to reach all K is not blurred by queueing behind the last.
+// fanout: one sender broadcasts to K online users. By default one broadcast
+// at a time (the next leaves once every receiver has the previous one), so the
+// time for a broadcast to reach all K is not blurred by queueing behind the
+// last; --in-flight N lets N overlap, as a busy sender would.
 #include "workloads.hpp"
 #include "session.hpp"
 
@@ -14,6 +15,7 @@ Report run_fanout(const Options& o, Target& target) {
     Report rep("fanout");
     rep.param("users", o.users);
     rep.param("broadcasts", o.broadcasts);
+    rep.param("in_flight", o.in_flight);
 
     const int threads = std::max(1, std::min(o.threads, o.users));
     const std::uint32_t B = std::uint32_t(o.broadcasts);
@@ -86,15 +88,18 @@ Report run_fanout(const Options& o, Target& target) {
                 break;
             }
             if (sender) {
-                // The next broadcast leaves once the previous reached everyone.
-                const bool previous_done = next_b == 0 || (answered == next_b && delivered.load() >= next_b * K);
-                if (next_b < B && previous_done) {
+                // Broadcast n may leave once broadcast n - in_flight reached everyone.
+                const std::uint32_t W = std::uint32_t(o.in_flight);
+                bool sent = false;
+                while (next_b < B && (next_b < W || (answered >= next_b - W + 1 &&
+                                                     delivered.load() >= std::uint64_t(next_b - W + 1) * K))) {
                     stamp_text(text, std::size_t(o.text_bytes), now_ns(), next_b);
                     sent_at[next_b] = now_ns();
                     loop.send(*sender, proto::Broadcast{sender->next_request++, text});
                     ++next_b;
-                    loop.flush();
+                    sent = true;
                 }
+                if (sent) loop.flush();
             }
             loop.poll(100, on_frame, on_close);
             if (unreported) {
