@@ -3,6 +3,8 @@
 #include "credentials.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <system_error>
@@ -49,6 +51,9 @@ std::vector<HashPool::Done> HashPool::take_results() {
 }
 
 void HashPool::work() {
+    // Hashing is deliberately slow; give the reactor thread the CPU first so chat
+    // traffic keeps flowing during a login storm (per-thread nice on Linux).
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     for (;;) {
         Job job;
         {
