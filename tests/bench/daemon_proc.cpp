@@ -127,6 +127,7 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
         "presence = {}\nlog_level = \"{}\"\n",
         fixed_port, dir_, dir_, setup.presence ? "true" : "false", opts.daemon_log_level);
     if (opts.hash_workers > 0) config += fmt::format("hash_workers = {}\n", opts.hash_workers);
+    config += setup.extra_config;
     write_file(dir_ + "/confabd.toml", config);
 
     const std::string log_path = dir_ + "/confabd.log";

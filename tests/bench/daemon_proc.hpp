@@ -34,6 +34,7 @@ struct DaemonSetup {
     std::int64_t plain_users = 0;
     std::int64_t hashed_users = 0;
     bool presence = false;
+    std::string extra_config; // TOML lines appended to the generated config (e.g. raised limits)
 };
 
 class Daemon {
@@ -47,6 +48,7 @@ public:
 
     std::uint16_t port() const { return port_; }
     int pid() const { return pid_; }
+    std::string state_dir() const { return dir_ + "/state"; }
     bool alive();
     std::string log_tail(std::size_t max_bytes = 2000) const;
     // SIGTERM, bounded wait, then SIGKILL. Returns the exit status if it stopped cleanly.

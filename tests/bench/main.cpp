@@ -36,6 +36,7 @@ Report run(const std::string& w, const Options& o, Target& t) {
     if (w == "direct") return run_direct(o, t);
     if (w == "fanout") return run_fanout(o, t);
     if (w == "idle") return run_idle(o, t);
+    if (w == "store") return run_store(o, t);
     return run_login(o, t);
 }
 

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* usage_text = R"(usage: confab-bench [OPTIONS] [WORKLOAD...]
 
-Workloads (default: all): direct fanout idle login all
+Workloads (default: all): direct fanout idle login store all
 
 Target:
   --confabd PATH        daemon binary to start (default ./build/daemon/confabd)
@@ -35,6 +35,8 @@ direct:  --pairs P (50)  --messages M (200000)  --duration S  --rate MSG_PER_S
 fanout:  --users K (10000)  --broadcasts B (200)  --in-flight N (1: next leaves when all have the last)
 idle:    --sessions N (100000)  --hold S (1)
 login:   --logins M (1000)  --login-pairs P (50)  --login-rate MSG_PER_S (5000)
+store:   --store-senders S (20)  --store-messages M (100000)  --store-pairs P (50)
+         (offline messages, durably stored; the P pairs send at --login-rate)
 
 Output:
   --json                one JSON object per workload on stdout (text lines go to stderr)
@@ -66,7 +68,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     enum Id {
         confabd = 256, connect, pid, daemon_log_level, hash_workers, presence, keep_dir, threads,
         window, text_bytes, concurrency, timeout, pairs, messages, duration, rate, users, broadcasts, in_flight,
-        sessions, hold, logins, login_pairs, login_rate, json, smoke, print_users
+        sessions, hold, logins, login_pairs, login_rate, store_senders, store_messages, store_pairs, json, smoke, print_users
     };
     static const option longopts[] = {
         {"confabd", required_argument, nullptr, confabd},
@@ -93,6 +95,9 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         {"logins", required_argument, nullptr, logins},
         {"login-pairs", required_argument, nullptr, login_pairs},
         {"login-rate", required_argument, nullptr, login_rate},
+        {"store-senders", required_argument, nullptr, store_senders},
+        {"store-messages", required_argument, nullptr, store_messages},
+        {"store-pairs", required_argument, nullptr, store_pairs},
         {"json", no_argument, nullptr, json},
         {"smoke", no_argument, nullptr, smoke},
         {"print-users", required_argument, nullptr, print_users},
@@ -148,6 +153,9 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         case logins: ok = parse_num(a, o.logins) && o.logins >= 1; break;
         case login_pairs: ok = parse_num(a, o.login_pairs) && o.login_pairs >= 1; break;
         case login_rate: ok = parse_num(a, o.login_rate) && o.login_rate > 0; break;
+        case store_senders: ok = parse_num(a, o.store_senders) && o.store_senders >= 1; break;
+        case store_messages: ok = parse_num(a, o.store_messages) && o.store_messages >= 1; break;
+        case store_pairs: ok = parse_num(a, o.store_pairs) && o.store_pairs >= 1; break;
         case json: o.json = true; break;
         case smoke: o.smoke = true; break;
         case print_users: ok = parse_num(a, o.print_users) && o.print_users >= 0; break;
@@ -158,14 +166,14 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     for (int i = optind; i < argc; ++i) {
         std::string_view w = argv[i];
         if (w == "all") {
-            for (const char* n : {"direct", "fanout", "idle", "login"}) o.workloads.emplace_back(n);
-        } else if (w == "direct" || w == "fanout" || w == "idle" || w == "login") {
+            for (const char* n : {"direct", "fanout", "idle", "login", "store"}) o.workloads.emplace_back(n);
+        } else if (w == "direct" || w == "fanout" || w == "idle" || w == "login" || w == "store") {
             o.workloads.emplace_back(w);
         } else {
             return bad(fmt::format("unknown workload '{}'", w));
         }
     }
-    if (o.workloads.empty()) o.workloads = {"direct", "fanout", "idle", "login"};
+    if (o.workloads.empty()) o.workloads = {"direct", "fanout", "idle", "login", "store"};
     if (o.smoke) {
         if (!given[pairs]) o.pairs = 4;
         if (!given[messages]) o.messages = 2000;
@@ -176,6 +184,9 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         if (!given[logins]) o.logins = 20;
         if (!given[login_pairs]) o.login_pairs = 4;
         if (!given[login_rate]) o.login_rate = 2000;
+        if (!given[store_senders]) o.store_senders = 2;
+        if (!given[store_messages]) o.store_messages = 200;
+        if (!given[store_pairs]) o.store_pairs = 4;
         if (!given[timeout]) o.timeout_s = 30;
     }
     return o;

@@ -10,7 +10,7 @@
 namespace confab::bench {
 
 struct Options {
-    std::vector<std::string> workloads; // direct, fanout, idle, login (in run order)
+    std::vector<std::string> workloads; // direct, fanout, idle, login, store (in run order)
 
     // Target daemon: our own (started from `confabd`) or a running one.
     std::string confabd = "./build/daemon/confabd";
@@ -46,7 +46,12 @@ struct Options {
     // login
     int logins = 1000;
     int login_pairs = 50;
-    double login_rate = 5000;         // direct messages/s running during the storm
+    double login_rate = 5000;         // direct messages/s running during the storm (and during store)
+
+    // store: offline messages committed to the daemon's SQLite store
+    int store_senders = 20;           // each to its own recipient that never logs in
+    std::int64_t store_messages = 100000;
+    int store_pairs = 50;             // online pairs at --login-rate while the store is busy
 
     bool smoke = false;
     bool json = false;

@@ -25,6 +25,12 @@ DaemonSetup setup_for(const std::string& w, const Options& o) {
         s.plain_users = 2 * std::int64_t(o.login_pairs);
         s.hashed_users = o.logins;
     }
+    if (w == "store") {
+        // Pairs, then senders, then their recipients (who never log in).
+        s.plain_users = 2 * std::int64_t(o.store_pairs) + 2 * std::int64_t(o.store_senders);
+        // Every message stays queued: lift the per-recipient cap to the daemon's maximum.
+        s.extra_config = "max_offline_messages = 1000000\n";
+    }
     return s;
 }
 

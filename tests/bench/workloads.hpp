@@ -1,4 +1,4 @@
-// The four workloads. Each runs against `target`, bounded by its deadline,
+// The five workloads. Each runs against `target`, bounded by its deadline,
 // and returns one Report (failed if messages were lost, a session dropped,
 // the daemon died or the deadline passed).
 #pragma once
@@ -24,6 +24,7 @@ Report run_direct(const Options& opts, Target& target);
 Report run_fanout(const Options& opts, Target& target);
 Report run_idle(const Options& opts, Target& target);
 Report run_login(const Options& opts, Target& target);
+Report run_store(const Options& opts, Target& target);
 
 // Worker threads that meet the main thread at phase boundaries: main waits
 // at each sync() for all workers, samples /proc, and releases them.
