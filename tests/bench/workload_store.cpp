@@ -76,8 +76,8 @@ public:
             } else {
                 ++refused_;
                 if (first_refusal_.empty())
-                    first_refusal_ = fmt::format("SendMessage to offline {} answered {} ({})", s.recipient,
-                                                 proto::to_string(r->code), r->detail);
+                    first_refusal_ = fmt::format("SendMessage to offline {} answered status {}, {} ({})",
+                                                 s.recipient, int(r->code), proto::to_string(r->code), r->detail);
             }
             if (answered_ == total_quota()) finished_at_ = now_ns();
             return true;
