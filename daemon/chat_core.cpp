@@ -319,12 +319,15 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
     const UserIdx me = s.user;
     if (const auto* ack = std::get_if<AckMessages>(&msg)) {
         // An automatic acknowledgement is not user activity.
-        auto& box = users_[me].mailbox;
+        // One pass over the mailbox whatever the number of ids acknowledged.
+        std::vector<std::uint64_t> acked(ack->ids.begin(), ack->ids.end());
+        std::sort(acked.begin(), acked.end());
         store_op::DeleteMessages done;
-        for (std::uint64_t id : ack->ids) {
-            if (std::erase_if(box, [id](const StoredMessage& m) { return m.id == id && m.committed; }))
-                done.ids.push_back(id);
-        }
+        std::erase_if(users_[me].mailbox, [&](const StoredMessage& m) {
+            if (!m.committed || !std::binary_search(acked.begin(), acked.end(), m.id)) return false;
+            done.ids.push_back(m.id);
+            return true;
+        });
         if (!done.ids.empty()) env_.persist(std::move(done));
         return;
     }
@@ -402,8 +405,10 @@ void ChatCore::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
     if (node.empty()) return;
     const PendingStore& p = node.mapped();
     User& r = users_[p.recipient];
-    auto it = std::find_if(r.mailbox.begin(), r.mailbox.end(), [&](const StoredMessage& m) { return m.id == p.message_id; });
-    if (it == r.mailbox.end()) return;
+    // Mailboxes are ordered by id (ids only grow), so the message is found by bisection.
+    auto it = std::lower_bound(r.mailbox.begin(), r.mailbox.end(), p.message_id,
+                               [](const StoredMessage& m, std::uint64_t id) { return m.id < id; });
+    if (it == r.mailbox.end() || it->id != p.message_id) return;
     auto sender = sessions_.find(p.sender_conn);
     bool sender_here = sender != sessions_.end() && sender->second.state == State::online;
     if (!ok) {
