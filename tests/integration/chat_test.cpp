@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -272,6 +273,9 @@ TEST_CASE("idle users are logged out after timeout; commands postpone it, receiv
     CHECK_FALSE(any_starts_with(bob->lines(), "logged out"));
     bob->send_line("whoelse");
     CHECK(bob->expect_line("no other users"));
+    // A timed-out name is free again at once.
+    alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    CHECK(bob->expect_line("alice logged in"));
     bob->send_line("logout");
     CHECK(exit_code(*bob) == 0);
 }
@@ -664,4 +668,77 @@ TEST_CASE("a server that cannot be reached: exit 1 with a message on stderr") {
     CHECK_MESSAGE(has(err, std::to_string(port)), err);
     CHECK_FALSE(contains(c.lines(), "welcome, alice"));
     ::close(fd);
+}
+
+TEST_CASE("--user and --password-file log in without reading credentials from stdin") {
+    Daemon d;
+    std::string good = d.dir().file("good.pw", "alice123\n");
+    std::string bad = d.dir().file("bad.pw", "alice124\n");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    {
+        ClientProcess c(d.port(), {"--user", "alice", "--password-file", good});
+        CHECK(c.expect_line("welcome, alice"));
+        CHECK(bob->expect_line("alice logged in"));
+        c.send_line("message bob via options");
+        CHECK(bob->expect_line("alice: via options"));
+        c.close_stdin();
+        CHECK(exit_code(c) == 0);
+    }
+    {
+        ClientProcess c(d.port(), {"-u", "alice", "--password-file", bad});
+        CHECK(exit_code(c) == 2);
+        CHECK_MESSAGE(has(c.stderr_text(), "error: wrong password (2 attempts left)"), c.stderr_text());
+    }
+    {
+        ClientProcess c(d.port(), {"--user", "alice", "--password-file", d.dir().path() + "/missing.pw"});
+        CHECK(exit_code(c) == 1);
+        CHECK_MESSAGE(has(c.stderr_text(), "error: cannot read password file"), c.stderr_text());
+    }
+}
+
+TEST_CASE("a client that does not finish logging in before login_timeout is dropped") {
+    DaemonOptions o;
+    o.login_timeout = 1;
+    Daemon d(o);
+    ClientProcess c(d.port());
+    c.send_line("alice"); // and never a password
+    CHECK(exit_code(c, 5000ms) == 3);
+    CHECK_MESSAGE(has(c.stderr_text(), "error: "), c.stderr_text());
+    CHECK_FALSE(contains(c.lines(), "welcome, alice"));
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123"); // nothing held the name
+}
+
+TEST_CASE("a client that dies is logged out: others are told and the name is free again") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    REQUIRE(alice->expect_line("bob logged in"));
+    ::kill(bob->pid(), SIGKILL);
+    CHECK(exit_code(*bob) == 128 + SIGKILL);
+    CHECK(alice->expect_line("bob logged out"));
+    alice->send_line("message bob are you gone?");
+    CHECK(alice->expect_line("message to bob stored for delivery at next login"));
+    bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    CHECK(alice->expect_line("bob logged in"));
+    Lines stored = offline_lines(sync(*bob));
+    REQUIRE(stored.size() == 1);
+    CHECK(offline_time(stored[0], "alice", "are you gone?") != -1);
+}
+
+TEST_CASE("a daemon shutdown ends every session (exit 3) and the daemon exits 0") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    // Some state to tear down: a block and a stored message.
+    alice->send_line("block carol");
+    CHECK(alice->expect_line("carol is blocked"));
+    bob->send_line("message dave see you");
+    CHECK(bob->expect_line("message to dave stored for delivery at next login"));
+
+    d.signal(SIGTERM);
+    CHECK(exit_code(*alice) == 3);
+    CHECK(exit_code(*bob) == 3);
+    CHECK(contains(alice->lines(), "logged out: server shutting down"));
+    CHECK(contains(bob->lines(), "logged out: server shutting down"));
+    CHECK(d.wait_exit(5000ms).value_or(-1) == 0);
 }

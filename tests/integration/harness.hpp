@@ -139,6 +139,7 @@ public:
     // Collects stdout lines for `span` and returns the ones that arrived.
     std::vector<std::string> lines_for(Millis span);
     std::string stderr_text() const;
+    pid_t pid() const { return pid_; }
     std::optional<int> wait_exit(Millis limit = 5000ms);
 
     // Logs in with name/password as the first two stdin lines and waits for `welcome, NAME`.

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -389,4 +390,50 @@ TEST_CASE("private chat traffic does not keep a session from timing out") {
     CHECK(contains(alice->lines(), "logged out: timed out after 2 seconds without a command"));
     CHECK(contains(bob->lines(), "logged out: timed out after 2 seconds without a command"));
     CHECK(contains(bob->lines(), "alice (private): tick 0")); // the chat did carry text
+}
+
+TEST_CASE("a private peer that dies: the other end is told the chat ended") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    open_private(*alice, "alice", *bob, "bob");
+    ::kill(bob->pid(), SIGKILL);
+    CHECK(wait_all(*alice, {"private chat with bob ended", "bob logged out"}).empty());
+    alice->send_line("private bob hello?");
+    CHECK(alice->expect_line("error: no private session with bob"));
+    alice->send_line("startprivate bob");
+    CHECK(alice->expect_line("error: bob is offline"));
+}
+
+TEST_CASE("both users starting a private chat with each other at once end up with one chat") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        alice->send_line("startprivate bob");
+        bob->send_line("startprivate alice");
+        CHECK(alice->expect_line("private chat with bob started"));
+        CHECK(bob->expect_line("private chat with alice started"));
+        alice->send_line("private bob crossed " + std::to_string(round));
+        CHECK(bob->expect_line("alice (private): crossed " + std::to_string(round)));
+        bob->send_line("private alice crossed back " + std::to_string(round));
+        CHECK(alice->expect_line("bob (private): crossed back " + std::to_string(round)));
+        sync(*alice);
+        sync(*bob);
+        CHECK(count(alice->lines(), "private chat with bob started") == std::size_t(round + 1));
+        CHECK(count(bob->lines(), "private chat with alice started") == std::size_t(round + 1));
+        alice->send_line("stopprivate bob");
+        CHECK(alice->expect_line("private chat with bob ended"));
+        CHECK(bob->expect_line("private chat with alice ended"));
+    }
+    // Nothing went wrong on the way, at either end.
+    auto errors = [](const Lines& ls) {
+        Lines out;
+        for (const auto& l : ls)
+            if (l.rfind("error: private chat", 0) == 0) out.push_back(l);
+        return out;
+    };
+    CHECK(errors(alice->lines()).empty());
+    CHECK(errors(bob->lines()).empty());
 }
