@@ -150,6 +150,16 @@ TEST_CASE("login prints the welcome line; presence of others; logout and end of 
     CHECK(carol->stderr_text().empty());
 }
 
+TEST_CASE("input that ends before the password: exit 1, nothing held") {
+    Daemon d;
+    ClientProcess c(d.port());
+    c.send_line("alice");
+    c.close_stdin();
+    CHECK(exit_code(c) == 1);
+    CHECK_MESSAGE(has(c.stderr_text(), "error: standard input ended before the password"), c.stderr_text());
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+}
+
 TEST_CASE("a wrong password is refused with the attempts left and exit code 2") {
     Daemon d;
     Attempt a = try_login(d.port(), "alice", "wrong");
@@ -297,13 +307,15 @@ TEST_CASE("messages: live delivery, offline storage in order, delivered once") {
         CHECK(alice->expect_line("bob logged out"));
     }
 
+    std::time_t before = std::time(nullptr);
     alice->send_line("message bob first");
     CHECK(alice->expect_line("message to bob stored for delivery at next login"));
     carol->send_line("message bob second");
     CHECK(carol->expect_line("message to bob stored for delivery at next login"));
     alice->send_line("message bob third");
     CHECK(alice->expect_line("message to bob stored for delivery at next login"));
-    std::time_t now = std::time(nullptr);
+    std::time_t after = std::time(nullptr);
+    std::this_thread::sleep_for(2100ms); // the time shown is when it was sent, not delivered
 
     auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
     Lines stored = offline_lines(sync(*bob));
@@ -311,7 +323,7 @@ TEST_CASE("messages: live delivery, offline storage in order, delivered once") {
     for (auto [i, from, text] : {std::tuple{0, "alice", "first"}, {1, "carol", "second"}, {2, "alice", "third"}}) {
         std::time_t t = offline_time(stored[std::size_t(i)], from, text);
         CHECK_MESSAGE(t != -1, stored[std::size_t(i)]);
-        CHECK_MESSAGE(std::abs(t - now) <= 30, stored[std::size_t(i)]);
+        CHECK_MESSAGE((t >= before && t <= after), stored[std::size_t(i)]);
     }
     // Stored messages come before live ones, and live ones are not marked.
     alice->send_line("message bob live again");
@@ -741,4 +753,53 @@ TEST_CASE("a daemon shutdown ends every session (exit 3) and the daemon exits 0"
     CHECK(contains(alice->lines(), "logged out: server shutting down"));
     CHECK(contains(bob->lines(), "logged out: server shutting down"));
     CHECK(d.wait_exit(5000ms).value_or(-1) == 0);
+}
+
+TEST_CASE("control characters in texts are shown escaped, never sent raw to the terminal") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    alice->send_line("message bob \x1b[31mred\x07 and\ttab");
+    CHECK(bob->expect_line("alice: ^[[31mred^G and\ttab"));
+    alice->send_line("broadcast \x1b]0;title\x07");
+    CHECK(bob->expect_line("alice (broadcast): ^[]0;title^G"));
+    for (const auto& l : bob->lines()) CHECK(l.find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("a full mailbox refuses further offline messages") {
+    DaemonOptions o;
+    o.extra_config = "max_offline_messages = 2\n";
+    Daemon d(o);
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    alice->send_line("message bob one");
+    CHECK(alice->expect_line("message to bob stored for delivery at next login"));
+    alice->send_line("message bob two");
+    CHECK(alice->expect_line("message to bob stored for delivery at next login"));
+    alice->send_line("message bob three");
+    CHECK(alice->expect_line("error: bob's mailbox is full"));
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    Lines stored = offline_lines(sync(*bob));
+    REQUIRE(stored.size() == 2);
+    CHECK(offline_time(stored[0], "alice", "one") != -1);
+    CHECK(offline_time(stored[1], "alice", "two") != -1);
+    // Emptied by the delivery: there is room again.
+    bob->send_line("logout");
+    CHECK(exit_code(*bob) == 0);
+    alice->send_line("message bob four");
+    CHECK(alice->expect_line("message to bob stored for delivery at next login"));
+}
+
+TEST_CASE("presence = false: no login or logout announcements") {
+    DaemonOptions o;
+    o.extra_config = "presence = false\n";
+    Daemon d(o);
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    {
+        auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+        bob->send_line("logout");
+        CHECK(exit_code(*bob) == 0);
+    }
+    alice->send_line("whoelsesince 60");
+    CHECK(sync(*alice) == Lines{"bob"});
+    for (const auto& l : alice->lines()) CHECK(l.find("logged") == std::string::npos);
 }
