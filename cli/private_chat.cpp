@@ -33,6 +33,7 @@ struct PrivateChat::Session {
         connecting,     // we dialled the peer: waiting for PeerWelcome
         crossed,        // the peer dialled us at the same time and refused our call: wait for theirs
         awaiting_hello, // the peer dialled us: waiting for its PeerHello
+        unverified,     // its PeerHello came before the matching PrivateInvite: waiting for it
         established,
         closed,         // to be removed
     };
@@ -43,6 +44,8 @@ struct PrivateChat::Session {
     Clock::time_point deadline{};
     std::vector<std::string> queued;
     std::size_t poll_index = PollSet::none;
+    std::string claimed;  // unverified: the name its hello gave
+    proto::Token token{}; // unverified: the token its hello presented
 };
 
 PrivateChat::PrivateChat(std::string me, Terminal& terminal)
@@ -99,6 +102,15 @@ void PrivateChat::request_failed(std::string_view peer) {
 
 void PrivateChat::invited(std::string_view peer, const proto::Token& token) {
     invites_.insert_or_assign(std::string(peer), token); // a newer invitation replaces the old
+    // A call that arrived before this invitation is accepted now if it matches.
+    for (std::size_t i = 0; i < sessions_.size(); ++i) {
+        Session& s = *sessions_[i];
+        if (s.state != Session::State::unverified || s.claimed != peer || !same_token(s.token, token)) continue;
+        invites_.erase(std::string(peer)); // single use
+        accept_call(s, std::string(peer));
+        break;
+    }
+    reap();
 }
 
 std::optional<std::string> PrivateChat::send_text(std::string_view peer, std::string_view text) {
@@ -174,7 +186,7 @@ std::optional<PrivateChat::Clock::time_point> PrivateChat::next_deadline() const
     std::optional<Clock::time_point> next;
     for (const auto& s : sessions_) {
         if (s->state != Session::State::connecting && s->state != Session::State::awaiting_hello &&
-            s->state != Session::State::crossed)
+            s->state != Session::State::crossed && s->state != Session::State::unverified)
             continue;
         if (!next || s->deadline < *next) next = s->deadline;
     }
@@ -186,7 +198,8 @@ void PrivateChat::expire(Clock::time_point now) {
         if (s->deadline > now) continue;
         if (s->state == Session::State::connecting || s->state == Session::State::crossed)
             fail(*s, "no answer");
-        else if (s->state == Session::State::awaiting_hello) end(*s, std::nullopt, false);
+        else if (s->state == Session::State::awaiting_hello || s->state == Session::State::unverified)
+            end(*s, std::nullopt, false);
     }
     reap();
 }
@@ -194,7 +207,7 @@ void PrivateChat::expire(Clock::time_point now) {
 void PrivateChat::accept_pending(Clock::time_point now) {
     while (Fd fd = accept_connection(listener_.get())) {
         auto unidentified = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) {
-            return s->state == Session::State::awaiting_hello;
+            return s->state == Session::State::awaiting_hello || s->state == Session::State::unverified;
         });
         if (std::size_t(unidentified) >= max_unidentified) continue; // fd closes here
         auto s = std::make_unique<Session>();
@@ -229,7 +242,7 @@ void PrivateChat::on_poll(Session& s, short revents, Clock::time_point now) {
 bool PrivateChat::on_message(Session& s, const proto::Message& m) {
     switch (s.state) {
     case Session::State::awaiting_hello:
-        if (auto* hello = std::get_if<proto::PeerHello>(&m)) return on_hello(s, *hello);
+        if (auto* hello = std::get_if<proto::PeerHello>(&m)) return on_hello(s, *hello, Clock::now());
         end(s, std::nullopt, false);
         return false;
     case Session::State::connecting:
@@ -246,6 +259,9 @@ bool PrivateChat::on_message(Session& s, const proto::Message& m) {
         }
         end(s, std::nullopt, true); // PeerBye, or anything a peer should not send
         return false;
+    case Session::State::unverified: // nothing may come before our welcome
+        end(s, std::nullopt, false);
+        return false;
     case Session::State::requested:
     case Session::State::crossed:
     case Session::State::closed: break; // no socket to read
@@ -253,16 +269,26 @@ bool PrivateChat::on_message(Session& s, const proto::Message& m) {
     return false;
 }
 
-bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello) {
-    auto invite = invites_.find(hello.name);
-    bool valid = hello.version == proto::protocol_version && is_valid_name(hello.name) &&
-                 invite != invites_.end() && same_token(invite->second, hello.token);
-    if (!valid) { // unknown or replayed token: drop it without bothering the user
-        end(s, std::nullopt, false);
+bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello, Clock::time_point now) {
+    if (hello.version != proto::protocol_version || !is_valid_name(hello.name)) {
+        end(s, std::nullopt, false); // not a confab peer: drop it without bothering the user
         return false;
     }
+    auto invite = invites_.find(hello.name);
+    if (invite == invites_.end() || !same_token(invite->second, hello.token)) {
+        // Unknown or replayed token, or the invitation is still on its way from
+        // the server: wait briefly for it, then drop the call silently.
+        s.state = Session::State::unverified;
+        s.claimed = std::string(hello.name);
+        s.token = hello.token;
+        s.deadline = now + invite_grace;
+        return true;
+    }
     invites_.erase(invite); // single use
-    std::string peer(hello.name);
+    return accept_call(s, std::string(hello.name));
+}
+
+bool PrivateChat::accept_call(Session& s, std::string peer) {
     if (Session* other = find(peer)) {
         // Both asked at once. If both have dialled, the call placed by the
         // smaller name wins on both ends, so exactly one connection survives;

@@ -26,6 +26,9 @@ public:
     using Clock = std::chrono::steady_clock;
     // How long a connection may take to finish its PeerHello/PeerWelcome exchange.
     static constexpr auto handshake_timeout = std::chrono::seconds(10);
+    // A hello may overtake the server's PrivateInvite for it (two different
+    // connections): a well-formed one waits this long for its invite.
+    static constexpr auto invite_grace = std::chrono::seconds(1);
 
     PrivateChat(std::string me, Terminal& terminal);
     ~PrivateChat();
@@ -68,7 +71,8 @@ private:
     void accept_pending(Clock::time_point now);
     void on_poll(Session& s, short revents, Clock::time_point now);
     bool on_message(Session& s, const proto::Message& m);
-    bool on_hello(Session& s, const proto::PeerHello& hello);
+    bool on_hello(Session& s, const proto::PeerHello& hello, Clock::time_point now);
+    bool accept_call(Session& s, std::string peer); // a verified hello: keep or drop the call
     void establish(Session& s);
     void lost(Session& s, Clock::time_point now);
     // Whether `peer` holds an invitation to call us, and would win a tie-break.
