@@ -1,7 +1,7 @@
 // Private chat between real `confab` clients: introduction through confabd,
 // text over the direct connection (never through the server), refused
 // tokens, and every way a private session ends.
-#include "harness.hpp"
+#include "scenario.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,11 +18,6 @@ using namespace confab::test;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Lines = std::vector<std::string>;
-
-bool contains(const Lines& lines, const std::string& line) {
-    return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
 
 std::size_t count(const Lines& lines, const std::string& line) {
     return std::size_t(std::count(lines.begin(), lines.end(), line));
@@ -31,36 +26,6 @@ std::size_t count(const Lines& lines, const std::string& line) {
 bool any_contains(const Lines& lines, const std::string& part) {
     return std::any_of(lines.begin(), lines.end(),
                        [&](const std::string& l) { return l.find(part) != std::string::npos; });
-}
-
-// A round trip through the server that prints a line of its own (unblocking
-// a user that does not exist); returns the lines printed before it.
-Lines sync(ClientProcess& c) {
-    static int counter = 0;
-    std::string name = "zz-sync-" + std::to_string(++counter);
-    std::string marker = "error: unknown user '" + name + "'";
-    c.send_line("unblock " + name);
-    Lines before;
-    auto got = c.wait_line(
-        [&](const std::string& l) {
-            if (l == marker) return true;
-            before.push_back(l);
-            return false;
-        },
-        5000ms);
-    REQUIRE_MESSAGE(got, "no answer to the sync request; stderr: " << c.stderr_text());
-    return before;
-}
-
-// Waits until every line of `want` has been printed, in any order; returns the missing ones.
-Lines wait_all(ClientProcess& c, Lines want, Millis limit = 5000ms) {
-    c.wait_line(
-        [&](const std::string& l) {
-            std::erase(want, l);
-            return want.empty();
-        },
-        limit);
-    return want;
 }
 
 int exit_code(ClientProcess& c, Millis limit = 5000ms) { return c.wait_exit(limit).value_or(-1); }
