@@ -93,13 +93,19 @@ void Listener::accept_all(const std::function<void(UniqueFd, std::string)>& on_a
         case EPROTO: continue;
         case EMFILE:
         case ENFILE:
+        {
             // Free the spare, take the connection and drop it, then re-reserve.
-            log::warning("out of file descriptors: refusing a connection");
+            // accept4 says EMFILE even when nothing is pending, so stop at EAGAIN.
             spare_.reset();
-            ::close(::accept(fd_.get(), nullptr, nullptr));
+            int dropped = ::accept(fd_.get(), nullptr, nullptr);
+            if (dropped >= 0) {
+                ::close(dropped);
+                log::warning("out of file descriptors: refused a connection");
+            }
             spare_ = open_spare();
-            if (!spare_) return; // nothing left to trade: wait for fds to free up
+            if (dropped < 0 || !spare_) return; // drained, or nothing left to trade
             continue;
+        }
         default:
             log::error("accept: {}", std::strerror(errno));
             return;

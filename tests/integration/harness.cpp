@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ int remaining_ms(Clock::time_point deadline) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-            const std::vector<std::string>& extra_env = {}) {
+            const std::vector<std::string>& extra_env = {}, rlim_t max_fds = 0) {
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
@@ -42,6 +43,10 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
         if (out_fd >= 0) ::dup2(out_fd, 1);
         if (err_fd >= 0) ::dup2(err_fd, 2);
         for (const auto& kv : extra_env) ::putenv(const_cast<char*>(kv.c_str()));
+        if (max_fds > 0) {
+            rlimit lim{max_fds, max_fds};
+            ::setrlimit(RLIMIT_NOFILE, &lim);
+        }
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
@@ -122,7 +127,7 @@ Daemon::Daemon(DaemonOptions opts) {
     int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     std::vector<std::string> argv = {confabd_path(), "--config", config, "--log-level", "debug"};
     argv.insert(argv.end(), opts.extra_args.begin(), opts.extra_args.end());
-    pid_ = spawn(argv, null_in, err, err, opts.env);
+    pid_ = spawn(argv, null_in, err, err, opts.env, rlim_t(opts.max_fds));
     ::close(err);
     ::close(null_in);
 
@@ -167,6 +172,20 @@ bool Daemon::log_contains(const std::string& needle, Millis wait) const {
         std::this_thread::sleep_for(10ms);
     } while (Clock::now() < deadline);
     return false;
+}
+
+double Daemon::cpu_seconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) stime = std::stoull(field);
+    }
+    return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
 }
 
 void Daemon::signal(int sig) const { ::kill(pid_, sig); }

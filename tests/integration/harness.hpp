@@ -43,6 +43,7 @@ struct DaemonOptions {
     std::vector<std::string> extra_args;
     std::vector<std::string> env; // KEY=VALUE added to the daemon's environment
     std::string state_dir;        // empty: a fresh directory inside the daemon's temp dir
+    int max_fds = 0;              // > 0: the daemon's RLIMIT_NOFILE
 };
 
 class Daemon {
@@ -57,6 +58,7 @@ public:
     const TempDir& dir() const { return dir_; }
     std::string users_path() const { return dir_.path() + "/users"; }
     std::string log() const; // everything the daemon wrote to stderr so far
+    double cpu_seconds() const; // user + system CPU time the daemon has used
     bool log_contains(const std::string& needle, Millis wait = 0ms) const;
     void signal(int sig) const;
     // Waits for the process to end; returns its exit status, or nullopt on timeout.

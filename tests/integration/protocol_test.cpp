@@ -190,3 +190,26 @@ TEST_CASE("SIGHUP reloads the users file; a bad file leaves the old one in force
     REQUIRE(list);
     CHECK(list->names.size() == 2);
 }
+
+TEST_CASE("out of file descriptors: connections are refused without spinning, and chat goes on") {
+    DaemonOptions o;
+    o.max_fds = 40;
+    Daemon d(o);
+    RawClient alice(d.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    std::vector<std::unique_ptr<RawClient>> flood;
+    for (int i = 0; i < 60; ++i) flood.push_back(std::make_unique<RawClient>(d.port()));
+    REQUIRE(d.log_contains("out of file descriptors", 3000ms));
+    // Edge-triggered accept with a full fd table must not busy-loop.
+    double before = d.cpu_seconds();
+    std::this_thread::sleep_for(1000ms);
+    CHECK(d.cpu_seconds() - before < 0.3);
+    alice.send(proto::WhoElse{alice.next_request()});
+    std::vector<std::uint8_t> keep;
+    CHECK(alice.expect<proto::UserList>(3000ms, &keep));
+    // Once the flood is gone, new clients get in again.
+    flood.clear();
+    std::this_thread::sleep_for(200ms);
+    RawClient bob(d.port());
+    CHECK(bob.login("bob", "bob123").outcome == proto::LoginOutcome::ok);
+}
