@@ -50,6 +50,11 @@ void ChatCore::replace_users(UsersFile file) {
 }
 
 void ChatCore::update_settings(const CoreSettings& s) {
+    // A shorter timeout applies to sessions already idle too, not only after their old deadline.
+    if (s.timeout_ms < settings_.timeout_ms)
+        for (const auto& [conn, session] : sessions_)
+            if (session.state == State::online)
+                env_.arm_timer(timer_key(TimerKind::idle, conn), session.last_activity + s.timeout_ms);
     settings_ = s;
     lockout_.set_block_duration(s.block_duration_ms);
 }

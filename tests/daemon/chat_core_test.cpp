@@ -409,6 +409,20 @@ TEST_CASE("idle timeout ends the session with SessionEnded timed_out; others see
     CHECK(d.core.online_count() == 1);
 }
 
+TEST_CASE("a shorter timeout from a reload applies to sessions already idle") {
+    Driver d(settings_with([](CoreSettings& s) { s.timeout_ms = 300'000; }));
+    d.online(A, "alice");
+    d.advance(60'000);
+    CoreSettings shorter;
+    shorter.timeout_ms = 90'000;
+    d.core.update_settings(shorter);
+    d.advance(29'999); // 89.999 s idle
+    CHECK_FALSE(d.env.is_closed(A));
+    d.advance(1); // 90 s idle: logged out now, not at the old 300 s deadline
+    CHECK(d.env.pop<SessionEnded>(A).reason == EndReason::timed_out);
+    CHECK(d.env.is_closed(A));
+}
+
 TEST_CASE("any command postpones the idle timeout; receiving messages and acks do not") {
     Driver d(settings_with([](CoreSettings& s) { s.timeout_ms = 300'000; }));
     d.online(A, "alice");
