@@ -54,42 +54,11 @@ void Fd::reset() noexcept {
     fd_ = -1;
 }
 
-SocketResult connect_with_timeout(const std::string& host, std::uint16_t port,
-                                  std::chrono::milliseconds timeout) {
-    AddrList addrs;
-    if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {Fd{}, err};
-    int last_error = ECONNREFUSED;
-    for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
-        Fd fd = open_socket(*ai);
-        if (!fd) {
-            last_error = errno;
-            continue;
-        }
-        if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-            if (errno != EINPROGRESS) {
-                last_error = errno;
-                continue;
-            }
-            pollfd pfd{fd.get(), POLLOUT, 0};
-            int n;
-            do n = ::poll(&pfd, 1, int(timeout.count()));
-            while (n < 0 && errno == EINTR);
-            if (n <= 0) {
-                last_error = n == 0 ? ETIMEDOUT : errno;
-                continue;
-            }
-            if (int err = connect_error(fd.get())) {
-                last_error = err;
-                continue;
-            }
-        }
-        set_nodelay(fd.get());
-        return {std::move(fd), {}};
-    }
-    return {Fd{}, std::strerror(last_error)};
-}
-
-SocketResult connect_start(const std::string& host, std::uint16_t port) {
+namespace {
+// Connects to the first resolved address that accepts: a non-blocking connect,
+// then `settle(fd)` (0 or an errno) decides whether that address worked.
+template <class Settle>
+SocketResult connect_first(const std::string& host, std::uint16_t port, Settle settle) {
     AddrList addrs;
     if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {Fd{}, err};
     int last_error = ECONNREFUSED;
@@ -103,10 +72,32 @@ SocketResult connect_start(const std::string& host, std::uint16_t port) {
             last_error = errno;
             continue;
         }
+        if (int err = settle(fd.get())) {
+            last_error = err;
+            continue;
+        }
         set_nodelay(fd.get());
         return {std::move(fd), {}};
     }
     return {Fd{}, std::strerror(last_error)};
+}
+} // namespace
+
+SocketResult connect_with_timeout(const std::string& host, std::uint16_t port,
+                                  std::chrono::milliseconds timeout) {
+    return connect_first(host, port, [&](int fd) {
+        pollfd pfd{fd, POLLOUT, 0};
+        int n;
+        do n = ::poll(&pfd, 1, int(timeout.count()));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) return n == 0 ? ETIMEDOUT : errno;
+        return connect_error(fd);
+    });
+}
+
+SocketResult connect_start(const std::string& host, std::uint16_t port) {
+    // Completion is the caller's business (POLLOUT, then connect_error()).
+    return connect_first(host, port, [](int) { return 0; });
 }
 
 int connect_error(int fd) noexcept {

@@ -5,6 +5,7 @@
 // password entry, events printed above the line being typed).
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,15 +31,24 @@ public:
     virtual bool wants_read() const noexcept = 0;
     // stdin is readable.
     virtual void on_readable() = 0;
-    virtual std::optional<std::string> take_line() = 0;
+    std::optional<std::string> take_line() {
+        if (lines_.empty()) return std::nullopt;
+        std::string line = std::move(lines_.front());
+        lines_.pop_front();
+        return line;
+    }
     // No line waiting and none will come.
-    virtual bool at_eof() const noexcept = 0;
+    bool at_eof() const noexcept { return eof_ && lines_.empty(); }
 
     // One line of output on stdout / stderr.
     virtual void print(std::string_view line) = 0;
     virtual void print_error(std::string_view line) = 0;
     // The window size changed (SIGWINCH).
     virtual void resized() {}
+
+protected:
+    std::deque<std::string> lines_; // complete input lines not taken yet
+    bool eof_ = false;              // stdin has ended
 };
 
 std::unique_ptr<Terminal> make_plain_terminal();

@@ -36,13 +36,6 @@ public:
         }
     }
 
-    std::optional<std::string> take_line() override {
-        if (lines_.empty()) return std::nullopt;
-        std::string line = std::move(lines_.front());
-        lines_.pop_front();
-        return line;
-    }
-    bool at_eof() const noexcept override { return eof_ && lines_.empty(); }
 
     void print(std::string_view line) override { write_line(stdout, line); }
     void print_error(std::string_view line) override {
@@ -63,9 +56,7 @@ private:
     }
 
     InputMode mode_ = InputMode::none;
-    std::deque<std::string> lines_;
     std::string partial_;
-    bool eof_ = false;
 };
 
 } // namespace

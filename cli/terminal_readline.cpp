@@ -63,13 +63,6 @@ public:
         else if (mode_ == InputMode::secret) read_secret();
     }
 
-    std::optional<std::string> take_line() override {
-        if (lines_.empty()) return std::nullopt;
-        std::string line = std::move(lines_.front());
-        lines_.pop_front();
-        return line;
-    }
-    bool at_eof() const noexcept override { return eof_ && lines_.empty(); }
 
     void print(std::string_view line) override { print_above(stdout, line); }
     void print_error(std::string_view line) override { print_above(stderr, line); }
@@ -189,11 +182,9 @@ private:
 
     InputMode mode_ = InputMode::none;
     std::string prompt_;
-    std::deque<std::string> lines_;
     std::string secret_;
     termios saved_termios_{};
     bool echo_hidden_ = false;
-    bool eof_ = false;
 };
 
 } // namespace
