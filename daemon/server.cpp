@@ -262,7 +262,9 @@ void Server::destroy_dead() {
 }
 
 void Server::flush_dirty() {
-    std::vector<std::uint64_t> ids;
+    // Swap with a kept spare list: no allocation per loop iteration once warm.
+    std::vector<std::uint64_t>& ids = flushing_;
+    ids.clear();
     ids.swap(dirty_);
     for (std::uint64_t id : ids) {
         Connection* c = conns_.find(id);
@@ -390,7 +392,8 @@ int Server::run() {
             destroy_dead();
         }
         // Connections that still had input when their read budget ran out.
-        std::vector<std::uint64_t> again;
+        std::vector<std::uint64_t>& again = rereading_;
+        again.clear();
         again.swap(read_pending_);
         for (std::uint64_t id : again) {
             if (Connection* c = conns_.find(id)) {

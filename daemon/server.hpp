@@ -82,6 +82,7 @@ private:
     std::vector<std::uint64_t> dirty_;        // connections with output to flush
     std::vector<std::uint64_t> read_pending_; // connections whose read budget ran out
     std::vector<std::uint64_t> dead_;         // destroy after the current event
+    std::vector<std::uint64_t> flushing_, rereading_; // spares swapped with the two lists above
     std::optional<std::chrono::milliseconds> watchdog_;
     std::string last_status_;
     bool notify_ = false;
