@@ -148,7 +148,12 @@ bool Server::verify_password(ConnId conn, std::uint64_t job, const std::string& 
     return hashes_.submit({conn, job, hash, std::move(password)});
 }
 
-bool Server::persist(StoreOp op) { return store_->submit(std::move(op)); }
+bool Server::persist(StoreOp op) {
+    if (store_->submit(std::move(op))) return true;
+    // Messages tell their sender; blocks, locks and acks have no one to tell but the log.
+    log::error("state database queue full: a change was not saved");
+    return false;
+}
 
 proto::Token Server::random_token() {
     proto::Token t{};
