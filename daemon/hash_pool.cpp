@@ -1,6 +1,6 @@
 #include "hash_pool.hpp"
 
-#include "credentials.hpp"
+#include "core/credentials.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/resource.h>

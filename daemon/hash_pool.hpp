@@ -6,7 +6,7 @@
 // are internal.
 #pragma once
 
-#include "unique_fd.hpp"
+#include "net/unique_fd.hpp"
 
 #include <condition_variable>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // confabd: argument parsing, configuration, logging setup, exit status.
 // Everything else lives in Server.
 #include "config.hpp"
-#include "credentials.hpp"
+#include "core/credentials.hpp"
 #include "log.hpp"
 #include "server.hpp"
 #include "systemd_integration.hpp"

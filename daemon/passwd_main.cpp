@@ -2,7 +2,7 @@
 // atomically (temp file in the same directory, fsync, rename), keeping the
 // file's owner and mode. Passwords come from the terminal without echo, or
 // from one line of stdin with --stdin; never from the command line.
-#include "credentials.hpp"
+#include "core/credentials.hpp"
 
 #include "confab_build_config.hpp"
 

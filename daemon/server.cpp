@@ -1,6 +1,6 @@
 #include "server.hpp"
 
-#include "clock.hpp"
+#include "core/clock.hpp"
 #include "log.hpp"
 #include "systemd_integration.hpp"
 

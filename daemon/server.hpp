@@ -6,14 +6,14 @@
 // Owned and run by main(); every method runs on the reactor thread.
 #pragma once
 
-#include "chat_core.hpp"
+#include "core/chat_core.hpp"
 #include "config.hpp"
-#include "conn_table.hpp"
+#include "net/conn_table.hpp"
 #include "hash_pool.hpp"
-#include "listener.hpp"
-#include "reactor.hpp"
-#include "store.hpp"
-#include "timer_fd.hpp"
+#include "net/listener.hpp"
+#include "net/reactor.hpp"
+#include "state/store.hpp"
+#include "net/timer_fd.hpp"
 
 #include <memory>
 #include <optional>

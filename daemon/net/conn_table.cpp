@@ -1,4 +1,4 @@
-#include "conn_table.hpp"
+#include "net/conn_table.hpp"
 
 namespace confab {
 

@@ -6,7 +6,7 @@
 // Owned and called by the reactor thread only.
 #pragma once
 
-#include "unique_fd.hpp"
+#include "net/unique_fd.hpp"
 
 #include <sys/epoll.h>
 

@@ -1,5 +1,5 @@
 // TimerQueue: a pure heap of deadlines with lazy cancellation.
-#include "timer_queue.hpp"
+#include "core/timer_queue.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // OutputBuffer: bounded per-client output queue.
-#include "output_buffer.hpp"
+#include "net/output_buffer.hpp"
 
 #include <doctest/doctest.h>
 

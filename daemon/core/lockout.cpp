@@ -1,4 +1,4 @@
-#include "lockout.hpp"
+#include "core/lockout.hpp"
 
 namespace confab {
 

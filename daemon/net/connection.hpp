@@ -4,8 +4,8 @@
 // Owned by ConnTable; reactor thread only.
 #pragma once
 
-#include "output_buffer.hpp"
-#include "unique_fd.hpp"
+#include "net/output_buffer.hpp"
+#include "net/unique_fd.hpp"
 
 #include "proto/frame.hpp"
 

@@ -1,4 +1,4 @@
-#include "output_buffer.hpp"
+#include "net/output_buffer.hpp"
 
 #include <cstring>
 

@@ -7,10 +7,10 @@
 // Single-threaded: every call comes from the reactor thread.
 #pragma once
 
-#include "credentials.hpp"
-#include "lockout.hpp"
-#include "store_ops.hpp"
-#include "timer_queue.hpp"
+#include "core/credentials.hpp"
+#include "core/lockout.hpp"
+#include "core/store_ops.hpp"
+#include "core/timer_queue.hpp"
 
 #include "proto/messages.hpp"
 

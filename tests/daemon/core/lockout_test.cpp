@@ -1,5 +1,5 @@
 // Lockout: consecutive failures per name, pure (times passed in).
-#include "lockout.hpp"
+#include "core/lockout.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "timer_fd.hpp"
+#include "net/timer_fd.hpp"
 
 #include <sys/timerfd.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "reactor.hpp"
+#include "net/reactor.hpp"
 
 #include <cerrno>
 #include <system_error>

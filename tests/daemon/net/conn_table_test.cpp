@@ -1,5 +1,5 @@
 // ConnTable: connection ids with slot generations.
-#include "conn_table.hpp"
+#include "net/conn_table.hpp"
 
 #include <doctest/doctest.h>
 

@@ -9,8 +9,8 @@
 // has been fsynced; a power loss loses nothing the sender was told is stored.
 #pragma once
 
-#include "store_ops.hpp"
-#include "unique_fd.hpp"
+#include "core/store_ops.hpp"
+#include "net/unique_fd.hpp"
 
 #include <condition_variable>
 #include <cstdint>

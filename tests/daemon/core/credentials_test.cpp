@@ -1,5 +1,5 @@
 // Users file parsing and password checks.
-#include "credentials.hpp"
+#include "core/credentials.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,7 +1,7 @@
 // Reading the clocks: monotonic milliseconds for deadlines, Unix milliseconds for timestamps.
 #pragma once
 
-#include "timer_queue.hpp"
+#include "core/timer_queue.hpp"
 
 #include <ctime>
 

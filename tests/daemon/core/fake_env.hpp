@@ -4,10 +4,10 @@
 // FakeEnv, so tests can keep and inspect messages after popping them.
 #pragma once
 
-#include "chat_core.hpp"
-#include "credentials.hpp"
+#include "core/chat_core.hpp"
+#include "core/credentials.hpp"
 #include "log.hpp"
-#include "timer_queue.hpp"
+#include "core/timer_queue.hpp"
 
 #include "proto/messages.hpp"
 

@@ -3,8 +3,8 @@
 // Reactor thread only.
 #pragma once
 
-#include "timer_queue.hpp"
-#include "unique_fd.hpp"
+#include "core/timer_queue.hpp"
+#include "net/unique_fd.hpp"
 
 #include <optional>
 

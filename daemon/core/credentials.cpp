@@ -1,4 +1,4 @@
-#include "credentials.hpp"
+#include "core/credentials.hpp"
 
 #include <crypt.h>
 #include <fmt/format.h>

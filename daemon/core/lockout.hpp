@@ -3,7 +3,7 @@
 // calls lift() when it fires, so locks end by the loop's timer, not by polling.
 #pragma once
 
-#include "timer_queue.hpp"
+#include "core/timer_queue.hpp"
 
 #include <cstdint>
 #include <string>

@@ -4,7 +4,7 @@
 // Reactor thread only.
 #pragma once
 
-#include "connection.hpp"
+#include "net/connection.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -1,4 +1,4 @@
-#include "chat_core.hpp"
+#include "core/chat_core.hpp"
 
 #include "log.hpp"
 

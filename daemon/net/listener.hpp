@@ -5,7 +5,7 @@
 // Reactor thread only.
 #pragma once
 
-#include "unique_fd.hpp"
+#include "net/unique_fd.hpp"
 
 #include <cstdint>
 #include <functional>

@@ -1,4 +1,4 @@
-#include "timer_queue.hpp"
+#include "core/timer_queue.hpp"
 
 #include <algorithm>
 
