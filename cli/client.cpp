@@ -36,8 +36,8 @@ Client::Client(Options options, std::optional<std::string> password, Terminal& t
 int Client::run() {
     SocketResult conn = connect_with_timeout(options_.host, options_.port, connect_timeout);
     if (!conn.fd) {
-        terminal_.print_error(fmt::format("error: cannot connect to {}: {}",
-                                          host_port(options_.host, options_.port), conn.error));
+        terminal_.print_error(
+            fmt::format("error: cannot connect to {}: {}", host_port(options_.host, options_.port), conn.error));
         return exit_failure;
     }
     server_.emplace(std::move(conn.fd));
@@ -60,8 +60,7 @@ void Client::poll_once() {
     PollSet polls;
     std::size_t signal_poll = polls.add(signals_->fd(), POLLIN);
     std::size_t input_poll = PollSet::none;
-    if (accepts_input() && !input_paused() && terminal_.wants_read())
-        input_poll = polls.add(STDIN_FILENO, POLLIN);
+    if (accepts_input() && !input_paused() && terminal_.wants_read()) input_poll = polls.add(STDIN_FILENO, POLLIN);
     short server_events = POLLIN;
     if (server_->stream().wants_write()) server_events |= POLLOUT;
     std::size_t server_poll = polls.add(server_->fd(), server_events);
@@ -97,8 +96,7 @@ std::optional<Client::Clock::time_point> Client::next_deadline() const {
 
 void Client::check_deadlines(Clock::time_point now) {
     if (state_ == State::awaiting_welcome && now >= welcome_deadline_) {
-        fail(fmt::format("error: no answer from {} (is it a confab server?)",
-                         host_port(options_.host, options_.port)),
+        fail(fmt::format("error: no answer from {} (is it a confab server?)", host_port(options_.host, options_.port)),
              exit_failure);
         return;
     }
@@ -117,8 +115,7 @@ void Client::flush_server() {
 // ---- input ----
 
 bool Client::accepts_input() const noexcept {
-    return state_ == State::need_username || state_ == State::need_password ||
-           state_ == State::logged_in;
+    return state_ == State::need_username || state_ == State::need_password || state_ == State::logged_in;
 }
 
 // Scripted input goes one command at a time, each after the previous reply,
@@ -157,8 +154,10 @@ void Client::handle_line(std::string line) {
         return;
     case State::logged_in: {
         ParsedLine parsed = parse_command(line);
-        if (!parsed.error.empty()) show(std::move(parsed.error));
-        else if (parsed.command) execute(*parsed.command);
+        if (!parsed.error.empty())
+            show(std::move(parsed.error));
+        else if (parsed.command)
+            execute(*parsed.command);
         return;
     }
     default: return;
@@ -172,8 +171,8 @@ void Client::handle_eof() {
     }
     // Input ended before the login: nothing to log out of.
     if (!terminal_.interactive())
-        terminal_.print_error(fmt::format("error: standard input ended before the {}",
-                                          username_ ? "password" : "user name"));
+        terminal_.print_error(
+            fmt::format("error: standard input ended before the {}", username_ ? "password" : "user name"));
     finish(exit_failure);
 }
 
@@ -194,53 +193,48 @@ void Client::handle_signal(int signal) {
 
 void Client::execute(const Command& command) {
     ServerLink& server = *server_;
-    std::visit(
-        overloaded{
-            [&](const cmd::Message& c) {
-                server.request(proto::SendMessage{0, c.to, c.text},
-                               {RequestKind::send_message, c.to});
-            },
-            [&](const cmd::Broadcast& c) {
-                server.request(proto::Broadcast{0, c.text}, {RequestKind::broadcast});
-            },
-            [&](const cmd::WhoElse&) {
-                server.request(proto::WhoElse{}, {RequestKind::who_else});
-            },
-            [&](const cmd::WhoElseSince& c) {
-                server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
-            },
-            [&](const cmd::Block& c) {
-                server.request(proto::Block{0, c.user}, {RequestKind::block, c.user});
-            },
-            [&](const cmd::Unblock& c) {
-                server.request(proto::Unblock{0, c.user}, {RequestKind::unblock, c.user});
-            },
-            [&](const cmd::Logout&) { begin_logout(); },
-            [&](const cmd::StartPrivate& c) {
-                if (auto error = chat_->request(c.user)) show(std::move(*error));
-                else
-                    server.request(proto::StartPrivate{0, c.user},
-                                   {RequestKind::start_private, c.user});
-            },
-            [&](const cmd::Private& c) {
-                if (auto error = chat_->send_text(c.user, c.text)) show(std::move(*error));
-            },
-            [&](const cmd::StopPrivate& c) {
-                bool closed = chat_->stop(c.user);
-                // The server may still hold an unused introduction for the pair.
-                server.request(proto::StopPrivate{0, c.user},
-                               {RequestKind::stop_private, c.user, closed});
-            },
-            [&](const cmd::Help&) {
-                std::string_view help = command_help();
-                while (!help.empty()) {
-                    auto end = help.find('\n');
-                    show(std::string(help.substr(0, end)));
-                    help.remove_prefix(end + 1);
-                }
-            },
-        },
-        command);
+    std::visit(overloaded{
+                   [&](const cmd::Message& c) {
+                       server.request(proto::SendMessage{0, c.to, c.text}, {RequestKind::send_message, c.to});
+                   },
+                   [&](const cmd::Broadcast& c) {
+                       server.request(proto::Broadcast{0, c.text}, {RequestKind::broadcast});
+                   },
+                   [&](const cmd::WhoElse&) { server.request(proto::WhoElse{}, {RequestKind::who_else}); },
+                   [&](const cmd::WhoElseSince& c) {
+                       server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
+                   },
+                   [&](const cmd::Block& c) {
+                       server.request(proto::Block{0, c.user}, {RequestKind::block, c.user});
+                   },
+                   [&](const cmd::Unblock& c) {
+                       server.request(proto::Unblock{0, c.user}, {RequestKind::unblock, c.user});
+                   },
+                   [&](const cmd::Logout&) { begin_logout(); },
+                   [&](const cmd::StartPrivate& c) {
+                       if (auto error = chat_->request(c.user))
+                           show(std::move(*error));
+                       else
+                           server.request(proto::StartPrivate{0, c.user}, {RequestKind::start_private, c.user});
+                   },
+                   [&](const cmd::Private& c) {
+                       if (auto error = chat_->send_text(c.user, c.text)) show(std::move(*error));
+                   },
+                   [&](const cmd::StopPrivate& c) {
+                       bool closed = chat_->stop(c.user);
+                       // The server may still hold an unused introduction for the pair.
+                       server.request(proto::StopPrivate{0, c.user}, {RequestKind::stop_private, c.user, closed});
+                   },
+                   [&](const cmd::Help&) {
+                       std::string_view help = command_help();
+                       while (!help.empty()) {
+                           auto end = help.find('\n');
+                           show(std::string(help.substr(0, end)));
+                           help.remove_prefix(end + 1);
+                       }
+                   },
+               },
+               command);
 }
 
 // ---- login ----
@@ -290,8 +284,7 @@ void Client::logged_in() {
         show(fmt::format("error: private chat unavailable: {}", *error));
     } else {
         std::string announced = options_.private_host.value_or("");
-        server_->request(proto::PrivateListen{0, announced, chat_->port()},
-                         {RequestKind::private_listen});
+        server_->request(proto::PrivateListen{0, announced, chat_->port()}, {RequestKind::private_listen});
         held_lines_.emplace();
         show(welcome_line(*username_));
         return; // the prompt comes with the welcome line
@@ -302,8 +295,7 @@ void Client::logged_in() {
 // ---- server ----
 
 void Client::on_server_readable() {
-    auto status = server_->stream().read(
-        [this](const proto::Message& m) { return on_server_message(m); });
+    auto status = server_->stream().read([this](const proto::Message& m) { return on_server_message(m); });
     // Acknowledge what was just printed, once per batch rather than per message.
     if (!unacked_ids_.empty()) {
         server_->acknowledge(unacked_ids_);
@@ -325,8 +317,10 @@ void Client::on_server_readable() {
 bool Client::on_server_message(const proto::Message& m) {
     bool keep_reading = std::visit(
         [this](const auto& msg) {
-            if constexpr (requires { this->handle(msg); }) return handle(msg);
-            else return true; // client-bound types only; anything else is ignored
+            if constexpr (requires { this->handle(msg); })
+                return handle(msg);
+            else
+                return true; // client-bound types only; anything else is ignored
         },
         m);
     return keep_reading && state_ != State::finished;
@@ -335,8 +329,8 @@ bool Client::on_server_message(const proto::Message& m) {
 bool Client::handle(const proto::Welcome& m) {
     if (state_ != State::awaiting_welcome) return true;
     if (m.version != proto::protocol_version) {
-        fail(fmt::format("error: the server speaks protocol version {}, this client version {}",
-                         m.version, proto::protocol_version),
+        fail(fmt::format("error: the server speaks protocol version {}, this client version {}", m.version,
+                         proto::protocol_version),
              exit_failure);
         return false;
     }
@@ -351,9 +345,9 @@ bool Client::handle(const proto::LoginResult& m) {
         logged_in();
         return true;
     }
-    bool attempts_left = (m.outcome == proto::LoginOutcome::wrong_password ||
-                          m.outcome == proto::LoginOutcome::unknown_user) &&
-                         m.value > 0;
+    bool attempts_left =
+        (m.outcome == proto::LoginOutcome::wrong_password || m.outcome == proto::LoginOutcome::unknown_user) &&
+        m.value > 0;
     login_refused(format_login_refusal(m, *username_), attempts_left);
     return true;
 }
@@ -389,8 +383,7 @@ bool Client::handle(const proto::MessageEvent& m) {
         // A redelivered message is acknowledged again (our ack may have been
         // lost) but not shown again.
         if ((m.flags & proto::message_flag_offline) &&
-            std::find(unacked_ids_.begin(), unacked_ids_.end(), m.message_id) ==
-                unacked_ids_.end())
+            std::find(unacked_ids_.begin(), unacked_ids_.end(), m.message_id) == unacked_ids_.end())
             unacked_ids_.push_back(m.message_id);
         if (!shown_ids_.insert(m.message_id).second) return true;
     }
@@ -417,8 +410,7 @@ bool Client::handle(const proto::SessionEnded& m) {
 
 bool Client::handle(const proto::PrivateIntro& m) {
     std::optional<PendingRequest> request = server_->take_pending(m.request_id);
-    if (chat_ && request && request->kind == RequestKind::start_private)
-        chat_->introduced(m, Clock::now());
+    if (chat_ && request && request->kind == RequestKind::start_private) chat_->introduced(m, Clock::now());
     return true;
 }
 
@@ -433,16 +425,17 @@ bool Client::handle(const proto::PrivateRevoked& m) {
 }
 
 bool Client::handle(const proto::ProtocolError& m) {
-    fail(format_error(m.code, m.detail),
-         m.code == proto::Status::login_timeout ? exit_ended_by_server : exit_failure);
+    fail(format_error(m.code, m.detail), m.code == proto::Status::login_timeout ? exit_ended_by_server : exit_failure);
     return false;
 }
 
 // ---- output ----
 
 void Client::show(std::string line) {
-    if (held_lines_) held_lines_->push_back(std::move(line));
-    else terminal_.print(line);
+    if (held_lines_)
+        held_lines_->push_back(std::move(line));
+    else
+        terminal_.print(line);
 }
 
 void Client::release_held_lines() {

@@ -22,8 +22,8 @@ namespace confab::cli {
 // Process exit codes (CONTRACT.md).
 enum ExitCode : int {
     exit_ok = 0,
-    exit_failure = 1,      // connection or usage error
-    exit_refused = 2,      // the login was refused
+    exit_failure = 1, // connection or usage error
+    exit_refused = 2, // the login was refused
     exit_ended_by_server = 3,
 };
 

@@ -10,7 +10,9 @@
 namespace confab::cli {
 namespace {
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+    return c == ' ' || c == '\t';
+}
 
 // Removes the first word from `rest` together with the blanks around it, so
 // that what remains is exactly the rest of the line (the text argument).
@@ -25,12 +27,14 @@ std::string_view take_word(std::string_view& rest) {
     return word;
 }
 
-std::string usage(std::string_view synopsis) { return fmt::format("error: usage: {}", synopsis); }
+std::string usage(std::string_view synopsis) {
+    return fmt::format("error: usage: {}", synopsis);
+}
 
 std::optional<std::string> name_problem(std::string_view name) {
     if (is_valid_name(name)) return std::nullopt;
-    return fmt::format("error: invalid user name '{}' (1-{} letters, digits, '_', '.' or '-')",
-                       name, proto::max_name_length);
+    return fmt::format("error: invalid user name '{}' (1-{} letters, digits, '_', '.' or '-')", name,
+                       proto::max_name_length);
 }
 
 std::optional<std::uint32_t> parse_seconds(std::string_view s) {
@@ -72,8 +76,8 @@ ParsedLine user_and_text(std::string_view rest, std::string_view synopsis) {
 bool is_valid_name(std::string_view name) noexcept {
     if (name.empty() || name.size() > proto::max_name_length) return false;
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                  c == '-';
         if (!ok) return false;
     }
     return true;
@@ -82,8 +86,7 @@ bool is_valid_name(std::string_view name) noexcept {
 std::optional<std::string> text_problem(std::string_view text) {
     if (text.empty()) return "error: the text is empty";
     if (text.size() > proto::max_text_length)
-        return fmt::format("error: the text is too long ({} bytes, at most {})", text.size(),
-                           proto::max_text_length);
+        return fmt::format("error: the text is too long ({} bytes, at most {})", text.size(), proto::max_text_length);
     if (!proto::is_valid_utf8(text)) return "error: the text is not valid UTF-8";
     return std::nullopt;
 }
@@ -104,8 +107,7 @@ ParsedLine parse_command(std::string_view line) {
         std::string_view arg = take_word(rest);
         auto seconds = parse_seconds(arg);
         if (!seconds || !rest.empty())
-            return {std::nullopt,
-                    usage("whoelsesince <seconds> (a whole number of seconds, 0 or more)")};
+            return {std::nullopt, usage("whoelsesince <seconds> (a whole number of seconds, 0 or more)")};
         return {cmd::WhoElseSince{*seconds}, {}};
     }
     if (name == "block") return user_arg<cmd::Block>(rest, "block <user>");
@@ -115,8 +117,7 @@ ParsedLine parse_command(std::string_view line) {
     if (name == "private") return user_and_text<cmd::Private>(rest, "private <user> <text>");
     if (name == "stopprivate") return user_arg<cmd::StopPrivate>(rest, "stopprivate <user>");
     if (name == "help") return no_args(rest, "help", cmd::Help{});
-    return {std::nullopt,
-            fmt::format("error: unknown command '{}' (type 'help' for the list of commands)", name)};
+    return {std::nullopt, fmt::format("error: unknown command '{}' (type 'help' for the list of commands)", name)};
 }
 
 std::string_view command_help() noexcept {

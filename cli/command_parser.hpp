@@ -12,22 +12,37 @@
 namespace confab::cli {
 
 namespace cmd {
-struct Message { std::string to, text; };
-struct Broadcast { std::string text; };
+struct Message {
+    std::string to, text;
+};
+struct Broadcast {
+    std::string text;
+};
 struct WhoElse {};
-struct WhoElseSince { std::uint32_t seconds = 0; };
-struct Block { std::string user; };
-struct Unblock { std::string user; };
+struct WhoElseSince {
+    std::uint32_t seconds = 0;
+};
+struct Block {
+    std::string user;
+};
+struct Unblock {
+    std::string user;
+};
 struct Logout {};
-struct StartPrivate { std::string user; };
-struct Private { std::string user, text; };
-struct StopPrivate { std::string user; };
+struct StartPrivate {
+    std::string user;
+};
+struct Private {
+    std::string user, text;
+};
+struct StopPrivate {
+    std::string user;
+};
 struct Help {};
 } // namespace cmd
 
-using Command = std::variant<cmd::Message, cmd::Broadcast, cmd::WhoElse, cmd::WhoElseSince,
-                             cmd::Block, cmd::Unblock, cmd::Logout, cmd::StartPrivate,
-                             cmd::Private, cmd::StopPrivate, cmd::Help>;
+using Command = std::variant<cmd::Message, cmd::Broadcast, cmd::WhoElse, cmd::WhoElseSince, cmd::Block, cmd::Unblock,
+                             cmd::Logout, cmd::StartPrivate, cmd::Private, cmd::StopPrivate, cmd::Help>;
 
 // A command, or an `error: ...` line to show instead; neither for a blank line.
 struct ParsedLine {

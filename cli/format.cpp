@@ -23,8 +23,7 @@ std::string printable(std::string_view text) {
             out += char(c + 0x40);
         } else if (c == 0x7f) {
             out += "^?";
-        } else if (c == 0xc2 && i + 1 < text.size() &&
-                   static_cast<unsigned char>(text[i + 1]) <= 0x9f &&
+        } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9f &&
                    static_cast<unsigned char>(text[i + 1]) >= 0x80) {
             // U+0080..U+009F: C1 controls, which some terminals obey like ESC.
             out += '?';
@@ -47,8 +46,8 @@ std::string format_timestamp(std::uint64_t unix_ms) {
 
 std::string format_message(const proto::MessageEvent& m) {
     if (m.flags & proto::message_flag_offline)
-        return fmt::format("{} (offline, sent {}): {}", printable(m.from),
-                           format_timestamp(m.sent_at_ms), printable(m.text));
+        return fmt::format("{} (offline, sent {}): {}", printable(m.from), format_timestamp(m.sent_at_ms),
+                           printable(m.text));
     return fmt::format("{}: {}", printable(m.from), printable(m.text));
 }
 
@@ -57,8 +56,7 @@ std::string format_broadcast(const proto::BroadcastEvent& b) {
 }
 
 std::string format_presence(const proto::PresenceEvent& p) {
-    return fmt::format("{} logged {}", printable(p.user),
-                       p.kind == proto::PresenceKind::logout ? "out" : "in");
+    return fmt::format("{} logged {}", printable(p.user), p.kind == proto::PresenceKind::logout ? "out" : "in");
 }
 
 std::string format_private_text(std::string_view peer, std::string_view text) {
@@ -93,8 +91,7 @@ std::optional<std::string> format_result(const PendingRequest& request, const pr
             return fmt::format("message to {} stored for delivery at next login", request.target);
         return std::nullopt;
     case RequestKind::broadcast:
-        if (r.code == proto::Status::ok_partial)
-            return "your message could not be delivered to some recipients";
+        if (r.code == proto::Status::ok_partial) return "your message could not be delivered to some recipients";
         return std::nullopt;
     case RequestKind::block: return fmt::format("{} is blocked", request.target);
     case RequestKind::unblock: return fmt::format("{} is unblocked", request.target);
@@ -110,10 +107,8 @@ std::string format_login_refusal(const proto::LoginResult& r, std::string_view n
         return fmt::format("error: wrong password ({} left)", plural(r.value, "attempt"));
     case proto::LoginOutcome::locked:
         return fmt::format("error: account locked, try again in {}", plural(r.value, "second"));
-    case proto::LoginOutcome::already_logged_in:
-        return fmt::format("error: {} is already logged in", printable(name));
-    case proto::LoginOutcome::unavailable:
-        return "error: the server cannot check passwords right now, try again later";
+    case proto::LoginOutcome::already_logged_in: return fmt::format("error: {} is already logged in", printable(name));
+    case proto::LoginOutcome::unavailable: return "error: the server cannot check passwords right now, try again later";
     case proto::LoginOutcome::ok: break;
     }
     return fmt::format("error: login refused (outcome {})", static_cast<int>(r.outcome));
@@ -121,13 +116,14 @@ std::string format_login_refusal(const proto::LoginResult& r, std::string_view n
 
 std::string format_session_end(const proto::SessionEnded& e) {
     if (e.reason == proto::EndReason::logged_out) return "logged out";
-    std::string_view fallback = e.reason == proto::EndReason::timed_out
-                                    ? "timed out after inactivity"
-                                    : "the server is shutting down";
+    std::string_view fallback =
+        e.reason == proto::EndReason::timed_out ? "timed out after inactivity" : "the server is shutting down";
     return fmt::format("logged out: {}", e.detail.empty() ? fallback : printable(e.detail));
 }
 
-std::string welcome_line(std::string_view name) { return fmt::format("welcome, {}", name); }
+std::string welcome_line(std::string_view name) {
+    return fmt::format("welcome, {}", name);
+}
 
 std::string private_started_line(std::string_view peer) {
     return fmt::format("private chat with {} started", peer);

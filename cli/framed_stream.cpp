@@ -35,8 +35,7 @@ bool FramedStream::flush() {
     return true;
 }
 
-FramedStream::ReadStatus
-FramedStream::read(const std::function<bool(const proto::Message&)>& on_message) {
+FramedStream::ReadStatus FramedStream::read(const std::function<bool(const proto::Message&)>& on_message) {
     std::array<std::uint8_t, 16384> buf;
     ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n == 0) return ReadStatus::closed;

@@ -38,7 +38,7 @@ std::optional<std::string> read_password_file(const std::string& path, std::stri
 } // namespace
 
 int main(int argc, char** argv) {
-    std::setlocale(LC_CTYPE, ""); // readline needs the locale to edit multibyte text
+    std::setlocale(LC_CTYPE, "");  // readline needs the locale to edit multibyte text
     std::signal(SIGPIPE, SIG_IGN); // a closed socket or pipe is an error return, not a death
 
     ParsedOptions parsed = parse_options(argc, argv);
@@ -57,8 +57,7 @@ int main(int argc, char** argv) {
         std::string error;
         password = read_password_file(*parsed.options.password_file, error);
         if (!password) {
-            fmt::print(stderr, "error: cannot read password file {}: {}\n",
-                       *parsed.options.password_file, error);
+            fmt::print(stderr, "error: cannot read password file {}: {}\n", *parsed.options.password_file, error);
             return exit_failure;
         }
     }

@@ -37,8 +37,7 @@ std::string resolve(const std::string& host, std::uint16_t port, int flags, Addr
 }
 
 Fd open_socket(const addrinfo& ai) {
-    return Fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       ai.ai_protocol));
+    return Fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
 }
 
 // Chat traffic is small interactive frames: send them without Nagle's delay.
@@ -83,8 +82,7 @@ SocketResult connect_first(const std::string& host, std::uint16_t port, Settle s
 }
 } // namespace
 
-SocketResult connect_with_timeout(const std::string& host, std::uint16_t port,
-                                  std::chrono::milliseconds timeout) {
+SocketResult connect_with_timeout(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
     return connect_first(host, port, [&](int fd) {
         pollfd pfd{fd, POLLOUT, 0};
         int n;
@@ -113,8 +111,7 @@ SocketResult listen_ephemeral(const std::string& host) {
     int last_error = EADDRNOTAVAIL;
     for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
         Fd fd = open_socket(*ai);
-        if (!fd || ::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 ||
-            ::listen(fd.get(), 16) != 0) {
+        if (!fd || ::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd.get(), 16) != 0) {
             last_error = errno;
             continue;
         }
@@ -134,8 +131,7 @@ std::string local_address(int fd) {
     socklen_t len = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
     char host[NI_MAXHOST];
-    if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, nullptr, 0,
-                    NI_NUMERICHOST) != 0)
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
         return {};
     return host;
 }
@@ -145,8 +141,7 @@ std::uint16_t local_port(int fd) {
     socklen_t len = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
     if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    if (addr.ss_family == AF_INET6)
-        return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
     return 0;
 }
 

@@ -40,8 +40,7 @@ struct SocketResult {
 };
 
 // Connects, waiting at most `timeout` per address; the socket is non-blocking.
-SocketResult connect_with_timeout(const std::string& host, std::uint16_t port,
-                                  std::chrono::milliseconds timeout);
+SocketResult connect_with_timeout(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
 // Starts a non-blocking connect: POLLOUT signals completion, connect_error() the outcome.
 SocketResult connect_start(const std::string& host, std::uint16_t port);
 // The pending error of a socket (SO_ERROR), 0 if none.

@@ -55,14 +55,15 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
             r.options.host = arg;
             break;
         case 'p':
-            if (auto port = parse_port(arg)) r.options.port = *port;
-            else return usage_error(fmt::format("invalid port '{}' (1-65535)", arg));
+            if (auto port = parse_port(arg))
+                r.options.port = *port;
+            else
+                return usage_error(fmt::format("invalid port '{}' (1-65535)", arg));
             break;
         case 'u':
             if (!is_valid_name(arg))
-                return usage_error(fmt::format(
-                    "invalid user name '{}' (1-{} letters, digits, '_', '.' or '-')", arg,
-                    proto::max_name_length));
+                return usage_error(fmt::format("invalid user name '{}' (1-{} letters, digits, '_', '.' or '-')", arg,
+                                               proto::max_name_length));
             r.options.user = arg;
             break;
         case opt_password_file:
@@ -84,25 +85,24 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
 }
 
 std::string help_text() {
-    std::string text =
-        "Usage: confab [OPTION]...\n"
-        "Terminal client for the confab instant-messaging server.\n"
-        "\n"
-        "  -H, --host HOST           server address (default 127.0.0.1)\n"
-        "  -p, --port PORT           server port (default 7420)\n"
-        "  -u, --user NAME           log in as NAME instead of asking for it\n"
-        "      --password-file FILE  read the password from the first line of FILE\n"
-        "      --private-host ADDR   address to accept private chats on and to announce\n"
-        "                            to peers (default: the address used to reach the\n"
-        "                            server)\n"
-        "  -h, --help                show this help and exit\n"
-        "  -V, --version             show the version and exit\n"
-        "\n"
-        "When standard input is not a terminal, confab reads the user name and the\n"
-        "password from its first lines (unless given by options), then one command\n"
-        "per line, and logs out at the end of the input.\n"
-        "\n"
-        "Commands:\n";
+    std::string text = "Usage: confab [OPTION]...\n"
+                       "Terminal client for the confab instant-messaging server.\n"
+                       "\n"
+                       "  -H, --host HOST           server address (default 127.0.0.1)\n"
+                       "  -p, --port PORT           server port (default 7420)\n"
+                       "  -u, --user NAME           log in as NAME instead of asking for it\n"
+                       "      --password-file FILE  read the password from the first line of FILE\n"
+                       "      --private-host ADDR   address to accept private chats on and to announce\n"
+                       "                            to peers (default: the address used to reach the\n"
+                       "                            server)\n"
+                       "  -h, --help                show this help and exit\n"
+                       "  -V, --version             show the version and exit\n"
+                       "\n"
+                       "When standard input is not a terminal, confab reads the user name and the\n"
+                       "password from its first lines (unless given by options), then one command\n"
+                       "per line, and logs out at the end of the input.\n"
+                       "\n"
+                       "Commands:\n";
     std::string_view commands = command_help();
     while (!commands.empty()) { // indent each command line
         auto end = commands.find('\n');

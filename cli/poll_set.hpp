@@ -17,9 +17,7 @@ public:
         fds_.push_back(pollfd{fd, events, 0});
         return fds_.size() - 1;
     }
-    short revents(std::size_t index) const noexcept {
-        return index < fds_.size() ? fds_[index].revents : 0;
-    }
+    short revents(std::size_t index) const noexcept { return index < fds_.size() ? fds_[index].revents : 0; }
     // poll(2); an interrupted wait counts as a wait in which nothing happened.
     int wait(int timeout_ms) {
         int n = ::poll(fds_.data(), fds_.size(), timeout_ms);

@@ -35,7 +35,7 @@ struct PrivateChat::Session {
         awaiting_hello, // the peer dialled us: waiting for its PeerHello
         unverified,     // its PeerHello came before the matching PrivateInvite: waiting for it
         established,
-        closed,         // to be removed
+        closed, // to be removed
     };
     State state = State::requested;
     std::string peer; // empty until an incoming connection names itself
@@ -48,8 +48,7 @@ struct PrivateChat::Session {
     proto::Token token{}; // unverified: the token its hello presented
 };
 
-PrivateChat::PrivateChat(std::string me, Terminal& terminal)
-    : me_(std::move(me)), terminal_(terminal) {}
+PrivateChat::PrivateChat(std::string me, Terminal& terminal) : me_(std::move(me)), terminal_(terminal) {}
 
 PrivateChat::~PrivateChat() = default;
 
@@ -117,8 +116,7 @@ std::optional<std::string> PrivateChat::send_text(std::string_view peer, std::st
     Session* s = find(peer);
     if (!s) return fmt::format("error: no private session with {}", peer);
     if (s->state != Session::State::established) {
-        if (s->queued.size() >= max_queued_texts)
-            return fmt::format("error: private chat with {} is not up yet", peer);
+        if (s->queued.size() >= max_queued_texts) return fmt::format("error: private chat with {} is not up yet", peer);
         s->queued.emplace_back(text);
         return std::nullopt;
     }
@@ -150,8 +148,7 @@ void PrivateChat::revoked(std::string_view peer) {
 
 void PrivateChat::close_all(proto::PeerByeReason reason) {
     for (auto& s : sessions_)
-        if (s->state != Session::State::closed)
-            end(*s, reason, s->state == Session::State::established);
+        if (s->state != Session::State::closed) end(*s, reason, s->state == Session::State::established);
     invites_.clear();
     listener_.reset();
     reap();
@@ -333,7 +330,9 @@ bool PrivateChat::peer_is_calling(std::string_view peer) const {
     return invites_.find(peer) != invites_.end();
 }
 
-bool PrivateChat::peer_wins(std::string_view peer) const { return peer < me_; }
+bool PrivateChat::peer_wins(std::string_view peer) const {
+    return peer < me_;
+}
 
 void PrivateChat::fail(Session& s, std::string_view why) {
     terminal_.print(fmt::format("error: private chat with {} failed: {}", s.peer, why));

@@ -1,8 +1,8 @@
 #include "cli/signals.hpp"
 
 #include <csignal>
-#include <system_error>
 #include <sys/signalfd.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace confab::cli {
@@ -20,8 +20,7 @@ SignalWatch::SignalWatch(std::initializer_list<int> signals) {
 std::vector<int> SignalWatch::take() {
     std::vector<int> received;
     signalfd_siginfo info;
-    while (::read(fd_.get(), &info, sizeof info) == ssize_t(sizeof info))
-        received.push_back(int(info.ssi_signo));
+    while (::read(fd_.get(), &info, sizeof info) == ssize_t(sizeof info)) received.push_back(int(info.ssi_signo));
     return received;
 }
 

@@ -17,9 +17,7 @@ class PlainTerminal final : public Terminal {
 public:
     bool interactive() const noexcept override { return false; }
     void set_input(InputMode mode, std::string_view) override { mode_ = mode; }
-    bool wants_read() const noexcept override {
-        return mode_ != InputMode::none && !eof_ && lines_.empty();
-    }
+    bool wants_read() const noexcept override { return mode_ != InputMode::none && !eof_ && lines_.empty(); }
 
     void on_readable() override {
         char buf[4096];
@@ -31,11 +29,12 @@ public:
             return;
         }
         for (ssize_t i = 0; i < n; ++i) {
-            if (buf[i] == '\n') push_partial();
-            else if (partial_.size() < max_line) partial_ += buf[i];
+            if (buf[i] == '\n')
+                push_partial();
+            else if (partial_.size() < max_line)
+                partial_ += buf[i];
         }
     }
-
 
     void print(std::string_view line) override { write_line(stdout, line); }
     void print_error(std::string_view line) override {
@@ -61,6 +60,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<Terminal> make_plain_terminal() { return std::make_unique<PlainTerminal>(); }
+std::unique_ptr<Terminal> make_plain_terminal() {
+    return std::make_unique<PlainTerminal>();
+}
 
 } // namespace confab::cli

@@ -54,15 +54,14 @@ public:
         }
     }
 
-    bool wants_read() const noexcept override {
-        return mode_ != InputMode::none && !eof_ && lines_.empty();
-    }
+    bool wants_read() const noexcept override { return mode_ != InputMode::none && !eof_ && lines_.empty(); }
 
     void on_readable() override {
-        if (editing()) rl_callback_read_char();
-        else if (mode_ == InputMode::secret) read_secret();
+        if (editing())
+            rl_callback_read_char();
+        else if (mode_ == InputMode::secret)
+            read_secret();
     }
-
 
     void print(std::string_view line) override { print_above(stdout, line); }
     void print_error(std::string_view line) override { print_above(stderr, line); }
@@ -72,9 +71,7 @@ public:
     }
 
 private:
-    bool editing() const noexcept {
-        return mode_ == InputMode::text || mode_ == InputMode::command;
-    }
+    bool editing() const noexcept { return mode_ == InputMode::text || mode_ == InputMode::command; }
 
     static void on_line(char* raw) {
         ReadlineTerminal& self = *active_terminal;

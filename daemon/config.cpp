@@ -31,17 +31,20 @@ const std::vector<KeySpec>& specs() {
         {{"users_file", "credentials file; empty = embedded demo users", true}, &Config::users_file},
         {{"state_dir", "directory for persistent state", false}, &Config::state_dir},
         {{"block_duration", "seconds a name stays locked after 3 wrong passwords", true},
-         &Config::block_duration, 1, 86400 * 365},
-        {{"timeout", "seconds without a command before a user is logged out", true},
-         &Config::timeout, 1, 86400 * 365},
-        {{"login_timeout", "seconds a new connection has to log in", true},
-         &Config::login_timeout, 1, 3600},
-        {{"max_connections", "simultaneous client connections", true},
-         &Config::max_connections, 1, 10'000'000},
+         &Config::block_duration,
+         1,
+         86400 * 365},
+        {{"timeout", "seconds without a command before a user is logged out", true}, &Config::timeout, 1, 86400 * 365},
+        {{"login_timeout", "seconds a new connection has to log in", true}, &Config::login_timeout, 1, 3600},
+        {{"max_connections", "simultaneous client connections", true}, &Config::max_connections, 1, 10'000'000},
         {{"max_output_bytes", "unsent bytes per client before it is dropped", true},
-         &Config::max_output_bytes, 65536 + 4, i64max},
+         &Config::max_output_bytes,
+         65536 + 4,
+         i64max},
         {{"max_offline_messages", "stored messages per offline recipient", true},
-         &Config::max_offline_messages, 0, 1'000'000},
+         &Config::max_offline_messages,
+         0,
+         1'000'000},
         {{"hash_workers", "threads verifying password hashes", false}, &Config::hash_workers, 1, 256},
         {{"presence", "announce logins and logouts", true}, &Config::presence},
         {{"log_level", "error, warning, info or debug", true}, &Config::log_level},
@@ -57,8 +60,8 @@ const KeySpec* find_spec(std::string_view name) {
 
 void check_range(const KeySpec& s, std::int64_t v, const std::string& where) {
     if (v < s.min || v > s.max)
-        throw ConfigError(fmt::format("{}: '{}' must be between {} and {} (got {})", where,
-                                      s.key.name, s.min, s.max, v));
+        throw ConfigError(
+            fmt::format("{}: '{}' must be between {} and {} (got {})", where, s.key.name, s.min, s.max, v));
 }
 
 std::string where_of(const toml::value& v, const std::string& origin) {
@@ -83,9 +86,7 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
     try {
         std::istringstream in(text);
         doc = toml::parse(in, origin);
-    } catch (const std::exception& e) {
-        throw ConfigError(fmt::format("{}: TOML syntax error: {}", origin, e.what()));
-    }
+    } catch (const std::exception& e) { throw ConfigError(fmt::format("{}: TOML syntax error: {}", origin, e.what())); }
     if (!doc.is_table()) throw ConfigError(fmt::format("{}: expected a table of keys", origin));
 
     Config c;
@@ -97,8 +98,7 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
             [&](auto member) {
                 using T = std::remove_reference_t<decltype(c.*member)>;
                 if constexpr (std::is_same_v<T, std::int64_t>) {
-                    if (!value.is_integer())
-                        throw ConfigError(fmt::format("{}: '{}' must be an integer", where, name));
+                    if (!value.is_integer()) throw ConfigError(fmt::format("{}: '{}' must be an integer", where, name));
                     check_range(*s, value.as_integer(), where);
                     c.*member = value.as_integer();
                 } else if constexpr (std::is_same_v<T, bool>) {
@@ -106,8 +106,7 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
                         throw ConfigError(fmt::format("{}: '{}' must be true or false", where, name));
                     c.*member = value.as_boolean();
                 } else {
-                    if (!value.is_string())
-                        throw ConfigError(fmt::format("{}: '{}' must be a string", where, name));
+                    if (!value.is_string()) throw ConfigError(fmt::format("{}: '{}' must be a string", where, name));
                     c.*member = value.as_string().str;
                 }
             },
@@ -115,9 +114,7 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
     }
     try {
         validate(c);
-    } catch (const ConfigError& e) {
-        throw ConfigError(fmt::format("{}: {}", origin, e.what()));
-    }
+    } catch (const ConfigError& e) { throw ConfigError(fmt::format("{}: {}", origin, e.what())); }
     return c;
 }
 

@@ -14,16 +14,16 @@ namespace confab {
 struct Config {
     std::string listen = "127.0.0.1";
     std::int64_t port = 7420;
-    std::string users_file;              // empty: embedded demo users
+    std::string users_file; // empty: embedded demo users
     std::string state_dir = "confab-state";
-    std::int64_t block_duration = 10;    // seconds a name stays locked after 3 failures
-    std::int64_t timeout = 300;          // seconds without a command before logout
-    std::int64_t login_timeout = 30;     // seconds to log in after connecting
+    std::int64_t block_duration = 10; // seconds a name stays locked after 3 failures
+    std::int64_t timeout = 300;       // seconds without a command before logout
+    std::int64_t login_timeout = 30;  // seconds to log in after connecting
     std::int64_t max_connections = 10000;
-    std::int64_t max_output_bytes = 1 << 20; // unsent bytes per client before it is dropped
+    std::int64_t max_output_bytes = 1 << 20;  // unsent bytes per client before it is dropped
     std::int64_t max_offline_messages = 1000; // per recipient
     std::int64_t hash_workers = 2;
-    bool presence = true;                // login/logout notices (off for mass-session tests)
+    bool presence = true; // login/logout notices (off for mass-session tests)
     std::string log_level = "info";
 };
 

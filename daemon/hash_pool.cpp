@@ -42,8 +42,7 @@ bool HashPool::submit(Job job) {
 
 std::vector<HashPool::Done> HashPool::take_results() {
     std::uint64_t counter;
-    while (::read(event_.get(), &counter, sizeof counter) < 0 && errno == EINTR) {
-    }
+    while (::read(event_.get(), &counter, sizeof counter) < 0 && errno == EINTR) {}
     std::lock_guard lock(mutex_);
     std::vector<Done> out;
     out.swap(done_);
@@ -70,8 +69,7 @@ void HashPool::work() {
             done_.push_back({job.conn, job.job, ok});
         }
         std::uint64_t one = 1;
-        while (::write(event_.get(), &one, sizeof one) < 0 && errno == EINTR) {
-        }
+        while (::write(event_.get(), &one, sizeof one) < 0 && errno == EINTR) {}
     }
 }
 

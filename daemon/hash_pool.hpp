@@ -38,7 +38,7 @@ public:
     HashPool& operator=(const HashPool&) = delete;
 
     int event_fd() const noexcept { return event_.get(); }
-    bool submit(Job job); // false when max_queued jobs are already waiting
+    bool submit(Job job);             // false when max_queued jobs are already waiting
     std::vector<Done> take_results(); // drains the eventfd counter too
 
 private:

@@ -10,9 +10,15 @@ std::atomic<int> current_level{int(Level::info)};
 std::atomic<bool> journal_prefix{false};
 } // namespace
 
-void set_level(Level l) noexcept { current_level = int(l); }
-Level level() noexcept { return Level(current_level.load(std::memory_order_relaxed)); }
-void set_journal_prefix(bool on) noexcept { journal_prefix = on; }
+void set_level(Level l) noexcept {
+    current_level = int(l);
+}
+Level level() noexcept {
+    return Level(current_level.load(std::memory_order_relaxed));
+}
+void set_journal_prefix(bool on) noexcept {
+    journal_prefix = on;
+}
 
 std::optional<Level> parse_level(std::string_view s) noexcept {
     if (s == "error") return Level::error;
@@ -44,8 +50,8 @@ void write(Level l, std::string_view text) noexcept {
             localtime_r(&ts.tv_sec, &local);
             char stamp[32];
             std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
-            fmt::format_to(std::back_inserter(line), "{}.{:03} {}: {}\n", stamp,
-                           ts.tv_nsec / 1000000, to_string(l), text);
+            fmt::format_to(std::back_inserter(line), "{}.{:03} {}: {}\n", stamp, ts.tv_nsec / 1000000, to_string(l),
+                           text);
         }
     } catch (...) {
         return; // out of memory while logging: drop the line rather than throw

@@ -19,23 +19,22 @@ namespace {
 constexpr int exit_config = 78; // EX_CONFIG: systemd's RestartPreventExitStatus=78 stops the loop
 
 void usage(std::FILE* out) {
-    std::fputs(
-        "Usage: confabd [OPTION]...\n"
-        "Run the confab chat daemon in the foreground.\n\n"
-        "  -c, --config FILE      read settings from FILE (TOML); default: built-in defaults\n"
-        "  -u, --users FILE       credentials file (overrides users_file)\n"
-        "  -l, --listen ADDR      address to listen on (overrides listen)\n"
-        "  -p, --port N           TCP port, 0 = any free port (overrides port)\n"
-        "      --state-dir DIR    persistent state directory (overrides state_dir)\n"
-        "      --set KEY=VALUE    override any configuration key\n"
-        "      --log-level LEVEL  error, warning, info or debug\n"
-        "      --check-config     validate the configuration and users file, then exit\n"
-        "  -h, --help             show this help\n"
-        "  -V, --version          show the version\n\n"
-        "Without --config the daemon listens on 127.0.0.1:7420 with demo users\n"
-        "alice, bob, carol and dave (passwords alice123, bob123, ...).\n"
-        "Exit status: 0 after SIGTERM/SIGINT, 78 for a bad configuration, 1 otherwise.\n",
-        out);
+    std::fputs("Usage: confabd [OPTION]...\n"
+               "Run the confab chat daemon in the foreground.\n\n"
+               "  -c, --config FILE      read settings from FILE (TOML); default: built-in defaults\n"
+               "  -u, --users FILE       credentials file (overrides users_file)\n"
+               "  -l, --listen ADDR      address to listen on (overrides listen)\n"
+               "  -p, --port N           TCP port, 0 = any free port (overrides port)\n"
+               "      --state-dir DIR    persistent state directory (overrides state_dir)\n"
+               "      --set KEY=VALUE    override any configuration key\n"
+               "      --log-level LEVEL  error, warning, info or debug\n"
+               "      --check-config     validate the configuration and users file, then exit\n"
+               "  -h, --help             show this help\n"
+               "  -V, --version          show the version\n\n"
+               "Without --config the daemon listens on 127.0.0.1:7420 with demo users\n"
+               "alice, bob, carol and dave (passwords alice123, bob123, ...).\n"
+               "Exit status: 0 after SIGTERM/SIGINT, 78 for a bad configuration, 1 otherwise.\n",
+               out);
 }
 
 } // namespace

@@ -42,7 +42,10 @@ std::optional<std::string> read_hidden(int tty, const char* prompt) {
     char ch;
     bool got_newline = false;
     while (::read(tty, &ch, 1) == 1) {
-        if (ch == '\n') { got_newline = true; break; }
+        if (ch == '\n') {
+            got_newline = true;
+            break;
+        }
         line.push_back(ch);
     }
     if (restore) ::tcsetattr(tty, TCSAFLUSH, &old);
@@ -74,14 +77,15 @@ std::string updated_text(const std::string& old, const std::string& name, const 
 }
 
 int write_atomically(const std::string& path, const std::string& text) {
-    struct stat st{};
+    struct stat st {};
     bool existed = ::stat(path.c_str(), &st) == 0;
     std::string tmp = path + ".XXXXXX";
     int fd = ::mkstemp(tmp.data());
     if (fd < 0) return fail("cannot create a temporary file next to " + path + ": " + std::strerror(errno));
     // Same owner and mode as before; a new file is 0640 (readable by the daemon's group only).
     ::fchmod(fd, existed ? (st.st_mode & 07777) : 0640);
-    if (existed && ::geteuid() == 0) [[maybe_unused]] int r = ::fchown(fd, st.st_uid, st.st_gid);
+    if (existed && ::geteuid() == 0) [[maybe_unused]]
+        int r = ::fchown(fd, st.st_uid, st.st_gid);
     const char* p = text.data();
     std::size_t left = text.size();
     while (left > 0) {
@@ -180,11 +184,10 @@ int main(int argc, char** argv) {
     std::string hash;
     try {
         hash = confab::make_hash(password);
-    } catch (const std::exception& e) {
-        return fail(e.what());
-    }
+    } catch (const std::exception& e) { return fail(e.what()); }
     explicit_bzero(password.data(), password.size());
     if (int rc = write_atomically(path, updated_text(old, name, hash))) return rc;
-    std::fprintf(stderr, "password for %s set in %s; `systemctl reload confabd` applies it\n", name.c_str(), path.c_str());
+    std::fprintf(stderr, "password for %s set in %s; `systemctl reload confabd` applies it\n", name.c_str(),
+                 path.c_str());
     return 0;
 }

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 
 #include <csignal>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <system_error>
 
 namespace confab {
@@ -25,9 +25,9 @@ constexpr std::uint8_t close_deadline_kind = 0x80, watchdog_kind = 0x81, status_
 TimerQueue::Key glue_key(std::uint8_t kind, std::uint64_t id = 0) {
     return timer_key(TimerKind(kind), id);
 }
-constexpr std::int64_t close_grace_ms = 5000;    // a closing client gets this long to take its last frames
-constexpr std::size_t reads_per_wakeup = 16;     // then other clients get a turn
-constexpr std::size_t max_queued_hashes = 1024;  // beyond this, logins are answered "unavailable"
+constexpr std::int64_t close_grace_ms = 5000;   // a closing client gets this long to take its last frames
+constexpr std::size_t reads_per_wakeup = 16;    // then other clients get a turn
+constexpr std::size_t max_queued_hashes = 1024; // beyond this, logins are answered "unavailable"
 
 UniqueFd make_signal_fd() {
     sigset_t set;
@@ -68,8 +68,8 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
     } else {
         users = load_users_file(c.users_file);
         if (users.plaintext_entries > 0)
-            log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries",
-                         c.users_file, users.plaintext_entries);
+            log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries", c.users_file,
+                         users.plaintext_entries);
     }
     return {std::move(c), std::move(users)};
 }
@@ -80,13 +80,9 @@ CoreSettings core_settings(const Config& c) {
 }
 
 Server::Server(ConfigSource source, Config config, UsersFile users)
-    : source_(std::move(source)),
-      config_(std::move(config)),
-      listener_(make_listener(config_)),
-      signal_fd_(make_signal_fd()),
-      hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
-      store_(open_store(config_)),
-      core_(*this, core_settings(config_), std::move(users)) {
+    : source_(std::move(source)), config_(std::move(config)), listener_(make_listener(config_)),
+      signal_fd_(make_signal_fd()), hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
+      store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)) {
     core_.restore(store_->load(), now());
     store_->start();
     reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
@@ -104,7 +100,9 @@ Server::Server(ConfigSource source, Config config, UsersFile users)
 
 Server::~Server() = default;
 
-Now Server::now() const { return Now{monotonic_ms(), wall_ms()}; }
+Now Server::now() const {
+    return Now{monotonic_ms(), wall_ms()};
+}
 
 // ---------------------------------------------------------------- CoreEnv
 
@@ -118,8 +116,8 @@ void Server::send(ConnId id, proto::Bytes frame) {
     bool queued = c->output().append(frame, limit) ||
                   (c->flush() != Connection::IoStatus::error && c->output().append(frame, limit));
     if (!queued) {
-        log::warning("dropping client {}: more than {} bytes of unsent output (it reads too slowly)",
-                     c->peer(), config_.max_output_bytes);
+        log::warning("dropping client {}: more than {} bytes of unsent output (it reads too slowly)", c->peer(),
+                     config_.max_output_bytes);
         c->dead = true;
         dead_.push_back(id);
         return;
@@ -141,8 +139,12 @@ void Server::close(ConnId id) {
     arm_timer(glue_key(close_deadline_kind, id), monotonic_ms() + close_grace_ms);
 }
 
-void Server::arm_timer(TimerQueue::Key key, TimePoint deadline) { timers_.arm(key, deadline); }
-void Server::cancel_timer(TimerQueue::Key key) { timers_.cancel(key); }
+void Server::arm_timer(TimerQueue::Key key, TimePoint deadline) {
+    timers_.arm(key, deadline);
+}
+void Server::cancel_timer(TimerQueue::Key key) {
+    timers_.cancel(key);
+}
 
 bool Server::verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) {
     return hashes_.submit({conn, job, hash, std::move(password)});
@@ -218,7 +220,7 @@ void Server::read_frames(Connection& c) {
                 if (r.kind == proto::FrameResult::Kind::need_more) break;
                 if (r.kind == proto::FrameResult::Kind::error) {
                     auto status = r.error == proto::DecodeError::frame_too_large ? proto::Status::frame_too_large
-                                                                                  : proto::Status::bad_request;
+                                                                                 : proto::Status::bad_request;
                     core_.on_protocol_error(c.id(), status, proto::to_string(r.error), t);
                     return;
                 }
@@ -357,9 +359,7 @@ void Server::reload() {
         core_.replace_users(std::move(users));
         config_ = std::move(config);
         log::info("configuration reloaded: {} users", count);
-    } catch (const std::exception& e) {
-        log::error("reload failed, keeping the current configuration: {}", e.what());
-    }
+    } catch (const std::exception& e) { log::error("reload failed, keeping the current configuration: {}", e.what()); }
     systemd::notify_ready(last_status_);
 }
 

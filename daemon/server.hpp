@@ -6,14 +6,14 @@
 // Owned and run by main(); every method runs on the reactor thread.
 #pragma once
 
-#include "core/chat_core.hpp"
 #include "config.hpp"
-#include "net/conn_table.hpp"
+#include "core/chat_core.hpp"
 #include "hash_pool.hpp"
+#include "net/conn_table.hpp"
 #include "net/listener.hpp"
 #include "net/reactor.hpp"
-#include "state/store.hpp"
 #include "net/timer_fd.hpp"
+#include "state/store.hpp"
 
 #include <memory>
 #include <optional>
@@ -25,7 +25,7 @@ namespace confab {
 
 // Where the settings came from, so SIGHUP can read them again the same way.
 struct ConfigSource {
-    std::string config_path;                                   // empty: defaults only
+    std::string config_path;                                    // empty: defaults only
     std::vector<std::pair<std::string, std::string>> overrides; // command-line key=value
 };
 
@@ -79,9 +79,9 @@ private:
     TimerQueue timers_;
     ConnTable conns_;
     ChatCore core_;
-    std::vector<std::uint64_t> dirty_;        // connections with output to flush
-    std::vector<std::uint64_t> read_pending_; // connections whose read budget ran out
-    std::vector<std::uint64_t> dead_;         // destroy after the current event
+    std::vector<std::uint64_t> dirty_;                // connections with output to flush
+    std::vector<std::uint64_t> read_pending_;         // connections whose read budget ran out
+    std::vector<std::uint64_t> dead_;                 // destroy after the current event
     std::vector<std::uint64_t> flushing_, rereading_; // spares swapped with the two lists above
     std::optional<std::chrono::milliseconds> watchdog_;
     std::string last_status_;

@@ -23,20 +23,16 @@ namespace {
 std::string sanitized(std::string_view text) {
     std::string out(text);
     for (char& c : out) {
-        if (c == '\n' || c == '\0') {
-            c = ' ';
-        }
+        if (c == '\n' || c == '\0') { c = ' '; }
     }
     return out;
 }
 
 std::string monotonic_usec() {
     timespec ts{};
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        return {};
-    }
-    const auto usec = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U +
-                      static_cast<std::uint64_t>(ts.tv_nsec) / 1'000U;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) { return {}; }
+    const auto usec =
+        static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000U;
     return "MONOTONIC_USEC=" + std::to_string(usec);
 }
 
@@ -49,25 +45,19 @@ void send(const std::string& state) {
 
 // Parses an unsigned decimal number covering all of text.
 bool parse_u64(std::string_view text, std::uint64_t& out) {
-    if (text.empty()) {
-        return false;
-    }
+    if (text.empty()) { return false; }
     std::uint64_t value = 0;
     for (char c : text) {
-        if (c < '0' || c > '9') {
-            return false;
-        }
+        if (c < '0' || c > '9') { return false; }
         const auto digit = static_cast<std::uint64_t>(c - '0');
-        if (value > (UINT64_MAX - digit) / 10U) {
-            return false;
-        }
+        if (value > (UINT64_MAX - digit) / 10U) { return false; }
         value = value * 10U + digit;
     }
     out = value;
     return true;
 }
 
-}  // namespace
+} // namespace
 
 bool compiled_with_systemd() noexcept {
     return CONFAB_HAVE_SYSTEMD != 0;
@@ -121,13 +111,11 @@ void notify_watchdog() {
 std::vector<int> listen_fds() {
     std::vector<int> fds;
     const int n = sd_listen_fds(1);
-    for (int i = 0; i < n; ++i) {
-        fds.push_back(SD_LISTEN_FDS_START + i);
-    }
+    for (int i = 0; i < n; ++i) { fds.push_back(SD_LISTEN_FDS_START + i); }
     return fds;
 }
 
-#else  // !CONFAB_HAVE_SYSTEMD: no-op fallbacks
+#else // !CONFAB_HAVE_SYSTEMD: no-op fallbacks
 
 void notify_ready(std::string_view /*status*/) {}
 void notify_reloading() {}
@@ -148,25 +136,16 @@ std::vector<int> listen_fds() {
 
 bool journal_stream_is_stderr() noexcept {
     const char* env = std::getenv("JOURNAL_STREAM");
-    if (env == nullptr) {
-        return false;
-    }
+    if (env == nullptr) { return false; }
     const std::string_view value(env);
     const auto colon = value.find(':');
-    if (colon == std::string_view::npos) {
-        return false;
-    }
+    if (colon == std::string_view::npos) { return false; }
     std::uint64_t dev = 0;
     std::uint64_t ino = 0;
-    if (!parse_u64(value.substr(0, colon), dev) || !parse_u64(value.substr(colon + 1), ino)) {
-        return false;
-    }
+    if (!parse_u64(value.substr(0, colon), dev) || !parse_u64(value.substr(colon + 1), ino)) { return false; }
     struct stat st {};
-    if (fstat(2, &st) != 0) {
-        return false;
-    }
-    return static_cast<std::uint64_t>(st.st_dev) == dev &&
-           static_cast<std::uint64_t>(st.st_ino) == ino;
+    if (fstat(2, &st) != 0) { return false; }
+    return static_cast<std::uint64_t>(st.st_dev) == dev && static_cast<std::uint64_t>(st.st_ino) == ino;
 }
 
-}  // namespace confab::systemd
+} // namespace confab::systemd

@@ -65,4 +65,4 @@ void notify_watchdog();
 // syslog-priority prefix and no own timestamp.
 [[nodiscard]] bool journal_stream_is_stderr() noexcept;
 
-}  // namespace confab::systemd
+} // namespace confab::systemd

@@ -23,28 +23,28 @@ std::string_view to_string(DecodeError e) noexcept;
 // Status codes of Result.code and ProtocolError.code. Values are wire format.
 enum class Status : std::uint16_t {
     ok = 0,
-    ok_stored = 1,        // message kept for an offline recipient
-    ok_partial = 2,       // broadcast skipped recipients who blocked the sender
+    ok_stored = 1,  // message kept for an offline recipient
+    ok_partial = 2, // broadcast skipped recipients who blocked the sender
 
-    bad_request = 10,     // malformed frame, unknown type, bad UTF-8
+    bad_request = 10, // malformed frame, unknown type, bad UTF-8
     unsupported_version = 11,
     frame_too_large = 12,
-    not_logged_in = 13,   // command sent before a successful login
-    wrong_state = 14,     // message not valid now (e.g. a second Hello or Login)
+    not_logged_in = 13, // command sent before a successful login
+    wrong_state = 14,   // message not valid now (e.g. a second Hello or Login)
 
     unknown_user = 20,
-    self_target = 21,     // the command names yourself
+    self_target = 21, // the command names yourself
     blocked_by_recipient = 22,
     already_blocked = 23,
     not_blocked = 24,
-    invalid_name = 25,    // 1..32 of [A-Za-z0-9_.-]
-    invalid_text = 26,    // 1..1000 bytes of UTF-8
+    invalid_name = 25, // 1..32 of [A-Za-z0-9_.-]
+    invalid_text = 26, // 1..1000 bytes of UTF-8
     user_offline = 27,
     no_private_endpoint = 28, // the peer's client announced no listener
     mailbox_full = 29,
     storage_failed = 30,
     invalid_argument = 31,
-    no_private_session = 32,  // stopprivate with no session or pending token
+    no_private_session = 32, // stopprivate with no session or pending token
 
     output_overflow = 40, // the client read too slowly; it is dropped
     login_timeout = 41,   // no login within the handshake deadline
@@ -52,6 +52,8 @@ enum class Status : std::uint16_t {
 };
 
 std::string_view to_string(Status s) noexcept;
-inline bool is_success(Status s) noexcept { return static_cast<std::uint16_t>(s) < 10; }
+inline bool is_success(Status s) noexcept {
+    return static_cast<std::uint16_t>(s) < 10;
+}
 
 } // namespace confab::proto

@@ -16,8 +16,8 @@ namespace confab::proto {
 struct FrameResult {
     enum class Kind : std::uint8_t { need_more, frame, error };
     Kind kind = Kind::need_more;
-    Bytes payload;            // kind == frame: the payload (type byte first)
-    std::size_t consumed = 0; // kind == frame: header + payload bytes to drop
+    Bytes payload;                              // kind == frame: the payload (type byte first)
+    std::size_t consumed = 0;                   // kind == frame: header + payload bytes to drop
     DecodeError error = DecodeError::truncated; // kind == error
 };
 

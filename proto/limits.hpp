@@ -15,12 +15,12 @@ inline constexpr std::size_t frame_header_size = 4;
 // Largest payload (type byte included) a peer may announce.
 inline constexpr std::size_t max_frame_size = 64 * 1024;
 
-inline constexpr std::size_t max_name_length = 32;        // user names, bytes
-inline constexpr std::size_t max_text_length = 1000;      // message text, bytes
-inline constexpr std::size_t max_password_length = 256;   // bytes
-inline constexpr std::size_t max_host_length = 255;       // private-chat host, bytes
-inline constexpr std::size_t max_detail_length = 1000;    // human-readable detail strings
-inline constexpr std::size_t private_token_size = 16;     // 128-bit one-time token
-inline constexpr std::size_t max_list_entries = 4096;     // names in one user list / ids in one ack
+inline constexpr std::size_t max_name_length = 32;      // user names, bytes
+inline constexpr std::size_t max_text_length = 1000;    // message text, bytes
+inline constexpr std::size_t max_password_length = 256; // bytes
+inline constexpr std::size_t max_host_length = 255;     // private-chat host, bytes
+inline constexpr std::size_t max_detail_length = 1000;  // human-readable detail strings
+inline constexpr std::size_t private_token_size = 16;   // 128-bit one-time token
+inline constexpr std::size_t max_list_entries = 4096;   // names in one user list / ids in one ack
 
 } // namespace confab::proto

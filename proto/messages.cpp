@@ -1,37 +1,63 @@
 #include "messages.hpp"
 
-
 namespace confab::proto {
 namespace {
 
 // Field encoders, one per field type. Enums go on the wire as their underlying integer.
-void put(Writer& w, std::uint8_t v) { w.u8(v); }
-void put(Writer& w, std::uint16_t v) { w.u16(v); }
-void put(Writer& w, std::uint32_t v) { w.u32(v); }
-void put(Writer& w, std::uint64_t v) { w.u64(v); }
-void put(Writer& w, std::string_view v) { w.str(v); }
-void put(Writer& w, const Token& v) { w.token(v); }
+void put(Writer& w, std::uint8_t v) {
+    w.u8(v);
+}
+void put(Writer& w, std::uint16_t v) {
+    w.u16(v);
+}
+void put(Writer& w, std::uint32_t v) {
+    w.u32(v);
+}
+void put(Writer& w, std::uint64_t v) {
+    w.u64(v);
+}
+void put(Writer& w, std::string_view v) {
+    w.str(v);
+}
+void put(Writer& w, const Token& v) {
+    w.token(v);
+}
 template <class E>
-    requires std::is_enum_v<E>
+requires std::is_enum_v<E>
 void put(Writer& w, E v) {
     put(w, static_cast<std::underlying_type_t<E>>(v));
 }
 template <class T>
 void put(Writer& w, const std::vector<T>& list) {
     // Never emit a list the decoder refuses (nor let the u16 count wrap).
-    if (list.size() > max_list_entries) { w.fail(); return; }
+    if (list.size() > max_list_entries) {
+        w.fail();
+        return;
+    }
     w.u16(std::uint16_t(list.size()));
     for (const auto& item : list) put(w, item);
 }
 
-void get(Reader& r, std::uint8_t& v) { v = r.u8(); }
-void get(Reader& r, std::uint16_t& v) { v = r.u16(); }
-void get(Reader& r, std::uint32_t& v) { v = r.u32(); }
-void get(Reader& r, std::uint64_t& v) { v = r.u64(); }
-void get(Reader& r, std::string_view& v) { v = r.str(); }
-void get(Reader& r, Token& v) { v = r.token(); }
+void get(Reader& r, std::uint8_t& v) {
+    v = r.u8();
+}
+void get(Reader& r, std::uint16_t& v) {
+    v = r.u16();
+}
+void get(Reader& r, std::uint32_t& v) {
+    v = r.u32();
+}
+void get(Reader& r, std::uint64_t& v) {
+    v = r.u64();
+}
+void get(Reader& r, std::string_view& v) {
+    v = r.str();
+}
+void get(Reader& r, Token& v) {
+    v = r.token();
+}
 template <class E>
-    requires std::is_enum_v<E>
+requires std::is_enum_v<E>
 void get(Reader& r, E& v) {
     std::underlying_type_t<E> raw{};
     get(r, raw);
@@ -40,10 +66,16 @@ void get(Reader& r, E& v) {
 template <class T>
 void get(Reader& r, std::vector<T>& list) {
     std::uint16_t n = r.u16();
-    if (n > max_list_entries) { r.fail(DecodeError::too_many_entries); return; }
+    if (n > max_list_entries) {
+        r.fail(DecodeError::too_many_entries);
+        return;
+    }
     // Every entry takes at least one byte, so a count the payload cannot hold
     // is refused before reserving memory for it.
-    if (n > r.remaining()) { r.fail(DecodeError::truncated); return; }
+    if (n > r.remaining()) {
+        r.fail(DecodeError::truncated);
+        return;
+    }
     list.resize(n);
     for (auto& item : list) get(r, item);
 }
@@ -87,7 +119,9 @@ MessageType type_of(const Message& m) noexcept {
     return std::visit([](const auto& msg) { return std::decay_t<decltype(msg)>::type; }, m);
 }
 
-std::size_t payload_size(const Message& m) noexcept { return measure(m); }
+std::size_t payload_size(const Message& m) noexcept {
+    return measure(m);
+}
 
 std::size_t encode_frame(const Message& m, std::span<std::uint8_t> out) noexcept {
     if (out.size() < frame_header_size) return 0;

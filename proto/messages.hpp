@@ -262,12 +262,10 @@ struct PeerBye {
     auto fields() { return std::tie(reason); }
 };
 
-using Message =
-    std::variant<Hello, Login, SendMessage, Broadcast, WhoElse, WhoElseSince, Block, Unblock,
-                 Logout, StartPrivate, StopPrivate, PrivateListen, AckMessages, Welcome,
-                 LoginResult, Result, UserList, MessageEvent, BroadcastEvent, PresenceEvent,
-                 SessionEnded, PrivateIntro, PrivateInvite, PrivateRevoked, ProtocolError,
-                 PeerHello, PeerWelcome, PeerText, PeerBye>;
+using Message = std::variant<Hello, Login, SendMessage, Broadcast, WhoElse, WhoElseSince, Block, Unblock, Logout,
+                             StartPrivate, StopPrivate, PrivateListen, AckMessages, Welcome, LoginResult, Result,
+                             UserList, MessageEvent, BroadcastEvent, PresenceEvent, SessionEnded, PrivateIntro,
+                             PrivateInvite, PrivateRevoked, ProtocolError, PeerHello, PeerWelcome, PeerText, PeerBye>;
 
 MessageType type_of(const Message& m) noexcept;
 std::string_view to_string(MessageType t) noexcept;

@@ -34,8 +34,7 @@ public:
         put(b, 2);
     }
     void u32(std::uint32_t v) noexcept {
-        std::uint8_t b[4] = {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8),
-                             std::uint8_t(v)};
+        std::uint8_t b[4] = {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
         put(b, 4);
     }
     void u64(std::uint64_t v) noexcept {
@@ -44,7 +43,10 @@ public:
     }
     // Strings: u16 byte length, then the bytes. Longer than 65535 cannot be written.
     void str(std::string_view s) noexcept {
-        if (s.size() > 0xffff) { ok_ = false; return; }
+        if (s.size() > 0xffff) {
+            ok_ = false;
+            return;
+        }
         u16(std::uint16_t(s.size()));
         put(s.data(), s.size());
     }
@@ -57,8 +59,14 @@ public:
 
 private:
     void put(const void* p, std::size_t n) noexcept {
-        if (counting_) { pos_ += n; return; }
-        if (!ok_ || out_.size() - pos_ < n) { ok_ = false; return; }
+        if (counting_) {
+            pos_ += n;
+            return;
+        }
+        if (!ok_ || out_.size() - pos_ < n) {
+            ok_ = false;
+            return;
+        }
         if (n) std::memcpy(out_.data() + pos_, p, n);
         pos_ += n;
     }
@@ -83,8 +91,7 @@ public:
     std::uint32_t u32() noexcept {
         if (!take(4)) return 0;
         const auto* p = &in_[pos_ - 4];
-        return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 |
-               std::uint32_t(p[3]);
+        return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | std::uint32_t(p[3]);
     }
     std::uint64_t u64() noexcept {
         std::uint64_t hi = u32();
@@ -94,7 +101,10 @@ public:
         std::uint16_t n = u16();
         if (!take(n)) return {};
         std::string_view s(reinterpret_cast<const char*>(&in_[pos_ - n]), n);
-        if (!is_valid_utf8(s)) { fail(DecodeError::bad_utf8); return {}; }
+        if (!is_valid_utf8(s)) {
+            fail(DecodeError::bad_utf8);
+            return {};
+        }
         return s;
     }
     Token token() noexcept {
@@ -104,7 +114,10 @@ public:
     }
 
     void fail(DecodeError e) noexcept {
-        if (!failed_) { failed_ = true; error_ = e; }
+        if (!failed_) {
+            failed_ = true;
+            error_ = e;
+        }
     }
     bool failed() const noexcept { return failed_; }
     DecodeError error() const noexcept { return error_; }
@@ -113,7 +126,10 @@ public:
 private:
     bool take(std::size_t n) noexcept {
         if (failed_) return false;
-        if (in_.size() - pos_ < n) { fail(DecodeError::truncated); return false; }
+        if (in_.size() - pos_ < n) {
+            fail(DecodeError::truncated);
+            return false;
+        }
         pos_ += n;
         return true;
     }

@@ -9,7 +9,9 @@ namespace confab {
 using namespace proto;
 
 namespace {
-std::uint32_t ceil_seconds(std::int64_t ms) { return std::uint32_t((ms + 999) / 1000); }
+std::uint32_t ceil_seconds(std::int64_t ms) {
+    return std::uint32_t((ms + 999) / 1000);
+}
 
 bool valid_text(std::string_view t) {
     return !t.empty() && t.size() <= max_text_length; // UTF-8 was checked by the decoder
@@ -91,7 +93,9 @@ void ChatCore::on_connect(ConnId conn, std::string peer_host, Now now) {
     env_.arm_timer(timer_key(TimerKind::login_deadline, conn), now.mono + settings_.login_timeout_ms);
 }
 
-void ChatCore::on_disconnect(ConnId conn, Now now) { end_session(conn, now); }
+void ChatCore::on_disconnect(ConnId conn, Now now) {
+    end_session(conn, now);
+}
 
 void ChatCore::end_session(ConnId conn, Now now) {
     auto it = sessions_.find(conn);
@@ -128,7 +132,8 @@ void ChatCore::shutdown() {
     std::vector<ConnId> conns;
     for (const auto& [c, s] : sessions_) conns.push_back(c);
     for (ConnId c : conns) {
-        if (sessions_[c].state == State::online) send(c, SessionEnded{EndReason::server_shutdown, "server shutting down"});
+        if (sessions_[c].state == State::online)
+            send(c, SessionEnded{EndReason::server_shutdown, "server shutting down"});
         sessions_.erase(c);
         env_.close(c);
     }
@@ -158,8 +163,7 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
             return;
         }
         log::info("{} timed out", users_[it->second.user].name);
-        std::string detail = fmt::format("timed out after {} seconds without a command",
-                                         settings_.timeout_ms / 1000);
+        std::string detail = fmt::format("timed out after {} seconds without a command", settings_.timeout_ms / 1000);
         close_with(c, SessionEnded{EndReason::timed_out, detail}, now);
         return;
     }
@@ -197,8 +201,8 @@ void ChatCore::handle_hello(ConnId c, Session& s, const Hello& m, Now now) {
         return;
     }
     if (m.version != protocol_version) {
-        std::string detail = fmt::format("server speaks protocol version {}, client sent {}",
-                                         protocol_version, m.version);
+        std::string detail =
+            fmt::format("server speaks protocol version {}, client sent {}", protocol_version, m.version);
         close_with(c, ProtocolError{Status::unsupported_version, detail}, now);
         return;
     }
@@ -341,14 +345,22 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
     std::visit(
         [&](const auto& m) {
             using M = std::decay_t<decltype(m)>;
-            if constexpr (std::is_same_v<M, SendMessage>) send_message(c, me, m, now);
-            else if constexpr (std::is_same_v<M, Broadcast>) broadcast(c, me, m, now);
-            else if constexpr (std::is_same_v<M, WhoElse>) list_users(c, me, m.request_id, std::nullopt, now);
-            else if constexpr (std::is_same_v<M, WhoElseSince>) list_users(c, me, m.request_id, m.seconds, now);
-            else if constexpr (std::is_same_v<M, Block>) block(c, me, m.request_id, m.user, true);
-            else if constexpr (std::is_same_v<M, Unblock>) block(c, me, m.request_id, m.user, false);
-            else if constexpr (std::is_same_v<M, StartPrivate>) start_private(c, me, m);
-            else if constexpr (std::is_same_v<M, StopPrivate>) stop_private(c, me, m);
+            if constexpr (std::is_same_v<M, SendMessage>)
+                send_message(c, me, m, now);
+            else if constexpr (std::is_same_v<M, Broadcast>)
+                broadcast(c, me, m, now);
+            else if constexpr (std::is_same_v<M, WhoElse>)
+                list_users(c, me, m.request_id, std::nullopt, now);
+            else if constexpr (std::is_same_v<M, WhoElseSince>)
+                list_users(c, me, m.request_id, m.seconds, now);
+            else if constexpr (std::is_same_v<M, Block>)
+                block(c, me, m.request_id, m.user, true);
+            else if constexpr (std::is_same_v<M, Unblock>)
+                block(c, me, m.request_id, m.user, false);
+            else if constexpr (std::is_same_v<M, StartPrivate>)
+                start_private(c, me, m);
+            else if constexpr (std::is_same_v<M, StopPrivate>)
+                stop_private(c, me, m);
             else if constexpr (std::is_same_v<M, PrivateListen>) {
                 if (m.port == 0 || m.host.size() > max_host_length)
                     return result(c, m.request_id, Status::invalid_argument, "listener port must not be 0");
@@ -358,7 +370,10 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
             } else if constexpr (std::is_same_v<M, Logout>) {
                 close_with(c, SessionEnded{EndReason::logged_out, "logged out"}, now);
             } else {
-                close_with(c, ProtocolError{Status::bad_request, fmt::format("{} is not a client request", to_string(M::type))}, now);
+                close_with(
+                    c,
+                    ProtocolError{Status::bad_request, fmt::format("{} is not a client request", to_string(M::type))},
+                    now);
             }
         },
         msg);
@@ -385,8 +400,7 @@ ChatCore::UserIdx ChatCore::target(ConnId c, std::uint32_t rid, UserIdx me, std:
 void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now now) {
     UserIdx to = target(c, m.request_id, from, m.to, "you cannot message yourself");
     if (to == no_user) return;
-    if (!valid_text(m.text))
-        return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
     if (blocks(to, from))
         return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.to));
     User& r = users_[to];
@@ -474,18 +488,21 @@ void ChatCore::restore(const StoredState& state, Now now) {
         lock_timer(name, now.mono + left);
         ++locks;
     }
-    log::info("restored {} stored message(s), {} block(s), {} running lockout(s)", messages, state.blocks.size(), locks);
+    log::info("restored {} stored message(s), {} block(s), {} running lockout(s)", messages, state.blocks.size(),
+              locks);
 }
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
-    if (!valid_text(m.text))
-        return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
     frame_.clear();
     append_frame(frame_, Message{BroadcastEvent{std::uint64_t(now.wall_ms), users_[from].name, m.text}});
     bool skipped = false;
     for (UserIdx u : online_) {
         if (u == from) continue;
-        if (blocks(u, from)) { skipped = true; continue; }
+        if (blocks(u, from)) {
+            skipped = true;
+            continue;
+        }
         env_.send(users_[u].conn, frame_);
     }
     if (skipped)
@@ -541,7 +558,8 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
         return result(c, m.request_id, Status::user_offline, fmt::format("{} is offline", m.user));
     const Session& ps = sessions_.at(users_[peer].conn);
     if (ps.listen_port == 0)
-        return result(c, m.request_id, Status::no_private_endpoint, fmt::format("{} cannot accept private chats", m.user));
+        return result(c, m.request_id, Status::no_private_endpoint,
+                      fmt::format("{} cannot accept private chats", m.user));
     Token token = env_.random_token();
     private_pairs_.insert(std::minmax(me, peer));
     send(users_[peer].conn, PrivateInvite{users_[me].name, token});
@@ -551,7 +569,8 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
 
 void ChatCore::stop_private(ConnId c, UserIdx me, const StopPrivate& m) {
     if (!is_valid_user_name(m.user))
-        return result(c, m.request_id, Status::invalid_name, fmt::format("invalid user name '{}'", m.user.substr(0, 64)));
+        return result(c, m.request_id, Status::invalid_name,
+                      fmt::format("invalid user name '{}'", m.user.substr(0, 64)));
     UserIdx peer = find_user(m.user);
     if (peer == no_user || private_pairs_.erase(std::minmax(me, peer)) == 0)
         return result(c, m.request_id, Status::no_private_session, fmt::format("no private session with {}", m.user));

@@ -41,8 +41,7 @@ public:
     virtual void cancel_timer(TimerQueue::Key key) = 0;
     // Check `password` against crypt `hash` off the reactor thread; the answer comes back
     // through ChatCore::on_verify_result. Returns false if the workers are saturated.
-    virtual bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash,
-                                 std::string password) = 0;
+    virtual bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) = 0;
     virtual proto::Token random_token() = 0;
     // Make a change durable, off the reactor thread. An InsertMessage is answered
     // through ChatCore::on_stored once committed. Returns false if the store is saturated.
@@ -63,8 +62,12 @@ enum class TimerKind : std::uint8_t { login_deadline = 1, idle = 2, lock = 3 };
 inline TimerQueue::Key timer_key(TimerKind k, std::uint64_t id) {
     return std::uint64_t(k) << 56 | (id & ((std::uint64_t(1) << 56) - 1));
 }
-inline TimerKind timer_kind(TimerQueue::Key key) { return TimerKind(key >> 56); }
-inline std::uint64_t timer_id(TimerQueue::Key key) { return key & ((std::uint64_t(1) << 56) - 1); }
+inline TimerKind timer_kind(TimerQueue::Key key) {
+    return TimerKind(key >> 56);
+}
+inline std::uint64_t timer_id(TimerQueue::Key key) {
+    return key & ((std::uint64_t(1) << 56) - 1);
+}
 
 class ChatCore {
 public:
@@ -104,11 +107,11 @@ private:
     };
     struct User {
         std::string name;
-        std::optional<Credential> cred; // empty: removed from the users file
-        ConnId conn = 0;                // 0: offline
-        std::size_t online_pos = 0;     // index in online_ while online
-        TimePoint last_seen = INT64_MIN; // when the last session ended
-        std::vector<UserIdx> blocked;   // sorted: users this one has blocked
+        std::optional<Credential> cred;     // empty: removed from the users file
+        ConnId conn = 0;                    // 0: offline
+        std::size_t online_pos = 0;         // index in online_ while online
+        TimePoint last_seen = INT64_MIN;    // when the last session ended
+        std::vector<UserIdx> blocked;       // sorted: users this one has blocked
         std::vector<StoredMessage> mailbox; // a vector: an empty deque costs ~600 B per user
     };
     enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, online };
@@ -116,8 +119,8 @@ private:
         State state = State::awaiting_hello;
         UserIdx user = no_user;
         TimePoint last_activity = 0;
-        std::string peer_host;    // address the connection comes from
-        std::string listen_host;  // private-chat listener; empty = peer_host
+        std::string peer_host;   // address the connection comes from
+        std::string listen_host; // private-chat listener; empty = peer_host
         std::uint16_t listen_port = 0;
         // while verifying
         std::uint64_t job = 0;
@@ -168,7 +171,7 @@ private:
     bool has_hashes_ = false;
     std::vector<UserIdx> online_;
     std::unordered_map<ConnId, Session> sessions_;
-    std::set<std::pair<UserIdx, UserIdx>> private_pairs_; // (lower, higher) introduced pairs
+    std::set<std::pair<UserIdx, UserIdx>> private_pairs_;        // (lower, higher) introduced pairs
     std::unordered_map<std::uint64_t, std::string> lock_timers_; // lock timer id -> name
     std::uint64_t next_lock_timer_ = 1;
     std::uint64_t next_job_ = 1;

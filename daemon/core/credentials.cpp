@@ -13,8 +13,8 @@ namespace confab {
 bool is_valid_user_name(std::string_view name) noexcept {
     if (name.empty() || name.size() > 32) return false;
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                  c == '-';
         if (!ok) return false;
     }
     return true;
@@ -38,9 +38,7 @@ UsersFile parse_users(std::string_view text, std::string_view origin) {
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         if (line.empty() || line.front() == '#') continue;
 
-        auto fail = [&](std::string_view why) {
-            throw UsersFileError(fmt::format("{}:{}: {}", origin, line_no, why));
-        };
+        auto fail = [&](std::string_view why) { throw UsersFileError(fmt::format("{}:{}: {}", origin, line_no, why)); };
         std::size_t colon = line.find(':');
         std::size_t space = line.find_first_of(" \t");
         std::string_view name;
@@ -63,8 +61,7 @@ UsersFile parse_users(std::string_view text, std::string_view origin) {
         } else {
             fail("expected `name password` or `name:HASH`");
         }
-        if (!is_valid_user_name(name))
-            fail(fmt::format("invalid user name '{}' (1-32 of A-Z a-z 0-9 _ . -)", name));
+        if (!is_valid_user_name(name)) fail(fmt::format("invalid user name '{}' (1-32 of A-Z a-z 0-9 _ . -)", name));
         if (!out.users.emplace(std::string(name), std::move(cred)).second)
             fail(fmt::format("user '{}' is listed twice", name));
     }

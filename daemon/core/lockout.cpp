@@ -26,7 +26,9 @@ void Lockout::restore(std::string_view name, TimePoint locked_until) {
     entries_[std::string(name)] = Entry{0, locked_until};
 }
 
-void Lockout::record_success(std::string_view name) { entries_.erase(std::string(name)); }
+void Lockout::record_success(std::string_view name) {
+    entries_.erase(std::string(name));
+}
 
 bool Lockout::lift(std::string_view name, TimePoint now) {
     auto it = entries_.find(std::string(name));

@@ -40,7 +40,7 @@ struct StoredState {
         std::int64_t sent_at_ms;
         std::string text;
     };
-    std::vector<Message> messages; // ordered by id
+    std::vector<Message> messages;                           // ordered by id
     std::vector<std::pair<std::string, std::string>> blocks; // (blocker, blocked)
     std::vector<std::pair<std::string, std::int64_t>> locks; // (name, locked until, Unix ms)
 };

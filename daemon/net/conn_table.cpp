@@ -4,8 +4,12 @@ namespace confab {
 
 namespace {
 constexpr std::uint64_t generation_mask = (1u << 24) - 1;
-std::uint32_t slot_of(std::uint64_t id) { return std::uint32_t(id); }
-std::uint32_t generation_of(std::uint64_t id) { return std::uint32_t(id >> 32); }
+std::uint32_t slot_of(std::uint64_t id) {
+    return std::uint32_t(id);
+}
+std::uint32_t generation_of(std::uint64_t id) {
+    return std::uint32_t(id >> 32);
+}
 } // namespace
 
 Connection& ConnTable::insert(UniqueFd fd, std::string peer) {

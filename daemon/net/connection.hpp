@@ -17,8 +17,7 @@ namespace confab {
 
 class Connection {
 public:
-    Connection(UniqueFd fd, std::uint64_t id, std::string peer)
-        : fd_(std::move(fd)), id_(id), peer_(std::move(peer)) {}
+    Connection(UniqueFd fd, std::uint64_t id, std::string peer) : fd_(std::move(fd)), id_(id), peer_(std::move(peer)) {}
 
     int fd() const noexcept { return fd_.get(); }
     std::uint64_t id() const noexcept { return id_; }
@@ -34,10 +33,10 @@ public:
     OutputBuffer& output() noexcept { return output_; }
 
     // Registration and bookkeeping flags owned by the server glue.
-    bool epollout = false;   // EPOLLOUT currently requested
-    bool dirty = false;      // on the flush list
-    bool closing = false;    // no more input; close once output drains
-    bool dead = false;       // to be destroyed after the current event
+    bool epollout = false;     // EPOLLOUT currently requested
+    bool dirty = false;        // on the flush list
+    bool closing = false;      // no more input; close once output drains
+    bool dead = false;         // to be destroyed after the current event
     bool read_pending = false; // read budget ran out with input left (ET will not re-notify)
 
 private:

@@ -15,7 +15,9 @@
 namespace confab {
 
 namespace {
-UniqueFd open_spare() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+UniqueFd open_spare() {
+    return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 std::string peer_string(const sockaddr_storage& ss) {
     char buf[INET6_ADDRSTRLEN] = "?";
@@ -48,8 +50,7 @@ Listener::Listener(const std::string& address, std::uint16_t port) : spare_(open
     int one = 1;
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
-        throw std::system_error(errno, std::generic_category(),
-                                "bind " + address + ":" + std::to_string(port));
+        throw std::system_error(errno, std::generic_category(), "bind " + address + ":" + std::to_string(port));
     if (::listen(fd_.get(), 4096) != 0) throw std::system_error(errno, std::generic_category(), "listen");
 }
 
@@ -92,8 +93,7 @@ void Listener::accept_all(const std::function<void(UniqueFd, std::string)>& on_a
         case ECONNABORTED:
         case EPROTO: continue;
         case EMFILE:
-        case ENFILE:
-        {
+        case ENFILE: {
             // Free the spare, take the connection and drop it, then re-reserve.
             // accept4 says EMFILE even when nothing is pending, so stop at EAGAIN.
             spare_.reset();
@@ -106,9 +106,7 @@ void Listener::accept_all(const std::function<void(UniqueFd, std::string)>& on_a
             if (dropped < 0 || !spare_) return; // drained, or nothing left to trade
             continue;
         }
-        default:
-            log::error("accept: {}", std::strerror(errno));
-            return;
+        default: log::error("accept: {}", std::strerror(errno)); return;
         }
     }
 }

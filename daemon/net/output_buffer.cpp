@@ -19,8 +19,10 @@ void OutputBuffer::consume(std::size_t n) noexcept {
     head_ += n;
     if (head_ < data_.size()) return;
     head_ = 0;
-    if (data_.capacity() > keep_capacity) std::vector<std::uint8_t>().swap(data_);
-    else data_.clear();
+    if (data_.capacity() > keep_capacity)
+        std::vector<std::uint8_t>().swap(data_);
+    else
+        data_.clear();
 }
 
 } // namespace confab

@@ -13,9 +13,7 @@ class OutputBuffer {
 public:
     // Appends `bytes` unless the pending total would exceed `limit`; returns false then.
     bool append(std::span<const std::uint8_t> bytes, std::size_t limit);
-    std::span<const std::uint8_t> pending() const noexcept {
-        return {data_.data() + head_, data_.size() - head_};
-    }
+    std::span<const std::uint8_t> pending() const noexcept { return {data_.data() + head_, data_.size() - head_}; }
     void consume(std::size_t n) noexcept;
     bool empty() const noexcept { return head_ == data_.size(); }
     std::size_t size() const noexcept { return data_.size() - head_; }

@@ -25,7 +25,9 @@ void Reactor::modify(int fd, std::uint64_t token, std::uint32_t events) {
         throw std::system_error(errno, std::generic_category(), "epoll_ctl(MOD)");
 }
 
-void Reactor::remove(int fd) noexcept { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void Reactor::remove(int fd) noexcept {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 std::span<const epoll_event> Reactor::wait(int timeout_ms) {
     int n = ::epoll_wait(epoll_.get(), events_.data(), int(events_.size()), timeout_ms);

@@ -29,8 +29,7 @@ void TimerFd::arm(std::optional<TimePoint> deadline) {
 
 void TimerFd::drain() noexcept {
     std::uint64_t expirations;
-    while (::read(fd_.get(), &expirations, sizeof expirations) < 0 && errno == EINTR) {
-    }
+    while (::read(fd_.get(), &expirations, sizeof expirations) < 0 && errno == EINTR) {}
     armed_.reset(); // it fired: the next arm() must reprogram even for the same deadline
 }
 

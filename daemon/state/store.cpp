@@ -91,7 +91,8 @@ Store::Store(const std::string& path) : path_(path), event_(::eventfd(0, EFD_NON
         }
         if (version > schema_version)
             throw StoreError(fmt::format("schema version {} is newer than this confabd understands ({}); "
-                                         "use a newer confabd or another state_dir", version, schema_version));
+                                         "use a newer confabd or another state_dir",
+                                         version, schema_version));
         for (int v = version; v < schema_version; ++v) {
             exec("BEGIN IMMEDIATE;");
             try {
@@ -130,14 +131,15 @@ StoredState Store::load() {
         Stmt m = prepare(db_, "SELECT id, recipient, sender, sent_at_ms, text FROM messages ORDER BY id;");
         while (sqlite3_step(m.get()) == SQLITE_ROW)
             snap.messages.push_back({std::uint64_t(sqlite3_column_int64(m.get(), 0)), column_text(m.get(), 1),
-                                     column_text(m.get(), 2), sqlite3_column_int64(m.get(), 3), column_text(m.get(), 4)});
+                                     column_text(m.get(), 2), sqlite3_column_int64(m.get(), 3),
+                                     column_text(m.get(), 4)});
         Stmt b = prepare(db_, "SELECT blocker, blocked FROM blocks;");
-        while (sqlite3_step(b.get()) == SQLITE_ROW) snap.blocks.emplace_back(column_text(b.get(), 0), column_text(b.get(), 1));
+        while (sqlite3_step(b.get()) == SQLITE_ROW)
+            snap.blocks.emplace_back(column_text(b.get(), 0), column_text(b.get(), 1));
         Stmt l = prepare(db_, "SELECT name, locked_until_ms FROM lockouts;");
-        while (sqlite3_step(l.get()) == SQLITE_ROW) snap.locks.emplace_back(column_text(l.get(), 0), sqlite3_column_int64(l.get(), 1));
-    } catch (const StoreError& e) {
-        throw StoreError(fmt::format("state database {}: {}", path_, e.what()));
-    }
+        while (sqlite3_step(l.get()) == SQLITE_ROW)
+            snap.locks.emplace_back(column_text(l.get(), 0), sqlite3_column_int64(l.get(), 1));
+    } catch (const StoreError& e) { throw StoreError(fmt::format("state database {}: {}", path_, e.what())); }
     return snap;
 }
 
@@ -157,8 +159,7 @@ bool Store::submit(StoreOp op) {
 
 std::vector<Store::Completion> Store::take_completions() {
     std::uint64_t counter;
-    while (::read(event_.get(), &counter, sizeof counter) < 0 && errno == EINTR) {
-    }
+    while (::read(event_.get(), &counter, sizeof counter) < 0 && errno == EINTR) {}
     std::lock_guard lock(mutex_);
     std::vector<Completion> out;
     out.swap(completions_);
@@ -191,8 +192,7 @@ void Store::run() {
         done.clear();
         if (notify) {
             std::uint64_t one = 1;
-            while (::write(event_.get(), &one, sizeof one) < 0 && errno == EINTR) {
-            }
+            while (::write(event_.get(), &one, sizeof one) < 0 && errno == EINTR) {}
         }
     }
 }

@@ -30,8 +30,6 @@ struct StoreError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-
-
 class Store {
 public:
     static constexpr int schema_version = 1;

@@ -24,9 +24,15 @@ namespace confab::bench {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string plain_user(std::int64_t i) { return fmt::format("user{:07}", i); }
-std::string plain_password(std::int64_t i) { return fmt::format("pw{}", i); }
-std::string hashed_user(std::int64_t i) { return fmt::format("hash{:07}", i); }
+std::string plain_user(std::int64_t i) {
+    return fmt::format("user{:07}", i);
+}
+std::string plain_password(std::int64_t i) {
+    return fmt::format("pw{}", i);
+}
+std::string hashed_user(std::int64_t i) {
+    return fmt::format("hash{:07}", i);
+}
 
 namespace {
 
@@ -121,11 +127,11 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
 
     const bool port_logged = opts.daemon_log_level == "info" || opts.daemon_log_level == "debug";
     std::uint16_t fixed_port = port_logged ? 0 : pick_free_port();
-    std::string config = fmt::format(
-        "listen = \"127.0.0.1\"\nport = {}\nusers_file = \"{}/users\"\nstate_dir = \"{}/state\"\n"
-        "timeout = 31536000\nlogin_timeout = 3600\nmax_connections = 10000000\n"
-        "presence = {}\nlog_level = \"{}\"\n",
-        fixed_port, dir_, dir_, setup.presence ? "true" : "false", opts.daemon_log_level);
+    std::string config =
+        fmt::format("listen = \"127.0.0.1\"\nport = {}\nusers_file = \"{}/users\"\nstate_dir = \"{}/state\"\n"
+                    "timeout = 31536000\nlogin_timeout = 3600\nmax_connections = 10000000\n"
+                    "presence = {}\nlog_level = \"{}\"\n",
+                    fixed_port, dir_, dir_, setup.presence ? "true" : "false", opts.daemon_log_level);
     if (opts.hash_workers > 0) config += fmt::format("hash_workers = {}\n", opts.hash_workers);
     config += setup.extra_config;
     write_file(dir_ + "/confabd.toml", config);
@@ -137,7 +143,10 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
     if (pid_ == 0) {
         // The log goes to a file, not a pipe: nobody has to drain a million login lines.
         int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd >= 0) { ::dup2(fd, 1); ::dup2(fd, 2); }
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
         const char* argv[] = {opts.confabd.c_str(), "--config", config_path.c_str(), nullptr};
         ::execv(argv[0], const_cast<char* const*>(argv));
         fmt::print(stderr, "cannot run {}: {}\n", opts.confabd, std::strerror(errno));
@@ -163,7 +172,10 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
             a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
             ::close(fd);
-            if (up) { port_ = fixed_port; return; }
+            if (up) {
+                port_ = fixed_port;
+                return;
+            }
         }
         std::this_thread::sleep_for(20ms);
     }

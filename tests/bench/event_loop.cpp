@@ -4,11 +4,11 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <netinet/tcp.h>
 #include <stdexcept>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 namespace confab::bench {

@@ -9,7 +9,7 @@ namespace confab::bench {
 int Histogram::index_of(std::uint64_t v) noexcept {
     if (v < sub_count) return int(v); // exact below 32 ns
     int msb = 63 - std::countl_zero(v);
-    int shift = msb - sub_bits;       // keep the top sub_bits+1 bits
+    int shift = msb - sub_bits; // keep the top sub_bits+1 bits
     int sub = int((v >> shift) & (sub_count - 1));
     return (shift + 1) * sub_count + sub;
 }

@@ -52,9 +52,7 @@ bool parse_num(std::string_view s, T& out) {
             std::size_t used = 0;
             out = T(std::stod(std::string(s), &used));
             return used == s.size();
-        } catch (...) {
-            return false;
-        }
+        } catch (...) { return false; }
     } else {
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
         return ec == std::errc{} && p == s.data() + s.size();
@@ -66,9 +64,36 @@ bool parse_num(std::string_view s, T& out) {
 std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     Options o;
     enum Id {
-        confabd = 256, connect, pid, daemon_log_level, hash_workers, presence, keep_dir, threads,
-        window, text_bytes, concurrency, timeout, pairs, messages, duration, rate, users, broadcasts, in_flight,
-        sessions, hold, logins, login_pairs, login_rate, store_senders, store_messages, store_pairs, json, smoke, print_users
+        confabd = 256,
+        connect,
+        pid,
+        daemon_log_level,
+        hash_workers,
+        presence,
+        keep_dir,
+        threads,
+        window,
+        text_bytes,
+        concurrency,
+        timeout,
+        pairs,
+        messages,
+        duration,
+        rate,
+        users,
+        broadcasts,
+        in_flight,
+        sessions,
+        hold,
+        logins,
+        login_pairs,
+        login_rate,
+        store_senders,
+        store_messages,
+        store_pairs,
+        json,
+        smoke,
+        print_users
     };
     static const option longopts[] = {
         {"confabd", required_argument, nullptr, confabd},
@@ -118,7 +143,10 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
             exit_code = 0;
             return std::nullopt;
         }
-        if (c == '?') { exit_code = 2; return std::nullopt; }
+        if (c == '?') {
+            exit_code = 2;
+            return std::nullopt;
+        }
         given[c] = true;
         std::string_view a = optarg ? optarg : "";
         bool ok = true;

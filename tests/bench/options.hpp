@@ -14,25 +14,25 @@ struct Options {
 
     // Target daemon: our own (started from `confabd`) or a running one.
     std::string confabd = "./build/daemon/confabd";
-    std::string connect_host;         // non-empty: --connect HOST:PORT
+    std::string connect_host; // non-empty: --connect HOST:PORT
     std::uint16_t connect_port = 0;
-    int pid = 0;                      // --pid: the running daemon, for /proc sampling
+    int pid = 0; // --pid: the running daemon, for /proc sampling
     std::string daemon_log_level = "info";
-    int hash_workers = 0;             // 0: the daemon's default
-    bool presence = false;            // presence broadcasts on login/logout
-    bool keep_dir = false;            // keep the temp dir (logs, config) for inspection
+    int hash_workers = 0;  // 0: the daemon's default
+    bool presence = false; // presence broadcasts on login/logout
+    bool keep_dir = false; // keep the temp dir (logs, config) for inspection
 
     int threads = 1;
-    int window = 64;                  // outstanding requests per sender
+    int window = 64; // outstanding requests per sender
     int text_bytes = 64;
-    int concurrency = 1000;           // connections in handshake at once
-    double timeout_s = 0;             // per-workload deadline; 0 = derived from the size
+    int concurrency = 1000; // connections in handshake at once
+    double timeout_s = 0;   // per-workload deadline; 0 = derived from the size
 
     // direct
     int pairs = 50;
     std::int64_t messages = 200000;
-    double duration_s = 0;            // > 0: send for this long instead of `messages`
-    double rate = 0;                  // > 0: total messages/s instead of as fast as the window allows
+    double duration_s = 0; // > 0: send for this long instead of `messages`
+    double rate = 0;       // > 0: total messages/s instead of as fast as the window allows
 
     // fanout
     int users = 10000;
@@ -41,21 +41,21 @@ struct Options {
 
     // idle
     std::int64_t sessions = 100000;
-    double hold_s = 1;                // keep the sessions this long, then check none was dropped
+    double hold_s = 1; // keep the sessions this long, then check none was dropped
 
     // login
     int logins = 1000;
     int login_pairs = 50;
-    double login_rate = 5000;         // direct messages/s running during the storm (and during store)
+    double login_rate = 5000; // direct messages/s running during the storm (and during store)
 
     // store: offline messages committed to the daemon's SQLite store
-    int store_senders = 20;           // each to its own recipient that never logs in
+    int store_senders = 20; // each to its own recipient that never logs in
     std::int64_t store_messages = 100000;
-    int store_pairs = 50;             // online pairs at --login-rate while the store is busy
+    int store_pairs = 50; // online pairs at --login-rate while the store is busy
 
     bool smoke = false;
     bool json = false;
-    std::int64_t print_users = -1;    // >= 0: write a users file for --connect targets and exit
+    std::int64_t print_users = -1; // >= 0: write a users file for --connect targets and exit
 };
 
 // Parses argv; on error or --help prints to stderr/stdout and returns nullopt

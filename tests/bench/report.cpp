@@ -27,14 +27,18 @@ std::string human_bytes(double b) {
     return fmt::format("{:.0f}B", b);
 }
 
-void Report::param(const std::string& key, double value) { params_.emplace_back(key, value); }
+void Report::param(const std::string& key, double value) {
+    params_.emplace_back(key, value);
+}
 
 void Report::figure(const std::string& key, double value, std::string human) {
     figures_.emplace_back(key, value);
     if (!human.empty()) human_.push_back(std::move(human));
 }
 
-void Report::note(const std::string& key, const std::string& value) { notes_.emplace_back(key, value); }
+void Report::note(const std::string& key, const std::string& value) {
+    notes_.emplace_back(key, value);
+}
 
 void Report::fail(const std::string& why) {
     if (error_.empty()) error_ = why;
@@ -48,12 +52,11 @@ void Report::latency(const std::string& prefix, const Histogram& h, bool human) 
     figure(prefix + "max_us", double(h.max()) / 1e3, "");
     figure(prefix + "samples", double(h.count()), "");
     if (human)
-        human_.push_back(fmt::format("{}p50={} {}p99={} {}p999={}", prefix, human_ns(p50), prefix,
-                                     human_ns(p99), prefix, human_ns(p999)));
+        human_.push_back(fmt::format("{}p50={} {}p99={} {}p999={}", prefix, human_ns(p50), prefix, human_ns(p99),
+                                     prefix, human_ns(p999)));
 }
 
-void Report::server_cpu(const ProcSample& before, const ProcSample& after, double units,
-                        const std::string& unit_name) {
+void Report::server_cpu(const ProcSample& before, const ProcSample& after, double units, const std::string& unit_name) {
     if (!before.ok || !after.ok || units <= 0) {
         figure("server_cpu_us_per_" + unit_name, NAN, "server_cpu=n/a");
         return;
@@ -83,13 +86,18 @@ namespace {
 std::string json_string(const std::string& v) {
     std::string out = "\"";
     for (char ch : v) {
-        if (ch == '"' || ch == '\\') out += '\\', out += ch;
-        else if (static_cast<unsigned char>(ch) < 0x20) out += fmt::format("\\u{:04x}", int(ch));
-        else out += ch;
+        if (ch == '"' || ch == '\\')
+            out += '\\', out += ch;
+        else if (static_cast<unsigned char>(ch) < 0x20)
+            out += fmt::format("\\u{:04x}", int(ch));
+        else
+            out += ch;
     }
     return out + "\"";
 }
-std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+std::string json_number(double v) {
+    return std::isfinite(v) ? fmt::format("{}", v) : "null";
+}
 } // namespace
 
 std::string Report::json_line() const {

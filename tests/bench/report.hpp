@@ -16,7 +16,7 @@ class Report {
 public:
     explicit Report(std::string workload) : workload_(std::move(workload)) {}
 
-    void param(const std::string& key, double value);          // shown as key=value
+    void param(const std::string& key, double value); // shown as key=value
     // A figure: `json_key` in JSON (nan -> null); `human` (may be empty) in the text line.
     void figure(const std::string& json_key, double value, std::string human);
     void note(const std::string& key, const std::string& value); // string field, JSON only
@@ -25,8 +25,7 @@ public:
     // Common figures: latency percentiles from `h` (keys prefixed by `prefix`).
     void latency(const std::string& prefix, const Histogram& h, bool human = true);
     // Server CPU per unit and RSS, from samples around the measured phase.
-    void server_cpu(const ProcSample& before, const ProcSample& after, double units,
-                    const std::string& unit_name);
+    void server_cpu(const ProcSample& before, const ProcSample& after, double units, const std::string& unit_name);
 
     bool ok() const { return error_.empty(); }
     std::string text_line() const;
@@ -41,8 +40,8 @@ private:
     std::vector<std::string> human_;
 };
 
-std::string human_rate(double per_s);       // 412345 -> "412k"
-std::string human_ns(std::int64_t ns);      // -> "0.9ms", "850us"
-std::string human_bytes(double bytes);      // -> "12.3MiB"
+std::string human_rate(double per_s);  // 412345 -> "412k"
+std::string human_ns(std::int64_t ns); // -> "0.9ms", "850us"
+std::string human_bytes(double bytes); // -> "12.3MiB"
 
 } // namespace confab::bench

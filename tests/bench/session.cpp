@@ -12,8 +12,7 @@ sockaddr_in make_address(const std::string& host, std::uint16_t port) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
-    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
-        throw std::runtime_error("not an IPv4 address: " + host);
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) throw std::runtime_error("not an IPv4 address: " + host);
     return a;
 }
 
@@ -68,8 +67,8 @@ bool LoginDriver::on_frame(Conn& c, const proto::Message& m) {
         if (r->outcome != proto::LoginOutcome::ok) {
             c.state = st_failed;
             if (error_.empty())
-                error_ = fmt::format("login of {} refused (outcome {}, value {})",
-                                     batch_.credentials(c.user).name, int(r->outcome), r->value);
+                error_ = fmt::format("login of {} refused (outcome {}, value {})", batch_.credentials(c.user).name,
+                                     int(r->outcome), r->value);
         } else {
             c.state = st_online;
         }

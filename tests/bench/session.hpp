@@ -16,7 +16,9 @@ namespace confab::bench {
 enum ConnState : std::uint8_t { st_connecting = 0, st_online = 1, st_failed = 2 };
 
 using Clock = std::int64_t; // now_ns() value
-inline Clock deadline_after(double seconds) { return now_ns() + std::int64_t(seconds * 1e9); }
+inline Clock deadline_after(double seconds) {
+    return now_ns() + std::int64_t(seconds * 1e9);
+}
 
 struct Credentials {
     std::string name, password;
@@ -26,9 +28,9 @@ using CredentialsFn = std::function<Credentials(std::uint32_t user)>;
 struct LoginBatch {
     std::vector<std::uint32_t> users; // user indices to log in
     CredentialsFn credentials;
-    int concurrency = 1000;           // handshakes in flight at once
-    bool spread_sources = false;      // bind to 127.0.0.2..254 (needed beyond ~28k sessions)
-    std::uint64_t source_offset = 0;  // decorrelates the source addresses of threads
+    int concurrency = 1000;          // handshakes in flight at once
+    bool spread_sources = false;     // bind to 127.0.0.2..254 (needed beyond ~28k sessions)
+    std::uint64_t source_offset = 0; // decorrelates the source addresses of threads
 };
 
 struct LoginOutcome {

@@ -66,7 +66,8 @@ bool PairTraffic::on_frame(Conn& c, const proto::Message& m) {
         const auto* r = std::get_if<proto::Result>(&m);
         if (!r) return false;
         if (c.inflight > 0) --c.inflight;
-        if (r->code == proto::Status::ok) ++results_ok_;
+        if (r->code == proto::Status::ok)
+            ++results_ok_;
         else if (error_.empty())
             error_ = fmt::format("SendMessage answered {} ({})", proto::to_string(r->code), r->detail);
         return true;

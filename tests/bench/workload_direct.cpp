@@ -38,8 +38,10 @@ Report run_direct(const Options& o, Target& target) {
     Report rep("direct");
     rep.param("pairs", o.pairs);
     rep.param("window", o.window);
-    if (o.duration_s > 0) rep.param("duration_s", o.duration_s);
-    else rep.param("msgs", double(o.messages));
+    if (o.duration_s > 0)
+        rep.param("duration_s", o.duration_s);
+    else
+        rep.param("msgs", double(o.messages));
     if (o.rate > 0) rep.param("target_rate", o.rate);
 
     const int threads = std::min(o.threads, o.pairs);
@@ -86,12 +88,14 @@ Report run_direct(const Options& o, Target& target) {
             const Clock stop_at = o.duration_s > 0 ? start + Clock(o.duration_s * 1e9) : 0;
             std::string closed;
             auto on_frame = [&](Conn& c, const proto::Message& m) { traffic.on_frame(c, m); };
-            auto on_close = [&](Conn&, const char* why) { if (closed.empty()) closed = why; };
+            auto on_close = [&](Conn&, const char* why) {
+                if (closed.empty()) closed = why;
+            };
             while (!traffic.finished() && closed.empty()) {
                 const Clock now = now_ns();
                 if (now > deadline) {
-                    crew.fail(fmt::format("deadline ({} s) passed: sent {}, answered ok {}, received {}",
-                                          limit_s, traffic.sent(), traffic.results_ok(), traffic.received()));
+                    crew.fail(fmt::format("deadline ({} s) passed: sent {}, answered ok {}, received {}", limit_s,
+                                          traffic.sent(), traffic.results_ok(), traffic.received()));
                     break;
                 }
                 if (stop_at && now >= stop_at) traffic.stop_sending();

@@ -2,8 +2,8 @@
 // at a time (the next leaves once every receiver has the previous one), so the
 // time for a broadcast to reach all K is not blurred by queueing behind the
 // last; --in-flight N lets N overlap, as a busy sender would.
-#include "workloads.hpp"
 #include "session.hpp"
+#include "workloads.hpp"
 
 #include <fmt/format.h>
 
@@ -80,11 +80,13 @@ Report run_fanout(const Options& o, Target& target) {
                     error = fmt::format("Broadcast answered {} ({})", proto::to_string(r->code), r->detail);
             }
         };
-        auto on_close = [&](Conn&, const char* why) { if (closed.empty()) closed = why; };
+        auto on_close = [&](Conn&, const char* why) {
+            if (closed.empty()) closed = why;
+        };
         while (!crew.failed()) {
             if (now_ns() > deadline) {
-                crew.fail(fmt::format("deadline ({} s) passed after {} of {} deliveries", limit_s,
-                                      delivered.load(), B * K));
+                crew.fail(
+                    fmt::format("deadline ({} s) passed after {} of {} deliveries", limit_s, delivered.load(), B * K));
                 break;
             }
             if (sender) {
@@ -107,8 +109,14 @@ Report run_fanout(const Options& o, Target& target) {
                 unreported = 0;
                 if (t != 0 && loops[0]) loops[0]->wake(); // the sender waits on this count
             }
-            if (!closed.empty()) { crew.fail("a session was " + closed); break; }
-            if (!error.empty()) { crew.fail(error); break; }
+            if (!closed.empty()) {
+                crew.fail("a session was " + closed);
+                break;
+            }
+            if (!error.empty()) {
+                crew.fail(error);
+                break;
+            }
             const bool mine_done = got >= mine * B;
             const bool sender_done = !sender || (answered == B && delivered.load() >= B * K);
             if (mine_done && sender_done) break;
@@ -143,13 +151,15 @@ Report run_fanout(const Options& o, Target& target) {
     rep.figure("broadcasts_done", broadcasts_done, "");
     rep.figure("deliveries", deliveries, "");
     rep.figure("seconds", secs, "");
-    rep.figure("deliveries_per_s", deliveries / secs, fmt::format("rate={} deliveries/s", human_rate(deliveries / secs)));
+    rep.figure("deliveries_per_s", deliveries / secs,
+               fmt::format("rate={} deliveries/s", human_rate(deliveries / secs)));
     rep.server_cpu(before, after, deliveries, "delivery");
     rep.figure("reach_all_median_us", double(reach_median) / 1e3, "reach_all_p50=" + human_ns(reach_median));
     rep.figure("reach_all_max_us", double(reach_max) / 1e3, "reach_all_max=" + human_ns(reach_max));
     rep.latency("delivery_", latency, false);
     if (crew.failed()) rep.fail(crew.error());
-    if (delivered.load() != B * K) rep.fail(fmt::format("{} of {} deliveries missing", B * K - delivered.load(), B * K));
+    if (delivered.load() != B * K)
+        rep.fail(fmt::format("{} of {} deliveries missing", B * K - delivered.load(), B * K));
     if (!target.alive()) rep.fail("the daemon died");
     return rep;
 }

@@ -2,8 +2,8 @@
 // RSS per session beyond its baseline (RSS after the logins minus RSS before)
 // and the login rate. Source addresses are spread over 127.0.0.2..254 so a
 // million sessions do not run out of ephemeral ports (~28k per address).
-#include "workloads.hpp"
 #include "session.hpp"
+#include "workloads.hpp"
 
 #include <fmt/format.h>
 
@@ -19,12 +19,12 @@ Report run_idle(const Options& o, Target& target) {
     rlimit rl{};
     ::getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < rlim_t(o.sessions) + 64) {
-        rep.fail(fmt::format(
-            "{} sessions need {} file descriptors in this process (and as many in the daemon) but "
-            "RLIMIT_NOFILE is {} (hard {}); raise it, e.g. `ulimit -Hn {} && ulimit -n {}` as root, "
-            "or LimitNOFILE= / /etc/security/limits.conf (fs.nr_open bounds it); raising the hard "
-            "limit needs CAP_SYS_RESOURCE, and the daemon started by the bench inherits it",
-            o.sessions, o.sessions + 64, rl.rlim_cur, rl.rlim_max, o.sessions + 1000, o.sessions + 1000));
+        rep.fail(fmt::format("{} sessions need {} file descriptors in this process (and as many in the daemon) but "
+                             "RLIMIT_NOFILE is {} (hard {}); raise it, e.g. `ulimit -Hn {} && ulimit -n {}` as root, "
+                             "or LimitNOFILE= / /etc/security/limits.conf (fs.nr_open bounds it); raising the hard "
+                             "limit needs CAP_SYS_RESOURCE, and the daemon started by the bench inherits it",
+                             o.sessions, o.sessions + 64, rl.rlim_cur, rl.rlim_max, o.sessions + 1000,
+                             o.sessions + 1000));
         return rep;
     }
 
@@ -59,9 +59,8 @@ Report run_idle(const Options& o, Target& target) {
             if (!crew.failed()) {
                 LoginOutcome lo = login_all(loop, server, batch, deadline);
                 if (!lo.ok) crew.fail("login: " + lo.error);
-                mine_online += std::uint64_t(std::count_if(lo.conns.begin(), lo.conns.end(), [](Conn* c) {
-                    return c && c->open && c->state == st_online;
-                }));
+                mine_online += std::uint64_t(std::count_if(
+                    lo.conns.begin(), lo.conns.end(), [](Conn* c) { return c && c->open && c->state == st_online; }));
                 std::lock_guard lock(merge_mutex);
                 login_end = std::max(login_end, lo.finished ? lo.finished : now_ns());
             }
@@ -73,8 +72,11 @@ Report run_idle(const Options& o, Target& target) {
         std::string closed;
         const Clock hold_end = now_ns() + Clock(o.hold_s * 1e9);
         while (!crew.failed() && now_ns() < hold_end && closed.empty())
-            loop.poll(50, [](Conn&, const proto::Message&) {},
-                      [&](Conn&, const char* why) { if (closed.empty()) closed = why; });
+            loop.poll(
+                50, [](Conn&, const proto::Message&) {},
+                [&](Conn&, const char* why) {
+                    if (closed.empty()) closed = why;
+                });
         if (!closed.empty()) crew.fail("an idle session was " + closed);
         crew.sync();
     });
@@ -99,7 +101,8 @@ Report run_idle(const Options& o, Target& target) {
         rep.figure("rss_bytes", double(after.rss_bytes), "rss=" + human_bytes(double(after.rss_bytes)));
         rep.figure("rss_per_session_bytes", per, fmt::format("rss_per_session={:.0f}B", per));
         if (half.ok && o.sessions >= 2) {
-            const double marginal = (double(after.rss_bytes) - double(half.rss_bytes)) / double(o.sessions - o.sessions / 2);
+            const double marginal =
+                (double(after.rss_bytes) - double(half.rss_bytes)) / double(o.sessions - o.sessions / 2);
             rep.figure("rss_half_bytes", double(half.rss_bytes), "");
             rep.figure("rss_per_session_marginal_bytes", marginal, fmt::format("marginal={:.0f}B", marginal));
         }

@@ -88,8 +88,10 @@ Report run_login(const Options& o, Target& target) {
                     storm_done = true;
                     LoginOutcome so = driver->outcome();
                     my_storm_end = so.finished ? so.finished : now;
-                    if (!so.ok) crew.fail("storm: " + so.error);
-                    else my_ok = std::uint64_t(storm.users.size());
+                    if (!so.ok)
+                        crew.fail("storm: " + so.error);
+                    else
+                        my_ok = std::uint64_t(storm.users.size());
                     storms_running.fetch_sub(1);
                 }
                 // Keep the traffic going until every thread's storm ended, plus a little.

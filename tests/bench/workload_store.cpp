@@ -76,8 +76,8 @@ public:
             } else {
                 ++refused_;
                 if (first_refusal_.empty())
-                    first_refusal_ = fmt::format("SendMessage to offline {} answered status {}, {} ({})",
-                                                 s.recipient, int(r->code), proto::to_string(r->code), r->detail);
+                    first_refusal_ = fmt::format("SendMessage to offline {} answered status {}, {} ({})", s.recipient,
+                                                 int(r->code), proto::to_string(r->code), r->detail);
             }
             if (answered_ == total_quota()) finished_at_ = now_ns();
             return true;
@@ -120,7 +120,7 @@ private:
 
 // Name of the state directory's filesystem when fsync there is not real.
 std::string volatile_fs(const std::string& dir) {
-    struct statfs st{};
+    struct statfs st {};
     if (::statfs(dir.c_str(), &st) != 0) return {};
     if (st.f_type == TMPFS_MAGIC) return "tmpfs";
     if (st.f_type == RAMFS_MAGIC) return "ramfs";
@@ -203,12 +203,15 @@ Report run_store(const Options& o, Target& target) {
                 if (traffic.on_frame(c, m)) return;
                 store.on_frame(c, m);
             };
-            auto on_close = [&](Conn&, const char* why) { if (closed.empty()) closed = why; };
+            auto on_close = [&](Conn&, const char* why) {
+                if (closed.empty()) closed = why;
+            };
             while (closed.empty()) {
                 const Clock now = now_ns();
                 if (now > deadline) {
-                    crew.fail(fmt::format("deadline ({} s) passed: store sent {}, stored {}; traffic sent {}, received {}",
-                                          limit_s, store.sent(), store.stored(), traffic.sent(), traffic.received()));
+                    crew.fail(
+                        fmt::format("deadline ({} s) passed: store sent {}, stored {}; traffic sent {}, received {}",
+                                    limit_s, store.sent(), store.stored(), traffic.sent(), traffic.received()));
                     break;
                 }
                 if (now >= store_start) store_started = true;
@@ -228,7 +231,8 @@ Report run_store(const Options& o, Target& target) {
                 if (stop_at && now >= stop_at && traffic.finished()) break;
                 if (crew.failed() && store_done) break;
                 int wait_ms = traffic.pump(now);
-                if (!store_started) wait_ms = std::min(wait_ms < 0 ? 20 : wait_ms, int((store_start - now) / 1'000'000) + 1);
+                if (!store_started)
+                    wait_ms = std::min(wait_ms < 0 ? 20 : wait_ms, int((store_start - now) / 1'000'000) + 1);
                 loop.flush();
                 loop.poll(wait_ms < 0 ? 20 : std::min(wait_ms, 20), on_frame, on_close);
             }
@@ -279,11 +283,13 @@ Report run_store(const Options& o, Target& target) {
         const std::string fs = volatile_fs(target.daemon->state_dir());
         if (!fs.empty()) {
             rep.note("state_fs", fs);
-            rep.figure("state_on_volatile_fs", 1, fmt::format("state_dir on {}: fsync is free, set TMPDIR to a disk", fs));
+            rep.figure("state_on_volatile_fs", 1,
+                       fmt::format("state_dir on {}: fsync is free, set TMPDIR to a disk", fs));
         }
     }
     if (crew.failed()) rep.fail(crew.error());
-    if (refused > 0) rep.fail(fmt::format("{} of {} offline messages not stored; first: {}", refused, store_sent, first_refusal));
+    if (refused > 0)
+        rep.fail(fmt::format("{} of {} offline messages not stored; first: {}", refused, store_sent, first_refusal));
     if (stored != std::uint64_t(o.store_messages))
         rep.fail(fmt::format("{} of {} offline messages stored", stored, o.store_messages));
     if (received != sent) rep.fail(fmt::format("{} of {} online messages lost", sent - received, sent));

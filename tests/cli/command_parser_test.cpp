@@ -67,9 +67,8 @@ TEST_CASE("whoelsesince needs a non-negative whole number that fits 32 bits") {
     CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 0").seconds == 0);
     CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 300").seconds == 300);
     CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 4294967295").seconds == 4294967295u);
-    for (std::string_view bad : {"whoelsesince", "whoelsesince -1", "whoelsesince 1.5",
-                                 "whoelsesince 4294967296", "whoelsesince 99999999999",
-                                 "whoelsesince 10s", "whoelsesince 1 2", "whoelsesince +5"})
+    for (std::string_view bad : {"whoelsesince", "whoelsesince -1", "whoelsesince 1.5", "whoelsesince 4294967296",
+                                 "whoelsesince 99999999999", "whoelsesince 10s", "whoelsesince 1 2", "whoelsesince +5"})
         CHECK(error_of(bad).find("usage: whoelsesince <seconds>") != std::string::npos);
 }
 
@@ -103,19 +102,16 @@ TEST_CASE("user names are checked like the server does") {
     CHECK_FALSE(is_valid_name("a/b"));
 
     CHECK(error_of("message b@d hi").find("invalid user name 'b@d'") != std::string::npos);
-    CHECK(error_of("block " + std::string(33, 'x')).find("invalid user name") !=
-          std::string::npos);
+    CHECK(error_of("block " + std::string(33, 'x')).find("invalid user name") != std::string::npos);
 }
 
 TEST_CASE("text must be 1..1000 bytes of UTF-8") {
     std::string longest(1000, 'a');
     CHECK(parse_as<cmd::Message>("message bob " + longest).text == longest);
-    CHECK(error_of("message bob " + longest + "a") ==
-          "error: the text is too long (1001 bytes, at most 1000)");
+    CHECK(error_of("message bob " + longest + "a") == "error: the text is too long (1001 bytes, at most 1000)");
     CHECK(error_of("broadcast " + std::string(1001, 'b')).find("too long") != std::string::npos);
 
-    CHECK(parse_as<cmd::Message>("message bob h\xc3\xa9llo \xe2\x82\xac").text ==
-          "h\xc3\xa9llo \xe2\x82\xac");
+    CHECK(parse_as<cmd::Message>("message bob h\xc3\xa9llo \xe2\x82\xac").text == "h\xc3\xa9llo \xe2\x82\xac");
     CHECK(error_of("message bob \xff\xfe") == "error: the text is not valid UTF-8");
     CHECK(error_of("private bob \xc3") == "error: the text is not valid UTF-8");
 
@@ -130,7 +126,7 @@ TEST_CASE("unknown commands point at help") {
 
 TEST_CASE("help lists every command") {
     std::string_view help = command_help();
-    for (std::string_view name : {"message", "broadcast", "whoelse", "whoelsesince", "block",
-                                  "unblock", "startprivate", "private", "stopprivate", "logout"})
+    for (std::string_view name : {"message", "broadcast", "whoelse", "whoelsesince", "block", "unblock", "startprivate",
+                                  "private", "stopprivate", "logout"})
         CHECK(help.find(name) != std::string_view::npos);
 }

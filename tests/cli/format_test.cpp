@@ -66,8 +66,7 @@ TEST_CASE("control characters from others cannot reach the terminal") {
 TEST_CASE("results of each command") {
     PendingRequest send{RequestKind::send_message, "bob"};
     CHECK(format_result(send, result(proto::Status::ok)) == std::nullopt);
-    CHECK(format_result(send, result(proto::Status::ok_stored)) ==
-          "message to bob stored for delivery at next login");
+    CHECK(format_result(send, result(proto::Status::ok_stored)) == "message to bob stored for delivery at next login");
     CHECK(format_result(send, result(proto::Status::blocked_by_recipient, "bob has blocked you")) ==
           "error: bob has blocked you");
     // No detail: the status's own description.
@@ -79,11 +78,10 @@ TEST_CASE("results of each command") {
           "your message could not be delivered to some recipients");
 
     CHECK(format_result({RequestKind::block, "bob"}, result(proto::Status::ok)) == "bob is blocked");
-    CHECK(format_result({RequestKind::unblock, "bob"}, result(proto::Status::ok)) ==
-          "bob is unblocked");
-    CHECK(format_result({RequestKind::block, "bob"},
-                        result(proto::Status::already_blocked, "bob is already blocked")) ==
-          "error: bob is already blocked");
+    CHECK(format_result({RequestKind::unblock, "bob"}, result(proto::Status::ok)) == "bob is unblocked");
+    CHECK(
+        format_result({RequestKind::block, "bob"}, result(proto::Status::already_blocked, "bob is already blocked")) ==
+        "error: bob is already blocked");
 
     CHECK(format_result({RequestKind::private_listen}, result(proto::Status::ok)) == std::nullopt);
     CHECK(format_result({RequestKind::private_listen}, result(proto::Status::invalid_argument)) ==
@@ -113,20 +111,17 @@ TEST_CASE("login refusals say how many attempts or seconds remain") {
           "error: account locked, try again in 1 second");
     CHECK(format_login_refusal({1, LoginOutcome::already_logged_in, 0}, "alice") ==
           "error: alice is already logged in");
-    CHECK(format_login_refusal({1, LoginOutcome::unavailable, 0}, "alice").rfind("error: ", 0) ==
-          0);
+    CHECK(format_login_refusal({1, LoginOutcome::unavailable, 0}, "alice").rfind("error: ", 0) == 0);
 }
 
 TEST_CASE("session ends") {
     CHECK(format_session_end({proto::EndReason::timed_out, "timed out after 300 s of inactivity"}) ==
           "logged out: timed out after 300 s of inactivity");
-    CHECK(format_session_end({proto::EndReason::server_shutdown, ""}) ==
-          "logged out: the server is shutting down");
+    CHECK(format_session_end({proto::EndReason::server_shutdown, ""}) == "logged out: the server is shutting down");
     CHECK(format_session_end({proto::EndReason::logged_out, ""}) == "logged out");
 }
 
 TEST_CASE("errors fall back to the status description") {
     CHECK(format_error(proto::Status::login_timeout, "") == "error: no login before the deadline");
-    CHECK(format_error(proto::Status::server_busy, "too many connections") ==
-          "error: too many connections");
+    CHECK(format_error(proto::Status::server_busy, "too many connections") == "error: too many connections");
 }

@@ -31,8 +31,8 @@ TEST_CASE("defaults") {
 }
 
 TEST_CASE("long options") {
-    ParsedOptions r = parse({"--host", "chat.example", "--port=7000", "--user", "alice",
-                             "--password-file", "/tmp/pw", "--private-host", "10.0.0.5"});
+    ParsedOptions r = parse({"--host", "chat.example", "--port=7000", "--user", "alice", "--password-file", "/tmp/pw",
+                             "--private-host", "10.0.0.5"});
     REQUIRE(r.action == ParsedOptions::Action::run);
     CHECK(r.options.host == "chat.example");
     CHECK(r.options.port == 7000);
@@ -76,8 +76,8 @@ TEST_CASE("bad usage") {
 
 TEST_CASE("help text documents every option") {
     std::string help = help_text();
-    for (std::string_view opt : {"--host", "--port", "--user", "--password-file",
-                                 "--private-host", "--help", "--version", "-H,", "-p,", "-u,"})
+    for (std::string_view opt : {"--host", "--port", "--user", "--password-file", "--private-host", "--help",
+                                 "--version", "-H,", "-p,", "-u,"})
         CHECK(help.find(opt) != std::string::npos);
     CHECK(std::string(short_usage()).find("confab --help") != std::string::npos);
 }

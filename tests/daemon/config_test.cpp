@@ -13,12 +13,12 @@ namespace {
 std::string error_of(const std::string& text) {
     try {
         parse_config_text(text, "test.toml");
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
+    } catch (const ConfigError& e) { return e.what(); }
     return {};
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 } // namespace
 
 TEST_CASE("defaults match the documented values") {
@@ -79,9 +79,9 @@ log_level = "debug"
 TEST_CASE("every documented key is in config_keys()") {
     std::vector<std::string> names;
     for (const auto& k : config_keys()) names.emplace_back(k.name);
-    for (const char* want : {"listen", "port", "users_file", "state_dir", "block_duration", "timeout",
-                             "login_timeout", "max_connections", "max_output_bytes",
-                             "max_offline_messages", "hash_workers", "presence", "log_level"})
+    for (const char* want :
+         {"listen", "port", "users_file", "state_dir", "block_duration", "timeout", "login_timeout", "max_connections",
+          "max_output_bytes", "max_offline_messages", "hash_workers", "presence", "log_level"})
         CHECK_MESSAGE(std::count(names.begin(), names.end(), want) == 1, want);
 }
 
@@ -170,9 +170,7 @@ TEST_CASE("set_config_value overrides with the same checks as the file") {
     try {
         set_config_value(c, "prot", "1");
         FAIL("no error");
-    } catch (const ConfigError& e) {
-        CHECK(contains(e.what(), "'prot'"));
-    }
+    } catch (const ConfigError& e) { CHECK(contains(e.what(), "'prot'")); }
 }
 
 TEST_CASE("restart_only_changes names exactly the changed keys that need a restart") {

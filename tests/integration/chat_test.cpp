@@ -7,9 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,8 +26,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 bool any_starts_with(const Lines& lines, const std::string& prefix) {
-    return std::any_of(lines.begin(), lines.end(),
-                       [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
 }
 
 struct Attempt {
@@ -52,7 +51,9 @@ bool has(const std::string& text, const std::string& needle) {
     return text.find(needle) != std::string::npos;
 }
 
-int exit_code(ClientProcess& c, Millis limit = 5000ms) { return c.wait_exit(limit).value_or(-1); }
+int exit_code(ClientProcess& c, Millis limit = 5000ms) {
+    return c.wait_exit(limit).value_or(-1);
+}
 
 // `alice (offline, sent 2026-11-25 16:40:01): text` -> the time as Unix seconds, or -1.
 // (No std::regex: GCC 12 warns inside it under -fsanitize.)

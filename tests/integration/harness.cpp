@@ -87,8 +87,12 @@ void stop_process(pid_t pid, bool& reaped, int& status) {
 }
 } // namespace
 
-std::string confabd_path() { return env_or("CONFABD", "daemon/confabd"); }
-std::string confab_path() { return env_or("CONFAB", "cli/confab"); }
+std::string confabd_path() {
+    return env_or("CONFABD", "daemon/confabd");
+}
+std::string confab_path() {
+    return env_or("CONFAB", "cli/confab");
+}
 
 // ---------------------------------------------------------------- TempDir
 
@@ -188,7 +192,9 @@ double Daemon::cpu_seconds() const {
     return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
 }
 
-void Daemon::signal(int sig) const { ::kill(pid_, sig); }
+void Daemon::signal(int sig) const {
+    ::kill(pid_, sig);
+}
 
 std::optional<int> Daemon::wait_exit(Millis limit) {
     return wait_for(pid_, limit, reaped_, status_);
@@ -275,11 +281,11 @@ proto::LoginResult RawClient::login(const std::string& name, const std::string& 
 
 ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>& args) {
     int in_pipe[2], out_pipe[2];
-    if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0)
-        throw std::runtime_error("pipe failed");
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     static int counter = 0;
-    err_path_ = (fs::temp_directory_path() / ("confab-client-" + std::to_string(::getpid()) + "-" +
-                                              std::to_string(++counter) + ".err")).string();
+    err_path_ = (fs::temp_directory_path() /
+                 ("confab-client-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".err"))
+                    .string();
     int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     std::vector<std::string> argv = {confab_path(), "--host", "127.0.0.1", "--port", std::to_string(port)};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -335,8 +341,7 @@ bool ClientProcess::read_more(Millis limit) {
     return true;
 }
 
-std::optional<std::string> ClientProcess::wait_line(const std::function<bool(const std::string&)>& pred,
-                                                    Millis limit) {
+std::optional<std::string> ClientProcess::wait_line(const std::function<bool(const std::string&)>& pred, Millis limit) {
     auto deadline = Clock::now() + limit;
     for (;;) {
         while (cursor_ < lines_.size()) {

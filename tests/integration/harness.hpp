@@ -57,7 +57,7 @@ public:
     pid_t pid() const { return pid_; }
     const TempDir& dir() const { return dir_; }
     std::string users_path() const { return dir_.path() + "/users"; }
-    std::string log() const; // everything the daemon wrote to stderr so far
+    std::string log() const;    // everything the daemon wrote to stderr so far
     double cpu_seconds() const; // user + system CPU time the daemon has used
     bool log_contains(const std::string& needle, Millis wait = 0ms) const;
     void signal(int sig) const;
@@ -132,8 +132,7 @@ public:
     void send_line(const std::string& line);
     void close_stdin();
     // Waits for a stdout line satisfying `pred`; returns it, or nullopt on timeout/EOF.
-    std::optional<std::string> wait_line(const std::function<bool(const std::string&)>& pred,
-                                         Millis limit = 5000ms);
+    std::optional<std::string> wait_line(const std::function<bool(const std::string&)>& pred, Millis limit = 5000ms);
     // Waits for a stdout line equal to `line`.
     bool expect_line(const std::string& line, Millis limit = 5000ms);
     // Lines seen so far (all of them, including ones consumed by waits).

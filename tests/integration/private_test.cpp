@@ -28,7 +28,9 @@ bool any_contains(const Lines& lines, const std::string& part) {
                        [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
 
-int exit_code(ClientProcess& c, Millis limit = 5000ms) { return c.wait_exit(limit).value_or(-1); }
+int exit_code(ClientProcess& c, Millis limit = 5000ms) {
+    return c.wait_exit(limit).value_or(-1);
+}
 
 // Opens a private chat from `a` (named an) to `b` (named bn) and waits for both ends.
 void open_private(ClientProcess& a, const std::string& an, ClientProcess& b, const std::string& bn) {
@@ -341,8 +343,7 @@ TEST_CASE("private chat traffic does not keep a session from timing out") {
     auto try_send = [](ClientProcess& c, const std::string& line) {
         try {
             c.send_line(line);
-        } catch (const std::runtime_error&) {
-        } // it has gone
+        } catch (const std::runtime_error&) {} // it has gone
     };
     // Both keep chatting privately, well past the timeout.
     for (int i = 0; Clock::now() < start + 3500ms; ++i) {

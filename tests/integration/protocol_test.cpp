@@ -123,9 +123,7 @@ TEST_CASE("a client that stops reading is dropped with a logged reason; others a
     std::thread writer([&] {
         try {
             alice.send_bytes(burst);
-        } catch (const std::exception& e) {
-            writer_error = e.what();
-        }
+        } catch (const std::exception& e) { writer_error = e.what(); }
     });
     // bob keeps reading: he receives every broadcast, and hears that carol was logged out.
     int got = 0;

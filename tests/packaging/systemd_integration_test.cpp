@@ -49,7 +49,7 @@ struct NotifySocket {
     }
 };
 
-}  // namespace
+} // namespace
 
 TEST_CASE("without a service manager everything is a silent no-op") {
     unsetenv("NOTIFY_SOCKET");
@@ -101,7 +101,7 @@ TEST_CASE("watchdog interval comes from $WATCHDOG_USEC for this pid") {
     } else {
         CHECK_FALSE(interval.has_value());
     }
-    setenv("WATCHDOG_PID", "1", 1);  // meant for another process
+    setenv("WATCHDOG_PID", "1", 1); // meant for another process
     CHECK_FALSE(sd::watchdog_interval().has_value());
     unsetenv("WATCHDOG_USEC");
     unsetenv("WATCHDOG_PID");
@@ -113,7 +113,7 @@ TEST_CASE("listen_fds returns the passed sockets once") {
         return;
     }
     // Put a socket on fd 3 (SD_LISTEN_FDS_START) as systemd would.
-    const int saved3 = fcntl(3, F_DUPFD_CLOEXEC, 10);  // -1 if fd 3 was free
+    const int saved3 = fcntl(3, F_DUPFD_CLOEXEC, 10); // -1 if fd 3 was free
     const int s = socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(s >= 0);
     if (s != 3) {
@@ -127,7 +127,7 @@ TEST_CASE("listen_fds returns the passed sockets once") {
     REQUIRE(fds.size() == 1);
     CHECK(fds[0] == 3);
     CHECK((fcntl(3, F_GETFD) & FD_CLOEXEC) != 0);
-    CHECK(std::getenv("LISTEN_FDS") == nullptr);  // unset after the first call
+    CHECK(std::getenv("LISTEN_FDS") == nullptr); // unset after the first call
     CHECK(sd::listen_fds().empty());
 
     close(3);

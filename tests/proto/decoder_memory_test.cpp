@@ -9,7 +9,7 @@
 #include <new>
 
 namespace {
-std::size_t g_live_bytes = 0; // tests are single-threaded
+std::size_t g_live_bytes = 0;   // tests are single-threaded
 constexpr std::size_t hdr = 16; // keeps max_align_t alignment
 
 void* counted_alloc(std::size_t n) {
@@ -27,12 +27,24 @@ void counted_free(void* p) noexcept {
 }
 } // namespace
 
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void* operator new(std::size_t n) {
+    return counted_alloc(n);
+}
+void* operator new[](std::size_t n) {
+    return counted_alloc(n);
+}
+void operator delete(void* p) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    counted_free(p);
+}
 
 using namespace confab::proto;
 using namespace confab::proto::test;

@@ -177,8 +177,7 @@ TEST_CASE("bad UTF-8 is refused in every string field position") {
     // PeerText
     expect_error(concat(bytes({0xC2}), s()), DecodeError::bad_utf8);
     // A bad string before more fields still reports bad_utf8 (first error wins).
-    expect_error(concat(concat(bytes({0x03, 0, 0, 0, 1}), s()), bytes({0, 1, 'x'})),
-                 DecodeError::bad_utf8);
+    expect_error(concat(concat(bytes({0x03, 0, 0, 0, 1}), s()), bytes({0, 1, 'x'})), DecodeError::bad_utf8);
 }
 
 TEST_CASE("first error wins: bad UTF-8 then a truncated field") {
@@ -216,9 +215,9 @@ TEST_CASE("lists longer than max_list_entries: too_many_entries") {
 }
 
 TEST_CASE("DecodeError has a human-readable name for every value") {
-    for (auto e : {DecodeError::frame_too_large, DecodeError::empty_frame, DecodeError::unknown_type,
-                   DecodeError::truncated, DecodeError::trailing_bytes, DecodeError::bad_utf8,
-                   DecodeError::too_many_entries}) {
+    for (auto e :
+         {DecodeError::frame_too_large, DecodeError::empty_frame, DecodeError::unknown_type, DecodeError::truncated,
+          DecodeError::trailing_bytes, DecodeError::bad_utf8, DecodeError::too_many_entries}) {
         CHECK(to_string(e) != "unknown decode error");
     }
 }

@@ -138,15 +138,30 @@ TEST_CASE("wire values of message types match PROTOCOL.md") {
 
 TEST_CASE("wire values of status codes and enums match PROTOCOL.md") {
     const std::pair<Status, int> table[] = {
-        {Status::ok, 0}, {Status::ok_stored, 1}, {Status::ok_partial, 2},
-        {Status::bad_request, 10}, {Status::unsupported_version, 11},
-        {Status::frame_too_large, 12}, {Status::not_logged_in, 13}, {Status::wrong_state, 14},
-        {Status::unknown_user, 20}, {Status::self_target, 21}, {Status::blocked_by_recipient, 22},
-        {Status::already_blocked, 23}, {Status::not_blocked, 24}, {Status::invalid_name, 25},
-        {Status::invalid_text, 26}, {Status::user_offline, 27}, {Status::no_private_endpoint, 28},
-        {Status::mailbox_full, 29}, {Status::storage_failed, 30}, {Status::invalid_argument, 31},
-        {Status::no_private_session, 32}, {Status::output_overflow, 40},
-        {Status::login_timeout, 41}, {Status::server_busy, 42},
+        {Status::ok, 0},
+        {Status::ok_stored, 1},
+        {Status::ok_partial, 2},
+        {Status::bad_request, 10},
+        {Status::unsupported_version, 11},
+        {Status::frame_too_large, 12},
+        {Status::not_logged_in, 13},
+        {Status::wrong_state, 14},
+        {Status::unknown_user, 20},
+        {Status::self_target, 21},
+        {Status::blocked_by_recipient, 22},
+        {Status::already_blocked, 23},
+        {Status::not_blocked, 24},
+        {Status::invalid_name, 25},
+        {Status::invalid_text, 26},
+        {Status::user_offline, 27},
+        {Status::no_private_endpoint, 28},
+        {Status::mailbox_full, 29},
+        {Status::storage_failed, 30},
+        {Status::invalid_argument, 31},
+        {Status::no_private_session, 32},
+        {Status::output_overflow, 40},
+        {Status::login_timeout, 41},
+        {Status::server_busy, 42},
     };
     for (auto [s, v] : table) {
         CAPTURE(v);
@@ -176,14 +191,14 @@ TEST_CASE("wire values of status codes and enums match PROTOCOL.md") {
 TEST_CASE("worked examples of PROTOCOL.md: exact bytes") {
     // Hello{version 1, client "confab/0.1.0"}
     ByteVec hello = frame_of(Hello{1, "confab/0.1.0"});
-    ByteVec want_hello = concat(bytes({0x00, 0x00, 0x00, 0x11, 0x01, 0x00, 0x01, 0x00, 0x0C}),
-                                str_bytes("confab/0.1.0"));
+    ByteVec want_hello =
+        concat(bytes({0x00, 0x00, 0x00, 0x11, 0x01, 0x00, 0x01, 0x00, 0x0C}), str_bytes("confab/0.1.0"));
     CHECK(hello == want_hello);
 
     // SendMessage{request_id 1, to "bob", text "hello"}
     ByteVec sm = frame_of(SendMessage{1, "bob", "hello"});
-    ByteVec want_sm = bytes({0x00, 0x00, 0x00, 0x11, 0x03, 0x00, 0x00, 0x00, 0x01,
-                             0x00, 0x03, 'b', 'o', 'b', 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'});
+    ByteVec want_sm = bytes({0x00, 0x00, 0x00, 0x11, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x03,
+                             'b',  'o',  'b',  0x00, 0x05, 'h',  'e',  'l',  'l',  'o'});
     CHECK(sm == want_sm);
 
     // ProtocolError{unsupported_version, ""}: type, u16 code, empty string

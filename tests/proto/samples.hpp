@@ -37,7 +37,9 @@ inline std::vector<Message> full_samples() {
     const Token tok = sample_token();
     std::vector<Message> v;
     v.push_back(Hello{0xBEEF, "confab/0.1.0"});
-    v.push_back(Login{0xDEADBEEF, "alice_01.x-y", "p\xC3\xA4ssw\xE2\x82\xAC" "rd \xF0\x9F\x98\x80"});
+    v.push_back(Login{0xDEADBEEF, "alice_01.x-y",
+                      "p\xC3\xA4ssw\xE2\x82\xAC"
+                      "rd \xF0\x9F\x98\x80"});
     v.push_back(SendMessage{0x01020304, "bob", "h\xC3\xA9llo, w\xC3\xB6rld \xE2\x9C\x93"});
     v.push_back(Broadcast{0xFFFFFFFF, "to everyone"});
     v.push_back(WhoElse{7});
@@ -53,8 +55,8 @@ inline std::vector<Message> full_samples() {
     v.push_back(LoginResult{15, LoginOutcome::locked, 0x80000001});
     v.push_back(Result{16, Status::blocked_by_recipient, "bob has blocked you"});
     v.push_back(UserList{17, {"alice", "bob", "", "carol"}});
-    v.push_back(MessageEvent{0x1122334455667788ULL, 1795000000123ULL, message_flag_offline,
-                             "alice", "stored \xE2\x98\x83"});
+    v.push_back(
+        MessageEvent{0x1122334455667788ULL, 1795000000123ULL, message_flag_offline, "alice", "stored \xE2\x98\x83"});
     v.push_back(BroadcastEvent{0x8000000000000001ULL, "bob", "hi all"});
     v.push_back(PresenceEvent{PresenceKind::logout, "carol"});
     v.push_back(SessionEnded{EndReason::server_shutdown, "server is shutting down"});
@@ -99,7 +101,9 @@ inline ByteVec concat(ByteVec a, const ByteVec& b) {
     return a;
 }
 
-inline ByteVec str_bytes(std::string_view s) { return ByteVec(s.begin(), s.end()); }
+inline ByteVec str_bytes(std::string_view s) {
+    return ByteVec(s.begin(), s.end());
+}
 
 // A frame header (u32 BE) for `len`.
 inline ByteVec header(std::uint32_t len) {
@@ -111,6 +115,8 @@ inline ByteVec raw_frame(const ByteVec& payload) {
     return concat(header(std::uint32_t(payload.size())), payload);
 }
 
-inline Bytes span_of(const ByteVec& v) { return Bytes(v.data(), v.size()); }
+inline Bytes span_of(const ByteVec& v) {
+    return Bytes(v.data(), v.size());
+}
 
 } // namespace confab::proto::test

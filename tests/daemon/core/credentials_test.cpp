@@ -11,12 +11,12 @@ namespace {
 std::string error_of(const std::string& text) {
     try {
         parse_users(text, "users.txt");
-    } catch (const UsersFileError& e) {
-        return e.what();
-    }
+    } catch (const UsersFileError& e) { return e.what(); }
     return {};
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
 const std::string sample_hash = "$y$j9T$abcdefghijklmnopqrstu.$0123456789abcdefghijklmnopqrstuvwxyzABCD";
 } // namespace
 

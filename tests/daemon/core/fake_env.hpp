@@ -6,8 +6,8 @@
 
 #include "core/chat_core.hpp"
 #include "core/credentials.hpp"
-#include "log.hpp"
 #include "core/timer_queue.hpp"
+#include "log.hpp"
 
 #include "proto/messages.hpp"
 
@@ -58,11 +58,11 @@ struct FakeEnv : CoreEnv {
     std::map<ConnId, std::deque<proto::Message>> inbox;
     std::set<ConnId> closed;
     TimerQueue timers;
-    std::deque<Job> jobs;     // verify_password requests not answered yet
-    bool accept_jobs = true;  // false: verify_password reports saturated workers
-    std::vector<StoreOp> persisted;  // every change the core made durable, in order
+    std::deque<Job> jobs;                  // verify_password requests not answered yet
+    bool accept_jobs = true;               // false: verify_password reports saturated workers
+    std::vector<StoreOp> persisted;        // every change the core made durable, in order
     std::deque<std::uint64_t> uncommitted; // InsertMessage tags not yet answered
-    bool accept_stores = true; // false: persist reports a saturated store
+    bool accept_stores = true;             // false: persist reports a saturated store
     std::uint64_t tokens_made = 0;
 
     // ---- CoreEnv
@@ -71,8 +71,7 @@ struct FakeEnv : CoreEnv {
         REQUIRE(frame.size() > proto::frame_header_size);
         auto r = proto::decode_payload(frame.subspan(proto::frame_header_size));
         REQUIRE_MESSAGE(r.message.has_value(), "core sent an undecodable frame");
-        std::visit([this](auto& m) { std::apply([this](auto&... f) { (own(f), ...); }, m.fields()); },
-                   *r.message);
+        std::visit([this](auto& m) { std::apply([this](auto&... f) { (own(f), ...); }, m.fields()); }, *r.message);
         inbox[conn].push_back(std::move(*r.message));
     }
     void close(ConnId conn) override {
@@ -80,8 +79,7 @@ struct FakeEnv : CoreEnv {
     }
     void arm_timer(TimerQueue::Key key, TimePoint deadline) override { timers.arm(key, deadline); }
     void cancel_timer(TimerQueue::Key key) override { timers.cancel(key); }
-    bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash,
-                         std::string password) override {
+    bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) override {
         if (!accept_jobs) return false;
         jobs.push_back({conn, job, hash, std::move(password)});
         return true;
@@ -111,7 +109,8 @@ struct FakeEnv : CoreEnv {
     M pop(ConnId c) {
         auto& q = inbox[c];
         REQUIRE_MESSAGE(!q.empty(), "connection ", c, " expected ", proto::to_string(M::type), ", got nothing");
-        INFO("connection ", c, " expected ", proto::to_string(M::type), ", got ", proto::to_string(proto::type_of(q.front())));
+        INFO("connection ", c, " expected ", proto::to_string(M::type), ", got ",
+             proto::to_string(proto::type_of(q.front())));
         REQUIRE(std::holds_alternative<M>(q.front()));
         M m = std::get<M>(q.front());
         q.pop_front();

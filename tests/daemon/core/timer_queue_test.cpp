@@ -113,8 +113,7 @@ TEST_CASE("100k timers in random order expire sorted, FIFO within equal deadline
     REQUIRE(all.size() == n);
     Keys expected(n);
     for (TimerQueue::Key k = 0; k < n; ++k) expected[k] = k;
-    std::stable_sort(expected.begin(), expected.end(),
-                     [&](auto a, auto b) { return deadline[a] < deadline[b]; });
+    std::stable_sort(expected.begin(), expected.end(), [&](auto a, auto b) { return deadline[a] < deadline[b]; });
     CHECK(all == expected);
     CHECK(q.size() == 0);
 }

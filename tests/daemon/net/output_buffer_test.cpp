@@ -14,7 +14,9 @@ std::vector<std::uint8_t> bytes(std::size_t n, std::uint8_t first = 0) {
     std::iota(v.begin(), v.end(), first);
     return v;
 }
-std::vector<std::uint8_t> pending(const OutputBuffer& b) { return {b.pending().begin(), b.pending().end()}; }
+std::vector<std::uint8_t> pending(const OutputBuffer& b) {
+    return {b.pending().begin(), b.pending().end()};
+}
 } // namespace
 
 TEST_CASE("append within the cap queues the bytes in order") {
