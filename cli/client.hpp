@@ -19,7 +19,7 @@
 
 namespace confab::cli {
 
-// Process exit codes (CONTRACT.md).
+// Process exit codes, as confab(1) EXIT STATUS documents them.
 enum ExitCode : int {
     exit_ok = 0,
     exit_failure = 1, // connection or usage error

@@ -1,5 +1,6 @@
-// Server and peer events -> the exact output lines of CONTRACT.md. Pure
-// functions (apart from the local time zone), unit-tested line by line.
+// Server and peer events -> the exact output lines confab(1) OUTPUT documents
+// (scripts parse them). Pure functions (apart from the local time zone),
+// unit-tested line by line.
 #pragma once
 
 #include "cli/pending_request.hpp"

@@ -6,10 +6,20 @@
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include <cerrno>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <fstream>
 #include <limits>
 #include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
 #include <variant>
+#include <vector>
 
 namespace confab {
 namespace {

@@ -46,7 +46,7 @@ enum class Status : std::uint16_t {
     invalid_argument = 31,
     no_private_session = 32, // stopprivate with no session or pending token
 
-    output_overflow = 40, // the client read too slowly; it is dropped
+    output_overflow = 40, // reserved: a too slow reader is dropped without a frame (PROTOCOL.md §7)
     login_timeout = 41,   // no login within the handshake deadline
     server_busy = 42,     // connection limit reached
 };

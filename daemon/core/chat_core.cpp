@@ -362,8 +362,11 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
             else if constexpr (std::is_same_v<M, StopPrivate>)
                 stop_private(c, me, m);
             else if constexpr (std::is_same_v<M, PrivateListen>) {
-                if (m.port == 0 || m.host.size() > max_host_length)
+                if (m.port == 0)
                     return result(c, m.request_id, Status::invalid_argument, "listener port must not be 0");
+                if (m.host.size() > max_host_length)
+                    return result(c, m.request_id, Status::invalid_argument,
+                                  fmt::format("listener host is longer than {} bytes", max_host_length));
                 s.listen_host = std::string(m.host);
                 s.listen_port = m.port;
                 result(c, m.request_id, Status::ok);

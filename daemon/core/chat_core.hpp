@@ -92,7 +92,6 @@ public:
 
     std::size_t online_count() const noexcept { return online_.size(); }
     std::size_t session_count() const noexcept { return sessions_.size(); }
-    std::size_t user_count() const noexcept { return users_.size(); }
 
 private:
     using UserIdx = std::uint32_t;

@@ -9,7 +9,16 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
 
 namespace confab {
 
@@ -166,11 +175,6 @@ std::vector<Store::Completion> Store::take_completions() {
     return out;
 }
 
-std::uint64_t Store::commits() const {
-    std::lock_guard lock(mutex_);
-    return commits_;
-}
-
 void Store::run() {
     std::vector<StoreOp> batch;
     std::vector<Completion> done;
@@ -186,7 +190,6 @@ void Store::run() {
         bool notify = !done.empty();
         {
             std::lock_guard lock(mutex_);
-            ++commits_;
             for (auto& c : done) completions_.push_back(std::move(c));
         }
         done.clear();

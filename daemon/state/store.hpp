@@ -54,9 +54,6 @@ public:
     bool submit(StoreOp op);
     std::vector<Completion> take_completions(); // drains the eventfd too
 
-    // Figures for the benchmark: commits and operations so far.
-    std::uint64_t commits() const;
-
 private:
     void run();
     void commit_batch(std::vector<StoreOp>& batch, std::vector<Completion>& done);
@@ -68,11 +65,10 @@ private:
     sqlite3* db_ = nullptr;
     UniqueFd event_;
     static constexpr std::size_t max_queued = 100'000;
-    mutable std::mutex mutex_;
+    std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<StoreOp> queue_;
     std::vector<Completion> completions_;
-    std::uint64_t commits_ = 0;
     bool stopping_ = false;
     std::thread thread_;
 };

@@ -1,4 +1,4 @@
-// Output lines, checked against the formats of CONTRACT.md.
+// Output lines, checked against the formats confab(1) OUTPUT documents.
 #include "cli/format.hpp"
 
 #include <doctest/doctest.h>

@@ -873,7 +873,19 @@ TEST_SUITE("private") {
         Driver d;
         d.online(A, "alice");
         d.send(A, PrivateListen{1, "", 0});
-        CHECK(d.result(A, 1).code == Status::invalid_argument);
+        auto r = d.result(A, 1);
+        CHECK(r.code == Status::invalid_argument);
+        CHECK(r.detail == "listener port must not be 0");
+    }
+
+    TEST_CASE("PrivateListen with a host over 255 bytes is refused, naming the host") {
+        Driver d;
+        d.online(A, "alice");
+        const std::string host(256, 'h');
+        d.send(A, PrivateListen{1, host, 5000});
+        auto r = d.result(A, 1);
+        CHECK(r.code == Status::invalid_argument);
+        CHECK(r.detail == "listener host is longer than 255 bytes");
     }
 
     TEST_CASE("startprivate introduces the initiator to the peer's listener with one token for both") {
