@@ -181,4 +181,9 @@ std::vector<std::string> restart_only_changes(const Config& before, const Config
     return changed;
 }
 
+void keep_restart_only(const Config& running, Config& next) {
+    for (const auto& s : specs())
+        if (!s.key.reloadable) std::visit([&](auto m) { next.*m = running.*m; }, s.member);
+}
+
 } // namespace confab

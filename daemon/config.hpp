@@ -51,5 +51,8 @@ void validate(const Config& c);
 
 // Keys whose change needs a restart, named for the reload log line.
 std::vector<std::string> restart_only_changes(const Config& before, const Config& after);
+// Copies every key that needs a restart from `running` into `next`: a reload
+// applies the rest and leaves the running sockets, state and workers as they are.
+void keep_restart_only(const Config& running, Config& next);
 
 } // namespace confab

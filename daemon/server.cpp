@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "log.hpp"
+#include "signals.hpp"
 #include "systemd_integration.hpp"
 
 #include <sys/random.h>
@@ -30,11 +31,7 @@ constexpr std::size_t reads_per_wakeup = 16;    // then other clients get a turn
 constexpr std::size_t max_queued_hashes = 1024; // beyond this, logins are answered "unavailable"
 
 UniqueFd make_signal_fd() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    const sigset_t set = handled_signals();
     UniqueFd fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!fd) throw std::system_error(errno, std::generic_category(), "signalfd");
     return fd;
@@ -348,11 +345,7 @@ void Server::reload() {
         auto [config, users] = load_settings(source_);
         for (const auto& key : restart_only_changes(config_, config))
             log::warning("'{}' changed: the new value takes effect after a restart", key);
-        // Keep what needs a restart as it is, so the running state stays coherent.
-        config.listen = config_.listen;
-        config.port = config_.port;
-        config.state_dir = config_.state_dir;
-        config.hash_workers = config_.hash_workers;
+        keep_restart_only(config_, config);
         log::set_level(*log::parse_level(config.log_level));
         std::size_t count = users.users.size();
         core_.update_settings(core_settings(config));

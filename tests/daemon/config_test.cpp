@@ -194,3 +194,27 @@ TEST_CASE("restart_only_changes names exactly the changed keys that need a resta
     std::sort(r.begin(), r.end());
     CHECK(r == std::vector<std::string>{"hash_workers", "listen", "port", "state_dir"});
 }
+
+TEST_CASE("keep_restart_only keeps the running restart-only keys and takes every reloadable one") {
+    Config running;
+    Config next = parse_config_text("listen = \"::1\"\nport = 1\nstate_dir = \"/elsewhere\"\nhash_workers = 9\n"
+                                    "users_file = \"/x\"\ntimeout = 10\nblock_duration = 99\nlogin_timeout = 7\n"
+                                    "max_connections = 5\nmax_output_bytes = 70000\nmax_offline_messages = 3\n"
+                                    "presence = false\nlog_level = \"debug\"\n",
+                                    "next.toml");
+    keep_restart_only(running, next);
+    CHECK(restart_only_changes(running, next).empty());
+    CHECK(next.listen == "127.0.0.1");
+    CHECK(next.port == 7420);
+    CHECK(next.state_dir == "confab-state");
+    CHECK(next.hash_workers == 2);
+    CHECK(next.users_file == "/x");
+    CHECK(next.timeout == 10);
+    CHECK(next.block_duration == 99);
+    CHECK(next.login_timeout == 7);
+    CHECK(next.max_connections == 5);
+    CHECK(next.max_output_bytes == 70000);
+    CHECK(next.max_offline_messages == 3);
+    CHECK(next.presence == false);
+    CHECK(next.log_level == "debug");
+}
