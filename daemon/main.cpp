@@ -4,6 +4,7 @@
 #include "core/credentials.hpp"
 #include "log.hpp"
 #include "server.hpp"
+#include "signals.hpp"
 #include "systemd_integration.hpp"
 
 #include "confab_build_config.hpp"
@@ -13,6 +14,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <tuple>
 
 namespace {
 
@@ -108,11 +111,7 @@ int main(int argc, char** argv) {
 
     // Signals are read from a signalfd in the loop; block them before any thread
     // exists so hash workers inherit the mask and never take them.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    const sigset_t set = handled_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
