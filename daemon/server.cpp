@@ -17,15 +17,12 @@
 namespace confab {
 
 namespace {
-// epoll tokens below 2^32 are reserved; connection ids always have a generation above that.
+// epoll tokens: the reactor's own fds, then connection ids, which never come that low.
 constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4, store_token = 5;
+static_assert(store_token < ConnTable::min_id, "an epoll token is never a connection id");
+static_assert(ConnTable::id_bits <= timer_id_bits, "a connection id is the id of its timers");
 constexpr std::uint32_t conn_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
-// Timer kinds of the glue itself (the core uses kinds below 0x80).
-constexpr std::uint8_t close_deadline_kind = 0x80, watchdog_kind = 0x81, status_kind = 0x82;
-TimerQueue::Key glue_key(std::uint8_t kind, std::uint64_t id = 0) {
-    return timer_key(TimerKind(kind), id);
-}
 constexpr std::int64_t close_grace_ms = 5000;   // a closing client gets this long to take its last frames
 constexpr std::size_t reads_per_wakeup = 16;    // then other clients get a turn
 constexpr std::size_t max_queued_hashes = 1024; // beyond this, logins are answered "unavailable"
@@ -90,9 +87,9 @@ Server::Server(ConfigSource source, Config config, UsersFile users)
     notify_ = systemd::notify_socket_present();
     if (auto wd = systemd::watchdog_interval()) {
         watchdog_ = std::chrono::duration_cast<std::chrono::milliseconds>(*wd) / 2;
-        arm_timer(glue_key(watchdog_kind), monotonic_ms() + watchdog_->count());
+        arm_timer(timer_key(TimerKind::watchdog, 0), monotonic_ms() + watchdog_->count());
     }
-    if (notify_) arm_timer(glue_key(status_kind), monotonic_ms() + 2000);
+    if (notify_) arm_timer(timer_key(TimerKind::status, 0), monotonic_ms() + 2000);
 }
 
 Server::~Server() = default;
@@ -133,7 +130,7 @@ void Server::close(ConnId id) {
         c->dirty = true;
         dirty_.push_back(id);
     }
-    arm_timer(glue_key(close_deadline_kind, id), monotonic_ms() + close_grace_ms);
+    arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
 }
 
 void Server::arm_timer(TimerQueue::Key key, TimePoint deadline) {
@@ -247,7 +244,7 @@ void Server::drop(Connection& c, std::string_view reason) {
 
 void Server::destroy(Connection& c) {
     reactor_.remove(c.fd());
-    timers_.cancel(glue_key(close_deadline_kind, c.id()));
+    timers_.cancel(timer_key(TimerKind::close_deadline, c.id()));
     conns_.erase(c.id());
 }
 
@@ -298,19 +295,21 @@ void Server::on_timers() {
     timer_fd_.drain();
     Now t = now();
     for (TimerQueue::Key key : timers_.expire(t.mono)) {
-        switch (std::uint8_t(timer_kind(key))) {
-        case close_deadline_kind:
+        switch (timer_kind(key)) {
+        case TimerKind::close_deadline:
             if (Connection* c = conns_.find(timer_id(key))) drop(*c, "did not read its last frames in time");
             break;
-        case watchdog_kind:
+        case TimerKind::watchdog:
             systemd::notify_watchdog();
             arm_timer(key, t.mono + watchdog_->count());
             break;
-        case status_kind:
+        case TimerKind::status:
             update_status();
             arm_timer(key, t.mono + 2000);
             break;
-        default: core_.on_timer(key, t); break;
+        case TimerKind::login_deadline:
+        case TimerKind::idle:
+        case TimerKind::lock: core_.on_timer(key, t); break;
         }
     }
 }

@@ -177,6 +177,9 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         lock_timers_.erase(it);
         return;
     }
+    case TimerKind::close_deadline:
+    case TimerKind::watchdog:
+    case TimerKind::status: return; // the glue's own: never passed here
     }
 }
 

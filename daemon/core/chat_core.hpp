@@ -10,6 +10,7 @@
 #include "core/credentials.hpp"
 #include "core/lockout.hpp"
 #include "core/store_ops.hpp"
+#include "core/timer_key.hpp"
 #include "core/timer_queue.hpp"
 
 #include "proto/messages.hpp"
@@ -55,19 +56,6 @@ struct CoreSettings {
     std::size_t max_offline_messages = 1000;
     bool presence = true;
 };
-
-// Timer keys: the top byte says what the timer is for. Kinds from 0x80 up are
-// left to the reactor glue for its own timers.
-enum class TimerKind : std::uint8_t { login_deadline = 1, idle = 2, lock = 3 };
-inline TimerQueue::Key timer_key(TimerKind k, std::uint64_t id) {
-    return std::uint64_t(k) << 56 | (id & ((std::uint64_t(1) << 56) - 1));
-}
-inline TimerKind timer_kind(TimerQueue::Key key) {
-    return TimerKind(key >> 56);
-}
-inline std::uint64_t timer_id(TimerQueue::Key key) {
-    return key & ((std::uint64_t(1) << 56) - 1);
-}
 
 class ChatCore {
 public:

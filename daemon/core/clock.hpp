@@ -1,11 +1,13 @@
-// Reading the clocks: monotonic milliseconds for deadlines, Unix milliseconds for timestamps.
+// Time as the daemon counts it: monotonic milliseconds for deadlines (TimePoint),
+// Unix milliseconds for timestamps users see, and reading both clocks.
 #pragma once
 
-#include "core/timer_queue.hpp"
-
+#include <cstdint>
 #include <ctime>
 
 namespace confab {
+
+using TimePoint = std::int64_t; // milliseconds on the monotonic clock
 
 inline TimePoint monotonic_ms() noexcept {
     timespec ts{};

@@ -5,14 +5,15 @@
 // Pure data structure: no clock, no syscalls. Single-threaded.
 #pragma once
 
+#include "core/clock.hpp"
+
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
 namespace confab {
-
-using TimePoint = std::int64_t; // milliseconds on the monotonic clock
 
 class TimerQueue {
 public:

@@ -3,12 +3,12 @@
 namespace confab {
 
 namespace {
-constexpr std::uint64_t generation_mask = (1u << 24) - 1;
+constexpr std::uint32_t generation_mask = (std::uint32_t(1) << ConnTable::generation_bits) - 1;
 std::uint32_t slot_of(std::uint64_t id) {
     return std::uint32_t(id);
 }
 std::uint32_t generation_of(std::uint64_t id) {
-    return std::uint32_t(id >> 32);
+    return std::uint32_t(id >> ConnTable::slot_bits);
 }
 } // namespace
 
@@ -22,7 +22,7 @@ Connection& ConnTable::insert(UniqueFd fd, std::string peer) {
         slots_.emplace_back();
     }
     Slot& s = slots_[slot];
-    std::uint64_t id = std::uint64_t(s.generation) << 32 | slot;
+    std::uint64_t id = std::uint64_t(s.generation) << slot_bits | slot;
     s.conn = std::make_unique<Connection>(std::move(fd), id, std::move(peer));
     ++count_;
     return *s.conn;
@@ -41,7 +41,7 @@ void ConnTable::erase(std::uint64_t id) noexcept {
     if (!c) return;
     Slot& s = slots_[slot_of(id)];
     s.conn.reset();
-    s.generation = std::uint32_t((s.generation + 1) & generation_mask);
+    s.generation = (s.generation + 1) & generation_mask;
     if (s.generation == 0) s.generation = 1;
     free_.push_back(slot_of(id));
     --count_;

@@ -3,7 +3,7 @@
 // Reactor thread only.
 #pragma once
 
-#include "core/timer_queue.hpp"
+#include "core/clock.hpp"
 #include "net/unique_fd.hpp"
 
 #include <optional>
