@@ -1,5 +1,7 @@
 #include "cli/framed_stream.hpp"
 
+#include "proto/drain.hpp"
+
 #include <array>
 #include <cerrno>
 #include <sys/socket.h>
@@ -43,26 +45,14 @@ FramedStream::ReadStatus FramedStream::read(const std::function<bool(const proto
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return ReadStatus::ok;
         return errno == ECONNRESET ? ReadStatus::closed : ReadStatus::failed;
     }
-    proto::Bytes input(buf.data(), std::size_t(n));
-    // The decoder holds at most one frame, so feed and drain in turns.
-    while (true) {
-        input = input.subspan(decoder_.feed(input));
-        while (true) {
-            proto::FrameResult frame = decoder_.next();
-            if (frame.kind == proto::FrameResult::Kind::need_more) break;
-            if (frame.kind == proto::FrameResult::Kind::error) {
-                decode_error_ = frame.error;
-                return ReadStatus::malformed;
-            }
-            proto::DecodeResult decoded = proto::decode_payload(frame.payload);
-            if (!decoded.message) {
-                decode_error_ = decoded.error;
-                return ReadStatus::malformed;
-            }
-            if (!on_message(*decoded.message)) return ReadStatus::stopped;
-        }
-        if (input.empty()) return ReadStatus::ok;
+    auto r = proto::drain_frames(decoder_, proto::Bytes(buf.data(), std::size_t(n)), on_message);
+    switch (r.kind) {
+    case proto::DrainResult::Kind::drained: return ReadStatus::ok;
+    case proto::DrainResult::Kind::stopped: return ReadStatus::stopped;
+    case proto::DrainResult::Kind::malformed: break;
     }
+    decode_error_ = r.error;
+    return ReadStatus::malformed;
 }
 
 } // namespace confab::cli

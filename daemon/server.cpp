@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "log.hpp"
+#include "proto/drain.hpp"
 #include "signals.hpp"
 #include "systemd_integration.hpp"
 
@@ -205,28 +206,14 @@ void Server::read_frames(Connection& c) {
         case Connection::IoStatus::error: return drop(c, "read error");
         case Connection::IoStatus::progress: break;
         }
-        proto::Bytes data(buf, got);
         const Now t = now(); // one clock reading per read: frames of one read share a time
-        while (!data.empty() && !c.closing && !c.dead) {
-            data = data.subspan(c.decoder().feed(data));
-            for (;;) {
-                auto r = c.decoder().next();
-                if (r.kind == proto::FrameResult::Kind::need_more) break;
-                if (r.kind == proto::FrameResult::Kind::error) {
-                    auto status = r.error == proto::DecodeError::frame_too_large ? proto::Status::frame_too_large
-                                                                                 : proto::Status::bad_request;
-                    core_.on_protocol_error(c.id(), status, proto::to_string(r.error), t);
-                    return;
-                }
-                auto decoded = proto::decode_payload(r.payload);
-                if (!decoded.message) {
-                    core_.on_protocol_error(c.id(), proto::Status::bad_request, proto::to_string(decoded.error), t);
-                    return;
-                }
-                core_.on_message(c.id(), *decoded.message, t);
-                if (c.closing || c.dead) return;
-            }
-        }
+        auto r = proto::drain_frames(c.decoder(), proto::Bytes(buf, got), [&](const proto::Message& m) {
+            core_.on_message(c.id(), m, t);
+            return !c.closing && !c.dead;
+        });
+        if (r.kind == proto::DrainResult::Kind::stopped) return;
+        if (r.kind == proto::DrainResult::Kind::malformed)
+            return core_.on_protocol_error(c.id(), proto::status_for(r.error), proto::to_string(r.error), t);
     }
     // Budget spent with input possibly left: edge-triggered epoll will not say so again.
     if (!c.read_pending) {

@@ -45,4 +45,8 @@ std::string_view to_string(Status s) noexcept {
     return "unknown status";
 }
 
+Status status_for(DecodeError e) noexcept {
+    return e == DecodeError::frame_too_large ? Status::frame_too_large : Status::bad_request;
+}
+
 } // namespace confab::proto

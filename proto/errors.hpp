@@ -52,6 +52,9 @@ enum class Status : std::uint16_t {
 };
 
 std::string_view to_string(Status s) noexcept;
+
+// The status a peer is told when its bytes fail to decode.
+Status status_for(DecodeError e) noexcept;
 inline bool is_success(Status s) noexcept {
     return static_cast<std::uint16_t>(s) < 10;
 }
