@@ -1,6 +1,7 @@
 #include "cli/client.hpp"
 
 #include "cli/format.hpp"
+#include "cli/net.hpp"
 #include "confab_build_config.hpp"
 
 #include <fmt/format.h>

@@ -1,10 +1,11 @@
 // A non-blocking socket carrying protocol frames: decodes what arrives with
-// proto::FrameDecoder and queues what is sent in a bounded output buffer.
+// proto::drain_frames and queues what is sent in a bounded OutputBuffer.
 // Used for the server connection and for every private-chat peer.
 #pragma once
 
-#include "cli/net.hpp"
 #include "proto/frame.hpp"
+#include "proto/io/output_buffer.hpp"
+#include "proto/io/unique_fd.hpp"
 #include "proto/messages.hpp"
 
 #include <cstdint>
@@ -15,15 +16,15 @@ namespace confab::cli {
 
 class FramedStream {
 public:
-    FramedStream(Fd fd, std::size_t output_limit) : fd_(std::move(fd)), limit_(output_limit) {}
+    FramedStream(UniqueFd fd, std::size_t output_limit) : fd_(std::move(fd)), limit_(output_limit) {}
 
     int fd() const noexcept { return fd_.get(); }
 
     // Queues one frame. False, with nothing queued, if the output buffer
     // would grow past its limit: the other side is not reading.
     bool send(const proto::Message& m);
-    std::size_t pending_output() const noexcept { return out_.size() - sent_; }
-    bool wants_write() const noexcept { return pending_output() > 0; }
+    std::size_t pending_output() const noexcept { return out_.size(); }
+    bool wants_write() const noexcept { return !out_.empty(); }
     // Writes what the socket accepts now; false once the connection is broken.
     bool flush();
 
@@ -36,11 +37,11 @@ public:
     proto::DecodeError decode_error() const noexcept { return decode_error_; }
 
 private:
-    Fd fd_;
+    UniqueFd fd_;
     std::size_t limit_;
     proto::FrameDecoder decoder_;
-    std::vector<std::uint8_t> out_;
-    std::size_t sent_ = 0; // bytes at the front of out_ already written
+    OutputBuffer out_;
+    std::vector<std::uint8_t> frame_; // encoding scratch, kept: no allocation per send
     proto::DecodeError decode_error_ = proto::DecodeError::truncated;
 };
 

@@ -36,8 +36,8 @@ std::string resolve(const std::string& host, std::uint16_t port, int flags, Addr
     return rc == EAI_SYSTEM ? std::strerror(errno) : gai_strerror(rc);
 }
 
-Fd open_socket(const addrinfo& ai) {
-    return Fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
+UniqueFd open_socket(const addrinfo& ai) {
+    return UniqueFd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
 }
 
 // Chat traffic is small interactive frames: send them without Nagle's delay.
@@ -46,23 +46,15 @@ void set_nodelay(int fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-} // namespace
-
-void Fd::reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-}
-
-namespace {
 // Connects to the first resolved address that accepts: a non-blocking connect,
 // then `settle(fd)` (0 or an errno) decides whether that address worked.
 template <class Settle>
 SocketResult connect_first(const std::string& host, std::uint16_t port, Settle settle) {
     AddrList addrs;
-    if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {Fd{}, err};
+    if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {UniqueFd{}, err};
     int last_error = ECONNREFUSED;
     for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
-        Fd fd = open_socket(*ai);
+        UniqueFd fd = open_socket(*ai);
         if (!fd) {
             last_error = errno;
             continue;
@@ -78,7 +70,7 @@ SocketResult connect_first(const std::string& host, std::uint16_t port, Settle s
         set_nodelay(fd.get());
         return {std::move(fd), {}};
     }
-    return {Fd{}, std::strerror(last_error)};
+    return {UniqueFd{}, std::strerror(last_error)};
 }
 } // namespace
 
@@ -107,21 +99,21 @@ int connect_error(int fd) noexcept {
 
 SocketResult listen_ephemeral(const std::string& host) {
     AddrList addrs;
-    if (auto err = resolve(host, 0, AI_PASSIVE, addrs); !err.empty()) return {Fd{}, err};
+    if (auto err = resolve(host, 0, AI_PASSIVE, addrs); !err.empty()) return {UniqueFd{}, err};
     int last_error = EADDRNOTAVAIL;
     for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
-        Fd fd = open_socket(*ai);
+        UniqueFd fd = open_socket(*ai);
         if (!fd || ::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd.get(), 16) != 0) {
             last_error = errno;
             continue;
         }
         return {std::move(fd), {}};
     }
-    return {Fd{}, std::strerror(last_error)};
+    return {UniqueFd{}, std::strerror(last_error)};
 }
 
-Fd accept_connection(int listen_fd) noexcept {
-    Fd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+UniqueFd accept_connection(int listen_fd) noexcept {
+    UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd) set_nodelay(fd.get());
     return fd;
 }

@@ -1,41 +1,18 @@
-// Thin POSIX socket helpers: an owning descriptor and the handful of TCP
-// operations the client needs. Errors come back as human-readable text.
+// Thin POSIX socket helpers: the handful of TCP operations the client needs.
+// Errors come back as human-readable text.
 #pragma once
+
+#include "proto/io/unique_fd.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include <utility>
 
 namespace confab::cli {
 
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) noexcept : fd_(fd) {}
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-
-    int get() const noexcept { return fd_; }
-    explicit operator bool() const noexcept { return fd_ >= 0; }
-    void reset() noexcept;
-
-private:
-    int fd_ = -1;
-};
-
 // A socket, or why there is none.
 struct SocketResult {
-    Fd fd;
+    UniqueFd fd;
     std::string error;
 };
 
@@ -47,8 +24,8 @@ SocketResult connect_start(const std::string& host, std::uint16_t port);
 int connect_error(int fd) noexcept;
 // A non-blocking listener on an ephemeral port of `host`.
 SocketResult listen_ephemeral(const std::string& host);
-// Accepts one pending connection (non-blocking), or an empty Fd.
-Fd accept_connection(int listen_fd) noexcept;
+// Accepts one pending connection (non-blocking), or an empty UniqueFd.
+UniqueFd accept_connection(int listen_fd) noexcept;
 
 std::string local_address(int fd);
 std::uint16_t local_port(int fd);

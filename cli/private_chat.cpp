@@ -202,7 +202,7 @@ void PrivateChat::expire(Clock::time_point now) {
 }
 
 void PrivateChat::accept_pending(Clock::time_point now) {
-    while (Fd fd = accept_connection(listener_.get())) {
+    while (UniqueFd fd = accept_connection(listener_.get())) {
         auto unidentified = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) {
             return s->state == Session::State::awaiting_hello || s->state == Session::State::unverified;
         });

@@ -84,7 +84,7 @@ private:
 
     std::string me_;
     Terminal& terminal_;
-    Fd listener_;
+    UniqueFd listener_;
     std::uint16_t port_ = 0;
     std::size_t listener_poll_ = PollSet::none;
     std::vector<std::unique_ptr<Session>> sessions_;

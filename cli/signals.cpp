@@ -13,7 +13,7 @@ SignalWatch::SignalWatch(std::initializer_list<int> signals) {
     for (int s : signals) sigaddset(&set, s);
     if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
         throw std::system_error(errno, std::generic_category(), "sigprocmask");
-    fd_ = Fd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    fd_ = UniqueFd(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!fd_) throw std::system_error(errno, std::generic_category(), "signalfd");
 }
 

@@ -3,7 +3,7 @@
 // instead of interrupting it (readline's own handlers are switched off).
 #pragma once
 
-#include "cli/net.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include <initializer_list>
 #include <vector>
@@ -18,7 +18,7 @@ public:
     std::vector<int> take();
 
 private:
-    Fd fd_;
+    UniqueFd fd_;
 };
 
 } // namespace confab::cli

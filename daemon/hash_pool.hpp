@@ -6,7 +6,7 @@
 // are internal.
 #pragma once
 
-#include "net/unique_fd.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include <condition_variable>
 #include <cstdint>

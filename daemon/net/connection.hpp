@@ -4,8 +4,9 @@
 // Owned by ConnTable; reactor thread only.
 #pragma once
 
-#include "net/output_buffer.hpp"
-#include "net/unique_fd.hpp"
+#include "proto/io/output_buffer.hpp"
+#include "proto/io/stream_io.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include "proto/frame.hpp"
 
@@ -23,7 +24,7 @@ public:
     std::uint64_t id() const noexcept { return id_; }
     const std::string& peer() const noexcept { return peer_; }
 
-    enum class IoStatus { progress, would_block, closed, error };
+    using IoStatus = confab::IoStatus;
     // One read(2) into `buf`; `got` receives the byte count on progress.
     IoStatus read_into(std::span<std::uint8_t> buf, std::size_t& got) noexcept;
     // Writes pending output until it is empty or the socket would block.

@@ -5,7 +5,7 @@
 // Reactor thread only.
 #pragma once
 
-#include "net/unique_fd.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include <cstdint>
 #include <functional>

@@ -6,7 +6,7 @@
 // Owned and called by the reactor thread only.
 #pragma once
 
-#include "net/unique_fd.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include <sys/epoll.h>
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/clock.hpp"
-#include "net/unique_fd.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include <optional>
 

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "core/store_ops.hpp"
-#include "net/unique_fd.hpp"
+#include "proto/io/unique_fd.hpp"
 
 #include <condition_variable>
 #include <cstdint>

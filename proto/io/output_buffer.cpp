@@ -1,4 +1,4 @@
-#include "net/output_buffer.hpp"
+#include "proto/io/output_buffer.hpp"
 
 #include <cstring>
 

@@ -1,4 +1,5 @@
-// Move-only owner of a file descriptor; closes it on destruction.
+// Move-only owner of a file descriptor; closes it on destruction. Shared by
+// the daemon and the client.
 #pragma once
 
 #include <unistd.h>

@@ -1,6 +1,6 @@
-// Bytes queued for one client, with a hard bound checked at enqueue time:
-// a client that stops reading is dropped instead of growing memory.
-// Drained storage above a small size is released so idle clients stay cheap.
+// Bytes queued for one socket, with a hard bound checked at enqueue time:
+// a peer that stops reading is dropped instead of growing memory.
+// Drained storage above a small size is released so idle peers stay cheap.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// OutputBuffer: bounded per-client output queue.
-#include "net/output_buffer.hpp"
+// OutputBuffer: bounded per-socket output queue.
+#include "proto/io/output_buffer.hpp"
 
 #include <doctest/doctest.h>
 
