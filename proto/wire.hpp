@@ -19,6 +19,9 @@ using Bytes = std::span<const std::uint8_t>;
 using Token = std::array<std::uint8_t, private_token_size>;
 
 bool is_valid_utf8(std::string_view s) noexcept;
+// The longest prefix of valid UTF-8 `s` that fits in `max_bytes` and ends on a
+// character boundary: texts built from client input are cut with this, never mid-character.
+std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept;
 
 // Writes fields into a caller-provided span; `ok()` turns false (and stays
 // false) if the span is too small, so callers check once at the end.

@@ -9,6 +9,8 @@ namespace confab {
 using namespace proto;
 
 namespace {
+// An invalid name is echoed in its error reply up to this many bytes, cut on a character boundary.
+constexpr std::size_t shown_name_bytes = 64;
 std::uint32_t ceil_seconds(std::int64_t ms) {
     return std::uint32_t((ms + 999) / 1000);
 }
@@ -388,7 +390,8 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
 ChatCore::UserIdx ChatCore::target(ConnId c, std::uint32_t rid, UserIdx me, std::string_view name,
                                    std::string_view self_error) {
     if (!is_valid_user_name(name)) {
-        result(c, rid, Status::invalid_name, fmt::format("invalid user name '{}'", name.substr(0, 64)));
+        result(c, rid, Status::invalid_name,
+               fmt::format("invalid user name '{}'", proto::utf8_prefix(name, shown_name_bytes)));
         return no_user;
     }
     UserIdx u = find_user(name);
@@ -576,7 +579,7 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
 void ChatCore::stop_private(ConnId c, UserIdx me, const StopPrivate& m) {
     if (!is_valid_user_name(m.user))
         return result(c, m.request_id, Status::invalid_name,
-                      fmt::format("invalid user name '{}'", m.user.substr(0, 64)));
+                      fmt::format("invalid user name '{}'", proto::utf8_prefix(m.user, shown_name_bytes)));
     UserIdx peer = find_user(m.user);
     if (peer == no_user || private_pairs_.erase(std::minmax(me, peer)) == 0)
         return result(c, m.request_id, Status::no_private_session, fmt::format("no private session with {}", m.user));

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <string>
 
 using namespace confab::proto;
 using namespace confab::proto::test;
@@ -220,4 +221,18 @@ TEST_CASE("DecodeError has a human-readable name for every value") {
           DecodeError::trailing_bytes, DecodeError::bad_utf8, DecodeError::too_many_entries}) {
         CHECK(to_string(e) != "unknown decode error");
     }
+}
+
+TEST_CASE("utf8_prefix never cuts inside a character") {
+    using confab::proto::utf8_prefix;
+    const std::string s = "ab\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"; // a b é € 😀
+    CHECK(utf8_prefix(s, 100) == s);
+    CHECK(utf8_prefix(s, 2) == "ab");
+    CHECK(utf8_prefix(s, 3) == "ab");
+    CHECK(utf8_prefix(s, 4) == "ab\xC3\xA9");
+    CHECK(utf8_prefix(s, 6) == "ab\xC3\xA9");
+    CHECK(utf8_prefix(s, 7) == "ab\xC3\xA9\xE2\x82\xAC");
+    CHECK(utf8_prefix(s, 10) == "ab\xC3\xA9\xE2\x82\xAC");
+    CHECK(utf8_prefix(s, 0).empty());
+    for (std::size_t n = 0; n <= s.size(); ++n) CHECK(confab::proto::is_valid_utf8(utf8_prefix(s, n)));
 }

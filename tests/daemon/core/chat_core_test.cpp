@@ -1281,3 +1281,20 @@ TEST_SUITE("storage") {
     }
 
 } // TEST_SUITE storage
+
+TEST_CASE("utf8 cut: an invalid name echoed in an error reply is cut on a character boundary") {
+    Driver d;
+    d.online(A, "alice");
+    d.env.drain_all();
+    // 63 bytes of 'x' then a two-byte 'é': the echo limit (64 bytes) falls inside the 'é'.
+    const std::string name = std::string(63, 'x') + "\xC3\xA9";
+    d.send(A, SendMessage{1, name, "hi"});
+    auto r = d.result(A, 1);
+    CHECK(r.code == Status::invalid_name);
+    CHECK(is_valid_utf8(r.detail));
+    CHECK(r.detail.find(std::string(63, 'x')) != std::string_view::npos);
+    d.send(A, Block{2, name});
+    auto b = d.result(A, 2);
+    CHECK(b.code == Status::invalid_name);
+    CHECK(is_valid_utf8(b.detail));
+}
