@@ -10,6 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -77,6 +82,67 @@ std::optional<int> wait_for(pid_t pid, Millis limit, bool& reaped, int& status) 
     }
 }
 
+// Runs a command to completion (10 s at most); throws with its output when it fails.
+void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
+    std::string out_path = dir.path() + "/command.out";
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_t pid = spawn(argv, null_in, out, out);
+    ::close(out);
+    ::close(null_in);
+    bool reaped = false;
+    int status = 0;
+    auto st = wait_for(pid, 10000ms, reaped, status);
+    if (!st) {
+        ::kill(pid, SIGKILL);
+        wait_for(pid, 3000ms, reaped, status);
+    }
+    std::ifstream in(out_path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ::unlink(out_path.c_str());
+    if (!st || *st != 0) throw std::runtime_error("command failed: " + argv[0] + " " + argv[1] + ":\n" + text);
+}
+
+std::string openssl_errors() {
+    std::string out;
+    while (unsigned long e = ERR_get_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        if (!out.empty()) out += "; ";
+        out += buf;
+    }
+    return out.empty() ? "no OpenSSL error queued" : out;
+}
+
+std::string hex_sha256(X509* cert) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!cert || X509_digest(cert, EVP_sha256(), md, &len) != 1) return "";
+    static const char digits[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned int i = 0; i < len; ++i) {
+        hex += digits[md[i] >> 4];
+        hex += digits[md[i] & 15];
+    }
+    return hex;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// One client context for every TLS RawClient: no verification (tests compare fingerprints).
+SSL_CTX* client_ctx() {
+    static SSL_CTX* ctx = [] {
+        SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+        if (!c) throw std::runtime_error("SSL_CTX_new: " + openssl_errors());
+        SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+        return c;
+    }();
+    return ctx;
+}
+
 void stop_process(pid_t pid, bool& reaped, int& status) {
     if (pid <= 0 || reaped) return;
     ::kill(pid, SIGTERM);
@@ -111,6 +177,78 @@ std::string TempDir::file(const std::string& name, const std::string& content) c
     std::string p = path_ + "/" + name;
     std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
     return p;
+}
+
+// ---------------------------------------------------------------- certificates
+
+TestCert make_test_cert(const TempDir& dir, const std::string& name, const std::string& common_name,
+                        const TestCert* issuer) {
+    TestCert c{dir.path() + "/" + name + ".pem", dir.path() + "/" + name + ".key", ""};
+    const std::string ext = "subjectAltName=DNS:" + common_name + ",IP:127.0.0.1";
+    const std::vector<std::string> new_key = {"-newkey", "ec",       "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                              "-keyout", c.key_path, "-subj",    "/CN=" + common_name};
+    std::vector<std::string> argv = {"openssl", "req"};
+    if (!issuer) {
+        argv.insert(argv.end(), {"-x509", "-days", "2", "-addext", ext, "-out", c.cert_path});
+        argv.insert(argv.end(), new_key.begin(), new_key.end());
+        run_command(argv, dir);
+    } else {
+        const std::string csr = dir.path() + "/" + name + ".csr", ext_file = dir.file(name + ".ext", ext + "\n");
+        argv.insert(argv.end(), {"-new", "-out", csr});
+        argv.insert(argv.end(), new_key.begin(), new_key.end());
+        run_command(argv, dir);
+        const std::string leaf = dir.path() + "/" + name + ".leaf.pem";
+        run_command({"openssl", "x509", "-req", "-in", csr, "-CA", issuer->cert_path, "-CAkey", issuer->key_path,
+                     "-CAcreateserial", "-days", "2", "-extfile", ext_file, "-out", leaf},
+                    dir);
+        // The chain file a server presents: the certificate, then its issuer.
+        std::ofstream(c.cert_path, std::ios::binary | std::ios::trunc)
+            << read_text(leaf) << read_text(issuer->cert_path);
+    }
+    c.fingerprint = pem_fingerprint(c.cert_path);
+    return c;
+}
+
+TestCert make_test_ca(const TempDir& dir, const std::string& name, const std::string& common_name) {
+    TestCert c{dir.path() + "/" + name + ".pem", dir.path() + "/" + name + ".key", ""};
+    run_command({"openssl",
+                 "req",
+                 "-x509",
+                 "-days",
+                 "2",
+                 "-newkey",
+                 "ec",
+                 "-pkeyopt",
+                 "ec_paramgen_curve:P-256",
+                 "-nodes",
+                 "-keyout",
+                 c.key_path,
+                 "-subj",
+                 "/CN=" + common_name,
+                 "-addext",
+                 "basicConstraints=critical,CA:TRUE",
+                 "-addext",
+                 "keyUsage=critical,keyCertSign,cRLSign",
+                 "-out",
+                 c.cert_path},
+                dir);
+    c.fingerprint = pem_fingerprint(c.cert_path);
+    return c;
+}
+
+std::string pem_fingerprint(const std::string& cert_path) {
+    FILE* f = std::fopen(cert_path.c_str(), "rb");
+    if (!f) throw std::runtime_error("cannot open " + cert_path);
+    X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    if (!cert) throw std::runtime_error("no certificate in " + cert_path + ": " + openssl_errors());
+    std::string hex = hex_sha256(cert);
+    X509_free(cert);
+    return hex;
+}
+
+std::string tls_config(const TestCert& cert) {
+    return "tls_cert = \"" + cert.cert_path + "\"\ntls_key = \"" + cert.key_path + "\"\n";
 }
 
 // ---------------------------------------------------------------- Daemon
@@ -213,11 +351,66 @@ RawClient::RawClient(std::uint16_t port, int rcvbuf) {
         throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
 }
 
+RawClient::RawClient(std::uint16_t port, const TlsClientOptions& tls) : RawClient(port) {
+    ssl_ = SSL_new(client_ctx());
+    if (!ssl_) throw std::runtime_error("SSL_new: " + openssl_errors());
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK); // every wait below is a bounded poll
+    SSL_set_fd(ssl_, fd_);
+    if (!tls.server_name.empty()) SSL_set_tlsext_host_name(ssl_, tls.server_name.c_str());
+    if (tls.max_version) SSL_set_max_proto_version(ssl_, tls.max_version);
+    if (tls.resume) SSL_set_session(ssl_, tls.resume.get());
+    auto deadline = Clock::now() + 5000ms;
+    for (;;) {
+        int r = SSL_connect(ssl_);
+        if (r == 1) return;
+        tls_wait(r, remaining_ms(deadline), "TLS handshake");
+    }
+}
+
 RawClient::~RawClient() {
+    if (ssl_) SSL_free(ssl_);
     if (fd_ >= 0) ::close(fd_);
 }
 
-void RawClient::send_bytes(const std::vector<std::uint8_t>& bytes) {
+// After an SSL call returned `ssl_result` <= 0: waits for the socket as OpenSSL asks, or throws.
+void RawClient::tls_wait(int ssl_result, int timeout_ms, const char* what) {
+    int err = SSL_get_error(ssl_, ssl_result);
+    short events = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (events == 0) throw std::runtime_error(std::string(what) + " failed: " + openssl_errors());
+    pollfd p{fd_, events, 0};
+    if (timeout_ms <= 0 || ::poll(&p, 1, timeout_ms) <= 0) throw std::runtime_error(std::string(what) + " timed out");
+}
+
+std::string RawClient::peer_fingerprint() const {
+    return ssl_ ? hex_sha256(SSL_get0_peer_certificate(ssl_)) : "";
+}
+
+std::shared_ptr<SSL_SESSION> RawClient::session() const {
+    return ssl_ ? std::shared_ptr<SSL_SESSION>(SSL_get1_session(ssl_), SSL_SESSION_free) : nullptr;
+}
+
+bool RawClient::session_reused() const {
+    return ssl_ && SSL_session_reused(ssl_) == 1;
+}
+
+std::string RawClient::tls_version() const {
+    return ssl_ ? SSL_get_version(ssl_) : "";
+}
+
+void RawClient::send_bytes(const std::vector<std::uint8_t>& bytes, std::size_t record_size) {
+    if (ssl_) {
+        auto deadline = Clock::now() + 5000ms;
+        std::size_t off = 0;
+        while (off < bytes.size()) {
+            std::size_t n = record_size ? std::min(record_size, bytes.size() - off) : bytes.size() - off;
+            int r = SSL_write(ssl_, bytes.data() + off, int(n)); // one SSL_write of <= 16 KiB: one record
+            if (r > 0)
+                off += std::size_t(r);
+            else
+                tls_wait(r, remaining_ms(deadline), "SSL_write");
+        }
+        return;
+    }
     std::size_t off = 0;
     while (off < bytes.size()) {
         ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
@@ -248,15 +441,37 @@ std::optional<RawClient::Received> RawClient::receive(Millis limit) {
         }
         if (r.kind == proto::FrameResult::Kind::error) throw std::runtime_error("server broke framing");
         if (eof_) return std::nullopt;
+        if (!read_some(remaining_ms(deadline))) return std::nullopt;
+    }
+}
+
+bool RawClient::read_some(int timeout_ms) {
+    std::uint8_t buf[65536];
+    if (!ssl_) {
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return std::nullopt;
-        std::uint8_t buf[65536];
+        if (::poll(&p, 1, timeout_ms) <= 0) return false;
         ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) {
+        if (n <= 0)
             eof_ = true;
-            continue;
+        else
+            backlog_.insert(backlog_.end(), buf, buf + n);
+        return true;
+    }
+    auto deadline = Clock::now() + Millis(timeout_ms);
+    for (;;) {
+        int r = SSL_read(ssl_, buf, sizeof buf);
+        if (r > 0) {
+            backlog_.insert(backlog_.end(), buf, buf + r);
+            return true;
         }
-        backlog_.insert(backlog_.end(), buf, buf + n);
+        int err = SSL_get_error(ssl_, r);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) { // close_notify, EOF or a TLS error
+            ERR_clear_error();
+            eof_ = true;
+            return true;
+        }
+        pollfd p{fd_, short(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+        if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return false;
     }
 }
 

@@ -1,12 +1,15 @@
 // Test harness for integration tests: starts the real confabd on an
 // ephemeral 127.0.0.1 port in a private temp directory, speaks the protocol
 // through the proto library (RawClient), and drives real `confab` clients in
-// scripted mode (ClientProcess). Every wait is bounded; every process is
-// stopped when its owner goes out of scope.
+// scripted mode (ClientProcess); RawClient speaks plain TCP or TLS, with
+// certificates made at test time by the `openssl` command (make_test_cert).
+// Every wait is bounded; every process is stopped when its owner goes out of scope.
 #pragma once
 
 #include "proto/frame.hpp"
 #include "proto/messages.hpp"
+
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstdint>
@@ -33,6 +36,24 @@ public:
 private:
     std::string path_;
 };
+
+// A certificate and its private key as PEM files, made with the `openssl` command.
+struct TestCert {
+    std::string cert_path;   // the certificate, then its issuer's when it has one (a chain file)
+    std::string key_path;    // unencrypted private key (EC P-256)
+    std::string fingerprint; // SHA-256 of the certificate's DER encoding, lowercase hex, no separators
+};
+// A certificate for `common_name` (also its DNS subjectAltName, with IP 127.0.0.1), valid for 2
+// days, written to dir/NAME.pem and dir/NAME.key: self-signed, or signed by `issuer` (a
+// make_test_ca result). Throws with openssl's message when the command fails.
+TestCert make_test_cert(const TempDir& dir, const std::string& name, const std::string& common_name = "localhost",
+                        const TestCert* issuer = nullptr);
+// A self-signed CA certificate (basicConstraints CA:TRUE) to sign make_test_cert certificates.
+TestCert make_test_ca(const TempDir& dir, const std::string& name, const std::string& common_name = "confab test CA");
+// The SHA-256 fingerprint (as in TestCert) of the first certificate in a PEM file.
+std::string pem_fingerprint(const std::string& cert_path);
+// TOML lines that make a DaemonOptions listener speak TLS with `cert` (for extra_config).
+std::string tls_config(const TestCert& cert);
 
 struct DaemonOptions {
     std::string users = "alice alice123\nbob bob123\ncarol carol123\ndave dave123\n";
@@ -72,16 +93,29 @@ private:
     int status_ = 0;
 };
 
-// A connection that speaks frames directly, for protocol-level checks.
+// How a TLS RawClient connects. It does not verify the server certificate: tests
+// compare peer_fingerprint() with the one they expect.
+struct TlsClientOptions {
+    std::shared_ptr<SSL_SESSION> resume;   // offer this session (from session()) for resumption
+    int max_version = 0;                   // e.g. TLS1_2_VERSION; 0 = the newest OpenSSL speaks
+    std::string server_name = "localhost"; // SNI; empty = none
+};
+
+// A connection that speaks frames directly, for protocol-level checks, over
+// plain TCP or (second constructor) TLS.
 class RawClient {
 public:
     explicit RawClient(std::uint16_t port, int rcvbuf = 0);
+    // Connects and completes a TLS handshake within 5 s; throws with the reason otherwise.
+    RawClient(std::uint16_t port, const TlsClientOptions& tls);
     ~RawClient();
     RawClient(const RawClient&) = delete;
     RawClient& operator=(const RawClient&) = delete;
 
     void send(const proto::Message& m);
-    void send_bytes(const std::vector<std::uint8_t>& bytes);
+    // Over TLS, `record_size` > 0 cuts the bytes into TLS records of at most that many
+    // bytes; otherwise they go as one write (one record up to 16 KiB).
+    void send_bytes(const std::vector<std::uint8_t>& bytes, std::size_t record_size = 0);
 
     // A received frame; `msg` views point into `payload`, which it owns.
     struct Received {
@@ -113,8 +147,17 @@ public:
     std::uint32_t next_request() { return ++request_; }
     int fd() const { return fd_; }
 
+    // TLS connections only.
+    std::string peer_fingerprint() const;         // like TestCert::fingerprint
+    std::shared_ptr<SSL_SESSION> session() const; // resumable once a frame has been received
+    bool session_reused() const;                  // this handshake resumed a session
+    std::string tls_version() const;              // "TLSv1.3", ...
+
 private:
+    bool read_some(int timeout_ms); // appends to backlog_; false on timeout; sets eof_
+    void tls_wait(int ssl_result, int timeout_ms, const char* what);
     int fd_ = -1;
+    SSL* ssl_ = nullptr;
     proto::FrameDecoder decoder_;
     std::vector<std::uint8_t> backlog_; // received, not yet taken by the decoder
     bool eof_ = false;
