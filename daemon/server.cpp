@@ -103,7 +103,7 @@ Now Server::now() const {
 
 void Server::send(ConnId id, proto::Bytes frame) {
     Connection* c = conns_.find(id);
-    if (!c || c->dead) return;
+    if (!c || c->is_dead()) return;
     const auto limit = std::size_t(config_.max_output_bytes);
     // Output is normally flushed once per loop iteration; a client that reaches the
     // limit within one iteration gets an early write, so only a client that really
@@ -113,24 +113,17 @@ void Server::send(ConnId id, proto::Bytes frame) {
     if (!queued) {
         log::warning("dropping client {}: more than {} bytes of unsent output (it reads too slowly)", c->peer(),
                      config_.max_output_bytes);
-        c->dead = true;
+        c->kill();
         dead_.push_back(id);
         return;
     }
-    if (!c->dirty) {
-        c->dirty = true;
-        dirty_.push_back(id);
-    }
+    mark_dirty(*c);
 }
 
 void Server::close(ConnId id) {
     Connection* c = conns_.find(id);
-    if (!c || c->closing) return;
-    c->closing = true; // the core has forgotten it: no on_disconnect later
-    if (!c->dirty) {
-        c->dirty = true;
-        dirty_.push_back(id);
-    }
+    if (!c || !c->request_close()) return; // the core has forgotten it: no on_disconnect later
+    mark_dirty(*c);
     arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
 }
 
@@ -187,45 +180,39 @@ void Server::on_accept() {
 void Server::on_connection_event(Connection& c, std::uint32_t events) {
     if (events & EPOLLERR) return drop(c, "socket error");
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) read_frames(c);
-    if ((events & EPOLLOUT) && !c.dead) {
-        if (!c.dirty) {
-            c.dirty = true;
-            dirty_.push_back(c.id());
-        }
-    }
+    if ((events & EPOLLOUT) && !c.is_dead()) mark_dirty(c);
+}
+
+void Server::mark_dirty(Connection& c) {
+    dirty_.push(c.id(), c.dirty);
 }
 
 void Server::read_frames(Connection& c) {
-    static std::uint8_t buf[64 * 1024]; // reactor thread only; input is copied into the decoder
     for (std::size_t i = 0; i < reads_per_wakeup; ++i) {
-        if (c.closing || c.dead) return;
+        if (!c.is_open()) return;
         std::size_t got = 0;
-        switch (c.read_into(buf, got)) {
+        switch (c.read_into(read_buf_, got)) {
         case Connection::IoStatus::would_block: c.decoder().release_if_empty(); return;
         case Connection::IoStatus::closed: return drop(c, "closed by peer");
         case Connection::IoStatus::error: return drop(c, "read error");
         case Connection::IoStatus::progress: break;
         }
         const Now t = now(); // one clock reading per read: frames of one read share a time
-        auto r = proto::drain_frames(c.decoder(), proto::Bytes(buf, got), [&](const proto::Message& m) {
+        auto r = proto::drain_frames(c.decoder(), proto::Bytes(read_buf_.data(), got), [&](const proto::Message& m) {
             core_.on_message(c.id(), m, t);
-            return !c.closing && !c.dead;
+            return c.is_open();
         });
         if (r.kind == proto::DrainResult::Kind::stopped) return;
         if (r.kind == proto::DrainResult::Kind::malformed)
             return core_.on_protocol_error(c.id(), proto::status_for(r.error), proto::to_string(r.error), t);
     }
     // Budget spent with input possibly left: edge-triggered epoll will not say so again.
-    if (!c.read_pending) {
-        c.read_pending = true;
-        read_pending_.push_back(c.id());
-    }
+    read_pending_.push(c.id(), c.read_pending);
 }
 
 void Server::drop(Connection& c, std::string_view reason) {
-    if (c.dead) return;
+    if (!c.kill()) return;
     log::debug("connection from {}: {}", c.peer(), reason);
-    c.dead = true;
     dead_.push_back(c.id());
 }
 
@@ -242,7 +229,7 @@ void Server::destroy_dead() {
         Connection* c = conns_.find(id);
         if (!c) continue;
         ConnId cid = c->id();
-        bool core_knows = !c->closing;
+        bool core_knows = !c->close_requested();
         destroy(*c);
         // After destroy: the core's logout presence must not be queued to this connection.
         if (core_knows) core_.on_disconnect(cid, now());
@@ -250,22 +237,18 @@ void Server::destroy_dead() {
 }
 
 void Server::flush_dirty() {
-    // Swap with a kept spare list: no allocation per loop iteration once warm.
-    std::vector<std::uint64_t>& ids = flushing_;
-    ids.clear();
-    ids.swap(dirty_);
-    for (std::uint64_t id : ids) {
+    for (std::uint64_t id : dirty_.take()) {
         Connection* c = conns_.find(id);
         if (!c) continue;
         c->dirty = false;
-        if (c->dead) continue;
+        if (c->is_dead()) continue;
         switch (c->flush()) {
         case Connection::IoStatus::progress:
             if (c->epollout) {
                 reactor_.modify(c->fd(), c->id(), conn_events);
                 c->epollout = false;
             }
-            if (c->closing) drop(*c, "closed after last frame");
+            if (c->phase() == Connection::Phase::closing) drop(*c, "closed after last frame");
             break;
         case Connection::IoStatus::would_block:
             if (!c->epollout) { // ask for EPOLLOUT only while output is pending
@@ -376,10 +359,7 @@ int Server::run() {
             destroy_dead();
         }
         // Connections that still had input when their read budget ran out.
-        std::vector<std::uint64_t>& again = rereading_;
-        again.clear();
-        again.swap(read_pending_);
-        for (std::uint64_t id : again) {
+        for (std::uint64_t id : read_pending_.take()) {
             if (Connection* c = conns_.find(id)) {
                 c->read_pending = false;
                 read_frames(*c);

@@ -10,6 +10,7 @@
 #include "core/chat_core.hpp"
 #include "hash_pool.hpp"
 #include "net/conn_table.hpp"
+#include "net/id_list.hpp"
 #include "net/listener.hpp"
 #include "net/reactor.hpp"
 #include "net/timer_fd.hpp"
@@ -56,6 +57,7 @@ private:
     void on_accept();
     void on_connection_event(Connection& c, std::uint32_t events);
     void read_frames(Connection& c);
+    void mark_dirty(Connection& c); // flush it at the end of this loop iteration
     void on_timers();
     void on_signal();
     void on_hash_results();
@@ -79,10 +81,11 @@ private:
     TimerQueue timers_;
     ConnTable conns_;
     ChatCore core_;
-    std::vector<std::uint64_t> dirty_;                // connections with output to flush
-    std::vector<std::uint64_t> read_pending_;         // connections whose read budget ran out
-    std::vector<std::uint64_t> dead_;                 // destroy after the current event
-    std::vector<std::uint64_t> flushing_, rereading_; // spares swapped with the two lists above
+    IdList dirty_;                    // connections with output to flush
+    IdList read_pending_;             // connections whose read budget ran out
+    std::vector<std::uint64_t> dead_; // destroy after the current event
+    // Where each read(2) lands before the decoder copies it; reactor thread only.
+    std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(64 * 1024);
     std::optional<std::chrono::milliseconds> watchdog_;
     std::string last_status_;
     bool notify_ = false;

@@ -1,5 +1,7 @@
 #include "net/connection.hpp"
 
+// Plain TCP: bytes go straight to and from the socket.
+
 namespace confab {
 
 IoStatus Connection::read_into(std::span<std::uint8_t> buf, std::size_t& got) noexcept {
