@@ -1,5 +1,7 @@
 #include "event_loop.hpp"
 
+#include "proto/drain.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -163,25 +165,15 @@ bool Loop::read_all(Conn& c, const FrameFn& on_frame, const char*& why) {
             why = "read error";
             return false;
         }
-        proto::Bytes in(rbuf_.data(), std::size_t(n));
-        while (!in.empty()) {
-            std::size_t took = c.decoder.feed(in);
-            in = in.subspan(took);
-            for (;;) {
-                auto f = c.decoder.next();
-                if (f.kind == proto::FrameResult::Kind::need_more) break;
-                if (f.kind == proto::FrameResult::Kind::error) {
-                    why = "undecodable stream";
-                    return false;
-                }
-                auto d = proto::decode_payload(f.payload);
-                if (!d.message) {
-                    why = "undecodable frame";
-                    return false;
-                }
-                on_frame(c, *d.message);
-                if (!c.open) return true; // the handler closed it
-            }
+        auto r =
+            proto::drain_frames(c.decoder, proto::Bytes(rbuf_.data(), std::size_t(n)), [&](const proto::Message& m) {
+                on_frame(c, m);
+                return c.open;
+            });
+        if (r.kind == proto::DrainResult::Kind::stopped) return true; // the handler closed it
+        if (r.kind == proto::DrainResult::Kind::malformed) {
+            why = proto::to_string(r.error).data(); // a string literal
+            return false;
         }
         if (std::size_t(n) < rbuf_.size()) break; // drained: skip the EAGAIN round trip
     }
