@@ -44,11 +44,14 @@ struct PrivateChat::Session {
     Clock::time_point deadline{};
     std::vector<std::string> queued;
     std::size_t poll_index = PollSet::none;
-    std::string claimed;  // unverified: the name its hello gave
-    proto::Token token{}; // unverified: the token its hello presented
+    // unverified after a PeerHello: what it claimed (a paused TLS handshake claims nothing yet)
+    std::string claimed;
+    proto::Token token{};
 };
 
-PrivateChat::PrivateChat(std::string me, Terminal& terminal) : me_(std::move(me)), terminal_(terminal) {}
+PrivateChat::PrivateChat(std::string me, Terminal& terminal)
+    : me_(std::move(me)), terminal_(terminal),
+      tls_([this](std::string_view identity) { return token_for_identity(identity); }) {}
 
 PrivateChat::~PrivateChat() = default;
 
@@ -85,7 +88,8 @@ void PrivateChat::introduced(const proto::PrivateIntro& intro, Clock::time_point
         reap();
         return;
     }
-    s->stream.emplace(std::move(c.fd), peer_output_limit);
+    int fd = c.fd.get();
+    s->stream.emplace(std::move(c.fd), peer_output_limit, tls_.dial(fd, intro.token));
     s->stream->send(proto::PeerHello{proto::protocol_version, me_, intro.token});
     s->state = Session::State::connecting;
     s->deadline = now + handshake_timeout;
@@ -100,11 +104,18 @@ void PrivateChat::request_failed(std::string_view peer) {
 }
 
 void PrivateChat::invited(std::string_view peer, const proto::Token& token) {
-    invites_.insert_or_assign(std::string(peer), token); // a newer invitation replaces the old
-    // A call that arrived before this invitation is accepted now if it matches.
+    // A newer invitation replaces the old.
+    invites_.insert_or_assign(std::string(peer), Invite{token, derive_private_keys(token).identity});
+    // A call that arrived before this invitation goes on now if it matches.
+    auto now = Clock::now();
     for (std::size_t i = 0; i < sessions_.size(); ++i) {
         Session& s = *sessions_[i];
-        if (s.state != Session::State::unverified || s.claimed != peer || !same_token(s.token, token)) continue;
+        if (s.state != Session::State::unverified) continue;
+        if (s.stream->handshake_paused()) {
+            resume_handshake(s, now);
+            continue;
+        }
+        if (s.claimed != peer || !same_token(s.token, token)) continue;
         invites_.erase(std::string(peer)); // single use
         accept_call(s, std::string(peer));
         break;
@@ -164,6 +175,7 @@ void PrivateChat::collect(PollSet& polls) {
             events = POLLIN;
             if (s->stream->wants_write()) events |= POLLOUT;
         }
+        if (s->stream->handshake_paused()) events = 0; // nothing to do until an invitation comes
         s->poll_index = polls.add(s->stream->fd(), events);
     }
 }
@@ -209,7 +221,8 @@ void PrivateChat::accept_pending(Clock::time_point now) {
         if (std::size_t(unidentified) >= max_unidentified) continue; // fd closes here
         auto s = std::make_unique<Session>();
         s->state = Session::State::awaiting_hello;
-        s->stream.emplace(std::move(fd), peer_output_limit);
+        int raw = fd.get();
+        s->stream.emplace(std::move(fd), peer_output_limit, tls_.accept(raw));
         s->deadline = now + handshake_timeout;
         sessions_.push_back(std::move(s));
     }
@@ -225,11 +238,22 @@ void PrivateChat::on_poll(Session& s, short revents, Clock::time_point now) {
         if (!s.stream->flush()) fail(s, "connection lost");
         return;
     }
+    if (s.stream->handshake_paused()) { // only a hang-up can be reported
+        end(s, std::nullopt, false);
+        return;
+    }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
         auto status = s.stream->read([&](const proto::Message& m) { return on_message(s, m); });
         if (s.state == Session::State::closed) return;
         if (status != FramedStream::ReadStatus::ok) {
             lost(s, now);
+            return;
+        }
+        if (s.state == Session::State::awaiting_hello && s.stream->handshake_paused()) {
+            // Its ClientHello names a PSK no invitation has: maybe the invitation
+            // is still on its way from the server. Wait briefly, then drop it.
+            s.state = Session::State::unverified;
+            s.deadline = now + invite_grace;
             return;
         }
     }
@@ -272,7 +296,7 @@ bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello, Clock::tim
         return false;
     }
     auto invite = invites_.find(hello.name);
-    if (invite == invites_.end() || !same_token(invite->second, hello.token)) {
+    if (invite == invites_.end() || !same_token(invite->second.token, hello.token)) {
         // Unknown or replayed token, or the invitation is still on its way from
         // the server: wait briefly for it, then drop the call silently.
         s.state = Session::State::unverified;
@@ -283,6 +307,21 @@ bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello, Clock::tim
     }
     invites_.erase(invite); // single use
     return accept_call(s, std::string(hello.name));
+}
+
+void PrivateChat::resume_handshake(Session& s, Clock::time_point now) {
+    if (!s.stream->flush()) {
+        end(s, std::nullopt, false);
+    } else if (!s.stream->handshake_paused()) {
+        s.state = Session::State::awaiting_hello;
+        s.deadline = now + handshake_timeout;
+    }
+}
+
+std::optional<proto::Token> PrivateChat::token_for_identity(std::string_view identity) const {
+    for (const auto& [peer, invite] : invites_)
+        if (invite.identity == identity) return invite.token;
+    return std::nullopt;
 }
 
 bool PrivateChat::accept_call(Session& s, std::string peer) {

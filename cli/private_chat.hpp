@@ -1,12 +1,13 @@
 // Direct client-to-client chats: the listener announced to the server, the
 // invitations (peer + one-time token) the server hands out, and one framed
-// connection per peer. The server brokers the introduction but never sees
-// the text.
+// connection per peer, encrypted with TLS keyed by the token (private_tls).
+// The server brokers the introduction but never sees the text.
 #pragma once
 
 #include "cli/framed_stream.hpp"
 #include "cli/net.hpp"
 #include "cli/poll_set.hpp"
+#include "cli/private_tls.hpp"
 #include "cli/terminal.hpp"
 #include "proto/messages.hpp"
 
@@ -24,7 +25,7 @@ namespace confab::cli {
 class PrivateChat {
 public:
     using Clock = std::chrono::steady_clock;
-    // How long a connection may take to finish its PeerHello/PeerWelcome exchange.
+    // How long a connection may take to finish its TLS handshake and PeerHello/PeerWelcome exchange.
     static constexpr auto handshake_timeout = std::chrono::seconds(10);
     // A hello may overtake the server's PrivateInvite for it (two different
     // connections): a well-formed one waits this long for its invite.
@@ -72,6 +73,8 @@ private:
     void on_poll(Session& s, short revents, Clock::time_point now);
     bool on_message(Session& s, const proto::Message& m);
     bool on_hello(Session& s, const proto::PeerHello& hello, Clock::time_point now);
+    void resume_handshake(Session& s, Clock::time_point now);
+    std::optional<proto::Token> token_for_identity(std::string_view identity) const;
     bool accept_call(Session& s, std::string peer); // a verified hello: keep or drop the call
     void establish(Session& s);
     void lost(Session& s, Clock::time_point now);
@@ -82,13 +85,19 @@ private:
     void end(Session& s, std::optional<proto::PeerByeReason> bye, bool announce);
     void reap();
 
+    struct Invite {
+        proto::Token token;
+        std::string identity; // of the token's PSK, as its ClientHello will offer it
+    };
+
     std::string me_;
     Terminal& terminal_;
+    PrivateTls tls_; // before sessions_: their TLS callbacks point into it
     UniqueFd listener_;
     std::uint16_t port_ = 0;
     std::size_t listener_poll_ = PollSet::none;
     std::vector<std::unique_ptr<Session>> sessions_;
-    std::map<std::string, proto::Token, std::less<>> invites_;
+    std::map<std::string, Invite, std::less<>> invites_;
 };
 
 } // namespace confab::cli

@@ -1,14 +1,18 @@
 // Private chat between real `confab` clients: introduction through confabd,
-// text over the direct connection (never through the server), refused
-// tokens, and every way a private session ends.
+// text over the direct connection (never through the server) and encrypted
+// on it, refused tokens, and every way a private session ends.
+#include "private_relay.hpp"
+#include "psk_peer.hpp"
 #include "scenario.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <csignal>
+#include <poll.h>
 #include <stdexcept>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
 #include <vector>
 
@@ -39,11 +43,20 @@ void open_private(ClientProcess& a, const std::string& an, ClientProcess& b, con
     REQUIRE_MESSAGE(b.expect_line("private chat with " + an + " started"), b.stderr_text());
 }
 
-// A peer connection to a client's private listener, refused: closed without a PeerWelcome.
-bool refused(RawClient& peer) {
-    auto r = peer.receive(3000ms);
-    if (r) return false; // it answered something
-    return peer.closed_by_server(100ms);
+// A plaintext connection to a client's private listener, refused: closed
+// without a frame (at most a TLS alert, which starts with 0x15, not 0x00).
+bool refused_in_clear(RawClient& peer) {
+    std::vector<std::uint8_t> got;
+    auto deadline = Clock::now() + 3000ms;
+    while (Clock::now() < deadline) {
+        pollfd p{peer.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        std::uint8_t buf[4096];
+        ssize_t n = ::recv(peer.fd(), buf, sizeof buf, 0);
+        if (n <= 0) return got.empty() || got[0] != 0x00;
+        got.insert(got.end(), buf, buf + n);
+    }
+    return false;
 }
 
 } // namespace
@@ -76,6 +89,31 @@ TEST_CASE("private chat works both ways and its text never passes through the se
     CHECK(count(bob->lines(), "private chat with alice started") == 1);
     CHECK(alice->stderr_text().empty());
     CHECK(bob->stderr_text().empty());
+}
+
+TEST_CASE("a private chat is encrypted on the wire") {
+    Daemon d;
+    PrivateRelay relay(d.port()); // alice's server link, and her private-chat connections
+    auto alice = std::make_unique<ClientProcess>(relay.port());
+    alice->send_line("alice");
+    alice->send_line("alice123");
+    REQUIRE_MESSAGE(alice->expect_line("welcome, alice", 10000ms), alice->stderr_text());
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    open_private(*alice, "alice", *bob, "bob");
+    alice->send_line("private bob psst-pineapple-4711");
+    CHECK(bob->expect_line("alice (private): psst-pineapple-4711"));
+    bob->send_line("private alice reply-mango-0815");
+    CHECK(alice->expect_line("bob (private): reply-mango-0815"));
+
+    CHECK(relay.private_connections() == 1); // the chat did go through the relay
+    std::vector<std::uint8_t> wire = relay.private_bytes();
+    std::string seen(wire.begin(), wire.end());
+    REQUIRE(wire.size() > 2);
+    CHECK(wire[0] == 0x16); // a TLS handshake record, not a frame
+    CHECK(wire[1] == 0x03);
+    CHECK(seen.find("pineapple") == std::string::npos);
+    CHECK(seen.find("mango") == std::string::npos);
+    CHECK(seen.find("alice") == std::string::npos); // the PeerHello is inside the tunnel too
 }
 
 TEST_CASE("text typed while the private chat is being set up is sent once it is up") {
@@ -160,26 +198,39 @@ TEST_CASE("a private listener refuses wrong, misattributed and replayed tokens w
 
     SUBCASE("wrong tokens and wrong names are refused; the right one works once") {
         {
-            RawClient peer(bob_port);
             proto::Token wrong = token;
             wrong[0] ^= 0x01;
-            peer.send(proto::PeerHello{proto::protocol_version, "carol", wrong});
-            CHECK(refused(peer));
+            PskPeer peer(bob_port, wrong); // a guess: the TLS handshake fails
+            CHECK_FALSE(peer.secured());
         }
         {
-            RawClient peer(bob_port);
-            peer.send(proto::PeerHello{proto::protocol_version, "carol", proto::Token{}});
-            CHECK(refused(peer));
+            PskPeer peer(bob_port, proto::Token{});
+            CHECK_FALSE(peer.secured());
         }
         {
-            RawClient peer(bob_port); // carol's token, presented under another name
+            PskPeer peer(bob_port, token); // carol's token, presented under another name
+            REQUIRE(peer.secured());
             peer.send(proto::PeerHello{proto::protocol_version, "alice", token});
-            CHECK(refused(peer));
+            CHECK(peer.refused());
         }
         {
-            RawClient peer(bob_port); // something other than a PeerHello
+            PskPeer peer(bob_port, token); // the right key, then a hello with another token
+            REQUIRE(peer.secured());
+            proto::Token other = token;
+            other[7] ^= 0x40;
+            peer.send(proto::PeerHello{proto::protocol_version, "carol", other});
+            CHECK(peer.refused());
+        }
+        {
+            PskPeer peer(bob_port, token); // something other than a PeerHello
+            REQUIRE(peer.secured());
             peer.send(proto::PeerText{"let me in"});
-            CHECK(refused(peer));
+            CHECK(peer.refused());
+        }
+        {
+            RawClient peer(bob_port); // the right hello, but in the clear
+            peer.send(proto::PeerHello{proto::protocol_version, "carol", token});
+            CHECK(refused_in_clear(peer));
         }
         Lines at_bob = sync(*bob);
         CHECK_MESSAGE(at_bob.empty(), at_bob.size() << " unexpected line(s) at bob");
@@ -187,27 +238,28 @@ TEST_CASE("a private listener refuses wrong, misattributed and replayed tokens w
 
         // The invitation is still good after failed attempts: the real token works.
         {
-            RawClient peer(bob_port);
+            PskPeer peer(bob_port, token);
+            REQUIRE(peer.secured());
             peer.send(proto::PeerHello{proto::protocol_version, "carol", token});
-            std::vector<std::uint8_t> k;
-            auto w = peer.expect<proto::PeerWelcome>(3000ms, &k);
+            auto w = peer.receive();
             REQUIRE(w);
-            CHECK(w->name == "bob");
+            REQUIRE(std::holds_alternative<proto::PeerWelcome>(*w));
+            CHECK(std::get<proto::PeerWelcome>(*w).name == "bob");
             CHECK(bob->expect_line("private chat with carol started"));
             peer.send(proto::PeerText{"hello from a raw peer"});
             CHECK(bob->expect_line("carol (private): hello from a raw peer"));
             bob->send_line("private carol hello raw");
-            auto t = peer.expect<proto::PeerText>(3000ms, &k);
+            auto t = peer.receive();
             REQUIRE(t);
-            CHECK(t->text == "hello raw");
+            REQUIRE(std::holds_alternative<proto::PeerText>(*t));
+            CHECK(std::get<proto::PeerText>(*t).text == "hello raw");
             peer.send(proto::PeerBye{proto::PeerByeReason::stopped});
             CHECK(bob->expect_line("private chat with carol ended"));
         }
-        // Replayed: the token was single use.
+        // Replayed: the token was single use, so its key opens nothing any more.
         {
-            RawClient peer(bob_port);
-            peer.send(proto::PeerHello{proto::protocol_version, "carol", token});
-            CHECK(refused(peer));
+            PskPeer peer(bob_port, token);
+            CHECK_FALSE(peer.secured());
         }
         at_bob = sync(*bob);
         CHECK_FALSE(any_contains(at_bob, "carol"));
@@ -219,9 +271,8 @@ TEST_CASE("a private listener refuses wrong, misattributed and replayed tokens w
         auto to_alice = carol.expect<proto::PrivateIntro>(3000ms, &k);
         REQUIRE(to_alice);
         REQUIRE(to_alice->port != bob_port);
-        RawClient peer(to_alice->port);
-        peer.send(proto::PeerHello{proto::protocol_version, "carol", token}); // bob's token
-        CHECK(refused(peer));
+        PskPeer peer(to_alice->port, token); // bob's token
+        CHECK_FALSE(peer.secured());
         Lines at_alice = sync(*alice);
         CHECK_FALSE(any_contains(at_alice, "private"));
     }
@@ -232,9 +283,9 @@ TEST_CASE("a private listener refuses wrong, misattributed and replayed tokens w
         // chat is not disturbed.
         open_private(*alice, "alice", *bob, "bob");
         for (const proto::Token& guess : {token, proto::Token{}}) {
-            RawClient peer(bob_port);
-            peer.send(proto::PeerHello{proto::protocol_version, "alice", guess});
-            CHECK(refused(peer));
+            PskPeer peer(bob_port, guess);
+            if (peer.secured()) peer.send(proto::PeerHello{proto::protocol_version, "alice", guess});
+            CHECK(peer.refused());
         }
         alice->send_line("private bob still private");
         CHECK(bob->expect_line("alice (private): still private"));
