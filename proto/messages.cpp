@@ -163,6 +163,9 @@ std::string_view to_string(MessageType t) noexcept {
     case MessageType::stop_private: return "StopPrivate";
     case MessageType::private_listen: return "PrivateListen";
     case MessageType::ack_messages: return "AckMessages";
+    case MessageType::private_activity: return "PrivateActivity";
+    case MessageType::list_blocks: return "ListBlocks";
+    case MessageType::who_else_since_seen: return "WhoElseSinceSeen";
     case MessageType::welcome: return "Welcome";
     case MessageType::login_result: return "LoginResult";
     case MessageType::result: return "Result";
@@ -174,6 +177,8 @@ std::string_view to_string(MessageType t) noexcept {
     case MessageType::private_intro: return "PrivateIntro";
     case MessageType::private_invite: return "PrivateInvite";
     case MessageType::private_revoked: return "PrivateRevoked";
+    case MessageType::idle_warning: return "IdleWarning";
+    case MessageType::user_seen_list: return "UserSeenList";
     case MessageType::protocol_error: return "ProtocolError";
     case MessageType::peer_hello: return "PeerHello";
     case MessageType::peer_welcome: return "PeerWelcome";

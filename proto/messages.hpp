@@ -34,6 +34,9 @@ enum class MessageType : std::uint8_t {
     stop_private = 0x0B,
     private_listen = 0x0C,
     ack_messages = 0x0D,
+    private_activity = 0x0E,
+    list_blocks = 0x0F,
+    who_else_since_seen = 0x10,
     // server -> client
     welcome = 0x80,
     login_result = 0x81,
@@ -46,6 +49,8 @@ enum class MessageType : std::uint8_t {
     private_intro = 0x88,
     private_invite = 0x89,
     private_revoked = 0x8A,
+    idle_warning = 0x8B,
+    user_seen_list = 0x8C,
     protocol_error = 0xBF,
     // client <-> client (private chat)
     peer_hello = 0xC0,
@@ -156,6 +161,25 @@ struct AckMessages {
 };
 
 // ---- server -> client ----
+// The user sent private-chat text: counts as activity (no reply).
+struct PrivateActivity {
+    static constexpr auto type = MessageType::private_activity;
+    auto fields() { return std::tie(); }
+};
+// The users this one has blocked; answered with a UserList.
+struct ListBlocks {
+    static constexpr auto type = MessageType::list_blocks;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+// WhoElseSince answered with a UserSeenList (who is offline, and for how long).
+struct WhoElseSinceSeen {
+    static constexpr auto type = MessageType::who_else_since_seen;
+    std::uint32_t request_id = 0;
+    std::uint32_t seconds = 0;
+    auto fields() { return std::tie(request_id, seconds); }
+};
+
 struct Welcome {
     static constexpr auto type = MessageType::welcome;
     std::uint16_t version = protocol_version;
@@ -231,6 +255,20 @@ struct PrivateRevoked {
     std::string_view peer;
     auto fields() { return std::tie(peer); }
 };
+// The session will time out in `seconds_left` unless a command arrives.
+struct IdleWarning {
+    static constexpr auto type = MessageType::idle_warning;
+    std::uint32_t seconds_left = 0;
+    auto fields() { return std::tie(seconds_left); }
+};
+// names[i] is online if offline_for_s[i] == 0, else was last seen that many seconds ago.
+struct UserSeenList {
+    static constexpr auto type = MessageType::user_seen_list;
+    std::uint32_t request_id = 0;
+    std::vector<std::string_view> names;
+    std::vector<std::uint32_t> offline_for_s;
+    auto fields() { return std::tie(request_id, names, offline_for_s); }
+};
 struct ProtocolError {
     static constexpr auto type = MessageType::protocol_error;
     Status code = Status::bad_request;
@@ -265,7 +303,8 @@ struct PeerBye {
 using Message = std::variant<Hello, Login, SendMessage, Broadcast, WhoElse, WhoElseSince, Block, Unblock, Logout,
                              StartPrivate, StopPrivate, PrivateListen, AckMessages, Welcome, LoginResult, Result,
                              UserList, MessageEvent, BroadcastEvent, PresenceEvent, SessionEnded, PrivateIntro,
-                             PrivateInvite, PrivateRevoked, ProtocolError, PeerHello, PeerWelcome, PeerText, PeerBye>;
+                             PrivateInvite, PrivateRevoked, ProtocolError, PeerHello, PeerWelcome, PeerText, PeerBye,
+                             PrivateActivity, ListBlocks, WhoElseSinceSeen, IdleWarning, UserSeenList>;
 
 MessageType type_of(const Message& m) noexcept;
 std::string_view to_string(MessageType t) noexcept;

@@ -18,6 +18,12 @@ std::uint32_t ceil_seconds(std::int64_t ms) {
 bool valid_text(std::string_view t) {
     return !t.empty() && t.size() <= max_text_length; // UTF-8 was checked by the decoder
 }
+
+// How long before the idle timeout the user is warned: long enough to react,
+// but never most of a short timeout.
+std::int64_t idle_warning_lead(std::int64_t timeout_ms) {
+    return std::min<std::int64_t>(60'000, timeout_ms / 10);
+}
 } // namespace
 
 ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users)
@@ -58,7 +64,7 @@ void ChatCore::update_settings(const CoreSettings& s) {
     if (s.timeout_ms < settings_.timeout_ms)
         for (const auto& [conn, session] : sessions_)
             if (session.state == State::online)
-                env_.arm_timer(timer_key(TimerKind::idle, conn), session.last_activity + s.timeout_ms);
+                env_.arm_timer(timer_key(TimerKind::idle, conn), idle_check_at(session, s.timeout_ms));
     settings_ = s;
     lockout_.set_block_duration(s.block_duration_ms);
 }
@@ -159,9 +165,14 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         auto it = sessions_.find(c);
         if (it == sessions_.end() || it->second.state != State::online) return;
         // Activity only moves last_activity; the timer re-files itself until it is really due.
-        TimePoint due = it->second.last_activity + settings_.timeout_ms;
+        Session& s = it->second;
+        TimePoint due = s.last_activity + settings_.timeout_ms;
         if (due > now.mono) {
-            env_.arm_timer(key, due);
+            if (!s.idle_warned && now.mono >= due - idle_warning_lead(settings_.timeout_ms)) {
+                s.idle_warned = true;
+                send(c, IdleWarning{ceil_seconds(due - now.mono)});
+            }
+            env_.arm_timer(key, idle_check_at(s, settings_.timeout_ms));
             return;
         }
         log::info("{} timed out", users_[it->second.user].name);
@@ -296,7 +307,8 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     s.last_activity = now.mono;
     add_online(u, c);
     env_.cancel_timer(timer_key(TimerKind::login_deadline, c));
-    env_.arm_timer(timer_key(TimerKind::idle, c), now.mono + settings_.timeout_ms);
+    s.idle_warned = false;
+    env_.arm_timer(timer_key(TimerKind::idle, c), idle_check_at(s, settings_.timeout_ms));
     log::info("{} logged in from {}", users_[u].name, s.peer_host);
     send(c, LoginResult{s.login_request, LoginOutcome::ok, 0});
     // Stored messages stay in the mailbox until the client acknowledges them.
@@ -345,7 +357,8 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
         if (!done.ids.empty()) env_.persist(std::move(done));
         return;
     }
-    s.last_activity = now.mono; // any command counts as activity
+    s.last_activity = now.mono; // any command counts as activity, PrivateActivity included
+    s.idle_warned = false;
 
     std::visit(
         [&](const auto& m) {
@@ -355,9 +368,15 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
             else if constexpr (std::is_same_v<M, Broadcast>)
                 broadcast(c, me, m, now);
             else if constexpr (std::is_same_v<M, WhoElse>)
-                list_users(c, me, m.request_id, std::nullopt, now);
+                list_users(c, me, m.request_id, std::nullopt, false, now);
             else if constexpr (std::is_same_v<M, WhoElseSince>)
-                list_users(c, me, m.request_id, m.seconds, now);
+                list_users(c, me, m.request_id, m.seconds, false, now);
+            else if constexpr (std::is_same_v<M, WhoElseSinceSeen>)
+                list_users(c, me, m.request_id, m.seconds, true, now);
+            else if constexpr (std::is_same_v<M, ListBlocks>)
+                list_blocks(c, me, m.request_id);
+            else if constexpr (std::is_same_v<M, PrivateActivity>)
+                return; // the activity itself was the point; no reply
             else if constexpr (std::is_same_v<M, Block>)
                 block(c, me, m.request_id, m.user, true);
             else if constexpr (std::is_same_v<M, Unblock>)
@@ -519,22 +538,49 @@ void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
     result(c, m.request_id, Status::ok);
 }
 
-void ChatCore::list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional<std::uint32_t> since_s, Now now) {
-    UserList reply{rid, {}};
+void ChatCore::list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional<std::uint32_t> since_s, bool seen,
+                          Now now) {
+    std::vector<UserIdx> found;
     auto visible = [&](UserIdx u) { return u != me && !blocks(u, me); }; // blockers are hidden
     if (!since_s) {
         for (UserIdx u : online_)
-            if (visible(u)) reply.names.push_back(users_[u].name);
+            if (visible(u)) found.push_back(u);
     } else {
         const TimePoint cutoff = now.mono - std::int64_t(*since_s) * 1000;
         for (UserIdx u = 0; u < users_.size(); ++u) {
             const User& user = users_[u];
-            if (visible(u) && (user.conn != 0 || user.last_seen >= cutoff)) reply.names.push_back(user.name);
+            if (visible(u) && (user.conn != 0 || user.last_seen >= cutoff)) found.push_back(u);
         }
     }
+    std::sort(found.begin(), found.end(), [&](UserIdx a, UserIdx b) { return users_[a].name < users_[b].name; });
+    if (found.size() > max_list_entries) found.resize(max_list_entries);
+    if (!seen) {
+        UserList reply{rid, {}};
+        for (UserIdx u : found) reply.names.push_back(users_[u].name);
+        return send(c, reply);
+    }
+    UserSeenList reply{rid, {}, {}};
+    for (UserIdx u : found) {
+        reply.names.push_back(users_[u].name);
+        // 0 means online, so someone who left this very millisecond is 1 s ago.
+        std::int64_t ago =
+            users_[u].conn != 0 ? 0 : std::max<std::int64_t>(1, ceil_seconds(now.mono - users_[u].last_seen));
+        reply.offline_for_s.push_back(std::uint32_t(ago));
+    }
+    send(c, reply);
+}
+
+void ChatCore::list_blocks(ConnId c, UserIdx me, std::uint32_t rid) {
+    UserList reply{rid, {}};
+    for (UserIdx u : users_[me].blocked) reply.names.push_back(users_[u].name);
     std::sort(reply.names.begin(), reply.names.end());
     if (reply.names.size() > max_list_entries) reply.names.resize(max_list_entries);
     send(c, reply);
+}
+
+TimePoint ChatCore::idle_check_at(const Session& s, std::int64_t timeout_ms) const {
+    TimePoint due = s.last_activity + timeout_ms;
+    return s.idle_warned ? due : due - idle_warning_lead(timeout_ms);
 }
 
 void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view name, bool on) {

@@ -106,8 +106,9 @@ private:
         State state = State::awaiting_hello;
         UserIdx user = no_user;
         TimePoint last_activity = 0;
-        std::string peer_host;   // address the connection comes from
-        std::string listen_host; // private-chat listener; empty = peer_host
+        bool idle_warned = false; // IdleWarning sent since the last activity
+        std::string peer_host;    // address the connection comes from
+        std::string listen_host;  // private-chat listener; empty = peer_host
         std::uint16_t listen_port = 0;
         // while verifying
         std::uint64_t job = 0;
@@ -128,7 +129,11 @@ private:
     void handle_command(ConnId c, Session& s, const proto::Message& m, Now now);
     void send_message(ConnId c, UserIdx from, const proto::SendMessage& m, Now now);
     void broadcast(ConnId c, UserIdx from, const proto::Broadcast& m, Now now);
-    void list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional<std::uint32_t> since_s, Now now);
+    // WhoElse (no since_s) and WhoElseSince; `seen` answers with a UserSeenList instead of a UserList.
+    void list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional<std::uint32_t> since_s, bool seen, Now now);
+    void list_blocks(ConnId c, UserIdx me, std::uint32_t rid);
+    // When the idle timer should next look at `s`: the warning, then the timeout.
+    TimePoint idle_check_at(const Session& s, std::int64_t timeout_ms) const;
     void block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view name, bool on);
     void start_private(ConnId c, UserIdx me, const proto::StartPrivate& m);
     void stop_private(ConnId c, UserIdx me, const proto::StopPrivate& m);

@@ -118,6 +118,9 @@ TEST_CASE("wire values of message types match PROTOCOL.md") {
     CHECK(std::uint8_t(MessageType::stop_private) == 0x0B);
     CHECK(std::uint8_t(MessageType::private_listen) == 0x0C);
     CHECK(std::uint8_t(MessageType::ack_messages) == 0x0D);
+    CHECK(std::uint8_t(MessageType::private_activity) == 0x0E);
+    CHECK(std::uint8_t(MessageType::list_blocks) == 0x0F);
+    CHECK(std::uint8_t(MessageType::who_else_since_seen) == 0x10);
     CHECK(std::uint8_t(MessageType::welcome) == 0x80);
     CHECK(std::uint8_t(MessageType::login_result) == 0x81);
     CHECK(std::uint8_t(MessageType::result) == 0x82);
@@ -129,6 +132,8 @@ TEST_CASE("wire values of message types match PROTOCOL.md") {
     CHECK(std::uint8_t(MessageType::private_intro) == 0x88);
     CHECK(std::uint8_t(MessageType::private_invite) == 0x89);
     CHECK(std::uint8_t(MessageType::private_revoked) == 0x8A);
+    CHECK(std::uint8_t(MessageType::idle_warning) == 0x8B);
+    CHECK(std::uint8_t(MessageType::user_seen_list) == 0x8C);
     CHECK(std::uint8_t(MessageType::protocol_error) == 0xBF);
     CHECK(std::uint8_t(MessageType::peer_hello) == 0xC0);
     CHECK(std::uint8_t(MessageType::peer_welcome) == 0xC1);

@@ -68,6 +68,11 @@ inline std::vector<Message> full_samples() {
     v.push_back(PeerWelcome{"bob"});
     v.push_back(PeerText{"private \xF0\x9F\x94\x92"});
     v.push_back(PeerBye{PeerByeReason::blocked});
+    v.push_back(PrivateActivity{});
+    v.push_back(ListBlocks{19});
+    v.push_back(WhoElseSinceSeen{20, 0xFFFFFFFF});
+    v.push_back(IdleWarning{60});
+    v.push_back(UserSeenList{21, {"alice", "bob"}, {0, 3600}});
     return v;
 }
 

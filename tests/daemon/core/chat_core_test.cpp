@@ -400,6 +400,7 @@ TEST_SUITE("idle") {
         d.env.drain(A);
         d.advance(199'999);
         CHECK_FALSE(d.env.is_closed(A));
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 30); // timeout/10 before
         d.advance(1);
         auto e = d.env.pop<SessionEnded>(A);
         CHECK(e.reason == EndReason::timed_out);
@@ -420,7 +421,8 @@ TEST_SUITE("idle") {
         d.core.update_settings(shorter);
         d.advance(29'999); // 89.999 s idle
         CHECK_FALSE(d.env.is_closed(A));
-        d.advance(1); // 90 s idle: logged out now, not at the old 300 s deadline
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 9); // warned at 81 s, 9 s before the new deadline
+        d.advance(1);                                       // 90 s idle: logged out now, not at the old 300 s deadline
         CHECK(d.env.pop<SessionEnded>(A).reason == EndReason::timed_out);
         CHECK(d.env.is_closed(A));
     }
@@ -440,6 +442,7 @@ TEST_SUITE("idle") {
 
         d.advance(248'999); // 499.999 s after login
         CHECK_FALSE(d.env.is_closed(A));
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 30);
         d.advance(1);
         CHECK(d.env.pop<SessionEnded>(A).reason == EndReason::timed_out);
         CHECK(d.env.is_closed(A));
@@ -447,8 +450,61 @@ TEST_SUITE("idle") {
         d.env.drain(B);
         d.advance(49'999);
         CHECK_FALSE(d.env.is_closed(B));
+        CHECK(d.env.pop<IdleWarning>(B).seconds_left == 30);
         d.advance(1);
         CHECK(d.env.pop<SessionEnded>(B).reason == EndReason::timed_out);
+    }
+
+    TEST_CASE("IdleWarning comes min(60 s, timeout/10) before the timeout, once per idle stretch") {
+        Driver d(settings_with([](CoreSettings& s) { s.timeout_ms = 900'000; }));
+        d.online(A, "alice");
+        d.advance(839'999);
+        CHECK(d.env.pending(A) == 0);
+        d.advance(1); // 840 s idle: 60 s left (a tenth would be 90 s)
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 60);
+        d.advance(59'999);
+        CHECK(d.env.pending(A) == 0); // warned once, not again
+        CHECK_FALSE(d.env.is_closed(A));
+        d.advance(1);
+        CHECK(d.env.pop<SessionEnded>(A).reason == EndReason::timed_out);
+    }
+
+    TEST_CASE("a short timeout is warned a tenth of it before; a command after the warning starts afresh") {
+        Driver d(settings_with([](CoreSettings& s) { s.timeout_ms = 20'000; }));
+        d.online(A, "alice");
+        d.advance(17'999);
+        CHECK(d.env.pending(A) == 0);
+        d.advance(1); // 18 s idle: 2 s left
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 2);
+        d.send(A, WhoElse{5});
+        d.env.drain(A);
+        d.advance(17'999); // the old deadline passes; a new stretch began at the command
+        CHECK(d.env.pending(A) == 0);
+        CHECK_FALSE(d.env.is_closed(A));
+        d.advance(1);
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 2);
+        d.advance(2'000);
+        CHECK(d.env.pop<SessionEnded>(A).reason == EndReason::timed_out);
+    }
+
+    TEST_CASE("PrivateActivity counts as activity, gets no reply, and is refused before login") {
+        Driver d(settings_with([](CoreSettings& s) { s.timeout_ms = 100'000; }));
+        d.online(A, "alice");
+        d.advance(95'000);
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 10); // at 90 s
+        d.send(A, PrivateActivity{});                        // due again at 195 s
+        CHECK(d.env.pending(A) == 0);
+        d.advance(99'999);
+        CHECK(d.env.pop<IdleWarning>(A).seconds_left == 10); // at 185 s
+        CHECK_FALSE(d.env.is_closed(A));
+        d.advance(1);
+        CHECK(d.env.pop<SessionEnded>(A).reason == EndReason::timed_out);
+
+        d.connect(B);
+        d.hello(B);
+        d.send(B, PrivateActivity{});
+        CHECK(d.result(B, 0).code == Status::not_logged_in);
+        CHECK_FALSE(d.env.is_closed(B));
     }
 
 } // TEST_SUITE idle
@@ -777,6 +833,25 @@ TEST_SUITE("whoelse") {
         CHECK(names_of(d.env.take_all<UserList>(A).at(0)) == Names{"carol", "dave"});
     }
 
+    TEST_CASE("WhoElseSinceSeen: the same users, each with how long ago they left (0 = online)") {
+        Driver d;
+        d.online(A, "alice");
+        d.online(C, "carol");
+        d.send(C, Logout{1}); // carol leaves at t0
+        d.advance(90'500);
+        d.online(B, "bob"); // online now
+        d.env.drain(A);
+        d.send(A, WhoElseSinceSeen{7, 3600});
+        auto l = d.env.pop<UserSeenList>(A);
+        CHECK(l.request_id == 7);
+        CHECK(std::vector<std::string>(l.names.begin(), l.names.end()) == Names{"bob", "carol"});
+        CHECK(l.offline_for_s == std::vector<std::uint32_t>{0, 91}); // 90.5 s, rounded up
+        d.send(A, WhoElseSinceSeen{8, 4'294'967'295u});              // the largest window is fine
+        CHECK(d.env.pop<UserSeenList>(A).names.size() == 2);
+        d.send(A, WhoElseSinceSeen{9, 60});
+        CHECK(d.env.pop<UserSeenList>(A).offline_for_s == std::vector<std::uint32_t>{0});
+    }
+
 } // TEST_SUITE whoelse
 
 // ====================================================================== block
@@ -835,6 +910,27 @@ TEST_SUITE("block") {
         d.send(C, SendMessage{4, "bob", "hi again"});
         CHECK(d.result(C, 4).code == Status::ok);
         CHECK(d.env.pop<MessageEvent>(D).text == "hi again");
+    }
+
+    TEST_CASE("ListBlocks: whom I have blocked, sorted; empty when nobody") {
+        Driver d;
+        d.online(A, "alice");
+        d.send(A, ListBlocks{1});
+        auto none = d.env.pop<UserList>(A);
+        CHECK(none.request_id == 1);
+        CHECK(none.names.empty());
+        d.send(A, Block{2, "dave"});
+        d.send(A, Block{3, "bob"}); // offline users too
+        d.env.drain(A);
+        d.send(A, ListBlocks{4});
+        CHECK(names_of(d.env.pop<UserList>(A)) == Names{"bob", "dave"});
+        d.send(A, Unblock{5, "dave"});
+        d.env.drain(A);
+        d.send(A, ListBlocks{6});
+        CHECK(names_of(d.env.pop<UserList>(A)) == Names{"bob"});
+        d.online(B, "bob");
+        d.send(B, ListBlocks{1}); // someone else's list is their own
+        CHECK(d.env.pop<UserList>(B).names.empty());
     }
 
 } // TEST_SUITE block
