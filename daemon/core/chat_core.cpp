@@ -27,7 +27,10 @@ std::int64_t idle_warning_lead(std::int64_t timeout_ms) {
 } // namespace
 
 ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users)
-    : env_(env), settings_(settings), lockout_(settings.block_duration_ms) {
+    : env_(env), settings_(settings), lockout_(settings.block_duration_ms),
+      mailbox_(std::make_unique<Mailboxes>(
+          static_cast<MailboxEvents&>(*this), [&env](StoreOp op) { return env.persist(std::move(op)); },
+          settings.max_offline_messages)) {
     replace_users(std::move(users));
 }
 
@@ -67,6 +70,7 @@ void ChatCore::update_settings(const CoreSettings& s) {
                 env_.arm_timer(timer_key(TimerKind::idle, conn), idle_check_at(session, s.timeout_ms));
     settings_ = s;
     lockout_.set_block_duration(s.block_duration_ms);
+    mailbox_->set_capacity(s.max_offline_messages);
 }
 
 ChatCore::UserIdx ChatCore::find_user(std::string_view name) const {
@@ -311,9 +315,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     env_.arm_timer(timer_key(TimerKind::idle, c), idle_check_at(s, settings_.timeout_ms));
     log::info("{} logged in from {}", users_[u].name, s.peer_host);
     send(c, LoginResult{s.login_request, LoginOutcome::ok, 0});
-    // Stored messages stay in the mailbox until the client acknowledges them.
-    for (const auto& m : users_[u].mailbox)
-        if (m.committed) deliver_stored(c, m);
+    mailbox_->deliver_waiting(u);
     announce(u, PresenceKind::login);
 }
 
@@ -344,17 +346,7 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
     }
     const UserIdx me = s.user;
     if (const auto* ack = std::get_if<AckMessages>(&msg)) {
-        // An automatic acknowledgement is not user activity.
-        // One pass over the mailbox whatever the number of ids acknowledged.
-        std::vector<std::uint64_t> acked(ack->ids.begin(), ack->ids.end());
-        std::sort(acked.begin(), acked.end());
-        store_op::DeleteMessages done;
-        std::erase_if(users_[me].mailbox, [&](const StoredMessage& m) {
-            if (!m.committed || !std::binary_search(acked.begin(), acked.end(), m.id)) return false;
-            done.ids.push_back(m.id);
-            return true;
-        });
-        if (!done.ids.empty()) env_.persist(std::move(done));
+        mailbox_->acknowledge(me, ack->ids); // an automatic acknowledgement is not user activity
         return;
     }
     s.last_activity = now.mono; // any command counts as activity, PrivateActivity included
@@ -437,43 +429,34 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
         send(r.conn, MessageEvent{id, std::uint64_t(now.wall_ms), 0, users_[from].name, m.text});
         return result(c, m.request_id, Status::ok);
     }
-    if (r.mailbox.size() >= settings_.max_offline_messages)
+    const Deposit deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, {c, m.request_id}};
+    switch (mailbox_->deposit(deposit)) {
+    case DepositResult::accepted: return; // "stored" is only said once the message is durable: settled() answers
+    case DepositResult::mailbox_full:
         return result(c, m.request_id, Status::mailbox_full, fmt::format("{}'s mailbox is full", m.to));
-    // "Stored" is only said once the message is durable: on_stored() answers.
-    std::uint64_t tag = next_store_tag_++;
-    if (!env_.persist(store_op::InsertMessage{tag, id, r.name, users_[from].name, now.wall_ms, std::string(m.text)}))
+    case DepositResult::store_busy:
         return result(c, m.request_id, Status::storage_failed, "the server is too busy to store messages; try again");
-    r.mailbox.push_back(StoredMessage{id, now.wall_ms, from, std::string(m.text), false});
-    pending_stores_.emplace(tag, PendingStore{c, m.request_id, to, id});
+    }
 }
 
 void ChatCore::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
-    auto node = pending_stores_.extract(tag);
-    if (node.empty()) return;
-    const PendingStore& p = node.mapped();
-    User& r = users_[p.recipient];
-    // Mailboxes are ordered by id (ids only grow), so the message is found by bisection.
-    auto it = std::lower_bound(r.mailbox.begin(), r.mailbox.end(), p.message_id,
-                               [](const StoredMessage& m, std::uint64_t id) { return m.id < id; });
-    if (it == r.mailbox.end() || it->id != p.message_id) return;
-    auto sender = sessions_.find(p.sender_conn);
-    bool sender_here = sender != sessions_.end() && sender->second.state == State::online;
-    if (!ok) {
-        r.mailbox.erase(it);
-        if (sender_here)
-            result(p.sender_conn, p.request, Status::storage_failed,
-                   fmt::format("message to {} could not be stored: {}", r.name, error));
-        return;
-    }
-    it->committed = true;
-    if (sender_here)
-        result(p.sender_conn, p.request, Status::ok_stored,
-               fmt::format("message to {} stored for delivery at next login", r.name));
-    if (r.conn != 0) deliver_stored(r.conn, *it); // the recipient logged in while it was being stored
+    mailbox_->on_stored(tag, ok, error);
 }
 
-void ChatCore::deliver_stored(ConnId c, const StoredMessage& m) {
-    send(c, MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
+void ChatCore::settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_view error) {
+    auto sender = sessions_.find(reply.conn);
+    if (sender == sessions_.end() || sender->second.state != State::online) return; // the sender left meanwhile
+    if (!ok)
+        return result(reply.conn, reply.request, Status::storage_failed,
+                      fmt::format("message to {} could not be stored: {}", users_[to].name, error));
+    result(reply.conn, reply.request, Status::ok_stored,
+           fmt::format("message to {} stored for delivery at next login", users_[to].name));
+}
+
+void ChatCore::deliver(UserIdx to, const StoredMessage& m) {
+    if (users_[to].conn == 0) return;
+    send(users_[to].conn,
+         MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
 }
 
 std::uint64_t ChatCore::next_message_id(Now now) {
@@ -495,7 +478,7 @@ void ChatCore::restore(const StoredState& state, Now now) {
         last_message_id_ = std::max(last_message_id_, m.id);
         UserIdx to = find_user(m.recipient), from = find_user(m.sender);
         if (to == no_user || from == no_user) continue; // users no longer in the users file
-        users_[to].mailbox.push_back(StoredMessage{m.id, m.sent_at_ms, from, m.text, true});
+        mailbox_->restore(to, from, m);
         ++messages;
     }
     for (const auto& [blocker, blocked] : state.blocks) {

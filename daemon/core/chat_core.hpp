@@ -1,14 +1,15 @@
 // The chat service's rules, without I/O: sessions, login and lockout,
-// presence, messages, offline mailboxes, blocking and private-chat
-// introductions. It takes decoded messages, timer expiries and hash results,
-// and answers through CoreEnv: frames to send, connections to close, timers
-// to arm, passwords to verify. The reactor owns the sockets; tests drive this
+// presence, messages (offline ones kept by an OfflineMailbox), blocking and
+// private-chat introductions. It takes decoded messages, timer expiries and
+// hash results, and answers through CoreEnv: frames to send, connections to
+// close, timers to arm, passwords to verify. The reactor owns the sockets; tests drive this
 // class directly with a fake environment and clock.
 // Single-threaded: every call comes from the reactor thread.
 #pragma once
 
 #include "core/credentials.hpp"
 #include "core/lockout.hpp"
+#include "core/mailbox.hpp"
 #include "core/store_ops.hpp"
 #include "core/timer_key.hpp"
 #include "core/timer_queue.hpp"
@@ -16,6 +17,7 @@
 #include "proto/messages.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,7 +59,7 @@ struct CoreSettings {
     bool presence = true;
 };
 
-class ChatCore {
+class ChatCore : private MailboxEvents {
 public:
     ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users);
 
@@ -82,24 +84,16 @@ public:
     std::size_t session_count() const noexcept { return sessions_.size(); }
 
 private:
-    using UserIdx = std::uint32_t;
+    using UserIdx = UserId;
     static constexpr UserIdx no_user = UINT32_MAX;
 
-    struct StoredMessage {
-        std::uint64_t id;
-        std::int64_t sent_at_ms;
-        UserIdx from;
-        std::string text;
-        bool committed; // only durable messages are delivered at login
-    };
     struct User {
         std::string name;
-        std::optional<Credential> cred;     // empty: removed from the users file
-        ConnId conn = 0;                    // 0: offline
-        std::size_t online_pos = 0;         // index in online_ while online
-        TimePoint last_seen = INT64_MIN;    // when the last session ended
-        std::vector<UserIdx> blocked;       // sorted: users this one has blocked
-        std::vector<StoredMessage> mailbox; // a vector: an empty deque costs ~600 B per user
+        std::optional<Credential> cred;  // empty: removed from the users file
+        ConnId conn = 0;                 // 0: offline
+        std::size_t online_pos = 0;      // index in online_ while online
+        TimePoint last_seen = INT64_MIN; // when the last session ended
+        std::vector<UserIdx> blocked;    // sorted: users this one has blocked
     };
     enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, online };
     struct Session {
@@ -138,7 +132,9 @@ private:
     void start_private(ConnId c, UserIdx me, const proto::StartPrivate& m);
     void stop_private(ConnId c, UserIdx me, const proto::StopPrivate& m);
     void announce(UserIdx who, proto::PresenceKind kind);
-    void deliver_stored(ConnId c, const StoredMessage& m);
+    // MailboxEvents
+    void settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_view error) override;
+    void deliver(UserIdx to, const StoredMessage& m) override;
     std::uint64_t next_message_id(Now now);
     void lock_timer(const std::string& name, TimePoint until);
     void revoke_private(UserIdx a, UserIdx b);
@@ -168,14 +164,7 @@ private:
     std::uint64_t next_lock_timer_ = 1;
     std::uint64_t next_job_ = 1;
     std::uint64_t last_message_id_ = 0;
-    struct PendingStore {
-        ConnId sender_conn;
-        std::uint32_t request;
-        UserIdx recipient;
-        std::uint64_t message_id;
-    };
-    std::unordered_map<std::uint64_t, PendingStore> pending_stores_; // by store tag
-    std::uint64_t next_store_tag_ = 1;
+    std::unique_ptr<OfflineMailbox> mailbox_;
     std::vector<std::uint8_t> frame_; // scratch: one encoding shared by every recipient
 };
 

@@ -1,0 +1,89 @@
+#include "core/mailbox.hpp"
+
+#include <algorithm>
+
+namespace confab {
+
+namespace {
+bool by_id(const StoredMessage& m, std::uint64_t id) {
+    return m.id < id;
+}
+} // namespace
+
+std::size_t Mailboxes::waiting(UserId to) const {
+    auto box = boxes_.find(to);
+    return box == boxes_.end() ? 0 : box->second.size();
+}
+
+void Mailboxes::insert(UserId to, StoredMessage m) {
+    Box& box = boxes_[to];
+    // Ids grow with time, so this is nearly always the end; order is by id whatever the caller does.
+    auto pos = box.empty() || box.back().id < m.id ? box.end() : std::lower_bound(box.begin(), box.end(), m.id, by_id);
+    box.insert(pos, std::move(m));
+}
+
+Mailboxes::Box::iterator Mailboxes::find(Box& box, std::uint64_t id) {
+    // Ordered by id, so found by bisection: storing N messages for one user stays O(N log N).
+    auto it = std::lower_bound(box.begin(), box.end(), id, by_id);
+    return it != box.end() && it->id == id ? it : box.end();
+}
+
+DepositResult Mailboxes::deposit(const Deposit& d) {
+    if (waiting(d.to) >= capacity_) return DepositResult::mailbox_full;
+    std::uint64_t tag = next_tag_++;
+    if (!persist_(store_op::InsertMessage{tag, d.id, std::string(d.to_name), std::string(d.from_name), d.sent_at_ms,
+                                          std::string(d.text)}))
+        return DepositResult::store_busy;
+    insert(d.to, StoredMessage{d.id, d.sent_at_ms, d.from, std::string(d.text), false});
+    pending_.emplace(tag, Pending{d.reply, d.to, d.id});
+    return DepositResult::accepted;
+}
+
+void Mailboxes::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
+    auto node = pending_.extract(tag);
+    if (node.empty()) return;
+    const Pending& p = node.mapped();
+    auto box = boxes_.find(p.to);
+    if (box == boxes_.end()) return;
+    auto it = find(box->second, p.id);
+    if (it == box->second.end()) return;
+    if (!ok) {
+        box->second.erase(it);
+        if (box->second.empty()) boxes_.erase(box);
+        events_.settled(p.to, p.reply, false, error);
+        return;
+    }
+    it->committed = true;
+    events_.settled(p.to, p.reply, true, {});
+    events_.deliver(p.to, *it); // reaches the recipient if they logged in while it was being stored
+}
+
+void Mailboxes::deliver_waiting(UserId to) {
+    auto box = boxes_.find(to);
+    if (box == boxes_.end()) return;
+    for (const StoredMessage& m : box->second)
+        if (m.committed) events_.deliver(to, m);
+}
+
+void Mailboxes::acknowledge(UserId to, std::span<const std::uint64_t> ids) {
+    auto box = boxes_.find(to);
+    if (box == boxes_.end()) return;
+    // One pass over the mailbox whatever the number of ids acknowledged.
+    std::vector<std::uint64_t> acked(ids.begin(), ids.end());
+    std::sort(acked.begin(), acked.end());
+    store_op::DeleteMessages done;
+    std::erase_if(box->second, [&](const StoredMessage& m) {
+        // An uncommitted message was never delivered, so it cannot have been processed.
+        if (!m.committed || !std::binary_search(acked.begin(), acked.end(), m.id)) return false;
+        done.ids.push_back(m.id);
+        return true;
+    });
+    if (box->second.empty()) boxes_.erase(box);
+    if (!done.ids.empty()) persist_(std::move(done));
+}
+
+void Mailboxes::restore(UserId to, UserId from, const StoredState::Message& m) {
+    insert(to, StoredMessage{m.id, m.sent_at_ms, from, m.text, true});
+}
+
+} // namespace confab

@@ -1,0 +1,121 @@
+// Offline mailboxes: messages sent to users who were offline, kept until the
+// recipient's client acknowledges them. The rules: a message is delivered only
+// once it is durable (committed), oldest first, at every login until it is
+// acknowledged; a mailbox holds at most `capacity` messages, committed or not.
+//
+// OfflineMailbox is the boundary the chat core talks to, so the messages can
+// live elsewhere (a store shared by several daemons) without the core
+// changing: results come back through MailboxEvents, so an implementation may
+// answer later. Only offline traffic crosses it; live messages never do.
+// Mailboxes is the single-daemon implementation: messages in memory, made
+// durable through the daemon's store (StoreOp), answered by on_stored.
+#pragma once
+
+#include "core/store_ops.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace confab {
+
+using UserId = std::uint32_t; // the chat core's index of a user
+
+struct StoredMessage {
+    std::uint64_t id;
+    std::int64_t sent_at_ms;
+    UserId from;
+    std::string text;
+    bool committed; // durable: only these are delivered
+};
+
+// Whom to answer once a deposit is durable or lost.
+struct ReplyTo {
+    std::uint64_t conn; // the sender's connection
+    std::uint32_t request;
+};
+
+// A message for an offline user, as SendMessage accepted it.
+struct Deposit {
+    UserId to, from;
+    std::string_view to_name, from_name; // what the store keeps: user indexes are this process's own
+    std::uint64_t id;
+    std::int64_t sent_at_ms;
+    std::string_view text;
+    ReplyTo reply;
+};
+
+enum class DepositResult : std::uint8_t { accepted, mailbox_full, store_busy };
+
+// What a mailbox tells its owner.
+class MailboxEvents {
+public:
+    // An accepted deposit is durable (ok) or lost (`error` says why): answer its sender.
+    virtual void settled(UserId to, const ReplyTo& reply, bool ok, std::string_view error) = 0;
+    // Show a durable message to `to` if they are online. It stays in the mailbox until
+    // acknowledged, so a message that finds nobody waits for the next login.
+    virtual void deliver(UserId to, const StoredMessage& m) = 0;
+
+protected:
+    ~MailboxEvents() = default;
+};
+
+class OfflineMailbox {
+public:
+    virtual ~OfflineMailbox() = default;
+
+    // Keeps `d` for its recipient. accepted: settled() follows once it is durable or lost,
+    // then deliver() if durable. Refused (mailbox_full, store_busy): nothing was kept.
+    virtual DepositResult deposit(const Deposit& d) = 0;
+    // A durable write this mailbox asked for (tagged `tag`) finished.
+    virtual void on_stored(std::uint64_t tag, bool ok, std::string_view error) = 0;
+    // `to` logged in: deliver() every durable message waiting for them, oldest first.
+    virtual void deliver_waiting(UserId to) = 0;
+    // `to`'s client has processed these messages: forget them. Ids of messages not
+    // delivered to `to` are ignored.
+    virtual void acknowledge(UserId to, std::span<const std::uint64_t> ids) = 0;
+    // A message read back from durable state at start-up (its names resolved by the core).
+    virtual void restore(UserId to, UserId from, const StoredState::Message& m) = 0;
+    virtual void set_capacity(std::size_t per_user) = 0;
+};
+
+class Mailboxes final : public OfflineMailbox {
+public:
+    using Persist = std::function<bool(StoreOp)>; // false: the store is saturated
+    Mailboxes(MailboxEvents& events, Persist persist, std::size_t capacity)
+        : events_(events), persist_(std::move(persist)), capacity_(capacity) {}
+
+    DepositResult deposit(const Deposit& d) override;
+    void on_stored(std::uint64_t tag, bool ok, std::string_view error) override;
+    void deliver_waiting(UserId to) override;
+    void acknowledge(UserId to, std::span<const std::uint64_t> ids) override;
+    void restore(UserId to, UserId from, const StoredState::Message& m) override;
+    void set_capacity(std::size_t per_user) override { capacity_ = per_user; }
+
+    // Messages held for `to`, committed or not.
+    std::size_t waiting(UserId to) const;
+
+private:
+    using Box = std::vector<StoredMessage>; // a vector: an empty deque costs ~600 B
+    void insert(UserId to, StoredMessage m);
+    Box::iterator find(Box& box, std::uint64_t id);
+
+    struct Pending {
+        ReplyTo reply;
+        UserId to;
+        std::uint64_t id;
+    };
+    MailboxEvents& events_;
+    Persist persist_;
+    std::size_t capacity_;
+    // Only users with messages waiting have an entry, ordered by id: an idle user costs nothing here.
+    std::unordered_map<UserId, Box> boxes_;
+    std::unordered_map<std::uint64_t, Pending> pending_; // by store tag
+    std::uint64_t next_tag_ = 1;
+};
+
+} // namespace confab
