@@ -582,6 +582,23 @@ TEST_SUITE("messages") {
         CHECK(d.env.pending(A) == 0);
     }
 
+    TEST_CASE("live messages and broadcasts from one user reach another in the order they were sent") {
+        Driver d;
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.env.drain_all();
+        d.send(A, SendMessage{1, "bob", "one"});
+        d.send(A, Broadcast{2, "two"});
+        d.send(A, SendMessage{3, "bob", "three"});
+        auto one = d.env.pop<MessageEvent>(B);
+        CHECK(one.text == "one");
+        CHECK(d.env.pop<BroadcastEvent>(B).text == "two");
+        auto three = d.env.pop<MessageEvent>(B);
+        CHECK(three.text == "three");
+        CHECK(one.message_id < three.message_id);
+        CHECK(d.env.take_all<BroadcastEvent>(A).empty()); // a broadcast is not echoed to its sender
+    }
+
     TEST_CASE("offline messages: stored, delivered in order at login, redelivered until acked") {
         Driver d;
         d.online(A, "alice");
@@ -1301,6 +1318,32 @@ TEST_SUITE("storage") {
         CHECK(del[0].ids == std::vector<std::uint64_t>{got[1].message_id}); // only ids that were stored
         d.send(C, AckMessages{{424242}});
         CHECK(ops_of<store_op::DeleteMessages>(d.env).size() == 1); // nothing to delete: no op
+    }
+
+    TEST_CASE("a live message overtakes a stored one whose commit completes after the recipient logged in") {
+        Driver d;
+        d.commit_stores = false;
+        d.online(A, "alice");
+        d.send(A, SendMessage{1, "bob", "stored first"});
+        d.online(B, "bob"); // before the commit completes
+        d.env.drain(A);
+        d.send(A, SendMessage{2, "bob", "live second"});
+        CHECK(d.result(A, 2).code == Status::ok); // the later request is answered first
+        auto live = d.env.pop<MessageEvent>(B);
+        CHECK(live.text == "live second");
+        CHECK(live.flags == 0);
+        d.commit_pending();
+        CHECK(d.result(A, 1).code == Status::ok_stored);
+        auto stored = d.env.pop<MessageEvent>(B);
+        CHECK(stored.text == "stored first");
+        CHECK(stored.flags == message_flag_offline);
+        CHECK(stored.message_id < live.message_id); // ids keep the order the server accepted them in
+        // Only the stored one is acknowledged: a live message's id is not in any mailbox.
+        d.env.persisted.clear();
+        d.send(B, AckMessages{{live.message_id}});
+        CHECK(d.env.persisted.empty());
+        d.send(B, AckMessages{{stored.message_id}});
+        CHECK(ops_of<store_op::DeleteMessages>(d.env).size() == 1);
     }
 
     TEST_CASE("block, unblock and lockouts are persisted") {
