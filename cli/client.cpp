@@ -3,6 +3,7 @@
 #include "cli/format.hpp"
 #include "cli/net.hpp"
 #include "confab_build_config.hpp"
+#include "proto/names.hpp"
 
 #include <fmt/format.h>
 
@@ -142,7 +143,7 @@ void Client::handle_line(std::string line) {
             ask_credentials(); // just Enter: ask again
             return;
         }
-        if (!is_valid_name(line)) {
+        if (!proto::is_valid_user_name(line)) {
             login_refused(fmt::format("error: invalid user name '{}'", printable(line)), true);
             return;
         }

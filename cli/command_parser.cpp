@@ -1,6 +1,7 @@
 #include "cli/command_parser.hpp"
 
 #include "proto/limits.hpp"
+#include "proto/names.hpp"
 #include "proto/wire.hpp"
 
 #include <fmt/format.h>
@@ -32,9 +33,8 @@ std::string usage(std::string_view synopsis) {
 }
 
 std::optional<std::string> name_problem(std::string_view name) {
-    if (is_valid_name(name)) return std::nullopt;
-    return fmt::format("error: invalid user name '{}' (1-{} letters, digits, '_', '.' or '-')", name,
-                       proto::max_name_length);
+    if (proto::is_valid_user_name(name)) return std::nullopt;
+    return fmt::format("error: invalid user name '{}' ({})", name, proto::user_name_rule);
 }
 
 std::optional<std::uint32_t> parse_seconds(std::string_view s) {
@@ -72,16 +72,6 @@ ParsedLine user_and_text(std::string_view rest, std::string_view synopsis) {
 }
 
 } // namespace
-
-bool is_valid_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > proto::max_name_length) return false;
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                  c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
 
 std::optional<std::string> text_problem(std::string_view text) {
     if (text.empty()) return "error: the text is empty";

@@ -52,9 +52,6 @@ struct ParsedLine {
 
 ParsedLine parse_command(std::string_view line);
 
-// 1..32 bytes of [A-Za-z0-9_.-], the server's rule for user names.
-bool is_valid_name(std::string_view name) noexcept;
-
 // Why `text` cannot be sent (an `error: ...` line), or nothing if it can.
 std::optional<std::string> text_problem(std::string_view text);
 

@@ -2,6 +2,7 @@
 
 #include "cli/command_parser.hpp"
 #include "proto/limits.hpp"
+#include "proto/names.hpp"
 
 #include <fmt/format.h>
 
@@ -61,9 +62,8 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
                 return usage_error(fmt::format("invalid port '{}' (1-65535)", arg));
             break;
         case 'u':
-            if (!is_valid_name(arg))
-                return usage_error(fmt::format("invalid user name '{}' (1-{} letters, digits, '_', '.' or '-')", arg,
-                                               proto::max_name_length));
+            if (!proto::is_valid_user_name(arg))
+                return usage_error(fmt::format("invalid user name '{}' ({})", arg, proto::user_name_rule));
             r.options.user = arg;
             break;
         case opt_password_file:

@@ -2,6 +2,7 @@
 
 #include "cli/command_parser.hpp"
 #include "cli/format.hpp"
+#include "proto/names.hpp"
 
 #include <fmt/format.h>
 
@@ -291,7 +292,7 @@ bool PrivateChat::on_message(Session& s, const proto::Message& m) {
 }
 
 bool PrivateChat::on_hello(Session& s, const proto::PeerHello& hello, Clock::time_point now) {
-    if (hello.version != proto::protocol_version || !is_valid_name(hello.name)) {
+    if (hello.version != proto::protocol_version || !proto::is_valid_user_name(hello.name)) {
         end(s, std::nullopt, false); // not a confab peer: drop it without bothering the user
         return false;
     }

@@ -3,10 +3,12 @@
 // file's owner and mode. Passwords come from the terminal without echo, or
 // from one line of stdin with --stdin; never from the command line.
 #include "core/credentials.hpp"
+#include "proto/names.hpp"
 
 #include "confab_build_config.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -52,28 +54,6 @@ std::optional<std::string> read_hidden(int tty, const char* prompt) {
     [[maybe_unused]] auto nl = ::write(tty, "\n", 1);
     if (!got_newline && line.empty()) return std::nullopt;
     return line;
-}
-
-// The file's lines with `name`'s entry replaced (or appended).
-std::string updated_text(const std::string& old, const std::string& name, const std::string& hash) {
-    std::istringstream in(old);
-    std::ostringstream out;
-    std::string line;
-    bool replaced = false;
-    while (std::getline(in, line)) {
-        std::string_view l = line;
-        while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-        bool is_entry = l.size() > name.size() && l.substr(0, name.size()) == name &&
-                        (l[name.size()] == ':' || l[name.size()] == ' ' || l[name.size()] == '\t');
-        if (is_entry) {
-            if (!replaced) out << name << ':' << hash << '\n';
-            replaced = true;
-            continue;
-        }
-        out << line << '\n';
-    }
-    if (!replaced) out << name << ':' << hash << '\n';
-    return out.str();
 }
 
 int write_atomically(const std::string& path, const std::string& text) {
@@ -151,7 +131,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     const std::string path = argv[optind], name = argv[optind + 1];
-    if (!confab::is_valid_user_name(name)) return fail("invalid user name '" + name + "' (1-32 of A-Z a-z 0-9 _ . -)");
+    if (!confab::proto::is_valid_user_name(name))
+        return fail(fmt::format("invalid user name '{}' ({})", name, confab::proto::user_name_rule));
 
     std::string password;
     if (from_stdin) {
@@ -186,7 +167,7 @@ int main(int argc, char** argv) {
         hash = confab::make_hash(password);
     } catch (const std::exception& e) { return fail(e.what()); }
     explicit_bzero(password.data(), password.size());
-    if (int rc = write_atomically(path, updated_text(old, name, hash))) return rc;
+    if (int rc = write_atomically(path, confab::with_user_entry(old, name, hash))) return rc;
     std::fprintf(stderr, "password for %s set in %s; `systemctl reload confabd` applies it\n", name.c_str(),
                  path.c_str());
     return 0;

@@ -3,28 +3,52 @@
 #include <crypt.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 namespace confab {
-
-bool is_valid_user_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 32) return false;
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-                  c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
 
 namespace {
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
     return s;
+}
+
+// Takes the first line off `text` (getline's view: a last line needs no newline).
+std::string_view next_line(std::string_view& text) {
+    std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    return line;
+}
+
+// An entry line split at its separator: `name:HASH` (a colon first) or
+// `name password` (a blank first). `line` is trimmed, not blank nor a comment.
+struct Entry {
+    std::string_view name;
+    bool hashed = false;   // name:HASH
+    std::string_view rest; // after the separator
+};
+std::optional<Entry> split_entry(std::string_view line) {
+    std::size_t colon = line.find(':');
+    std::size_t space = line.find_first_of(" \t");
+    if (colon != std::string_view::npos && (space == std::string_view::npos || colon < space))
+        return Entry{line.substr(0, colon), true, line.substr(colon + 1)};
+    if (space != std::string_view::npos) return Entry{line.substr(0, space), false, line.substr(space)};
+    return std::nullopt;
+}
+
+bool is_comment_or_blank(std::string_view trimmed) {
+    return trimmed.empty() || trimmed.front() == '#';
 }
 } // namespace
 
@@ -33,35 +57,29 @@ UsersFile parse_users(std::string_view text, std::string_view origin) {
     std::size_t line_no = 0;
     while (!text.empty()) {
         ++line_no;
-        std::size_t nl = text.find('\n');
-        std::string_view line = trim(text.substr(0, nl));
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        if (line.empty() || line.front() == '#') continue;
+        std::string_view line = trim(next_line(text));
+        if (is_comment_or_blank(line)) continue;
 
         auto fail = [&](std::string_view why) { throw UsersFileError(fmt::format("{}:{}: {}", origin, line_no, why)); };
-        std::size_t colon = line.find(':');
-        std::size_t space = line.find_first_of(" \t");
-        std::string_view name;
+        auto entry = split_entry(line);
+        if (!entry) fail("expected `name password` or `name:HASH`");
+        const std::string_view name = entry->name;
         Credential cred;
-        if (colon != std::string_view::npos && (space == std::string_view::npos || colon < space)) {
-            name = line.substr(0, colon);
+        if (entry->hashed) {
             cred.kind = Credential::Kind::crypt_hash;
-            cred.secret = std::string(line.substr(colon + 1));
+            cred.secret = std::string(entry->rest);
             if (cred.secret.empty() || cred.secret.front() != '$' ||
                 cred.secret.find_first_of(" \t") != std::string::npos)
                 fail("expected `name:$id$...` with a crypt(3) hash after the colon");
-        } else if (space != std::string_view::npos) {
-            name = line.substr(0, space);
-            std::string_view pw = trim(line.substr(space));
+        } else {
+            std::string_view pw = trim(entry->rest);
             if (pw.find_first_of(" \t") != std::string_view::npos)
                 fail("expected `name password` (the password may not contain spaces)");
             cred.kind = Credential::Kind::plaintext;
             cred.secret = std::string(pw);
             ++out.plaintext_entries;
-        } else {
-            fail("expected `name password` or `name:HASH`");
         }
-        if (!is_valid_user_name(name)) fail(fmt::format("invalid user name '{}' (1-32 of A-Z a-z 0-9 _ . -)", name));
+        if (!is_valid_user_name(name)) fail(fmt::format("invalid user name '{}' ({})", name, proto::user_name_rule));
         if (!out.users.emplace(std::string(name), std::move(cred)).second)
             fail(fmt::format("user '{}' is listed twice", name));
     }
@@ -75,6 +93,27 @@ UsersFile load_users_file(const std::string& path) {
     text << in.rdbuf();
     if (in.bad()) throw UsersFileError(fmt::format("{}: read error", path));
     return parse_users(text.str(), path);
+}
+
+std::string with_user_entry(std::string_view text, std::string_view name, std::string_view hash) {
+    const std::string entry = fmt::format("{}:{}\n", name, hash);
+    std::string out;
+    out.reserve(text.size() + entry.size());
+    bool replaced = false;
+    while (!text.empty()) {
+        std::string_view line = next_line(text);
+        std::string_view trimmed = trim(line);
+        auto e = is_comment_or_blank(trimmed) ? std::nullopt : split_entry(trimmed);
+        if (e && e->name == name) {
+            if (!replaced) out += entry;
+            replaced = true;
+            continue;
+        }
+        out.append(line);
+        out += '\n';
+    }
+    if (!replaced) out += entry;
+    return out;
 }
 
 UsersFile demo_users() {

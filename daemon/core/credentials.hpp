@@ -4,6 +4,8 @@
 // Parsing is pure; verification of hashes is slow and runs on hash workers.
 #pragma once
 
+#include "proto/names.hpp"
+
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -30,9 +32,14 @@ struct UsersFileError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-bool is_valid_user_name(std::string_view name) noexcept;
+// Names follow the protocol's rule, in the users file as on the wire.
+using proto::is_valid_user_name;
 UsersFile parse_users(std::string_view text, std::string_view origin);
 UsersFile load_users_file(const std::string& path);
+// `text` (a users file) with every entry for `name`, of either form, replaced
+// by one `name:HASH` line where the first was, or that line appended.
+// Everything else is kept as it was, each line ending in a newline.
+std::string with_user_entry(std::string_view text, std::string_view name, std::string_view hash);
 // Demo accounts of the embedded default configuration.
 UsersFile demo_users();
 

@@ -1,0 +1,18 @@
+// The protocol's rule for user names (PROTOCOL.md §9), shared by the daemon
+// (logins, commands, the users file) and the client (arguments, peers).
+#pragma once
+
+#include "limits.hpp"
+
+#include <string_view>
+
+namespace confab::proto {
+
+// 1..max_name_length bytes of [A-Za-z0-9_.-], case-sensitive.
+bool is_valid_user_name(std::string_view name) noexcept;
+
+// The rule in words, for error messages.
+inline constexpr std::string_view user_name_rule = "1-32 letters, digits, '_', '.' or '-'";
+static_assert(max_name_length == 32, "user_name_rule spells the length out");
+
+} // namespace confab::proto
