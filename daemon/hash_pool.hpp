@@ -1,17 +1,16 @@
 // Worker threads that check passwords against crypt(3) hashes, which takes
-// milliseconds and must never run on the reactor thread. Results come back
-// through an eventfd the reactor polls; the queue is bounded so a login flood
-// is refused (LoginOutcome::unavailable) rather than buffered without limit.
+// milliseconds and must never run on the reactor thread. Jobs and results go
+// through a CompletionQueue: bounded, so a login flood is refused
+// (LoginOutcome::unavailable) rather than buffered, and answered through an
+// eventfd the reactor polls.
 // submit()/take_results()/event_fd() are for the reactor thread; the workers
 // are internal.
 #pragma once
 
-#include "proto/io/unique_fd.hpp"
+#include "completion_queue.hpp"
 
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,20 +36,14 @@ public:
     HashPool(const HashPool&) = delete;
     HashPool& operator=(const HashPool&) = delete;
 
-    int event_fd() const noexcept { return event_.get(); }
+    int event_fd() const noexcept { return queue_.event_fd(); }
     bool submit(Job job);             // false when max_queued jobs are already waiting
     std::vector<Done> take_results(); // drains the eventfd counter too
 
 private:
     void work();
 
-    UniqueFd event_;
-    std::size_t max_queued_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<Job> queue_;
-    std::vector<Done> done_;
-    bool stopping_ = false;
+    CompletionQueue<Job, Done> queue_;
     std::vector<std::thread> threads_;
 };
 

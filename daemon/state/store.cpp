@@ -3,20 +3,15 @@
 #include "log.hpp"
 
 #include <sqlite3.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
+#include <deque>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <utility>
 #include <variant>
 #include <vector>
 
@@ -83,8 +78,7 @@ void Store::exec(const char* sql) {
     }
 }
 
-Store::Store(const std::string& path) : path_(path), event_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (!event_) throw StoreError(fmt::format("eventfd: {}", std::strerror(errno)));
+Store::Store(const std::string& path) : path_(path) {
     int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     try {
         if (rc != SQLITE_OK) throw StoreError(db_ ? sqlite3_errmsg(db_) : "out of memory");
@@ -123,11 +117,7 @@ Store::Store(const std::string& path) : path_(path), event_(::eventfd(0, EFD_NON
 
 Store::~Store() {
     if (thread_.joinable()) {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
+        queue_.stop(); // the thread commits what is still queued first
         thread_.join();
     }
     statements_.reset(); // statements first: close() refuses a connection with live ones
@@ -157,46 +147,19 @@ void Store::start() {
 }
 
 bool Store::submit(StoreOp op) {
-    {
-        std::lock_guard lock(mutex_);
-        if (queue_.size() >= max_queued) return false;
-        queue_.push_back(std::move(op));
-    }
-    wake_.notify_one();
-    return true;
+    return queue_.submit(op);
 }
 
 std::vector<Store::Completion> Store::take_completions() {
-    std::uint64_t counter;
-    while (::read(event_.get(), &counter, sizeof counter) < 0 && errno == EINTR) {}
-    std::lock_guard lock(mutex_);
-    std::vector<Completion> out;
-    out.swap(completions_);
-    return out;
+    return queue_.take_results();
 }
 
 void Store::run() {
-    std::vector<StoreOp> batch;
+    std::deque<StoreOp> batch;
     std::vector<Completion> done;
-    for (;;) {
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) return;
-            batch.swap(queue_); // everything that arrived during the last commit
-        }
+    while (queue_.take_all(batch)) { // everything that arrived during the last commit
         commit_batch(batch, done);
-        batch.clear();
-        bool notify = !done.empty();
-        {
-            std::lock_guard lock(mutex_);
-            for (auto& c : done) completions_.push_back(std::move(c));
-        }
-        done.clear();
-        if (notify) {
-            std::uint64_t one = 1;
-            while (::write(event_.get(), &one, sizeof one) < 0 && errno == EINTR) {}
-        }
+        queue_.post(done);
     }
 }
 
@@ -211,7 +174,7 @@ struct Store::Statements {
     Stmt insert, erase, block, unblock, lock, unlock;
 };
 
-void Store::commit_batch(std::vector<StoreOp>& batch, std::vector<Completion>& done) {
+void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completion>& done) {
     std::string error;
     try {
         if (!statements_) statements_ = std::make_unique<Statements>(db_);

@@ -1,25 +1,24 @@
 // Durable state in SQLite (WAL): offline messages, block lists and running
 // lockouts. open() and load() run once at start-up on the main thread; after
 // start(), a single storage thread owns the connection. The reactor submits
-// operations without waiting; the thread commits everything that queued up
-// while the previous commit ran as one transaction (group commit) and reports
-// completions through an eventfd.
+// operations without waiting through a bounded CompletionQueue; the thread
+// commits everything that queued up while the previous commit ran as one
+// transaction (group commit) and reports completions through its eventfd.
 //
 // Durability: journal_mode=WAL with synchronous=FULL, so a completed commit
 // has been fsynced; a power loss loses nothing the sender was told is stored.
 #pragma once
 
+#include "completion_queue.hpp"
 #include "core/store_ops.hpp"
-#include "proto/io/unique_fd.hpp"
 
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <variant>
 #include <vector>
 
 struct sqlite3;
@@ -49,27 +48,22 @@ public:
     StoredState load(); // start-up only, before start()
     void start();
 
-    int event_fd() const noexcept { return event_.get(); }
+    int event_fd() const noexcept { return queue_.event_fd(); }
     // Queues an operation. Returns false (and queues nothing) when the queue is full.
     bool submit(StoreOp op);
     std::vector<Completion> take_completions(); // drains the eventfd too
 
 private:
     void run();
-    void commit_batch(std::vector<StoreOp>& batch, std::vector<Completion>& done);
+    void commit_batch(const std::deque<StoreOp>& batch, std::vector<Completion>& done);
     void exec(const char* sql);
     struct Statements;
     std::unique_ptr<Statements> statements_; // storage thread only
 
     std::string path_;
     sqlite3* db_ = nullptr;
-    UniqueFd event_;
     static constexpr std::size_t max_queued = 100'000;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::vector<StoreOp> queue_;
-    std::vector<Completion> completions_;
-    bool stopping_ = false;
+    CompletionQueue<StoreOp, Completion> queue_{max_queued};
     std::thread thread_;
 };
 
