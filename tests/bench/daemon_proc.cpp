@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace confab::bench {
 namespace fs = std::filesystem;
@@ -106,7 +107,10 @@ ProcSample sample_process(int pid) {
     std::istringstream status(read_file(fmt::format("/proc/{}/status", pid)));
     std::string line;
     while (std::getline(status, line))
-        if (line.rfind("VmRSS:", 0) == 0) s.rss_bytes = std::stoull(line.substr(6)) * 1024;
+        if (line.rfind("VmRSS:", 0) == 0)
+            s.rss_bytes = std::stoull(line.substr(6)) * 1024;
+        else if (line.rfind("VmHWM:", 0) == 0)
+            s.hwm_bytes = std::stoull(line.substr(6)) * 1024;
 
     std::error_code ec;
     for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
@@ -127,17 +131,23 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
 
     const bool port_logged = opts.daemon_log_level == "info" || opts.daemon_log_level == "debug";
     std::uint16_t fixed_port = port_logged ? 0 : pick_free_port();
-    std::string config =
-        fmt::format("listen = \"127.0.0.1\"\nport = {}\nusers_file = \"{}/users\"\nstate_dir = \"{}/state\"\n"
-                    "timeout = 31536000\nlogin_timeout = 3600\nmax_connections = 10000000\n"
-                    "presence = {}\nlog_level = \"{}\"\n",
-                    fixed_port, dir_, dir_, setup.presence ? "true" : "false", opts.daemon_log_level);
+    std::string config = fmt::format("listen = \"127.0.0.1\"\nport = {}\nusers_file = \"{}/users\"\nstate_dir = "
+                                     "\"{}/state\"\npresence = {}\nlog_level = \"{}\"\n",
+                                     fixed_port, dir_, dir_, setup.presence ? "true" : "false", opts.daemon_log_level);
+    if (setup.lift_limits) config += "timeout = 31536000\nlogin_timeout = 3600\nmax_connections = 10000000\n";
     if (opts.hash_workers > 0) config += fmt::format("hash_workers = {}\n", opts.hash_workers);
     config += setup.extra_config;
     write_file(dir_ + "/confabd.toml", config);
 
     const std::string log_path = dir_ + "/confabd.log";
     const std::string config_path = dir_ + "/confabd.toml";
+    // --set overrides come after the file and win over it.
+    std::vector<const char*> argv = {opts.confabd.c_str(), "--config", config_path.c_str()};
+    for (const auto& kv : opts.daemon_set) {
+        argv.push_back("--set");
+        argv.push_back(kv.c_str());
+    }
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -147,8 +157,7 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
             ::dup2(fd, 1);
             ::dup2(fd, 2);
         }
-        const char* argv[] = {opts.confabd.c_str(), "--config", config_path.c_str(), nullptr};
-        ::execv(argv[0], const_cast<char* const*>(argv));
+        ::execv(argv[0], const_cast<char* const*>(argv.data()));
         fmt::print(stderr, "cannot run {}: {}\n", opts.confabd, std::strerror(errno));
         ::_exit(127);
     }
@@ -206,6 +215,23 @@ std::string Daemon::log_tail(std::size_t max_bytes) const {
     std::string log = read_file(dir_ + "/confabd.log");
     if (log.size() > max_bytes) log = "..." + log.substr(log.size() - max_bytes);
     return log;
+}
+
+std::uint64_t Daemon::log_size() const {
+    std::error_code ec;
+    auto n = fs::file_size(dir_ + "/confabd.log", ec);
+    return ec ? 0 : n;
+}
+
+LogSpan Daemon::log_since(std::uint64_t offset) const {
+    LogSpan span;
+    std::ifstream in(dir_ + "/confabd.log", std::ios::binary);
+    in.seekg(std::streamoff(offset));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (span.lines++ == 0) span.first = line;
+    }
+    return span;
 }
 
 int Daemon::stop(double wait_s) {

@@ -27,6 +27,7 @@ struct ProcSample {
     std::uint64_t cpu_us = 0;   // utime + stime, all threads (clock-tick resolution)
     std::uint64_t sched_ns = 0; // sum of the threads' run time from schedstat (ns resolution; 0 if unavailable)
     std::uint64_t rss_bytes = 0;
+    std::uint64_t hwm_bytes = 0; // VmHWM: the peak RSS since the process started
 };
 ProcSample sample_process(int pid);
 
@@ -35,6 +36,14 @@ struct DaemonSetup {
     std::int64_t hashed_users = 0;
     bool presence = false;
     std::string extra_config; // TOML lines appended to the generated config (e.g. raised limits)
+    // Lift timeout, login_timeout and max_connections out of the way (false: the daemon's defaults).
+    bool lift_limits = true;
+};
+
+// Lines of a log file from byte `offset` on, and the first of them.
+struct LogSpan {
+    std::uint64_t lines = 0;
+    std::string first;
 };
 
 class Daemon {
@@ -51,6 +60,8 @@ public:
     std::string state_dir() const { return dir_ + "/state"; }
     bool alive();
     std::string log_tail(std::size_t max_bytes = 2000) const;
+    std::uint64_t log_size() const;
+    LogSpan log_since(std::uint64_t offset) const;
     // SIGTERM, bounded wait, then SIGKILL. Returns the exit status if it stopped cleanly.
     int stop(double wait_s);
 

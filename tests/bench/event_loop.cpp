@@ -73,7 +73,16 @@ Conn* Loop::connect(const sockaddr_in& dst, std::uint32_t src_ip, std::string& e
         ::close(fd);
         return nullptr;
     }
-    Conn& c = conns_.emplace_back();
+    Conn* slot = nullptr;
+    if (!reusable_.empty()) {
+        slot = reusable_.back();
+        reusable_.pop_back();
+        Conn fresh;
+        *slot = std::move(fresh);
+    } else {
+        slot = &conns_.emplace_back();
+    }
+    Conn& c = *slot;
     c.fd = fd;
     c.open = true;
     ++open_;
@@ -150,6 +159,7 @@ void Loop::close(Conn& c) {
     c.out.clear();
     c.out.shrink_to_fit();
     c.decoder = proto::FrameDecoder{};
+    if (recycle_) closed_.push_back(&c);
 }
 
 bool Loop::read_all(Conn& c, const FrameFn& on_frame, const char*& why) {
@@ -182,6 +192,9 @@ bool Loop::read_all(Conn& c, const FrameFn& on_frame, const char*& why) {
 }
 
 int Loop::poll(int timeout_ms, const FrameFn& on_frame, const CloseFn& on_close) {
+    // Slots closed before this poll: no event of this epoll_wait can name them any more.
+    reusable_.insert(reusable_.end(), closed_.begin(), closed_.end());
+    closed_.clear();
     for (Conn* c : failed_) {
         if (!c->open) continue;
         close(*c);

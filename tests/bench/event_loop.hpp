@@ -64,6 +64,11 @@ public:
     std::deque<Conn>& conns() { return conns_; }
     std::size_t open_count() const { return open_; }
 
+    // Reuse closed connections' slots for new ones (from the next poll() on),
+    // for loops that open and close without end. Conn pointers held across a
+    // close then name whatever connection reuses the slot.
+    void recycle_closed() { recycle_ = true; }
+
 private:
     bool write_some(Conn& c);
     bool read_all(Conn& c, const FrameFn& on_frame, const char*& why);
@@ -74,6 +79,9 @@ private:
     std::deque<Conn> conns_; // stable addresses: epoll data points at them
     std::vector<Conn*> dirty_;
     std::vector<Conn*> failed_; // write errors, reported on the next poll
+    bool recycle_ = false;
+    std::vector<Conn*> closed_;   // closed since the last poll() started
+    std::vector<Conn*> reusable_; // free slots for connect()
     std::size_t open_ = 0;
     std::vector<std::uint8_t> rbuf_;
 };

@@ -37,6 +37,7 @@ Report run(const std::string& w, const Options& o, Target& t) {
     if (w == "fanout") return run_fanout(o, t);
     if (w == "idle") return run_idle(o, t);
     if (w == "store") return run_store(o, t);
+    if (w.rfind("hostile-", 0) == 0) return run_hostile(w.substr(8), o, t);
     return run_login(o, t);
 }
 

@@ -1,7 +1,10 @@
 #include "options.hpp"
 
+#include "attacks.hpp"
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <getopt.h>
@@ -12,7 +15,9 @@ namespace {
 
 constexpr const char* usage_text = R"(usage: confab-bench [OPTIONS] [WORKLOAD...]
 
-Workloads (default: all): direct fanout idle login store all
+Workloads (default: all; with --smoke also hostile): direct fanout idle login store all
+  hostile (every attack below, one fresh daemon each) or hostile-ATTACK, ATTACK one of
+  baseline (no attack) lockout broadcast direct password connect stall burst
 
 Target:
   --confabd PATH        daemon binary to start (default ./build/daemon/confabd)
@@ -23,6 +28,7 @@ Target:
   --hash-workers N      hash_workers of the started daemon
   --presence            turn presence broadcasts on (default off)
   --keep-dir            keep the daemon's temp dir (config, users, log)
+  --set KEY=VALUE       passed on to the started confabd as --set KEY=VALUE (repeatable)
 
 Client:
   --threads N           client threads, each owning a share of the connections (1)
@@ -37,6 +43,12 @@ idle:    --sessions N (100000)  --hold S (1)
 login:   --logins M (1000)  --login-pairs P (50)  --login-rate MSG_PER_S (5000)
 store:   --store-senders S (20)  --store-messages M (100000)  --store-pairs P (50)
          (offline messages, durably stored; the P pairs send at --login-rate)
+hostile: --duration S per attack (10)  --good-users N (100)  --good-rate MSG_PER_S (500)
+         --attack-conns N (5000: connect, stall, burst; bounded by RLIMIT_NOFILE)
+         --storm-conns N (50: lockout, password)  --attack-sources N (1: all from 127.0.0.2)
+         --probe-logins N (3: fresh logins from 127.0.0.1 during each attack)
+         --require-targets (exit status 1 when a target is missed)
+         The started daemon keeps its default limits; tune them with --set.
 
 Output:
   --json                one JSON object per workload on stdout (text lines go to stderr)
@@ -91,6 +103,14 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         store_senders,
         store_messages,
         store_pairs,
+        daemon_set,
+        good_users,
+        good_rate,
+        attack_conns,
+        storm_conns,
+        attack_sources,
+        probe_logins,
+        require_targets,
         json,
         smoke,
         print_users
@@ -123,6 +143,14 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         {"store-senders", required_argument, nullptr, store_senders},
         {"store-messages", required_argument, nullptr, store_messages},
         {"store-pairs", required_argument, nullptr, store_pairs},
+        {"set", required_argument, nullptr, daemon_set},
+        {"good-users", required_argument, nullptr, good_users},
+        {"good-rate", required_argument, nullptr, good_rate},
+        {"attack-conns", required_argument, nullptr, attack_conns},
+        {"storm-conns", required_argument, nullptr, storm_conns},
+        {"attack-sources", required_argument, nullptr, attack_sources},
+        {"probe-logins", required_argument, nullptr, probe_logins},
+        {"require-targets", no_argument, nullptr, require_targets},
         {"json", no_argument, nullptr, json},
         {"smoke", no_argument, nullptr, smoke},
         {"print-users", required_argument, nullptr, print_users},
@@ -184,6 +212,19 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         case store_senders: ok = parse_num(a, o.store_senders) && o.store_senders >= 1; break;
         case store_messages: ok = parse_num(a, o.store_messages) && o.store_messages >= 1; break;
         case store_pairs: ok = parse_num(a, o.store_pairs) && o.store_pairs >= 1; break;
+        case daemon_set:
+            ok = a.find('=') != std::string_view::npos && a.find('=') > 0;
+            if (ok) o.daemon_set.emplace_back(a);
+            break;
+        case good_users: ok = parse_num(a, o.good_users) && o.good_users >= 2 && o.good_users % 2 == 0; break;
+        case good_rate: ok = parse_num(a, o.good_rate) && o.good_rate > 0; break;
+        case attack_conns: ok = parse_num(a, o.attack_conns) && o.attack_conns >= 1; break;
+        case storm_conns: ok = parse_num(a, o.storm_conns) && o.storm_conns >= 1; break;
+        case attack_sources:
+            ok = parse_num(a, o.attack_sources) && o.attack_sources >= 1 && o.attack_sources <= 250;
+            break;
+        case probe_logins: ok = parse_num(a, o.probe_logins) && o.probe_logins >= 0; break;
+        case require_targets: o.require_targets = true; break;
         case json: o.json = true; break;
         case smoke: o.smoke = true; break;
         case print_users: ok = parse_num(a, o.print_users) && o.print_users >= 0; break;
@@ -191,17 +232,29 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         }
         if (!ok) return bad(fmt::format("bad value '{}' for --{}", a, longopts[c - confabd].name));
     }
+    auto add_hostile = [&] {
+        for (const auto& a : attack_names()) o.workloads.push_back("hostile-" + a);
+    };
+    auto is_attack = [](std::string_view w) {
+        const auto& names = attack_names();
+        return w.rfind("hostile-", 0) == 0 && std::find(names.begin(), names.end(), w.substr(8)) != names.end();
+    };
     for (int i = optind; i < argc; ++i) {
         std::string_view w = argv[i];
         if (w == "all") {
             for (const char* n : {"direct", "fanout", "idle", "login", "store"}) o.workloads.emplace_back(n);
-        } else if (w == "direct" || w == "fanout" || w == "idle" || w == "login" || w == "store") {
+        } else if (w == "direct" || w == "fanout" || w == "idle" || w == "login" || w == "store" || is_attack(w)) {
             o.workloads.emplace_back(w);
+        } else if (w == "hostile") {
+            add_hostile();
         } else {
             return bad(fmt::format("unknown workload '{}'", w));
         }
     }
-    if (o.workloads.empty()) o.workloads = {"direct", "fanout", "idle", "login", "store"};
+    if (o.workloads.empty()) {
+        o.workloads = {"direct", "fanout", "idle", "login", "store"};
+        if (o.smoke) add_hostile();
+    }
     if (o.smoke) {
         if (!given[pairs]) o.pairs = 4;
         if (!given[messages]) o.messages = 2000;
@@ -216,6 +269,11 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         if (!given[store_messages]) o.store_messages = 200;
         if (!given[store_pairs]) o.store_pairs = 4;
         if (!given[timeout]) o.timeout_s = 30;
+        if (!given[good_users]) o.good_users = 8;
+        if (!given[good_rate]) o.good_rate = 200;
+        if (!given[attack_conns]) o.attack_conns = 50;
+        if (!given[storm_conns]) o.storm_conns = 4;
+        if (!given[probe_logins]) o.probe_logins = 1;
     }
     return o;
 }

@@ -10,7 +10,7 @@
 namespace confab::bench {
 
 struct Options {
-    std::vector<std::string> workloads; // direct, fanout, idle, login, store (in run order)
+    std::vector<std::string> workloads; // direct, fanout, idle, login, store, hostile-* (in run order)
 
     // Target daemon: our own (started from `confabd`) or a running one.
     std::string confabd = "./build/daemon/confabd";
@@ -18,9 +18,10 @@ struct Options {
     std::uint16_t connect_port = 0;
     int pid = 0; // --pid: the running daemon, for /proc sampling
     std::string daemon_log_level = "info";
-    int hash_workers = 0;  // 0: the daemon's default
-    bool presence = false; // presence broadcasts on login/logout
-    bool keep_dir = false; // keep the temp dir (logs, config) for inspection
+    int hash_workers = 0;                // 0: the daemon's default
+    bool presence = false;               // presence broadcasts on login/logout
+    bool keep_dir = false;               // keep the temp dir (logs, config) for inspection
+    std::vector<std::string> daemon_set; // --set KEY=VALUE, passed on to the started confabd
 
     int threads = 1;
     int window = 64; // outstanding requests per sender
@@ -52,6 +53,15 @@ struct Options {
     int store_senders = 20; // each to its own recipient that never logs in
     std::int64_t store_messages = 100000;
     int store_pairs = 50; // online pairs at --login-rate while the store is busy
+
+    // hostile: attacks from 127.0.0.2.. while good users chat from 127.0.0.1
+    int good_users = 100;         // pairs of sender + receiver
+    double good_rate = 500;       // their messages/s in all
+    int attack_conns = 5000;      // connection flood, stalled frames, connect burst (bounded by RLIMIT_NOFILE)
+    int storm_conns = 50;         // wrong-password storms
+    int attack_sources = 1;       // attacker source addresses 127.0.0.2 .. 127.0.0.(1 + N)
+    int probe_logins = 3;         // fresh logins from 127.0.0.1 during each attack
+    bool require_targets = false; // exit status 1 when a hostile target is missed
 
     bool smoke = false;
     bool json = false;

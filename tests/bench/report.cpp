@@ -40,8 +40,24 @@ void Report::note(const std::string& key, const std::string& value) {
     notes_.emplace_back(key, value);
 }
 
+void Report::text(std::string human) {
+    human_.push_back(std::move(human));
+}
+
 void Report::fail(const std::string& why) {
     if (error_.empty()) error_ = why;
+}
+
+void Report::check(const std::string& key, bool met) {
+    checks_.emplace_back(key, met);
+    if (!human_.empty()) human_.back() += met ? " PASS" : " FAIL";
+}
+
+std::vector<std::string> Report::missed() const {
+    std::vector<std::string> keys;
+    for (const auto& [k, met] : checks_)
+        if (!met) keys.push_back(k);
+    return keys;
 }
 
 void Report::latency(const std::string& prefix, const Histogram& h, bool human) {
@@ -106,6 +122,7 @@ std::string Report::json_line() const {
     for (const auto& [k, v] : params_) s += fmt::format(",{}:{}", json_string(k), json_number(v));
     for (const auto& [k, v] : figures_) s += fmt::format(",{}:{}", json_string(k), json_number(v));
     for (const auto& [k, v] : notes_) s += fmt::format(",{}:{}", json_string(k), json_string(v));
+    for (const auto& [k, met] : checks_) s += fmt::format(",{}:{}", json_string("met_" + k), met);
     return s + "}";
 }
 

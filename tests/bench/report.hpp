@@ -20,7 +20,11 @@ public:
     // A figure: `json_key` in JSON (nan -> null); `human` (may be empty) in the text line.
     void figure(const std::string& json_key, double value, std::string human);
     void note(const std::string& key, const std::string& value); // string field, JSON only
+    void text(std::string human);                                // text line only
     void fail(const std::string& why);
+    // A target met or missed: `PASS`/`FAIL` after the last human figure, `met_<key>` in JSON.
+    void check(const std::string& key, bool met);
+    std::vector<std::string> missed() const; // keys of the targets missed
 
     // Common figures: latency percentiles from `h` (keys prefixed by `prefix`).
     void latency(const std::string& prefix, const Histogram& h, bool human = true);
@@ -37,6 +41,7 @@ private:
     std::vector<std::pair<std::string, double>> params_;
     std::vector<std::pair<std::string, double>> figures_;
     std::vector<std::pair<std::string, std::string>> notes_;
+    std::vector<std::pair<std::string, bool>> checks_;
     std::vector<std::string> human_;
 };
 

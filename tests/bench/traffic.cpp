@@ -66,10 +66,15 @@ bool PairTraffic::on_frame(Conn& c, const proto::Message& m) {
         const auto* r = std::get_if<proto::Result>(&m);
         if (!r) return false;
         if (c.inflight > 0) --c.inflight;
-        if (r->code == proto::Status::ok)
+        ++answered_;
+        if (r->code == proto::Status::ok) {
             ++results_ok_;
-        else if (error_.empty())
+        } else if (tolerant_) {
+            ++(r->code == proto::Status::ok_stored ? stored_ : refused_);
+            if (first_refusal_.empty()) first_refusal_ = fmt::format("{} ({})", proto::to_string(r->code), r->detail);
+        } else if (error_.empty()) {
             error_ = fmt::format("SendMessage answered {} ({})", proto::to_string(r->code), r->detail);
+        }
         return true;
     }
     if (c.state == role_receiver) {
@@ -93,7 +98,8 @@ bool PairTraffic::on_frame(Conn& c, const proto::Message& m) {
 
 bool PairTraffic::finished() const {
     if (!error_.empty()) return true; // the workload fails: stop waiting
-    if (results_ok_ < sent_ || received_ < sent_) return false;
+    // Without tolerance a reply other than ok is an error, so answered == ok here.
+    if (answered_ < sent_ || received_ < results_ok_) return false;
     if (stopped_) return true;
     for (const Pair& p : pairs_)
         if (p.sender->sent < p.quota) return false;

@@ -33,6 +33,9 @@ public:
     void stop_sending() { stopped_ = true; }
     // Messages sent while `tagged` returns true are also timed into tagged_latency.
     void set_tagger(std::function<bool(Clock)> tagged) { tagged_ = std::move(tagged); }
+    // A reply other than `ok` is counted (stored(), refused()) instead of failing the traffic:
+    // under attack a receiver may be gone or a limit may refuse a message.
+    void tolerate_refusals() { tolerant_ = true; }
 
     // Sends what windows, quotas and the rate allow. Returns the ms until the
     // rate allows the next message (for the poll timeout), or -1.
@@ -45,6 +48,10 @@ public:
     std::uint64_t sent() const { return sent_; }
     std::uint64_t received() const { return received_; }
     std::uint64_t results_ok() const { return results_ok_; }
+    std::uint64_t answered() const { return answered_; }
+    std::uint64_t stored() const { return stored_; }   // ok_stored (tolerant only)
+    std::uint64_t refused() const { return refused_; } // error codes (tolerant only)
+    const std::string& first_refusal() const { return first_refusal_; }
     const std::string& error() const { return error_; }
     const Histogram& latency() const { return latency_; }
     const Histogram& tagged_latency() const { return tagged_latency_; }
@@ -57,9 +64,10 @@ private:
     double rate_ = 0; // per ns
     Clock rate_start_ = 0;
     bool stopped_ = false;
+    bool tolerant_ = false;
     std::size_t rr_ = 0; // round-robin start for rate-limited sends
-    std::uint64_t sent_ = 0, received_ = 0, results_ok_ = 0;
-    std::string error_;
+    std::uint64_t sent_ = 0, received_ = 0, results_ok_ = 0, answered_ = 0, stored_ = 0, refused_ = 0;
+    std::string error_, first_refusal_;
     std::string text_;
     std::function<bool(Clock)> tagged_;
     Histogram latency_, tagged_latency_;

@@ -16,6 +16,7 @@ double deadline_seconds(const Options& opts, double derived) {
 }
 
 DaemonSetup setup_for(const std::string& w, const Options& o) {
+    if (w.rfind("hostile-", 0) == 0) return hostile_setup(o);
     DaemonSetup s;
     s.presence = o.presence;
     if (w == "direct") s.plain_users = 2 * std::int64_t(o.pairs);

@@ -1,4 +1,4 @@
-// The five workloads. Each runs against `target`, bounded by its deadline,
+// The workloads. Each runs against `target`, bounded by its deadline,
 // and returns one Report (failed if messages were lost, a session dropped,
 // the daemon died or the deadline passed).
 #pragma once
@@ -25,6 +25,9 @@ Report run_fanout(const Options& opts, Target& target);
 Report run_idle(const Options& opts, Target& target);
 Report run_login(const Options& opts, Target& target);
 Report run_store(const Options& opts, Target& target);
+// hostile-<attack>: `attack` is one of attack_names() (attacks.hpp).
+Report run_hostile(const std::string& attack, const Options& opts, Target& target);
+DaemonSetup hostile_setup(const Options& opts);
 
 // Worker threads that meet the main thread at phase boundaries: main waits
 // at each sync() for all workers, samples /proc, and releases them.
