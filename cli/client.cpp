@@ -38,6 +38,7 @@ Client::Client(Options options, std::optional<std::string> password, Terminal& t
 int Client::run() {
     SocketResult conn = connect_with_timeout(options_.host, options_.port, connect_timeout);
     if (!conn.fd) {
+        connection_failed_ = true;
         terminal_.print_error(
             fmt::format("error: cannot connect to {}: {}", host_port(options_.host, options_.port), conn.error));
         return exit_failure;
@@ -93,6 +94,8 @@ std::optional<Client::Clock::time_point> Client::next_deadline() const {
     if (state_ == State::logging_out) next = logout_deadline_;
     if (chat_)
         if (auto d = chat_->next_deadline(); d && (!next || *d < *next)) next = d;
+    if (state_ == State::logged_in)
+        if (auto d = private_activity_.deadline(); d && (!next || *d < *next)) next = d;
     return next;
 }
 
@@ -108,6 +111,7 @@ void Client::check_deadlines(Clock::time_point now) {
         return;
     }
     if (chat_) chat_->expire(now);
+    if (state_ == State::logged_in && private_activity_.due(now)) server_->send(proto::PrivateActivity{});
 }
 
 void Client::flush_server() {
@@ -172,9 +176,9 @@ void Client::handle_eof() {
         return;
     }
     // Input ended before the login: nothing to log out of.
-    if (!terminal_.interactive())
-        terminal_.print_error(
-            fmt::format("error: standard input ended before the {}", username_ ? "password" : "user name"));
+    if (terminal_.interactive()) return fail("login cancelled", exit_failure);
+    terminal_.print_error(
+        fmt::format("error: standard input ended before the {}", username_ ? "password" : "user name"));
     finish(exit_failure);
 }
 
@@ -183,13 +187,18 @@ void Client::handle_signal(int signal) {
         terminal_.resized();
         return;
     }
+    // Ctrl-C with something typed only clears the line; on an empty line it logs out.
+    if (signal == SIGINT && state_ == State::logged_in && terminal_.discard_typed_line()) return;
     if (state_ == State::logged_in) {
         begin_logout();
     } else if (state_ == State::logging_out) { // asked twice: stop waiting for the server
         show("logged out");
         finish(exit_ok);
     } else {
-        finish(exit_failure);
+        if (terminal_.interactive())
+            fail("login cancelled", exit_failure);
+        else
+            finish(exit_failure);
     }
 }
 
@@ -220,7 +229,10 @@ void Client::execute(const Command& command) {
                            server.request(proto::StartPrivate{0, c.user}, {RequestKind::start_private, c.user});
                    },
                    [&](const cmd::Private& c) {
-                       if (auto error = chat_->send_text(c.user, c.text)) show(std::move(*error));
+                       if (auto error = chat_->send_text(c.user, c.text))
+                           show(std::move(*error));
+                       else if (private_activity_.on_activity(Clock::now()))
+                           server.send(proto::PrivateActivity{});
                    },
                    [&](const cmd::StopPrivate& c) {
                        bool closed = chat_->stop(c.user);
@@ -403,8 +415,19 @@ bool Client::handle(const proto::PresenceEvent& m) {
     return true;
 }
 
+bool Client::handle(const proto::IdleWarning& m) {
+    if (state_ != State::logged_in) return true;
+    // Private text the server has not heard of yet: the user is not idle.
+    if (private_activity_.take_pending(Clock::now()))
+        server_->send(proto::PrivateActivity{});
+    else
+        show(format_idle_warning(m));
+    return true;
+}
+
 bool Client::handle(const proto::SessionEnded& m) {
     close_private_chats();
+    may_log_in_again_ = m.reason != proto::EndReason::logged_out;
     show(format_session_end(m));
     finish(m.reason == proto::EndReason::logged_out ? exit_ok : exit_ended_by_server);
     return false;
@@ -427,6 +450,7 @@ bool Client::handle(const proto::PrivateRevoked& m) {
 }
 
 bool Client::handle(const proto::ProtocolError& m) {
+    may_log_in_again_ = state_ == State::logged_in; // e.g. dropped for reading too slowly
     fail(format_error(m.code, m.detail), m.code == proto::Status::login_timeout ? exit_ended_by_server : exit_failure);
     return false;
 }
@@ -469,6 +493,8 @@ void Client::server_lost() {
         finish(exit_ok);
         return;
     }
+    may_log_in_again_ = state_ == State::logged_in;
+    connection_failed_ = !may_log_in_again_;
     fail("error: connection to server lost", exit_failure);
 }
 

@@ -3,6 +3,7 @@
 // session's states (handshake, login, commands, logout).
 #pragma once
 
+#include "cli/activity_limiter.hpp"
 #include "cli/command_parser.hpp"
 #include "cli/options.hpp"
 #include "cli/private_chat.hpp"
@@ -35,6 +36,13 @@ public:
     Client(Options options, std::optional<std::string> password, Terminal& terminal);
     // Runs the session to its end and returns the exit code.
     int run();
+    // The session ended without the user asking (timeout, kick, lost
+    // connection): an interactive user may want to log in again.
+    bool may_log_in_again() const noexcept { return may_log_in_again_; }
+    // The server could not be reached or went away before the login.
+    bool connection_failed() const noexcept { return connection_failed_; }
+    // The name the session logged in with, if it got that far.
+    const std::optional<std::string>& user_name() const noexcept { return username_; }
 
 private:
     enum class State {
@@ -83,6 +91,7 @@ private:
     bool handle(const proto::PrivateInvite& m);
     bool handle(const proto::PrivateRevoked& m);
     bool handle(const proto::ProtocolError& m);
+    bool handle(const proto::IdleWarning& m);
 
     // Output: one line on stdout, held back while the login completes.
     void show(std::string line);
@@ -113,6 +122,9 @@ private:
     // listener: "welcome" then promises that peers can start chats with us.
     std::optional<std::vector<std::string>> held_lines_;
     std::unordered_set<std::uint64_t> shown_ids_; // duplicate suppression for the session
+    ActivityLimiter private_activity_;            // paces PrivateActivity reports
+    bool may_log_in_again_ = false;
+    bool connection_failed_ = false;
     std::vector<std::uint64_t> unacked_ids_;
 };
 

@@ -121,6 +121,11 @@ std::string format_session_end(const proto::SessionEnded& e) {
     return fmt::format("logged out: {}", e.detail.empty() ? fallback : printable(e.detail));
 }
 
+std::string format_idle_warning(const proto::IdleWarning& w) {
+    return fmt::format("you will be logged out for inactivity in {} unless you type a command",
+                       plural(w.seconds_left, "second"));
+}
+
 std::string welcome_line(std::string_view name) {
     return fmt::format("welcome, {}", name);
 }

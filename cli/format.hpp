@@ -34,6 +34,7 @@ std::optional<std::string> format_result(const PendingRequest& request, const pr
 // Why a login was refused (outcome != ok), as an `error: ...` line.
 std::string format_login_refusal(const proto::LoginResult& r, std::string_view name);
 std::string format_session_end(const proto::SessionEnded& e);
+std::string format_idle_warning(const proto::IdleWarning& w);
 
 std::string welcome_line(std::string_view name);
 std::string private_started_line(std::string_view peer);

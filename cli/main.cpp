@@ -1,6 +1,7 @@
 // confab: terminal client for confabd. Parses the command line, picks the
 // terminal flavour and runs one session; the exit code says how it ended.
 #include "cli/client.hpp"
+#include "cli/login_again.hpp"
 #include "cli/options.hpp"
 #include "cli/terminal.hpp"
 #include "confab_build_config.hpp"
@@ -63,9 +64,19 @@ int main(int argc, char** argv) {
     }
 
     auto terminal = isatty(STDIN_FILENO) ? make_readline_terminal() : make_plain_terminal();
+    Options options = std::move(parsed.options);
     try {
-        Client client(std::move(parsed.options), std::move(password), *terminal);
-        return client.run();
+        // Interactively, a session the server ended may be followed by another
+        // one, with the same name, the same history and the half-typed line.
+        bool again = false;
+        for (;;) {
+            Client client(options, password, *terminal);
+            int code = client.run();
+            bool offer = client.may_log_in_again() || (again && client.connection_failed());
+            if (!terminal->interactive() || !offer || !ask_to_log_in_again(*terminal)) return code;
+            if (client.user_name()) options.user = client.user_name();
+            again = true;
+        }
     } catch (const std::exception& e) {
         terminal->print_error(fmt::format("error: {}", e.what()));
         return exit_failure;

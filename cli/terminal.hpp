@@ -45,6 +45,8 @@ public:
     virtual void print_error(std::string_view line) = 0;
     // The window size changed (SIGWINCH).
     virtual void resized() {}
+    // Ctrl-C: throws away the line being typed; false if there was none.
+    virtual bool discard_typed_line() { return false; }
 
 protected:
     std::deque<std::string> lines_; // complete input lines not taken yet

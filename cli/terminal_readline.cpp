@@ -48,6 +48,12 @@ public:
         prompt_ = prompt;
         if (editing()) {
             rl_callback_handler_install(prompt_.c_str(), &ReadlineTerminal::on_line);
+            if (mode_ == InputMode::command && !kept_line_.empty()) {
+                // What was being typed when the last session ended.
+                rl_insert_text(kept_line_.c_str());
+                kept_line_.clear();
+                rl_redisplay();
+            }
         } else if (mode_ == InputMode::secret) {
             hide_input();
             show_secret_prompt();
@@ -68,6 +74,16 @@ public:
 
     void resized() override {
         if (editing()) rl_resize_terminal();
+    }
+
+    bool discard_typed_line() override {
+        if (!editing() || rl_end == 0) return false;
+        // Like a shell: the line stays visible with the ^C the tty echoed, a fresh prompt below.
+        std::fputc('\n', stdout);
+        rl_replace_line("", 0);
+        rl_on_new_line();
+        rl_redisplay();
+        return true;
     }
 
 private:
@@ -95,6 +111,7 @@ private:
 
     void leave_mode() {
         if (editing()) {
+            if (mode_ == InputMode::command) kept_line_.assign(rl_line_buffer, std::size_t(rl_end));
             // Wipe the prompt and any half-typed line before handing the terminal back.
             rl_set_prompt("");
             rl_replace_line("", 0);
@@ -180,6 +197,7 @@ private:
     InputMode mode_ = InputMode::none;
     std::string prompt_;
     std::string secret_;
+    std::string kept_line_; // half-typed command line kept for the next command prompt
     termios saved_termios_{};
     bool echo_hidden_ = false;
 };

@@ -236,6 +236,7 @@ TEST_CASE("idle users are logged out after timeout; commands postpone it, receiv
     auto alice_exit = alice->wait_exit(3000ms);
     auto alice_end = Clock::now();
     CHECK(alice_exit.value_or(-1) == 3);
+    CHECK(contains(alice->lines(), "you will be logged out for inactivity in 1 second unless you type a command"));
     CHECK(contains(alice->lines(), "logged out: timed out after 2 seconds without a command"));
     CHECK(exit_code(*carol, 3000ms) == 3);
     CHECK(any_starts_with(carol->lines(), "logged out: "));

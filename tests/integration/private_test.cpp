@@ -383,30 +383,31 @@ TEST_CASE("blocking during a private chat ends it at both ends") {
     CHECK(count(dave->lines(), "private chat with carol ended") == 1);
 }
 
-TEST_CASE("private chat traffic does not keep a session from timing out") {
+TEST_CASE("private chat text keeps the chatting sessions alive (PrivateActivity); an idle user times out") {
     DaemonOptions o;
     o.timeout = 2;
     Daemon d(o);
     auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
     auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    auto carol = ClientProcess::logged_in(d.port(), "carol", "carol123"); // idle
     open_private(*alice, "alice", *bob, "bob");
     auto start = Clock::now();
-    auto try_send = [](ClientProcess& c, const std::string& line) {
-        try {
-            c.send_line(line);
-        } catch (const std::runtime_error&) {} // it has gone
-    };
     // Both keep chatting privately, well past the timeout.
-    for (int i = 0; Clock::now() < start + 3500ms; ++i) {
-        try_send(*alice, "private bob tick " + std::to_string(i));
-        try_send(*bob, "private alice tock " + std::to_string(i));
+    for (int i = 0; Clock::now() < start + 4000ms; ++i) {
+        alice->send_line("private bob tick " + std::to_string(i));
+        bob->send_line("private alice tock " + std::to_string(i));
         std::this_thread::sleep_for(250ms);
     }
-    CHECK(exit_code(*alice, 3000ms) == 3);
-    CHECK(exit_code(*bob, 3000ms) == 3);
-    CHECK(contains(alice->lines(), "logged out: timed out after 2 seconds without a command"));
-    CHECK(contains(bob->lines(), "logged out: timed out after 2 seconds without a command"));
+    CHECK(exit_code(*carol, 3000ms) == 3);
+    CHECK(contains(carol->lines(), "you will be logged out for inactivity in 1 second unless you type a command"));
+    // Once they stop, they are warned and timed out like anyone, but only then.
+    CHECK(exit_code(*alice, 4000ms) == 3);
+    CHECK(exit_code(*bob, 4000ms) == 3);
+    CHECK(Clock::now() - start >= 4000ms);
     CHECK(contains(bob->lines(), "alice (private): tick 0")); // the chat did carry text
+    CHECK(contains(alice->lines(), "bob (private): tock 10"));
+    CHECK(contains(alice->lines(), "logged out: timed out after 2 seconds without a command"));
+    CHECK(contains(alice->lines(), "you will be logged out for inactivity in 1 second unless you type a command"));
 }
 
 TEST_CASE("a private peer that dies: the other end is told the chat ended") {

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Interactive confab in a real terminal: a tmux server of its own runs the
+client against a confabd on an ephemeral 127.0.0.1 port; keys are sent with
+send-keys and the screen read with capture-pane. Every wait is bounded; the
+daemon and the tmux server are stopped at the end whatever happens."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+CONFABD = os.environ["CONFABD"]
+CONFAB = os.environ["CONFAB"]
+WAIT = 10.0  # seconds for any one thing to appear on screen
+
+failures = []
+
+
+class Daemon:
+    def __init__(self, workdir, timeout=60):
+        self.dir = workdir
+        users = os.path.join(workdir, "users")
+        with open(users, "w") as f:
+            f.write("alice alice123\nbob bob123\ncarol carol123\n")
+        config = os.path.join(workdir, "confabd.toml")
+        with open(config, "w") as f:
+            f.write('listen = "127.0.0.1"\nport = 0\nusers_file = "%s"\nstate_dir = "%s"\n'
+                    "timeout = %d\nhash_workers = 1\n" % (users, os.path.join(workdir, "state"), timeout))
+        self.log_path = os.path.join(workdir, "daemon.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([CONFABD, "--config", config], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)\n", open(self.log_path).read())
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("confabd did not start:\n" + open(self.log_path).read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Screen:
+    """One tmux session running `command` through sh; SIGINT reaches only confab
+    (the shell traps it), as with a shell's job control."""
+
+    def __init__(self, socket, command, env=None):
+        self.tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
+        wrapped = "trap true INT; %s; echo \"[exit $?]\"; stty -a | grep -q -- ' echo ' && echo '[echo on]'; " \
+                  "sleep 60" % command
+        full_env = dict(os.environ, **(env or {}))
+        subprocess.run(self.tmux + ["new-session", "-d", "-x", "120", "-y", "40", wrapped], check=True, env=full_env)
+
+    def keys(self, *keys):
+        subprocess.run(self.tmux + ["send-keys"] + list(keys), check=True)
+
+    def type(self, text):
+        subprocess.run(self.tmux + ["send-keys", "-l", text], check=True)
+
+    def text(self, escapes=False):
+        args = ["capture-pane", "-p"] + (["-e"] if escapes else [])
+        return subprocess.run(self.tmux + args, check=True, capture_output=True, text=True).stdout
+
+    def wait_for(self, pattern, escapes=False, limit=WAIT):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            screen = self.text(escapes)
+            if re.search(pattern, screen, re.M):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError("%r not on the screen within %.0f s:\n%s" % (pattern, limit, self.text(escapes)))
+
+    def close(self):
+        subprocess.run(self.tmux + ["kill-server"], capture_output=True)
+
+
+def confab(port, *args):
+    return " ".join([CONFAB, "--port", str(port)] + list(args))
+
+
+def login(screen, password):
+    screen.wait_for(r"^Password:")
+    screen.type(password)
+    screen.keys("Enter")
+    screen.wait_for(r"^>")
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def ctrl_c_at_the_password_prompt_exits_cleanly(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        s.wait_for(r"^Password:")
+        s.keys("C-c")
+        screen = s.wait_for(r"^\[exit 1\]")
+        assert "login cancelled" in screen, screen
+        s.wait_for(r"^\[echo on\]")  # the terminal echoes again
+    finally:
+        s.close()
+
+
+@test
+def ctrl_d_at_the_password_prompt_exits_cleanly(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        s.wait_for(r"^Password:")
+        s.keys("C-d")
+        screen = s.wait_for(r"^\[exit 1\]")
+        assert "login cancelled" in screen, screen
+        s.wait_for(r"^\[echo on\]")
+    finally:
+        s.close()
+
+
+@test
+def ctrl_c_clears_the_line_then_logs_out_on_an_empty_one(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        login(s, "alice123")
+        s.type("message bob never sent")
+        s.keys("C-c")
+        s.wait_for(r"^>\s*$")  # a fresh, empty prompt
+        s.type("whoelse")
+        s.keys("Enter")
+        s.wait_for(r"no other users")
+        assert "never sent" not in open(d.log_path).read()
+        s.keys("C-c")
+        screen = s.wait_for(r"^\[exit 0\]")
+        assert "logged out" in screen, screen
+    finally:
+        s.close()
+
+
+@test
+def idle_warning_then_log_in_again_keeps_history_and_the_half_typed_line(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        login(s, "alice123")
+        s.type("whoelse")
+        s.keys("Enter")
+        s.wait_for(r"no other users")
+        s.type("half typed")
+        s.wait_for(r"you will be logged out for inactivity in 1 second unless you type a command")
+        s.wait_for(r"logged out: timed out after 6 seconds without a command")
+        s.wait_for(r"^Press Enter to log in again, Ctrl-D to quit:")
+        s.keys("Enter")
+        s.wait_for(r"^Password:")
+        s.type("alice123")
+        s.keys("Enter")
+        s.wait_for(r"^> half typed$")
+        s.keys("C-u", "Up")
+        s.wait_for(r"^> whoelse$")  # the history of the first session
+        s.keys("C-u", "C-d")
+        s.wait_for(r"^\[exit 0\]")
+    finally:
+        s.close()
+
+
+idle_warning_then_log_in_again_keeps_history_and_the_half_typed_line.daemon = {"timeout": 6}
+
+
+@test
+def a_lost_connection_offers_to_log_in_again_and_ctrl_d_declines(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        login(s, "alice123")
+        d.proc.kill()  # no goodbye: the connection just ends
+        s.wait_for(r"error: connection to server lost")
+        s.wait_for(r"^Press Enter to log in again, Ctrl-D to quit:")
+        s.keys("C-d")
+        s.wait_for(r"^\[exit 1\]")
+    finally:
+        s.close()
+
+
+def run_all():
+    for fn in TESTS:
+        workdir = tempfile.mkdtemp(prefix="confab-tmux-")
+        socket = "confab-test-%d-%s" % (os.getpid(), fn.__name__)
+        d = None
+        try:
+            d = Daemon(workdir, **getattr(fn, "daemon", {}))
+            fn(d, socket)
+            print("ok   %s" % fn.__name__)
+        except Exception as e:  # report and go on with the next test
+            failures.append(fn.__name__)
+            print("FAIL %s: %s" % (fn.__name__, e))
+        finally:
+            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+            if d:
+                d.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("%d passed, %d failed" % (len(TESTS) - len(failures), len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if not shutil.which("tmux"):
+        print("tmux is not installed (scripts/install-deps installs it)")
+        sys.exit(1)
+    signal.alarm(300)  # the whole run is bounded whatever hangs
+    sys.exit(run_all())
