@@ -5,6 +5,7 @@
 #include "cli/options.hpp"
 #include "cli/terminal.hpp"
 #include "confab_build_config.hpp"
+#include "proto/io/read_file.hpp"
 
 #include <fmt/format.h>
 
@@ -13,7 +14,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <optional>
+#include <string>
 #include <unistd.h>
 
 namespace {
@@ -22,17 +24,17 @@ using namespace confab::cli;
 
 // The first line of `path`; an error sentence instead if there is none.
 std::optional<std::string> read_password_file(const std::string& path, std::string& error) {
-    std::ifstream in(path);
-    if (!in) {
-        error = std::strerror(errno);
+    confab::FileText file = confab::read_file(path);
+    if (file.error) {
+        error = std::strerror(file.error);
         return std::nullopt;
     }
-    std::string line;
-    if (!std::getline(in, line) || line.empty() || line == "\r") {
+    std::string line = file.text.substr(0, file.text.find('\n'));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
         error = "the file is empty";
         return std::nullopt;
     }
-    if (line.back() == '\r') line.pop_back();
     return line;
 }
 

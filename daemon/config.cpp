@@ -1,17 +1,16 @@
 #include "config.hpp"
 
 #include "log.hpp"
+#include "proto/io/read_file.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <toml.hpp>
 
-#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -129,11 +128,9 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
 }
 
 Config parse_config(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse_config_text(text.str(), path);
+    FileText file = read_file(path);
+    if (file.error) throw ConfigError(fmt::format("{}: cannot read: {}", path, std::strerror(file.error)));
+    return parse_config_text(file.text, path);
 }
 
 void set_config_value(Config& c, const std::string& key, const std::string& value) {

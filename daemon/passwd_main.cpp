@@ -3,6 +3,7 @@
 // file's owner and mode. Passwords come from the terminal without echo, or
 // from one line of stdin with --stdin; never from the command line.
 #include "core/credentials.hpp"
+#include "proto/io/read_file.hpp"
 #include "proto/names.hpp"
 
 #include "confab_build_config.hpp"
@@ -17,10 +18,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 namespace {
@@ -151,23 +150,14 @@ int main(int argc, char** argv) {
     if (password.empty()) return fail("the password must not be empty");
     if (password.size() > 256) return fail("the password must be at most 256 bytes");
 
-    std::string old;
-    {
-        std::ifstream in(path, std::ios::binary);
-        if (in) {
-            std::ostringstream s;
-            s << in.rdbuf();
-            old = s.str();
-        } else if (errno != ENOENT) {
-            return fail("cannot read " + path + ": " + std::strerror(errno));
-        }
-    }
+    confab::FileText old = confab::read_file(path);
+    if (old.error && old.error != ENOENT) return fail("cannot read " + path + ": " + std::strerror(old.error));
     std::string hash;
     try {
         hash = confab::make_hash(password);
     } catch (const std::exception& e) { return fail(e.what()); }
     explicit_bzero(password.data(), password.size());
-    if (int rc = write_atomically(path, confab::with_user_entry(old, name, hash))) return rc;
+    if (int rc = write_atomically(path, confab::with_user_entry(old.text, name, hash))) return rc;
     std::fprintf(stderr, "password for %s set in %s; `systemctl reload confabd` applies it\n", name.c_str(),
                  path.c_str());
     return 0;

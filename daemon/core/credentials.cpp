@@ -1,15 +1,13 @@
 #include "core/credentials.hpp"
+#include "proto/io/read_file.hpp"
 
 #include <crypt.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -87,12 +85,10 @@ UsersFile parse_users(std::string_view text, std::string_view origin) {
 }
 
 UsersFile load_users_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsersFileError(fmt::format("{}: cannot open users file: {}", path, std::strerror(errno)));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw UsersFileError(fmt::format("{}: read error", path));
-    return parse_users(text.str(), path);
+    FileText file = read_file(path);
+    if (file.error)
+        throw UsersFileError(fmt::format("{}: cannot read users file: {}", path, std::strerror(file.error)));
+    return parse_users(file.text, path);
 }
 
 std::string with_user_entry(std::string_view text, std::string_view name, std::string_view hash) {
