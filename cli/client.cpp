@@ -401,17 +401,18 @@ bool Client::handle(const proto::MessageEvent& m) {
             unacked_ids_.push_back(m.message_id);
         if (!shown_ids_.insert(m.message_id).second) return true;
     }
-    show(format_message(m));
+    bool offline = m.flags & proto::message_flag_offline;
+    show(format_message(m), offline ? LineKind::dated : LineKind::event, m.from);
     return true;
 }
 
 bool Client::handle(const proto::BroadcastEvent& m) {
-    show(format_broadcast(m));
+    show(format_broadcast(m), LineKind::event, m.from);
     return true;
 }
 
 bool Client::handle(const proto::PresenceEvent& m) {
-    show(format_presence(m));
+    show(format_presence(m), LineKind::notice);
     return true;
 }
 
@@ -421,14 +422,14 @@ bool Client::handle(const proto::IdleWarning& m) {
     if (private_activity_.take_pending(Clock::now()))
         server_->send(proto::PrivateActivity{});
     else
-        show(format_idle_warning(m));
+        show(format_idle_warning(m), LineKind::notice);
     return true;
 }
 
 bool Client::handle(const proto::SessionEnded& m) {
     close_private_chats();
     may_log_in_again_ = m.reason != proto::EndReason::logged_out;
-    show(format_session_end(m));
+    show(format_session_end(m), LineKind::notice);
     finish(m.reason == proto::EndReason::logged_out ? exit_ok : exit_ended_by_server);
     return false;
 }
@@ -457,18 +458,18 @@ bool Client::handle(const proto::ProtocolError& m) {
 
 // ---- output ----
 
-void Client::show(std::string line) {
+void Client::show(std::string line, LineKind kind, std::string_view name) {
     if (held_lines_)
-        held_lines_->push_back(std::move(line));
+        held_lines_->push_back(HeldLine{std::move(line), kind, std::string(name)});
     else
-        terminal_.print(line);
+        terminal_.print(line, kind, name);
 }
 
 void Client::release_held_lines() {
     if (!held_lines_) return;
-    std::vector<std::string> lines = std::move(*held_lines_);
+    std::vector<HeldLine> lines = std::move(*held_lines_);
     held_lines_.reset();
-    for (const auto& line : lines) terminal_.print(line);
+    for (const auto& line : lines) terminal_.print(line.text, line.kind, line.name);
     if (state_ == State::logged_in) terminal_.set_input(InputMode::command, "> ");
 }
 

@@ -13,6 +13,8 @@ namespace {
 
 // Long-only options get values outside the char range.
 enum : int { opt_password_file = 256, opt_private_host };
+// Display options.
+enum : int { opt_color = 320, opt_no_timestamps };
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
     if (s.empty() || s.size() > 5) return std::nullopt;
@@ -41,6 +43,10 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
         {"user", required_argument, nullptr, 'u'},
         {"password-file", required_argument, nullptr, opt_password_file},
         {"private-host", required_argument, nullptr, opt_private_host},
+        // display
+        {"color", required_argument, nullptr, opt_color},
+        {"colour", required_argument, nullptr, opt_color},
+        {"no-timestamps", no_argument, nullptr, opt_no_timestamps},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -75,17 +81,42 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
                 return usage_error(fmt::format("invalid private host '{}'", arg));
             r.options.private_host = arg;
             break;
+        // display
+        case opt_color:
+            if (arg == "auto")
+                r.options.color = ColorMode::auto_detect;
+            else if (arg == "always")
+                r.options.color = ColorMode::always;
+            else if (arg == "never")
+                r.options.color = ColorMode::never;
+            else
+                return usage_error(fmt::format("invalid colour mode '{}' (auto, always or never)", arg));
+            break;
+        case opt_no_timestamps: r.options.timestamps = false; break;
         case 'h': r.action = ParsedOptions::Action::help; return r;
         case 'V': r.action = ParsedOptions::Action::version; return r;
         default: return usage_error({}); // getopt has described the problem
         }
+    }
+    // `confab HOST PORT`, the classic form, besides --host and --port.
+    if (optind < argc) {
+        std::string_view host = argv[optind++];
+        if (host.empty()) return usage_error("the host must not be empty");
+        r.options.host = host;
+    }
+    if (optind < argc) {
+        std::string_view arg = argv[optind++];
+        if (auto port = parse_port(arg))
+            r.options.port = *port;
+        else
+            return usage_error(fmt::format("invalid port '{}' (1-65535)", arg));
     }
     if (optind < argc) return usage_error(fmt::format("unexpected argument '{}'", argv[optind]));
     return r;
 }
 
 std::string help_text() {
-    std::string text = "Usage: confab [OPTION]...\n"
+    std::string text = "Usage: confab [OPTION]... [HOST [PORT]]\n"
                        "Terminal client for the confab instant-messaging server.\n"
                        "\n"
                        "  -H, --host HOST           server address (default 127.0.0.1)\n"
@@ -95,6 +126,9 @@ std::string help_text() {
                        "      --private-host ADDR   address to accept private chats on and to announce\n"
                        "                            to peers (default: the address used to reach the\n"
                        "                            server)\n"
+                       "      --color=WHEN          colour names, errors and notices: auto (on a\n"
+                       "                            terminal, unless NO_COLOR is set), always, never\n"
+                       "      --no-timestamps       no HH:MM before incoming lines\n"
                        "  -h, --help                show this help and exit\n"
                        "  -V, --version             show the version and exit\n"
                        "\n"
@@ -118,7 +152,7 @@ std::string help_text() {
 
 std::string_view short_usage() noexcept {
     return "Usage: confab [-H HOST] [-p PORT] [-u NAME] [--password-file FILE] "
-           "[--private-host ADDR]\n"
+           "[--private-host ADDR] [--color=WHEN] [--no-timestamps] [HOST [PORT]]\n"
            "Try 'confab --help' for more information.\n";
 }
 

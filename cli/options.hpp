@@ -2,6 +2,8 @@
 // beyond getopt's own diagnostics on stderr.
 #pragma once
 
+#include "cli/line_style.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +18,10 @@ struct Options {
     std::optional<std::string> user;
     std::optional<std::string> password_file;
     std::optional<std::string> private_host;
+
+    // ---- how lines look on a terminal (scripted mode never styles them)
+    ColorMode color = ColorMode::auto_detect;
+    bool timestamps = true;
 };
 
 struct ParsedOptions {

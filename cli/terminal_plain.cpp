@@ -36,13 +36,13 @@ public:
         }
     }
 
-    void print(std::string_view line) override { write_line(stdout, line); }
-    void print_error(std::string_view line) override {
+private:
+    void write_out(std::string_view line) override { write_line(stdout, line); }
+    void write_err(std::string_view line) override {
         std::fflush(stdout); // keep the two streams in order for a reader merging them
         write_line(stderr, line);
     }
 
-private:
     void push_partial() {
         if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back(); // CRLF input
         lines_.push_back(std::move(partial_));

@@ -69,8 +69,8 @@ public:
             read_secret();
     }
 
-    void print(std::string_view line) override { print_above(stdout, line); }
-    void print_error(std::string_view line) override { print_above(stderr, line); }
+    void write_out(std::string_view line) override { print_above(stdout, line); }
+    void write_err(std::string_view line) override { print_above(stderr, line); }
 
     void resized() override {
         if (editing()) rl_resize_terminal();

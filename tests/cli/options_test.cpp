@@ -62,7 +62,8 @@ TEST_CASE("bad usage") {
              {"--user", "bad name"},
              {"--host", ""},
              {"--private-host", ""},
-             {"stray"},
+             {"h", "p", "stray"},
+             {"h", "notaport"},
          }) {
         ParsedOptions r = parse(args);
         CHECK(r.action == ParsedOptions::Action::usage_error);
@@ -77,7 +78,37 @@ TEST_CASE("bad usage") {
 TEST_CASE("help text documents every option") {
     std::string help = help_text();
     for (std::string_view opt : {"--host", "--port", "--user", "--password-file", "--private-host", "--help",
-                                 "--version", "-H,", "-p,", "-u,"})
+                                 "--version", "-H,", "-p,", "-u,", "--color", "--no-timestamps", "[HOST [PORT]]"})
         CHECK(help.find(opt) != std::string::npos);
     CHECK(std::string(short_usage()).find("confab --help") != std::string::npos);
+}
+
+// ---- display options and the classic positional form
+
+TEST_CASE("--color and --no-timestamps") {
+    ParsedOptions d = parse({});
+    CHECK(d.options.color == ColorMode::auto_detect);
+    CHECK(d.options.timestamps);
+    CHECK(parse({"--color=always"}).options.color == ColorMode::always);
+    CHECK(parse({"--color", "never"}).options.color == ColorMode::never);
+    CHECK(parse({"--colour=auto"}).options.color == ColorMode::auto_detect);
+    ParsedOptions bad = parse({"--color=sometimes"});
+    CHECK(bad.action == ParsedOptions::Action::usage_error);
+    CHECK(bad.error.find("sometimes") != std::string::npos);
+    CHECK_FALSE(parse({"--no-timestamps"}).options.timestamps);
+}
+
+TEST_CASE("confab HOST PORT") {
+    ParsedOptions r = parse({"chat.example", "7001"});
+    REQUIRE(r.action == ParsedOptions::Action::run);
+    CHECK(r.options.host == "chat.example");
+    CHECK(r.options.port == 7001);
+    ParsedOptions host_only = parse({"-u", "alice", "chat.example"});
+    CHECK(host_only.options.host == "chat.example");
+    CHECK(host_only.options.port == 7420);
+    CHECK(parse({"h", "0"}).action == ParsedOptions::Action::usage_error);
+    CHECK(parse({"h", "65536"}).action == ParsedOptions::Action::usage_error);
+    ParsedOptions extra = parse({"h", "7000", "more"});
+    CHECK(extra.action == ParsedOptions::Action::usage_error);
+    CHECK(extra.error == "unexpected argument 'more'");
 }
