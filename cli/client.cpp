@@ -1,15 +1,19 @@
 #include "cli/client.hpp"
 
 #include "cli/format.hpp"
+#include "cli/known_hosts.hpp"
 #include "cli/net.hpp"
+#include "cli/server_tls.hpp"
 #include "confab_build_config.hpp"
 #include "proto/names.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstdio>
 #include <system_error>
 #include <unistd.h>
 
@@ -17,10 +21,30 @@ namespace confab::cli {
 namespace {
 
 constexpr auto connect_timeout = std::chrono::seconds(10);
+constexpr auto tls_handshake_timeout = std::chrono::seconds(10);
 // A server that accepts but never says Welcome is not a confab server.
 constexpr auto welcome_timeout = std::chrono::seconds(15);
 // How long to wait for the server to confirm a logout before leaving anyway.
 constexpr auto logout_timeout = std::chrono::seconds(3);
+
+// A question on the terminal, answered before the event loop (and readline)
+// start: read byte by byte so nothing typed after the answer is taken.
+std::optional<std::string> ask_on_terminal(const std::string& question) {
+    std::fputs(question.c_str(), stderr);
+    std::fflush(stderr);
+    std::string answer;
+    char c;
+    while (true) {
+        ssize_t n = ::read(STDIN_FILENO, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return std::nullopt;
+        if (c == '\n') break;
+        if (answer.size() < 256) answer += c;
+    }
+    while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
+    while (!answer.empty() && answer.front() == ' ') answer.erase(0, 1);
+    return answer;
+}
 
 template <class... F>
 struct overloaded : F... {
@@ -43,7 +67,25 @@ int Client::run() {
             fmt::format("error: cannot connect to {}: {}", host_port(options_.host, options_.port), conn.error));
         return exit_failure;
     }
-    server_.emplace(std::move(conn.fd));
+    std::unique_ptr<TlsSession> tls;
+    if (uses_tls(options_)) {
+        ServerTlsOptions o{options_.host,
+                           options_.port,
+                           options_.ca_file,
+                           options_.fingerprint,
+                           known_hosts_path(),
+                           nullptr,
+                           [this](const std::string& line) { terminal_.print_error(line); }};
+        if (terminal_.interactive()) o.ask = ask_on_terminal;
+        ServerTlsResult secured = secure_server_connection(conn.fd.get(), o, Clock::now() + tls_handshake_timeout);
+        if (!secured.session) {
+            terminal_.print_error(secured.error);
+            return exit_failure;
+        }
+        tls = std::move(secured.session);
+    }
+    server_tls_ = tls != nullptr;
+    server_.emplace(std::move(conn.fd), std::move(tls));
     // Only now: a Ctrl-C during the connect attempt simply ends the program.
     signals_.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGHUP, SIGWINCH});
     server_->send(proto::Hello{proto::protocol_version, "confab/" CONFAB_VERSION});
@@ -309,6 +351,17 @@ void Client::logged_in() {
 // ---- server ----
 
 void Client::on_server_readable() {
+    if (!server_tls_ && !server_spoke_) {
+        // Every confab frame starts with 0x00 (the high byte of its length);
+        // a TLS record starts with 0x15 (alert) or 0x16 (handshake).
+        int first = peek_byte(server_->fd());
+        if (first == 0x15 || first == 0x16) {
+            fail(fmt::format("error: the server at {} speaks TLS: use --tls", host_port(options_.host, options_.port)),
+                 exit_failure);
+            return;
+        }
+        server_spoke_ = first >= 0;
+    }
     auto status = server_->stream().read([this](const proto::Message& m) { return on_server_message(m); });
     // Acknowledge what was just printed, once per batch rather than per message.
     if (!unacked_ids_.empty()) {
@@ -496,7 +549,13 @@ void Client::server_lost() {
     }
     may_log_in_again_ = state_ == State::logged_in;
     connection_failed_ = !may_log_in_again_;
-    fail("error: connection to server lost", exit_failure);
+    if (!server_tls_ && !server_spoke_) // a TLS server may hang up on a plaintext hello without a word
+        fail(fmt::format("error: the server at {} closed the connection without an answer (if it speaks TLS, use "
+                         "--tls)",
+                         host_port(options_.host, options_.port)),
+             exit_failure);
+    else
+        fail("error: connection to server lost", exit_failure);
 }
 
 void Client::fail(std::string_view line, int code) {

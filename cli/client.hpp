@@ -111,6 +111,8 @@ private:
     std::optional<PrivateChat> chat_;
 
     State state_ = State::awaiting_welcome;
+    bool server_tls_ = false;
+    bool server_spoke_ = false; // the server has sent something: its first byte was checked
     int exit_code_ = exit_ok;
     std::optional<std::string> username_;
     std::optional<std::string> password_;
