@@ -59,8 +59,8 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::signal(SIGPIPE, SIG_DFL); // the harness ignores it (see ClientProcess::send_line)
-        ::execv(args[0], args.data());
+        ::signal(SIGPIPE, SIG_DFL);     // the harness ignores it (see ClientProcess::send_line)
+        ::execvp(args[0], args.data()); // a bare name (openssl) is looked up in PATH
         ::_exit(127);
     }
     return pid;
@@ -494,7 +494,8 @@ proto::LoginResult RawClient::login(const std::string& name, const std::string& 
 
 // ---------------------------------------------------------------- ClientProcess
 
-ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>& args) {
+ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>& args,
+                             const std::vector<std::string>& env) {
     int in_pipe[2], out_pipe[2];
     if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     static int counter = 0;
@@ -504,7 +505,7 @@ ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>&
     int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     std::vector<std::string> argv = {confab_path(), "--host", "127.0.0.1", "--port", std::to_string(port)};
     argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = spawn(argv, in_pipe[0], out_pipe[1], err);
+    pid_ = spawn(argv, in_pipe[0], out_pipe[1], err, env);
     ::close(in_pipe[0]);
     ::close(out_pipe[1]);
     ::close(err);

@@ -167,7 +167,9 @@ private:
 // A real `confab` client in scripted mode (stdin/stdout are pipes).
 class ClientProcess {
 public:
-    ClientProcess(std::uint16_t port, const std::vector<std::string>& args = {});
+    // `env`: KEY=VALUE added to the client's environment.
+    ClientProcess(std::uint16_t port, const std::vector<std::string>& args = {},
+                  const std::vector<std::string>& env = {});
     ~ClientProcess();
     ClientProcess(const ClientProcess&) = delete;
     ClientProcess& operator=(const ClientProcess&) = delete;
