@@ -4,6 +4,7 @@
 #include "cli/known_hosts.hpp"
 #include "cli/net.hpp"
 #include "cli/server_tls.hpp"
+#include "cli/text_split.hpp"
 #include "confab_build_config.hpp"
 #include "proto/names.hpp"
 
@@ -247,12 +248,16 @@ void Client::handle_signal(int signal) {
 void Client::execute(const Command& command) {
     ServerLink& server = *server_;
     std::visit(overloaded{
+                   // A text longer than one message goes out as several, in order.
                    [&](const cmd::Message& c) {
-                       server.request(proto::SendMessage{0, c.to, c.text}, {RequestKind::send_message, c.to});
+                       for (auto part : split_text(c.text, proto::max_text_length))
+                           server.request(proto::SendMessage{0, c.to, part}, {RequestKind::send_message, c.to});
                    },
                    [&](const cmd::Broadcast& c) {
-                       server.request(proto::Broadcast{0, c.text}, {RequestKind::broadcast});
+                       for (auto part : split_text(c.text, proto::max_text_length))
+                           server.request(proto::Broadcast{0, part}, {RequestKind::broadcast});
                    },
+                   [&](const cmd::Blocks&) { server.request(proto::ListBlocks{}, {RequestKind::list_blocks}); },
                    [&](const cmd::WhoElse&) { server.request(proto::WhoElse{}, {RequestKind::who_else}); },
                    [&](const cmd::WhoElseSince& c) {
                        server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
@@ -271,10 +276,13 @@ void Client::execute(const Command& command) {
                            server.request(proto::StartPrivate{0, c.user}, {RequestKind::start_private, c.user});
                    },
                    [&](const cmd::Private& c) {
-                       if (auto error = chat_->send_text(c.user, c.text))
-                           show(std::move(*error));
-                       else if (private_activity_.on_activity(Clock::now()))
-                           server.send(proto::PrivateActivity{});
+                       for (auto part : split_text(c.text, proto::max_text_length)) {
+                           if (auto error = chat_->send_text(c.user, part)) {
+                               show(std::move(*error));
+                               return;
+                           }
+                       }
+                       if (private_activity_.on_activity(Clock::now())) server.send(proto::PrivateActivity{});
                    },
                    [&](const cmd::StopPrivate& c) {
                        bool closed = chat_->stop(c.user);
@@ -440,7 +448,12 @@ bool Client::handle(const proto::Result& m) {
 }
 
 bool Client::handle(const proto::UserList& m) {
-    server_->take_pending(m.request_id);
+    std::optional<PendingRequest> request = server_->take_pending(m.request_id);
+    for (auto name : m.names) terminal_.learn_name(name);
+    if (request && request->kind == RequestKind::list_blocks) {
+        for (auto& line : format_block_list(m)) show(std::move(line));
+        return true;
+    }
     for (auto& line : format_user_list(m)) show(std::move(line));
     return true;
 }
@@ -454,17 +467,20 @@ bool Client::handle(const proto::MessageEvent& m) {
             unacked_ids_.push_back(m.message_id);
         if (!shown_ids_.insert(m.message_id).second) return true;
     }
+    terminal_.learn_name(m.from);
     bool offline = m.flags & proto::message_flag_offline;
     show(format_message(m), offline ? LineKind::dated : LineKind::event, m.from);
     return true;
 }
 
 bool Client::handle(const proto::BroadcastEvent& m) {
+    terminal_.learn_name(m.from);
     show(format_broadcast(m), LineKind::event, m.from);
     return true;
 }
 
 bool Client::handle(const proto::PresenceEvent& m) {
+    terminal_.learn_name(m.user);
     show(format_presence(m), LineKind::notice);
     return true;
 }

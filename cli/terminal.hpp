@@ -53,6 +53,8 @@ public:
     void set_style(LineStyle style) noexcept { style_ = style; }
     // The window size changed (SIGWINCH).
     virtual void resized() {}
+    // A user name seen in a list or in traffic, offered by tab completion.
+    virtual void learn_name(std::string_view) {}
     // Ctrl-C: throws away the line being typed; false if there was none.
     virtual bool discard_typed_line() { return false; }
 

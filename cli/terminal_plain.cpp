@@ -9,9 +9,10 @@
 namespace confab::cli {
 namespace {
 
-// Longer lines are cut here; no valid command comes close, so the cut line
-// is still refused as too long rather than growing memory without bound.
-constexpr std::size_t max_line = 8192;
+// Longer lines are cut here; no valid command comes close (text is at most
+// 16000 bytes), so the cut line is still refused as too long rather than
+// growing memory without bound.
+constexpr std::size_t max_line = 16384;
 
 class PlainTerminal final : public Terminal {
 public:

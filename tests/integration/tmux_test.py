@@ -242,6 +242,45 @@ def no_colour_with_NO_COLOR_or_never_and_no_time_with_no_timestamps(d, socket):
             s.close()
 
 
+@test
+def tab_completes_commands_and_user_names_never_files(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        login(s, "alice123")
+        send_as_bob(d, "whoelse")  # alice learns the name from the presence notices
+        s.wait_for(r"bob logged out")
+        s.type("mes")
+        s.keys("Tab")
+        s.wait_for(r"^> message$")
+        s.type("b")
+        s.keys("Tab")
+        s.wait_for(r"^> message bob$")
+        s.keys("C-u")
+        s.type("whoel")
+        s.keys("Tab")
+        s.wait_for(r"^> whoelse$")
+        s.keys("Tab", "Tab")  # still ambiguous: a double Tab lists the candidates
+        s.wait_for(r"whoelse\s+whoelsesince")  # both candidates listed
+        s.keys("C-u")
+        s.type("message bob /tm")
+        s.keys("Tab")
+        time.sleep(0.2)
+        s.keys("Tab")
+        time.sleep(0.5)
+        screen = s.text()
+        assert re.search(r"^> message bob /tm$", screen, re.M) and "/tmp/" not in screen, screen
+        s.keys("C-u")
+        s.type("/tm")
+        s.keys("Tab")
+        time.sleep(0.2)
+        s.keys("Tab")
+        time.sleep(0.5)
+        screen = s.text()
+        assert re.search(r"^> /tm$", screen, re.M), screen
+    finally:
+        s.close()
+
+
 def run_all():
     for fn in TESTS:
         workdir = tempfile.mkdtemp(prefix="confab-tmux-")
