@@ -66,7 +66,19 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
             log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries", c.users_file,
                          users.plaintext_entries);
     }
+    validate_transport(c, c.listen);
     return {std::move(c), std::move(users)};
+}
+
+namespace {
+TlsSettings tls_settings(const Config& c) {
+    return TlsSettings{c.tls_cert, c.tls_key, c.tls_min_version};
+}
+} // namespace
+
+std::unique_ptr<TlsContext> load_tls(const Config& c) {
+    if (!c.tls()) return nullptr;
+    return std::make_unique<TlsContext>(tls_settings(c));
 }
 
 CoreSettings core_settings(const Config& c) {
@@ -74,10 +86,18 @@ CoreSettings core_settings(const Config& c) {
                         std::size_t(c.max_offline_messages), c.presence};
 }
 
-Server::Server(ConfigSource source, Config config, UsersFile users)
-    : source_(std::move(source)), config_(std::move(config)), listener_(make_listener(config_)),
+Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls)
+    : source_(std::move(source)), config_(std::move(config)), tls_(std::move(tls)), listener_(make_listener(config_)),
       signal_fd_(make_signal_fd()), hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
       store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)) {
+    // A socket passed by systemd listens where its unit says, not where `listen` does.
+    validate_transport(config_, listener_->address());
+    if (tls_)
+        log::info("TLS {}+ with certificate {}", config_.tls_min_version, tls_->summary());
+    else if (!is_loopback_address(listener_->address()))
+        log::warning("listening on {} without TLS (allow_plaintext = true): passwords and messages cross the "
+                     "network unencrypted",
+                     listener_->address());
     core_.restore(store_->load(), now());
     store_->start();
     reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
@@ -315,11 +335,22 @@ void Server::reload() {
         for (const auto& key : restart_only_changes(config_, config))
             log::warning("'{}' changed: the new value takes effect after a restart", key);
         keep_restart_only(config_, config);
+        if (config.tls() != bool(tls_)) {
+            log::warning("turning TLS {} takes effect after a restart", tls_ ? "off" : "on");
+            config.tls_cert = config_.tls_cert;
+            config.tls_key = config_.tls_key;
+        }
+        // The files are read again even under the same names: a renewed certificate keeps its paths.
+        std::unique_ptr<TlsContext> tls = load_tls(config);
         log::set_level(*log::parse_level(config.log_level));
         std::size_t count = users.users.size();
         core_.update_settings(core_settings(config));
         core_.replace_users(std::move(users));
         config_ = std::move(config);
+        if (tls) {
+            tls_ = std::move(tls); // new handshakes only: running sessions keep their context
+            log::info("TLS certificate reloaded: {}", tls_->summary());
+        }
         log::info("configuration reloaded: {} users", count);
     } catch (const std::exception& e) { log::error("reload failed, keeping the current configuration: {}", e.what()); }
     systemd::notify_ready(last_status_);
