@@ -143,6 +143,9 @@ void Server::send(ConnId id, proto::Bytes frame) {
 void Server::close(ConnId id) {
     Connection* c = conns_.find(id);
     if (!c || !c->request_close()) return; // the core has forgotten it: no on_disconnect later
+    // Nothing can reach a peer whose TLS handshake has not finished: close at once, so a
+    // stalled handshake ends at the login deadline.
+    if (c->phase() == Connection::Phase::handshaking) return drop(*c, "closed before its TLS handshake finished");
     mark_dirty(*c);
     arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
 }
@@ -183,14 +186,26 @@ void Server::on_accept() {
     listener_->accept_all([this](UniqueFd fd, std::string peer) {
         if (stopping_) return;
         if (conns_.size() >= std::size_t(config_.max_connections)) {
-            // Best effort: tell the client why, then close; never block on it.
-            std::vector<std::uint8_t> frame;
-            proto::append_frame(frame, proto::ProtocolError{proto::Status::server_busy, "too many connections"});
-            [[maybe_unused]] auto n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            // Best effort: tell the client why, then close; never block on it. A TLS
+            // client could not read a plain frame, so it just sees the close.
+            if (!tls_) {
+                std::vector<std::uint8_t> frame;
+                proto::append_frame(frame, proto::ProtocolError{proto::Status::server_busy, "too many connections"});
+                [[maybe_unused]] auto n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            }
             log::warning("refused a connection from {}: max_connections ({}) reached", peer, config_.max_connections);
             return;
         }
-        Connection& c = conns_.insert(std::move(fd), std::move(peer));
+        std::unique_ptr<TlsTransport> tls;
+        if (tls_) {
+            try {
+                tls = std::make_unique<TlsTransport>(tls_->get(), fd.get());
+            } catch (const TlsError& e) {
+                log::warning("refused a connection from {}: {}", peer, e.what());
+                return;
+            }
+        }
+        Connection& c = conns_.insert(std::move(fd), std::move(peer), std::move(tls));
         reactor_.add(c.fd(), c.id(), conn_events);
         log::debug("connection from {}", c.peer());
         core_.on_connect(c.id(), c.peer(), now());
@@ -199,8 +214,20 @@ void Server::on_accept() {
 
 void Server::on_connection_event(Connection& c, std::uint32_t events) {
     if (events & EPOLLERR) return drop(c, "socket error");
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) read_frames(c);
-    if ((events & EPOLLOUT) && !c.is_dead()) mark_dirty(c);
+    const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP), writable = events & EPOLLOUT;
+    // TLS turns directions around: a read can wait for the socket to be writable, a write to be readable.
+    const bool write_waits = c.write_wants_readable();
+    if (readable || (writable && c.read_wants_writable())) read_frames(c);
+    if (c.is_dead()) return;
+    if (writable || (readable && write_waits)) mark_dirty(c);
+    watch_writable(c);
+}
+
+void Server::watch_writable(Connection& c) {
+    // EPOLLOUT only while the transport waits for it: otherwise every wakeup would report it.
+    if (c.is_dead() || c.wants_writable() == c.epollout) return;
+    c.epollout = !c.epollout;
+    reactor_.modify(c.fd(), c.id(), c.epollout ? conn_events | EPOLLOUT : conn_events);
 }
 
 void Server::mark_dirty(Connection& c) {
@@ -209,12 +236,12 @@ void Server::mark_dirty(Connection& c) {
 
 void Server::read_frames(Connection& c) {
     for (std::size_t i = 0; i < reads_per_wakeup; ++i) {
-        if (!c.is_open()) return;
+        if (!c.reads_input()) return;
         std::size_t got = 0;
         switch (c.read_into(read_buf_, got)) {
         case Connection::IoStatus::would_block: c.decoder().release_if_empty(); return;
         case Connection::IoStatus::closed: return drop(c, "closed by peer");
-        case Connection::IoStatus::error: return drop(c, "read error");
+        case Connection::IoStatus::error: return read_failed(c);
         case Connection::IoStatus::progress: break;
         }
         const Now t = now(); // one clock reading per read: frames of one read share a time
@@ -228,6 +255,18 @@ void Server::read_frames(Connection& c) {
     }
     // Budget spent with input possibly left: edge-triggered epoll will not say so again.
     read_pending_.push(c.id(), c.read_pending);
+}
+
+void Server::read_failed(Connection& c) {
+    if (c.refused_plaintext())
+        return core_.on_protocol_error(c.id(), proto::Status::bad_request, "this port speaks TLS: connect with --tls",
+                                       now());
+    // One line per failed connection: a broken or hostile TLS client is worth knowing about, not a flood.
+    if (c.phase() == Connection::Phase::handshaking)
+        log::info("TLS handshake with {} failed: {}", c.peer(), c.transport_failure());
+    else if (!c.transport_failure().empty())
+        log::info("TLS connection from {} failed: {}", c.peer(), c.transport_failure());
+    drop(c, "read error");
 }
 
 void Server::drop(Connection& c, std::string_view reason) {
@@ -264,20 +303,15 @@ void Server::flush_dirty() {
         if (c->is_dead()) continue;
         switch (c->flush()) {
         case Connection::IoStatus::progress:
-            if (c->epollout) {
-                reactor_.modify(c->fd(), c->id(), conn_events);
-                c->epollout = false;
-            }
-            if (c->phase() == Connection::Phase::closing) drop(*c, "closed after last frame");
-            break;
-        case Connection::IoStatus::would_block:
-            if (!c->epollout) { // ask for EPOLLOUT only while output is pending
-                reactor_.modify(c->fd(), c->id(), conn_events | EPOLLOUT);
-                c->epollout = true;
+            if (c->phase() == Connection::Phase::closing) {
+                c->close_notify();
+                drop(*c, "closed after last frame");
             }
             break;
+        case Connection::IoStatus::would_block: break;
         default: drop(*c, "write error"); break;
         }
+        watch_writable(*c);
     }
 }
 
@@ -394,6 +428,7 @@ int Server::run() {
             if (Connection* c = conns_.find(id)) {
                 c->read_pending = false;
                 read_frames(*c);
+                watch_writable(*c);
             }
             destroy_dead();
         }

@@ -62,7 +62,9 @@ private:
     void on_accept();
     void on_connection_event(Connection& c, std::uint32_t events);
     void read_frames(Connection& c);
-    void mark_dirty(Connection& c); // flush it at the end of this loop iteration
+    void read_failed(Connection& c);    // read_into said error: log or explain, then drop
+    void watch_writable(Connection& c); // EPOLLOUT registered exactly while the transport waits for it
+    void mark_dirty(Connection& c);     // flush it at the end of this loop iteration
     void on_timers();
     void on_signal();
     void on_hash_results();
