@@ -82,8 +82,7 @@ std::optional<int> wait_for(pid_t pid, Millis limit, bool& reaped, int& status) 
     }
 }
 
-// Runs a command to completion (10 s at most); throws with its output when it fails.
-void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
+ProcessResult run_in(const std::vector<std::string>& argv, const TempDir& dir) {
     std::string out_path = dir.path() + "/command.out";
     int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -100,7 +99,13 @@ void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
     std::ifstream in(out_path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     ::unlink(out_path.c_str());
-    if (!st || *st != 0) throw std::runtime_error("command failed: " + argv[0] + " " + argv[1] + ":\n" + text);
+    return {st.value_or(-1), text};
+}
+
+// Runs a command to completion; throws with its output when it fails.
+void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
+    ProcessResult r = run_in(argv, dir);
+    if (r.status != 0) throw std::runtime_error("command failed: " + argv[0] + " " + argv[1] + ":\n" + r.output);
 }
 
 std::string openssl_errors() {
@@ -177,6 +182,13 @@ std::string TempDir::file(const std::string& name, const std::string& content) c
     std::string p = path_ + "/" + name;
     std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
     return p;
+}
+
+ProcessResult run_confabd(const std::vector<std::string>& args) {
+    TempDir dir;
+    std::vector<std::string> argv = {confabd_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_in(argv, dir);
 }
 
 // ---------------------------------------------------------------- certificates
@@ -368,7 +380,12 @@ RawClient::RawClient(std::uint16_t port, const TlsClientOptions& tls) : RawClien
 }
 
 RawClient::~RawClient() {
-    if (ssl_) SSL_free(ssl_);
+    if (ssl_) {
+        // close_notify, or OpenSSL marks the session not resumable when it is freed.
+        if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+        ERR_clear_error();
+        SSL_free(ssl_);
+    }
     if (fd_ >= 0) ::close(fd_);
 }
 
@@ -383,6 +400,11 @@ void RawClient::tls_wait(int ssl_result, int timeout_ms, const char* what) {
 
 std::string RawClient::peer_fingerprint() const {
     return ssl_ ? hex_sha256(SSL_get0_peer_certificate(ssl_)) : "";
+}
+
+int RawClient::peer_chain_length() const {
+    STACK_OF(X509)* chain = ssl_ ? SSL_get_peer_cert_chain(ssl_) : nullptr;
+    return chain ? sk_X509_num(chain) : 0;
 }
 
 std::shared_ptr<SSL_SESSION> RawClient::session() const {

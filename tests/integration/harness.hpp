@@ -149,6 +149,7 @@ public:
 
     // TLS connections only.
     std::string peer_fingerprint() const;         // like TestCert::fingerprint
+    int peer_chain_length() const;                // certificates the server sent
     std::shared_ptr<SSL_SESSION> session() const; // resumable once a frame has been received
     bool session_reused() const;                  // this handshake resumed a session
     std::string tls_version() const;              // "TLSv1.3", ...
@@ -204,6 +205,14 @@ private:
     bool reaped_ = false;
     int status_ = 0;
 };
+
+// A finished process: its exit status (-1 if it had to be killed after 10 s) and its stdout + stderr.
+struct ProcessResult {
+    int status;
+    std::string output;
+};
+// Runs confabd with `args` (e.g. --check-config --config FILE) to completion.
+ProcessResult run_confabd(const std::vector<std::string>& args);
 
 // Paths of the built binaries (set by meson through the environment).
 std::string confabd_path();
