@@ -71,13 +71,6 @@ std::vector<std::string> format_user_list(const proto::UserList& list) {
     return lines;
 }
 
-std::vector<std::string> format_block_list(const proto::UserList& list) {
-    if (list.names.empty()) return {"you have not blocked anyone"};
-    std::vector<std::string> lines{"blocked:"};
-    for (auto name : list.names) lines.push_back(fmt::format("  {}", printable(name)));
-    return lines;
-}
-
 std::string format_error(proto::Status code, std::string_view detail) {
     return fmt::format("error: {}", detail.empty() ? proto::to_string(code) : printable(detail));
 }
@@ -116,6 +109,8 @@ std::string format_login_refusal(const proto::LoginResult& r, std::string_view n
         return fmt::format("error: account locked, try again in {}", plural(r.value, "second"));
     case proto::LoginOutcome::already_logged_in: return fmt::format("error: {} is already logged in", printable(name));
     case proto::LoginOutcome::unavailable: return "error: the server cannot check passwords right now, try again later";
+    case proto::LoginOutcome::too_many_attempts:
+        return fmt::format("error: too many attempts from your address, retry in {}", plural(r.value, "second"));
     case proto::LoginOutcome::ok: break;
     }
     return fmt::format("error: login refused (outcome {})", static_cast<int>(r.outcome));

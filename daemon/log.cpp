@@ -23,6 +23,7 @@ void set_journal_prefix(bool on) noexcept {
 std::optional<Level> parse_level(std::string_view s) noexcept {
     if (s == "error") return Level::error;
     if (s == "warning") return Level::warning;
+    if (s == "notice") return Level::notice;
     if (s == "info") return Level::info;
     if (s == "debug") return Level::debug;
     return std::nullopt;
@@ -32,6 +33,7 @@ std::string_view to_string(Level l) noexcept {
     switch (l) {
     case Level::error: return "error";
     case Level::warning: return "warning";
+    case Level::notice: return "notice";
     case Level::info: return "info";
     case Level::debug: return "debug";
     }

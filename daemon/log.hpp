@@ -11,7 +11,7 @@
 
 namespace confab::log {
 
-enum class Level : int { error = 3, warning = 4, info = 6, debug = 7 }; // syslog numbers
+enum class Level : int { error = 3, warning = 4, notice = 5, info = 6, debug = 7 }; // syslog numbers
 
 void set_level(Level l) noexcept;
 Level level() noexcept;
@@ -28,6 +28,10 @@ void error(fmt::format_string<A...> f, A&&... a) {
 template <class... A>
 void warning(fmt::format_string<A...> f, A&&... a) {
     if (level() >= Level::warning) write(Level::warning, fmt::format(f, std::forward<A>(a)...));
+}
+template <class... A>
+void notice(fmt::format_string<A...> f, A&&... a) {
+    if (level() >= Level::notice) write(Level::notice, fmt::format(f, std::forward<A>(a)...));
 }
 template <class... A>
 void info(fmt::format_string<A...> f, A&&... a) {

@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "log.hpp"
+#include "log_flood.hpp"
 #include "proto/drain.hpp"
 #include "signals.hpp"
 #include "systemd_integration.hpp"
@@ -66,38 +67,30 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
             log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries", c.users_file,
                          users.plaintext_entries);
     }
-    validate_transport(c, c.listen);
     return {std::move(c), std::move(users)};
 }
 
-namespace {
-TlsSettings tls_settings(const Config& c) {
-    return TlsSettings{c.tls_cert, c.tls_key, c.tls_min_version};
-}
-} // namespace
-
-std::unique_ptr<TlsContext> load_tls(const Config& c) {
-    if (!c.tls()) return nullptr;
-    return std::make_unique<TlsContext>(tls_settings(c));
-}
-
 CoreSettings core_settings(const Config& c) {
-    return CoreSettings{c.block_duration * 1000, c.timeout * 1000, c.login_timeout * 1000,
-                        std::size_t(c.max_offline_messages), c.presence};
+    CoreSettings s;
+    s.block_duration_ms = c.block_duration * 1000;
+    s.timeout_ms = c.timeout * 1000;
+    s.login_timeout_ms = c.login_timeout * 1000;
+    s.max_offline_messages = std::size_t(c.max_offline_messages);
+    s.presence = c.presence;
+    s.address.max_unauthenticated = std::size_t(c.max_unauthenticated);
+    s.address.max_unauthenticated_per_address = std::size_t(c.max_unauthenticated_per_address);
+    s.address.connects = Rate{double(c.address_connect_rate), 5.0 * double(c.address_connect_rate)};
+    s.address.failed_logins =
+        Rate{double(c.address_failed_logins) / double(c.address_failure_window), double(c.address_failed_logins)};
+    s.user_deliveries = Rate{double(c.user_message_rate), 2.0 * double(c.user_message_rate)};
+    s.user_bytes = Rate{double(c.user_byte_rate), 2.0 * double(c.user_byte_rate)};
+    return s;
 }
 
-Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls)
-    : source_(std::move(source)), config_(std::move(config)), tls_(std::move(tls)), listener_(make_listener(config_)),
+Server::Server(ConfigSource source, Config config, UsersFile users)
+    : source_(std::move(source)), config_(std::move(config)), listener_(make_listener(config_)),
       signal_fd_(make_signal_fd()), hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
       store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)) {
-    // A socket passed by systemd listens where its unit says, not where `listen` does.
-    validate_transport(config_, listener_->address());
-    if (tls_)
-        log::info("TLS {}+ with certificate {}", config_.tls_min_version, tls_->summary());
-    else if (!is_loopback_address(listener_->address()))
-        log::warning("listening on {} without TLS (allow_plaintext = true): passwords and messages cross the "
-                     "network unencrypted",
-                     listener_->address());
     core_.restore(store_->load(), now());
     store_->start();
     reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
@@ -111,6 +104,7 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
         arm_timer(timer_key(TimerKind::watchdog, 0), monotonic_ms() + watchdog_->count());
     }
     if (notify_) arm_timer(timer_key(TimerKind::status, 0), monotonic_ms() + 2000);
+    arm_timer(timer_key(TimerKind::log_summary, 0), monotonic_ms() + log::interval_seconds * 1000);
 }
 
 Server::~Server() = default;
@@ -123,7 +117,7 @@ Now Server::now() const {
 
 void Server::send(ConnId id, proto::Bytes frame) {
     Connection* c = conns_.find(id);
-    if (!c || c->is_dead()) return;
+    if (!c || c->is_dead() || c->close_requested()) return;
     const auto limit = std::size_t(config_.max_output_bytes);
     // Output is normally flushed once per loop iteration; a client that reaches the
     // limit within one iteration gets an early write, so only a client that really
@@ -131,10 +125,19 @@ void Server::send(ConnId id, proto::Bytes frame) {
     bool queued = c->output().append(frame, limit) ||
                   (c->flush() != Connection::IoStatus::error && c->output().append(frame, limit));
     if (!queued) {
-        log::warning("dropping client {}: more than {} bytes of unsent output (it reads too slowly)", c->peer(),
-                     config_.max_output_bytes);
-        c->kill();
-        dead_.push_back(id);
+        log::flood(log::Flood::dropped_client, log::Level::warning,
+                   "dropping {}: more than {} bytes of unsent output (it reads too slowly)", core_.describe(id),
+                   config_.max_output_bytes);
+        // Best effort: the reason goes after what is queued, just past the limit,
+        // and the client gets the close grace to read it. Its session ends after
+        // the current event (the core may be iterating over its users right now).
+        std::vector<std::uint8_t> reason;
+        proto::append_frame(reason, proto::ProtocolError{proto::Status::output_overflow,
+                                                         "you were disconnected: you read your messages too slowly"});
+        c->output().append(reason, limit + reason.size());
+        c->request_close();
+        overflowed_.push_back(id);
+        mark_dirty(*c);
         return;
     }
     mark_dirty(*c);
@@ -143,11 +146,12 @@ void Server::send(ConnId id, proto::Bytes frame) {
 void Server::close(ConnId id) {
     Connection* c = conns_.find(id);
     if (!c || !c->request_close()) return; // the core has forgotten it: no on_disconnect later
-    // Nothing can reach a peer whose TLS handshake has not finished: close at once, so a
-    // stalled handshake ends at the login deadline.
-    if (c->phase() == Connection::Phase::handshaking) return drop(*c, "closed before its TLS handshake finished");
     mark_dirty(*c);
     arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
+}
+
+void Server::allow_large_frames(ConnId id) {
+    if (Connection* c = conns_.find(id)) c->decoder().set_max_frame(proto::max_frame_size);
 }
 
 void Server::arm_timer(TimerQueue::Key key, TimePoint deadline) {
@@ -182,52 +186,42 @@ proto::Token Server::random_token() {
 
 // ---------------------------------------------------------------- events
 
+namespace {
+// Best effort: tell a refused client why, then close; never block on it.
+void refuse(const UniqueFd& fd, proto::Status code, std::string_view detail) {
+    std::vector<std::uint8_t> frame;
+    proto::append_frame(frame, proto::ProtocolError{code, detail});
+    [[maybe_unused]] auto n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+} // namespace
+
 void Server::on_accept() {
     listener_->accept_all([this](UniqueFd fd, std::string peer) {
         if (stopping_) return;
         if (conns_.size() >= std::size_t(config_.max_connections)) {
-            // Best effort: tell the client why, then close; never block on it. A TLS
-            // client could not read a plain frame, so it just sees the close.
-            if (!tls_) {
-                std::vector<std::uint8_t> frame;
-                proto::append_frame(frame, proto::ProtocolError{proto::Status::server_busy, "too many connections"});
-                [[maybe_unused]] auto n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            }
-            log::warning("refused a connection from {}: max_connections ({}) reached", peer, config_.max_connections);
+            refuse(fd, proto::Status::server_busy, "too many connections");
+            log::flood(log::Flood::refused_connection, log::Level::warning,
+                       "refused a connection from {}: max_connections ({}) reached", peer, config_.max_connections);
             return;
         }
-        std::unique_ptr<TlsTransport> tls;
-        if (tls_) {
-            try {
-                tls = std::make_unique<TlsTransport>(tls_->get(), fd.get());
-            } catch (const TlsError& e) {
-                log::warning("refused a connection from {}: {}", peer, e.what());
-                return;
-            }
+        const Now t = now();
+        if (auto a = core_.admit(peer, t); !a.ok) {
+            refuse(fd, a.code, a.detail);
+            log::flood(log::Flood::refused_connection, log::Level::warning, "refused a connection from {}: {}", peer,
+                       a.detail);
+            return;
         }
-        Connection& c = conns_.insert(std::move(fd), std::move(peer), std::move(tls));
+        Connection& c = conns_.insert(std::move(fd), std::move(peer));
         reactor_.add(c.fd(), c.id(), conn_events);
         log::debug("connection from {}", c.peer());
-        core_.on_connect(c.id(), c.peer(), now());
+        core_.on_connect(c.id(), c.peer(), t);
     });
 }
 
 void Server::on_connection_event(Connection& c, std::uint32_t events) {
     if (events & EPOLLERR) return drop(c, "socket error");
-    const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP), writable = events & EPOLLOUT;
-    // TLS turns directions around: a read can wait for the socket to be writable, a write to be readable.
-    const bool write_waits = c.write_wants_readable();
-    if (readable || (writable && c.read_wants_writable())) read_frames(c);
-    if (c.is_dead()) return;
-    if (writable || (readable && write_waits)) mark_dirty(c);
-    watch_writable(c);
-}
-
-void Server::watch_writable(Connection& c) {
-    // EPOLLOUT only while the transport waits for it: otherwise every wakeup would report it.
-    if (c.is_dead() || c.wants_writable() == c.epollout) return;
-    c.epollout = !c.epollout;
-    reactor_.modify(c.fd(), c.id(), c.epollout ? conn_events | EPOLLOUT : conn_events);
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) read_frames(c);
+    if ((events & EPOLLOUT) && !c.is_dead()) mark_dirty(c);
 }
 
 void Server::mark_dirty(Connection& c) {
@@ -236,12 +230,12 @@ void Server::mark_dirty(Connection& c) {
 
 void Server::read_frames(Connection& c) {
     for (std::size_t i = 0; i < reads_per_wakeup; ++i) {
-        if (!c.reads_input()) return;
+        if (!c.is_open()) return;
         std::size_t got = 0;
         switch (c.read_into(read_buf_, got)) {
         case Connection::IoStatus::would_block: c.decoder().release_if_empty(); return;
         case Connection::IoStatus::closed: return drop(c, "closed by peer");
-        case Connection::IoStatus::error: return read_failed(c);
+        case Connection::IoStatus::error: return drop(c, "read error");
         case Connection::IoStatus::progress: break;
         }
         const Now t = now(); // one clock reading per read: frames of one read share a time
@@ -257,18 +251,6 @@ void Server::read_frames(Connection& c) {
     read_pending_.push(c.id(), c.read_pending);
 }
 
-void Server::read_failed(Connection& c) {
-    if (c.refused_plaintext())
-        return core_.on_protocol_error(c.id(), proto::Status::bad_request, "this port speaks TLS: connect with --tls",
-                                       now());
-    // One line per failed connection: a broken or hostile TLS client is worth knowing about, not a flood.
-    if (c.phase() == Connection::Phase::handshaking)
-        log::info("TLS handshake with {} failed: {}", c.peer(), c.transport_failure());
-    else if (!c.transport_failure().empty())
-        log::info("TLS connection from {} failed: {}", c.peer(), c.transport_failure());
-    drop(c, "read error");
-}
-
 void Server::drop(Connection& c, std::string_view reason) {
     if (!c.kill()) return;
     log::debug("connection from {}: {}", c.peer(), reason);
@@ -282,6 +264,12 @@ void Server::destroy(Connection& c) {
 }
 
 void Server::destroy_dead() {
+    while (!overflowed_.empty()) {
+        std::uint64_t id = overflowed_.back();
+        overflowed_.pop_back();
+        core_.on_disconnect(id, now());
+        arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
+    }
     while (!dead_.empty()) {
         std::uint64_t id = dead_.back();
         dead_.pop_back();
@@ -303,15 +291,20 @@ void Server::flush_dirty() {
         if (c->is_dead()) continue;
         switch (c->flush()) {
         case Connection::IoStatus::progress:
-            if (c->phase() == Connection::Phase::closing) {
-                c->close_notify();
-                drop(*c, "closed after last frame");
+            if (c->epollout) {
+                reactor_.modify(c->fd(), c->id(), conn_events);
+                c->epollout = false;
+            }
+            if (c->phase() == Connection::Phase::closing) drop(*c, "closed after last frame");
+            break;
+        case Connection::IoStatus::would_block:
+            if (!c->epollout) { // ask for EPOLLOUT only while output is pending
+                reactor_.modify(c->fd(), c->id(), conn_events | EPOLLOUT);
+                c->epollout = true;
             }
             break;
-        case Connection::IoStatus::would_block: break;
         default: drop(*c, "write error"); break;
         }
-        watch_writable(*c);
     }
 }
 
@@ -330,6 +323,10 @@ void Server::on_timers() {
         case TimerKind::status:
             update_status();
             arm_timer(key, t.mono + 2000);
+            break;
+        case TimerKind::log_summary:
+            log::summarize_floods();
+            arm_timer(key, t.mono + log::interval_seconds * 1000);
             break;
         case TimerKind::login_deadline:
         case TimerKind::idle:
@@ -369,22 +366,11 @@ void Server::reload() {
         for (const auto& key : restart_only_changes(config_, config))
             log::warning("'{}' changed: the new value takes effect after a restart", key);
         keep_restart_only(config_, config);
-        if (config.tls() != bool(tls_)) {
-            log::warning("turning TLS {} takes effect after a restart", tls_ ? "off" : "on");
-            config.tls_cert = config_.tls_cert;
-            config.tls_key = config_.tls_key;
-        }
-        // The files are read again even under the same names: a renewed certificate keeps its paths.
-        std::unique_ptr<TlsContext> tls = load_tls(config);
         log::set_level(*log::parse_level(config.log_level));
         std::size_t count = users.users.size();
         core_.update_settings(core_settings(config));
         core_.replace_users(std::move(users));
         config_ = std::move(config);
-        if (tls) {
-            tls_ = std::move(tls); // new handshakes only: running sessions keep their context
-            log::info("TLS certificate reloaded: {}", tls_->summary());
-        }
         log::info("configuration reloaded: {} users", count);
     } catch (const std::exception& e) { log::error("reload failed, keeping the current configuration: {}", e.what()); }
     systemd::notify_ready(last_status_);
@@ -428,7 +414,6 @@ int Server::run() {
             if (Connection* c = conns_.find(id)) {
                 c->read_pending = false;
                 read_frames(*c);
-                watch_writable(*c);
             }
             destroy_dead();
         }

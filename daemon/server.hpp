@@ -14,7 +14,6 @@
 #include "net/listener.hpp"
 #include "net/reactor.hpp"
 #include "net/timer_fd.hpp"
-#include "net/tls_context.hpp"
 #include "state/store.hpp"
 
 #include <memory>
@@ -34,14 +33,10 @@ struct ConfigSource {
 // Loads config + users as main() and SIGHUP both need. Throws ConfigError/UsersFileError.
 std::pair<Config, UsersFile> load_settings(const ConfigSource& src);
 CoreSettings core_settings(const Config& c);
-// The TLS context the configuration asks for (null: plaintext). Throws TlsError.
-std::unique_ptr<TlsContext> load_tls(const Config& c);
 
 class Server final : private CoreEnv {
 public:
-    // `tls` (from load_tls) makes the listener speak TLS. Throws ConfigError when the
-    // listening socket turns out to need TLS the configuration does not give it.
-    Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls);
+    Server(ConfigSource source, Config config, UsersFile users);
     ~Server() override;
 
     std::uint16_t port() const { return listener_->port(); }
@@ -58,13 +53,12 @@ private:
     bool verify_password(ConnId conn, std::uint64_t job, const std::string& hash, std::string password) override;
     proto::Token random_token() override;
     bool persist(StoreOp op) override;
+    void allow_large_frames(ConnId conn) override;
 
     void on_accept();
     void on_connection_event(Connection& c, std::uint32_t events);
     void read_frames(Connection& c);
-    void read_failed(Connection& c);    // read_into said error: log or explain, then drop
-    void watch_writable(Connection& c); // EPOLLOUT registered exactly while the transport waits for it
-    void mark_dirty(Connection& c);     // flush it at the end of this loop iteration
+    void mark_dirty(Connection& c); // flush it at the end of this loop iteration
     void on_timers();
     void on_signal();
     void on_hash_results();
@@ -79,7 +73,6 @@ private:
 
     ConfigSource source_;
     Config config_;
-    std::unique_ptr<TlsContext> tls_; // null: plaintext listener
     Reactor reactor_;
     std::unique_ptr<Listener> listener_;
     TimerFd timer_fd_;
@@ -89,9 +82,10 @@ private:
     TimerQueue timers_;
     ConnTable conns_;
     ChatCore core_;
-    IdList dirty_;                    // connections with output to flush
-    IdList read_pending_;             // connections whose read budget ran out
-    std::vector<std::uint64_t> dead_; // destroy after the current event
+    IdList dirty_;                          // connections with output to flush
+    IdList read_pending_;                   // connections whose read budget ran out
+    std::vector<std::uint64_t> dead_;       // destroy after the current event
+    std::vector<std::uint64_t> overflowed_; // slow readers: end their session after the current event
     // Where each read(2) lands before the decoder copies it; reactor thread only.
     std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(64 * 1024);
     std::optional<std::chrono::milliseconds> watchdog_;

@@ -38,6 +38,7 @@ std::string_view to_string(Status s) noexcept {
     case Status::storage_failed: return "message could not be stored";
     case Status::invalid_argument: return "invalid argument";
     case Status::no_private_session: return "no private session with that user";
+    case Status::rate_limited: return "sending too fast";
     case Status::output_overflow: return "too much unread output";
     case Status::login_timeout: return "no login before the deadline";
     case Status::server_busy: return "server busy";

@@ -45,8 +45,9 @@ enum class Status : std::uint16_t {
     storage_failed = 30,
     invalid_argument = 31,
     no_private_session = 32, // stopprivate with no session or pending token
+    rate_limited = 33,       // over the sender's (or its address's) rate; the detail says when to retry
 
-    output_overflow = 40, // reserved: a too slow reader is dropped without a frame (PROTOCOL.md §7)
+    output_overflow = 40, // sent (best effort) to a reader too slow to keep up, just before it is dropped
     login_timeout = 41,   // no login within the handshake deadline
     server_busy = 42,     // connection limit reached
 };

@@ -39,6 +39,9 @@ public:
     // view stays valid until the next call to feed() or next().
     FrameResult next() noexcept;
 
+    // Changes the largest frame accepted from the next frame on (a peer that
+    // has logged in may send larger ones).
+    void set_max_frame(std::size_t max_frame) noexcept { max_frame_ = max_frame; }
     std::size_t buffered() const noexcept { return end_ - begin_; }
     bool failed() const noexcept { return failed_; }
     // Frees the buffer when nothing is pending: idle connections cost nothing.

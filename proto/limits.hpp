@@ -14,6 +14,9 @@ inline constexpr std::uint16_t protocol_version = 1;
 inline constexpr std::size_t frame_header_size = 4;
 // Largest payload (type byte included) a peer may announce.
 inline constexpr std::size_t max_frame_size = 64 * 1024;
+// Until its login succeeds a connection may send only small frames (Hello and
+// Login fit easily), so a stranger stalled mid-frame costs at most this much.
+inline constexpr std::size_t max_prelogin_frame_size = 1024;
 
 inline constexpr std::size_t max_name_length = 32;      // user names, bytes
 inline constexpr std::size_t max_text_length = 1000;    // message text, bytes

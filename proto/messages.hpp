@@ -66,6 +66,7 @@ enum class LoginOutcome : std::uint8_t {
     already_logged_in = 3, // the name has a live session elsewhere
     unknown_user = 4,      // reserved: confabd answers wrong_password instead (see PROTOCOL.md)
     unavailable = 5,       // the server cannot check credentials now; retry later
+    too_many_attempts = 6, // too many wrong passwords from this address; value = seconds to wait
 };
 
 enum class PresenceKind : std::uint8_t { login = 1, logout = 2 };

@@ -1,6 +1,7 @@
 #include "core/chat_core.hpp"
 
 #include "log.hpp"
+#include "log_flood.hpp"
 
 #include <algorithm>
 
@@ -27,7 +28,7 @@ std::int64_t idle_warning_lead(std::int64_t timeout_ms) {
 } // namespace
 
 ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users)
-    : env_(env), settings_(settings), lockout_(settings.block_duration_ms),
+    : env_(env), settings_(settings), lockout_(settings.block_duration_ms), addresses_(settings.address),
       mailbox_(std::make_unique<Mailboxes>(
           static_cast<MailboxEvents&>(*this), [&env](StoreOp op) { return env.persist(std::move(op)); },
           settings.max_offline_messages)) {
@@ -71,6 +72,7 @@ void ChatCore::update_settings(const CoreSettings& s) {
     settings_ = s;
     lockout_.set_block_duration(s.block_duration_ms);
     mailbox_->set_capacity(s.max_offline_messages);
+    addresses_.update_settings(s.address);
 }
 
 ChatCore::UserIdx ChatCore::find_user(std::string_view name) const {
@@ -99,7 +101,30 @@ void ChatCore::remove_online(UserIdx u) {
 
 // ---------------------------------------------------------------- connection lifecycle
 
+ChatCore::Admission ChatCore::admit(std::string_view peer_host, Now now) {
+    auto d = addresses_.admit(peer_host, now.mono);
+    switch (d.verdict) {
+    case AddressLimits::Admission::ok: return {true, Status::ok, {}};
+    case AddressLimits::Admission::server_busy:
+        return {false, Status::server_busy, "too many connections are logging in; try again shortly"};
+    case AddressLimits::Admission::address_busy:
+        return {false, Status::server_busy, "too many connections from your address are logging in"};
+    case AddressLimits::Admission::too_fast:
+        return {false, Status::rate_limited,
+                fmt::format("too many connections from your address; retry in {} s", ceil_seconds(d.retry_ms))};
+    }
+    return {false, Status::server_busy, {}};
+}
+
+std::string ChatCore::describe(ConnId conn) const {
+    auto it = sessions_.find(conn);
+    if (it == sessions_.end()) return "a closed connection";
+    if (it->second.state != State::online) return it->second.peer_host;
+    return fmt::format("{} ({})", users_[it->second.user].name, it->second.peer_host);
+}
+
 void ChatCore::on_connect(ConnId conn, std::string peer_host, Now now) {
+    addresses_.opened(peer_host);
     Session& s = sessions_[conn];
     s.peer_host = std::move(peer_host);
     env_.arm_timer(timer_key(TimerKind::login_deadline, conn), now.mono + settings_.login_timeout_ms);
@@ -115,6 +140,7 @@ void ChatCore::end_session(ConnId conn, Now now) {
     env_.cancel_timer(timer_key(TimerKind::login_deadline, conn));
     env_.cancel_timer(timer_key(TimerKind::idle, conn));
     UserIdx u = it->second.user;
+    if (it->second.state != State::online) addresses_.closed_unauthenticated(it->second.peer_host);
     sessions_.erase(it);
     if (u == no_user) return;
     remove_online(u);
@@ -136,7 +162,8 @@ void ChatCore::close_with(ConnId conn, const Message& last, Now now) {
 void ChatCore::on_protocol_error(ConnId conn, Status code, std::string_view detail, Now now) {
     auto it = sessions_.find(conn);
     if (it == sessions_.end()) return;
-    log::info("connection from {} dropped: {}", it->second.peer_host, detail);
+    log::flood(log::Flood::dropped_client, log::Level::info, "connection from {} dropped: {}", it->second.peer_host,
+               detail);
     close_with(conn, ProtocolError{code, detail}, now);
 }
 
@@ -146,6 +173,8 @@ void ChatCore::shutdown() {
     for (ConnId c : conns) {
         if (sessions_[c].state == State::online)
             send(c, SessionEnded{EndReason::server_shutdown, "server shutting down"});
+        else
+            addresses_.closed_unauthenticated(sessions_[c].peer_host);
         sessions_.erase(c);
         env_.close(c);
     }
@@ -159,8 +188,8 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         ConnId c = timer_id(key);
         auto it = sessions_.find(c);
         if (it == sessions_.end() || it->second.state == State::online) return;
-        log::info("connection from {} closed: no login within {} s", it->second.peer_host,
-                  settings_.login_timeout_ms / 1000);
+        log::flood(log::Flood::login_deadline, log::Level::info, "connection from {} closed: no login within {} s",
+                   it->second.peer_host, settings_.login_timeout_ms / 1000);
         close_with(c, ProtocolError{Status::login_timeout, "no login before the deadline"}, now);
         return;
     }
@@ -188,7 +217,7 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         auto it = lock_timers_.find(timer_id(key));
         if (it == lock_timers_.end()) return;
         if (lockout_.lift(it->second, now.mono)) {
-            log::info("login name '{}' unlocked", it->second);
+            log::flood(log::Flood::locked_name, log::Level::info, "login name '{}' unlocked", it->second);
             env_.persist(store_op::SetLock{it->second, 0});
         }
         lock_timers_.erase(it);
@@ -196,7 +225,8 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
     }
     case TimerKind::close_deadline:
     case TimerKind::watchdog:
-    case TimerKind::status: return; // the glue's own: never passed here
+    case TimerKind::status:
+    case TimerKind::log_summary: return; // the glue's own: never passed here
     }
 }
 
@@ -243,6 +273,12 @@ void ChatCore::handle_login(ConnId c, Session& s, const Login& m, Now now) {
         send(c, LoginResult{m.request_id, LoginOutcome::wrong_password, Lockout::max_failures - 1});
         return;
     }
+    // An address over its wrong-password budget is refused before any check,
+    // so its attempts never count toward a name's lock (PROTOCOL.md §5).
+    if (std::int64_t wait = addresses_.failures_wait_ms(s.peer_host, now.mono)) {
+        send(c, LoginResult{m.request_id, LoginOutcome::too_many_attempts, ceil_seconds(wait)});
+        return;
+    }
     if (std::int64_t left = lockout_.locked_for(m.name, now.mono)) {
         send(c, LoginResult{m.request_id, LoginOutcome::locked, ceil_seconds(left)});
         return;
@@ -283,6 +319,9 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         return;
     }
     if (!password_ok) {
+        // fail2ban matches: failed login for '<name>' from <HOST>
+        log::flood(log::Flood::failed_login, log::Level::notice, "failed login for '{}' from {}", name, s.peer_host);
+        addresses_.record_failure(s.peer_host, now.mono);
         auto f = lockout_.record_failure(name, now.mono);
         if (f.attempts_left > 0) {
             send(c, LoginResult{rid, LoginOutcome::wrong_password, f.attempts_left});
@@ -291,8 +330,9 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         lock_timer(name, f.locked_until);
         // Stored as wall-clock time: a restart must not reset a lock an attacker triggered.
         env_.persist(store_op::SetLock{name, now.wall_ms + (f.locked_until - now.mono)});
-        log::warning("login name '{}' locked for {} s after {} wrong passwords (last from {})", name,
-                     settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
+        log::flood(log::Flood::locked_name, log::Level::warning,
+                   "login name '{}' locked for {} s after {} wrong passwords (last from {})", name,
+                   settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
         send(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono)});
         return;
     }
@@ -306,6 +346,8 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
 }
 
 void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
+    addresses_.authenticated(s.peer_host);
+    env_.allow_large_frames(c);
     s.state = State::online;
     s.user = u;
     s.last_activity = now.mono;
@@ -417,12 +459,26 @@ ChatCore::UserIdx ChatCore::target(ConnId c, std::uint32_t rid, UserIdx me, std:
     return u;
 }
 
+bool ChatCore::charge(ConnId c, std::uint32_t rid, UserIdx from, double deliveries, double bytes, Now now) {
+    User& u = users_[from];
+    std::int64_t wait = std::max(u.deliveries.wait_ms(settings_.user_deliveries, deliveries, now.mono),
+                                 u.bytes.wait_ms(settings_.user_bytes, bytes, now.mono));
+    if (wait > 0) {
+        result(c, rid, Status::rate_limited, fmt::format("you are sending too fast; retry in {} ms", wait));
+        return false;
+    }
+    u.deliveries.take(settings_.user_deliveries, deliveries, now.mono);
+    u.bytes.take(settings_.user_bytes, bytes, now.mono);
+    return true;
+}
+
 void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now now) {
     UserIdx to = target(c, m.request_id, from, m.to, "you cannot message yourself");
     if (to == no_user) return;
     if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
     if (blocks(to, from))
         return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.to));
+    if (!charge(c, m.request_id, from, 1, double(m.text.size()), now)) return;
     User& r = users_[to];
     std::uint64_t id = next_message_id(now);
     if (r.conn != 0) {
@@ -505,6 +561,9 @@ void ChatCore::restore(const StoredState& state, Now now) {
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
     if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    // A broadcast weighs what it reaches: one delivery per other user online.
+    const double reach = double(online_.size() - 1);
+    if (!charge(c, m.request_id, from, reach, reach * double(m.text.size()), now)) return;
     frame_.clear();
     append_frame(frame_, Message{BroadcastEvent{std::uint64_t(now.wall_ms), users_[from].name, m.text}});
     bool skipped = false;

@@ -7,12 +7,14 @@
 // Single-threaded: every call comes from the reactor thread.
 #pragma once
 
+#include "core/address_limits.hpp"
 #include "core/credentials.hpp"
 #include "core/lockout.hpp"
 #include "core/mailbox.hpp"
 #include "core/store_ops.hpp"
 #include "core/timer_key.hpp"
 #include "core/timer_queue.hpp"
+#include "core/token_bucket.hpp"
 
 #include "proto/messages.hpp"
 
@@ -49,6 +51,9 @@ public:
     // Make a change durable, off the reactor thread. An InsertMessage is answered
     // through ChatCore::on_stored once committed. Returns false if the store is saturated.
     virtual bool persist(StoreOp op) = 0;
+    // The connection's user logged in: from now on it may send frames up to
+    // max_frame_size (before, max_prelogin_frame_size).
+    virtual void allow_large_frames(ConnId) {}
 };
 
 struct CoreSettings {
@@ -57,12 +62,25 @@ struct CoreSettings {
     std::int64_t login_timeout_ms = 30'000;
     std::size_t max_offline_messages = 1000;
     bool presence = true;
+    AddressLimitSettings address; // strangers per source address
+    // What one user may send: deliveries (a direct message is one, a broadcast
+    // one per recipient) and bytes delivered. Over it a request gets rate_limited.
+    Rate user_deliveries;
+    Rate user_bytes;
 };
 
 class ChatCore : private MailboxEvents {
 public:
     ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users);
 
+    // May a connection from `peer_host` be accepted? Asked before on_connect;
+    // a refusal carries the status and text to send before closing.
+    struct Admission {
+        bool ok;
+        proto::Status code;
+        std::string detail;
+    };
+    Admission admit(std::string_view peer_host, Now now);
     void on_connect(ConnId conn, std::string peer_host, Now now);
     void on_message(ConnId conn, const proto::Message& msg, Now now);
     void on_protocol_error(ConnId conn, proto::Status code, std::string_view detail, Now now);
@@ -81,6 +99,8 @@ public:
     void replace_users(UsersFile users);
 
     std::size_t online_count() const noexcept { return online_.size(); }
+    // "alice (192.0.2.7)" for a logged-in connection, else its address: for log lines.
+    std::string describe(ConnId conn) const;
     std::size_t session_count() const noexcept { return sessions_.size(); }
 
 private:
@@ -94,6 +114,7 @@ private:
         std::size_t online_pos = 0;      // index in online_ while online
         TimePoint last_seen = INT64_MIN; // when the last session ended
         std::vector<UserIdx> blocked;    // sorted: users this one has blocked
+        TokenBucket deliveries, bytes;   // what this user has sent lately (user_deliveries, user_bytes)
     };
     enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, online };
     struct Session {
@@ -121,6 +142,8 @@ private:
     void finish_login(ConnId c, Session& s, bool password_ok, Now now);
     void complete_login(ConnId c, Session& s, UserIdx u, Now now);
     void handle_command(ConnId c, Session& s, const proto::Message& m, Now now);
+    // Charges `from` for `deliveries` and `bytes`; false (and a rate_limited answer) when over its rate.
+    bool charge(ConnId c, std::uint32_t rid, UserIdx from, double deliveries, double bytes, Now now);
     void send_message(ConnId c, UserIdx from, const proto::SendMessage& m, Now now);
     void broadcast(ConnId c, UserIdx from, const proto::Broadcast& m, Now now);
     // WhoElse (no since_s) and WhoElseSince; `seen` answers with a UserSeenList instead of a UserList.
@@ -149,6 +172,7 @@ private:
     CoreEnv& env_;
     CoreSettings settings_;
     Lockout lockout_;
+    AddressLimits addresses_;
     std::vector<User> users_;
     // Transparent hashing: lookups by string_view from a frame allocate nothing.
     struct NameHash {

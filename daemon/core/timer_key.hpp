@@ -19,6 +19,7 @@ enum class TimerKind : std::uint8_t {
     close_deadline = 0x80, // a closing connection's last frames
     watchdog = 0x81,       // systemd's WATCHDOG=1
     status = 0x82,         // systemd's STATUS= line
+    log_summary = 0x83,    // summary lines of rate-limited log events (log_flood.hpp)
 };
 
 inline constexpr unsigned timer_id_bits = 56;

@@ -134,7 +134,11 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
     std::string config = fmt::format("listen = \"127.0.0.1\"\nport = {}\nusers_file = \"{}/users\"\nstate_dir = "
                                      "\"{}/state\"\npresence = {}\nlog_level = \"{}\"\n",
                                      fixed_port, dir_, dir_, setup.presence ? "true" : "false", opts.daemon_log_level);
-    if (setup.lift_limits) config += "timeout = 31536000\nlogin_timeout = 3600\nmax_connections = 10000000\n";
+    // Capacity workloads measure the daemon, not its limits on hostile peers.
+    if (setup.lift_limits)
+        config += "timeout = 31536000\nlogin_timeout = 3600\nmax_connections = 10000000\n"
+                  "max_unauthenticated = 0\nmax_unauthenticated_per_address = 0\naddress_connect_rate = 0\n"
+                  "address_failed_logins = 0\nuser_message_rate = 0\nuser_byte_rate = 0\n";
     if (opts.hash_workers > 0) config += fmt::format("hash_workers = {}\n", opts.hash_workers);
     config += setup.extra_config;
     write_file(dir_ + "/confabd.toml", config);

@@ -55,6 +55,9 @@ std::string pem_fingerprint(const std::string& cert_path);
 // TOML lines that make a DaemonOptions listener speak TLS with `cert` (for extra_config).
 std::string tls_config(const TestCert& cert);
 
+// Config lines that lift the per-user send rate, for tests that flood on purpose.
+inline constexpr const char* no_rate_limits = "user_message_rate = 0\nuser_byte_rate = 0\n";
+
 struct DaemonOptions {
     std::string users = "alice alice123\nbob bob123\ncarol carol123\ndave dave123\n";
     std::string extra_config; // appended TOML lines
@@ -105,7 +108,8 @@ struct TlsClientOptions {
 // plain TCP or (second constructor) TLS.
 class RawClient {
 public:
-    explicit RawClient(std::uint16_t port, int rcvbuf = 0);
+    // `source`: a loopback address to connect from (127.0.0.x), as another host would.
+    explicit RawClient(std::uint16_t port, int rcvbuf = 0, const char* source = nullptr);
     // Connects and completes a TLS handshake within 5 s; throws with the reason otherwise.
     RawClient(std::uint16_t port, const TlsClientOptions& tls);
     ~RawClient();
@@ -149,7 +153,6 @@ public:
 
     // TLS connections only.
     std::string peer_fingerprint() const;         // like TestCert::fingerprint
-    int peer_chain_length() const;                // certificates the server sent
     std::shared_ptr<SSL_SESSION> session() const; // resumable once a frame has been received
     bool session_reused() const;                  // this handshake resumed a session
     std::string tls_version() const;              // "TLSv1.3", ...
@@ -168,9 +171,7 @@ private:
 // A real `confab` client in scripted mode (stdin/stdout are pipes).
 class ClientProcess {
 public:
-    // `env`: KEY=VALUE added to the client's environment.
-    ClientProcess(std::uint16_t port, const std::vector<std::string>& args = {},
-                  const std::vector<std::string>& env = {});
+    ClientProcess(std::uint16_t port, const std::vector<std::string>& args = {});
     ~ClientProcess();
     ClientProcess(const ClientProcess&) = delete;
     ClientProcess& operator=(const ClientProcess&) = delete;
@@ -205,14 +206,6 @@ private:
     bool reaped_ = false;
     int status_ = 0;
 };
-
-// A finished process: its exit status (-1 if it had to be killed after 10 s) and its stdout + stderr.
-struct ProcessResult {
-    int status;
-    std::string output;
-};
-// Runs confabd with `args` (e.g. --check-config --config FILE) to completion.
-ProcessResult run_confabd(const std::vector<std::string>& args);
 
 // Paths of the built binaries (set by meson through the environment).
 std::string confabd_path();

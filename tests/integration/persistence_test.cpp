@@ -27,7 +27,7 @@ DaemonOptions on_state(const TempDir& state, int block_duration = 2) {
     DaemonOptions o;
     o.state_dir = state.path();
     o.block_duration = block_duration;
-    o.extra_config = "max_offline_messages = 10000\n";
+    o.extra_config = std::string("max_offline_messages = 10000\n") + no_rate_limits;
     return o;
 }
 

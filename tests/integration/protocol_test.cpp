@@ -107,7 +107,7 @@ TEST_CASE("a connection that does not log in before login_timeout is closed") {
 
 TEST_CASE("a client that stops reading is dropped with a logged reason; others are unaffected") {
     DaemonOptions o;
-    o.extra_config = "max_output_bytes = 65540\n";
+    o.extra_config = std::string("max_output_bytes = 65540\n") + no_rate_limits;
     Daemon d(o);
     RawClient slow(d.port(), 4096); // tiny receive buffer, and it never reads
     REQUIRE(slow.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
@@ -210,4 +210,72 @@ TEST_CASE("out of file descriptors: connections are refused without spinning, an
     std::this_thread::sleep_for(200ms);
     RawClient bob(d.port());
     CHECK(bob.login("bob", "bob123").outcome == proto::LoginOutcome::ok);
+}
+
+TEST_CASE("before login only small frames are accepted; after login the full size is") {
+    Daemon d;
+    RawClient stranger(d.port());
+    stranger.send(proto::Hello{1, "test"});
+    REQUIRE(stranger.expect<proto::Welcome>());
+    std::vector<std::uint8_t> big;
+    proto::append_frame(big, proto::Broadcast{1, std::string(1000, 'x')}); // a 1,007-byte payload
+    std::vector<std::uint8_t> header(big.begin(), big.begin() + 4);
+    header[2] = 0x04; // announce 1,263 bytes
+    stranger.send_bytes(header);
+    auto e = stranger.expect<proto::ProtocolError>();
+    REQUIRE(e);
+    CHECK(e->code == Status::frame_too_large);
+    CHECK(stranger.closed_by_server());
+
+    RawClient alice(d.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    proto::AckMessages ack; // 300 ids: a 2.4 KB frame, acknowledging nothing that exists
+    for (std::uint64_t i = 0; i < 300; ++i) ack.ids.push_back(i + 1);
+    alice.send(ack);
+    alice.send(proto::WhoElse{alice.next_request()});
+    CHECK(alice.expect<proto::UserList>());
+    CHECK_FALSE(alice.closed_by_server());
+}
+
+TEST_CASE("one address cannot take every slot for strangers: another address still logs in") {
+    DaemonOptions o;
+    o.extra_config = "max_unauthenticated_per_address = 3\n";
+    Daemon d(o);
+    std::vector<std::unique_ptr<RawClient>> hogs;
+    for (int i = 0; i < 3; ++i) hogs.push_back(std::make_unique<RawClient>(d.port(), 0, "127.0.0.2"));
+    RawClient refused(d.port(), 0, "127.0.0.2");
+    auto e = refused.expect<proto::ProtocolError>();
+    REQUIRE(e);
+    CHECK(e->code == Status::server_busy);
+    CHECK(e->detail.find("your address") != std::string::npos);
+    RawClient alice(d.port(), 0, "127.0.0.1");
+    CHECK(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    CHECK(d.log_contains("refused a connection from 127.0.0.2", 2000ms));
+}
+
+TEST_CASE("a user over the send rate is answered rate_limited and nobody is dropped") {
+    DaemonOptions o;
+    o.extra_config = "user_message_rate = 50\n";
+    Daemon d(o);
+    RawClient alice(d.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == proto::LoginOutcome::ok);
+    RawClient bob(d.port());
+    REQUIRE(bob.login("bob", "bob123").outcome == proto::LoginOutcome::ok);
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < 500; ++i) proto::append_frame(burst, proto::Broadcast{std::uint32_t(1000 + i), "flood"});
+    alice.send_bytes(burst);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 500; ++i) {
+        auto r = alice.expect<proto::Result>(3000ms);
+        REQUIRE(r);
+        if (r->code == Status::ok) ++ok;
+        if (r->code == Status::rate_limited) ++limited;
+    }
+    CHECK(ok >= 100); // the 2 s burst of one delivery each
+    CHECK(ok < 200);
+    CHECK(limited == 500 - ok);
+    int got = 0;
+    while (auto m = bob.receive(500ms))
+        if (std::holds_alternative<proto::BroadcastEvent>(m->msg)) ++got;
+    CHECK(got == ok); // every broadcast answered ok arrived, nothing else
 }

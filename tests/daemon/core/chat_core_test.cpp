@@ -1437,3 +1437,106 @@ TEST_CASE("utf8 cut: an invalid name echoed in an error reply is cut on a charac
     CHECK(b.code == Status::invalid_name);
     CHECK(is_valid_utf8(b.detail));
 }
+
+TEST_SUITE("hostile input") {
+
+    TEST_CASE("a user over its delivery rate is answered rate_limited, and may send again once refilled") {
+        Driver d(settings_with([](CoreSettings& s) { s.user_deliveries = Rate{10, 3}; }));
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.env.drain_all();
+        for (std::uint32_t i = 1; i <= 3; ++i) {
+            d.send(A, SendMessage{i, "bob", "hi"});
+            CHECK(d.result(A, i).code == Status::ok);
+        }
+        d.send(A, SendMessage{4, "bob", "hi"});
+        auto r = d.result(A, 4);
+        CHECK(r.code == Status::rate_limited);
+        CHECK(r.detail.find("retry in") != std::string_view::npos);
+        CHECK(d.env.take_all<MessageEvent>(B).size() == 3); // refused, not delivered
+        d.advance(100);
+        d.send(A, SendMessage{5, "bob", "hi"});
+        CHECK(d.result(A, 5).code == Status::ok);
+        // Another user's allowance is its own.
+        d.env.drain(B);
+        d.send(B, SendMessage{1, "alice", "hi"});
+        CHECK(d.result(B, 1).code == Status::ok);
+    }
+
+    TEST_CASE("a broadcast weighs one delivery per user it reaches") {
+        Driver d(settings_with([](CoreSettings& s) { s.user_deliveries = Rate{1, 4}; }));
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.online(C, "carol");
+        d.online(D, "dave");
+        d.env.drain_all();
+        d.send(A, Broadcast{1, "one"}); // reaches 3: 3 of 4 spent
+        CHECK(d.result(A, 1).code == Status::ok);
+        d.send(A, Broadcast{2, "two"}); // 3 more would exceed the burst
+        CHECK(d.result(A, 2).code == Status::rate_limited);
+        d.send(A, SendMessage{3, "bob", "direct"}); // 1 still fits
+        CHECK(d.result(A, 3).code == Status::ok);
+        CHECK(d.env.take_all<BroadcastEvent>(B).size() == 1);
+    }
+
+    TEST_CASE("message bytes per user are limited too") {
+        Driver d(settings_with([](CoreSettings& s) { s.user_bytes = Rate{100, 150}; }));
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.env.drain_all();
+        d.send(A, SendMessage{1, "bob", std::string(100, 'x')});
+        CHECK(d.result(A, 1).code == Status::ok);
+        d.send(A, SendMessage{2, "bob", std::string(100, 'x')});
+        CHECK(d.result(A, 2).code == Status::rate_limited);
+        d.send(A, SendMessage{3, "bob", std::string(50, 'x')});
+        CHECK(d.result(A, 3).code == Status::ok);
+    }
+
+    TEST_CASE("an address over its wrong-password budget is refused before any check and locks no name") {
+        Driver d(settings_with([](CoreSettings& s) { s.address.failed_logins = Rate{1.0 / 10, 3}; }));
+        d.connect(A, "198.51.100.1");
+        d.hello(A);
+        CHECK(d.login(A, "carol", "nope", 1).outcome == LoginOutcome::wrong_password);
+        CHECK(d.login(A, "dave", "nope", 2).outcome == LoginOutcome::wrong_password);
+        CHECK(d.login(A, "alice", "nope", 3).outcome == LoginOutcome::wrong_password);
+        auto r = d.login(A, "alice", "nope", 4);
+        CHECK(r.outcome == LoginOutcome::too_many_attempts);
+        CHECK(r.value > 0);
+        CHECK(d.login(A, "alice", "nope", 5).outcome == LoginOutcome::too_many_attempts);
+        // alice had one failure counted; the refused ones did not lock her.
+        d.connect(B, "203.0.113.9");
+        d.hello(B);
+        CHECK(d.login(B, "alice", "alice123", 1).outcome == LoginOutcome::ok);
+        // Even the right password waits from an address over its budget.
+        CHECK(d.login(A, "bob", "bob123", 6).outcome == LoginOutcome::too_many_attempts);
+        d.advance(10'001); // one attempt refilled
+        CHECK(d.login(A, "bob", "bob123", 7).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("admission: one address cannot take every slot for strangers") {
+        Driver d(settings_with([](CoreSettings& s) {
+            s.address.max_unauthenticated_per_address = 2;
+            s.address.max_unauthenticated = 3;
+        }));
+        CHECK(d.core.admit("198.51.100.1", d.now()).ok);
+        d.connect(A, "198.51.100.1");
+        d.connect(B, "198.51.100.1");
+        auto busy = d.core.admit("198.51.100.1", d.now());
+        CHECK_FALSE(busy.ok);
+        CHECK(busy.code == Status::server_busy);
+        CHECK(busy.detail.find("your address") != std::string::npos);
+        CHECK(d.core.admit("203.0.113.9", d.now()).ok);
+        // A stranger that logs in frees its address's slot; one that leaves does too.
+        d.hello(A);
+        REQUIRE(d.login(A, "alice", "alice123").outcome == LoginOutcome::ok);
+        CHECK(d.core.admit("198.51.100.1", d.now()).ok);
+        d.connect(C, "198.51.100.1");
+        CHECK_FALSE(d.core.admit("198.51.100.1", d.now()).ok);
+        d.core.on_disconnect(C, d.now());
+        CHECK(d.core.admit("198.51.100.1", d.now()).ok);
+        // Strangers closed at the login deadline leave too.
+        d.connect(C, "198.51.100.1");
+        d.advance(30'000);
+        CHECK(d.core.admit("198.51.100.1", d.now()).ok);
+    }
+}
