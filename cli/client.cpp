@@ -1,15 +1,20 @@
 #include "cli/client.hpp"
 
 #include "cli/format.hpp"
+#include "cli/known_hosts.hpp"
 #include "cli/net.hpp"
+#include "cli/server_tls.hpp"
+#include "cli/text_split.hpp"
 #include "confab_build_config.hpp"
 #include "proto/names.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <csignal>
+#include <cstdio>
 #include <system_error>
 #include <unistd.h>
 
@@ -17,10 +22,30 @@ namespace confab::cli {
 namespace {
 
 constexpr auto connect_timeout = std::chrono::seconds(10);
+constexpr auto tls_handshake_timeout = std::chrono::seconds(10);
 // A server that accepts but never says Welcome is not a confab server.
 constexpr auto welcome_timeout = std::chrono::seconds(15);
 // How long to wait for the server to confirm a logout before leaving anyway.
 constexpr auto logout_timeout = std::chrono::seconds(3);
+
+// A question on the terminal, answered before the event loop (and readline)
+// start: read byte by byte so nothing typed after the answer is taken.
+std::optional<std::string> ask_on_terminal(const std::string& question) {
+    std::fputs(question.c_str(), stderr);
+    std::fflush(stderr);
+    std::string answer;
+    char c;
+    while (true) {
+        ssize_t n = ::read(STDIN_FILENO, &c, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return std::nullopt;
+        if (c == '\n') break;
+        if (answer.size() < 256) answer += c;
+    }
+    while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
+    while (!answer.empty() && answer.front() == ' ') answer.erase(0, 1);
+    return answer;
+}
 
 template <class... F>
 struct overloaded : F... {
@@ -43,7 +68,25 @@ int Client::run() {
             fmt::format("error: cannot connect to {}: {}", host_port(options_.host, options_.port), conn.error));
         return exit_failure;
     }
-    server_.emplace(std::move(conn.fd));
+    std::unique_ptr<TlsSession> tls;
+    if (uses_tls(options_)) {
+        ServerTlsOptions o{options_.host,
+                           options_.port,
+                           options_.ca_file,
+                           options_.fingerprint,
+                           known_hosts_path(),
+                           nullptr,
+                           [this](const std::string& line) { terminal_.print_error(line); }};
+        if (terminal_.interactive()) o.ask = ask_on_terminal;
+        ServerTlsResult secured = secure_server_connection(conn.fd.get(), o, Clock::now() + tls_handshake_timeout);
+        if (!secured.session) {
+            terminal_.print_error(secured.error);
+            return exit_failure;
+        }
+        tls = std::move(secured.session);
+    }
+    server_tls_ = tls != nullptr;
+    server_.emplace(std::move(conn.fd), std::move(tls));
     // Only now: a Ctrl-C during the connect attempt simply ends the program.
     signals_.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGHUP, SIGWINCH});
     server_->send(proto::Hello{proto::protocol_version, "confab/" CONFAB_VERSION});
@@ -205,12 +248,16 @@ void Client::handle_signal(int signal) {
 void Client::execute(const Command& command) {
     ServerLink& server = *server_;
     std::visit(overloaded{
+                   // A text longer than one message goes out as several, in order.
                    [&](const cmd::Message& c) {
-                       server.request(proto::SendMessage{0, c.to, c.text}, {RequestKind::send_message, c.to});
+                       for (auto part : split_text(c.text, proto::max_text_length))
+                           server.request(proto::SendMessage{0, c.to, part}, {RequestKind::send_message, c.to});
                    },
                    [&](const cmd::Broadcast& c) {
-                       server.request(proto::Broadcast{0, c.text}, {RequestKind::broadcast});
+                       for (auto part : split_text(c.text, proto::max_text_length))
+                           server.request(proto::Broadcast{0, part}, {RequestKind::broadcast});
                    },
+                   [&](const cmd::Blocks&) { server.request(proto::ListBlocks{}, {RequestKind::list_blocks}); },
                    [&](const cmd::WhoElse&) { server.request(proto::WhoElse{}, {RequestKind::who_else}); },
                    [&](const cmd::WhoElseSince& c) {
                        server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
@@ -229,10 +276,13 @@ void Client::execute(const Command& command) {
                            server.request(proto::StartPrivate{0, c.user}, {RequestKind::start_private, c.user});
                    },
                    [&](const cmd::Private& c) {
-                       if (auto error = chat_->send_text(c.user, c.text))
-                           show(std::move(*error));
-                       else if (private_activity_.on_activity(Clock::now()))
-                           server.send(proto::PrivateActivity{});
+                       for (auto part : split_text(c.text, proto::max_text_length)) {
+                           if (auto error = chat_->send_text(c.user, part)) {
+                               show(std::move(*error));
+                               return;
+                           }
+                       }
+                       if (private_activity_.on_activity(Clock::now())) server.send(proto::PrivateActivity{});
                    },
                    [&](const cmd::StopPrivate& c) {
                        bool closed = chat_->stop(c.user);
@@ -309,6 +359,17 @@ void Client::logged_in() {
 // ---- server ----
 
 void Client::on_server_readable() {
+    if (!server_tls_ && !server_spoke_) {
+        // Every confab frame starts with 0x00 (the high byte of its length);
+        // a TLS record starts with 0x15 (alert) or 0x16 (handshake).
+        int first = peek_byte(server_->fd());
+        if (first == 0x15 || first == 0x16) {
+            fail(fmt::format("error: the server at {} speaks TLS: use --tls", host_port(options_.host, options_.port)),
+                 exit_failure);
+            return;
+        }
+        server_spoke_ = first >= 0;
+    }
     auto status = server_->stream().read([this](const proto::Message& m) { return on_server_message(m); });
     // Acknowledge what was just printed, once per batch rather than per message.
     if (!unacked_ids_.empty()) {
@@ -387,7 +448,12 @@ bool Client::handle(const proto::Result& m) {
 }
 
 bool Client::handle(const proto::UserList& m) {
-    server_->take_pending(m.request_id);
+    std::optional<PendingRequest> request = server_->take_pending(m.request_id);
+    for (auto name : m.names) terminal_.learn_name(name);
+    if (request && request->kind == RequestKind::list_blocks) {
+        for (auto& line : format_block_list(m)) show(std::move(line));
+        return true;
+    }
     for (auto& line : format_user_list(m)) show(std::move(line));
     return true;
 }
@@ -401,17 +467,21 @@ bool Client::handle(const proto::MessageEvent& m) {
             unacked_ids_.push_back(m.message_id);
         if (!shown_ids_.insert(m.message_id).second) return true;
     }
-    show(format_message(m));
+    terminal_.learn_name(m.from);
+    bool offline = m.flags & proto::message_flag_offline;
+    show(format_message(m), offline ? LineKind::dated : LineKind::event, m.from);
     return true;
 }
 
 bool Client::handle(const proto::BroadcastEvent& m) {
-    show(format_broadcast(m));
+    terminal_.learn_name(m.from);
+    show(format_broadcast(m), LineKind::event, m.from);
     return true;
 }
 
 bool Client::handle(const proto::PresenceEvent& m) {
-    show(format_presence(m));
+    terminal_.learn_name(m.user);
+    show(format_presence(m), LineKind::notice);
     return true;
 }
 
@@ -421,14 +491,14 @@ bool Client::handle(const proto::IdleWarning& m) {
     if (private_activity_.take_pending(Clock::now()))
         server_->send(proto::PrivateActivity{});
     else
-        show(format_idle_warning(m));
+        show(format_idle_warning(m), LineKind::notice);
     return true;
 }
 
 bool Client::handle(const proto::SessionEnded& m) {
     close_private_chats();
     may_log_in_again_ = m.reason != proto::EndReason::logged_out;
-    show(format_session_end(m));
+    show(format_session_end(m), LineKind::notice);
     finish(m.reason == proto::EndReason::logged_out ? exit_ok : exit_ended_by_server);
     return false;
 }
@@ -457,18 +527,18 @@ bool Client::handle(const proto::ProtocolError& m) {
 
 // ---- output ----
 
-void Client::show(std::string line) {
+void Client::show(std::string line, LineKind kind, std::string_view name) {
     if (held_lines_)
-        held_lines_->push_back(std::move(line));
+        held_lines_->push_back(HeldLine{std::move(line), kind, std::string(name)});
     else
-        terminal_.print(line);
+        terminal_.print(line, kind, name);
 }
 
 void Client::release_held_lines() {
     if (!held_lines_) return;
-    std::vector<std::string> lines = std::move(*held_lines_);
+    std::vector<HeldLine> lines = std::move(*held_lines_);
     held_lines_.reset();
-    for (const auto& line : lines) terminal_.print(line);
+    for (const auto& line : lines) terminal_.print(line.text, line.kind, line.name);
     if (state_ == State::logged_in) terminal_.set_input(InputMode::command, "> ");
 }
 
@@ -495,7 +565,13 @@ void Client::server_lost() {
     }
     may_log_in_again_ = state_ == State::logged_in;
     connection_failed_ = !may_log_in_again_;
-    fail("error: connection to server lost", exit_failure);
+    if (!server_tls_ && !server_spoke_) // a TLS server may hang up on a plaintext hello without a word
+        fail(fmt::format("error: the server at {} closed the connection without an answer (if it speaks TLS, use "
+                         "--tls)",
+                         host_port(options_.host, options_.port)),
+             exit_failure);
+    else
+        fail("error: connection to server lost", exit_failure);
 }
 
 void Client::fail(std::string_view line, int code) {

@@ -94,7 +94,7 @@ private:
     bool handle(const proto::IdleWarning& m);
 
     // Output: one line on stdout, held back while the login completes.
-    void show(std::string line);
+    void show(std::string line, LineKind kind = LineKind::reply, std::string_view name = {});
     void release_held_lines();
 
     // Endings.
@@ -111,6 +111,8 @@ private:
     std::optional<PrivateChat> chat_;
 
     State state_ = State::awaiting_welcome;
+    bool server_tls_ = false;
+    bool server_spoke_ = false; // the server has sent something: its first byte was checked
     int exit_code_ = exit_ok;
     std::optional<std::string> username_;
     std::optional<std::string> password_;
@@ -120,7 +122,12 @@ private:
 
     // Set from the login until the server has registered our private-chat
     // listener: "welcome" then promises that peers can start chats with us.
-    std::optional<std::vector<std::string>> held_lines_;
+    struct HeldLine {
+        std::string text;
+        LineKind kind;
+        std::string name;
+    };
+    std::optional<std::vector<HeldLine>> held_lines_;
     std::unordered_set<std::uint64_t> shown_ids_; // duplicate suppression for the session
     ActivityLimiter private_activity_;            // paces PrivateActivity reports
     bool may_log_in_again_ = false;

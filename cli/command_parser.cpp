@@ -6,6 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "cli/text_split.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <limits>
 
 namespace confab::cli {
@@ -37,15 +42,37 @@ std::optional<std::string> name_problem(std::string_view name) {
     return fmt::format("error: invalid user name '{}' ({})", name, proto::user_name_rule);
 }
 
+// Any whole number of seconds; more than the protocol carries means "ever".
 std::optional<std::uint32_t> parse_seconds(std::string_view s) {
-    if (s.empty() || s.size() > 10) return std::nullopt;
+    if (s.empty()) return std::nullopt;
+    constexpr std::uint64_t most = std::numeric_limits<std::uint32_t>::max();
     std::uint64_t value = 0;
     for (char c : s) {
         if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + std::uint64_t(c - '0');
+        value = std::min(most, value * 10 + std::uint64_t(c - '0'));
     }
-    if (value > std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
     return std::uint32_t(value);
+}
+
+constexpr std::array<std::string_view, 12> names = {
+    "message", "broadcast",    "whoelse", "whoelsesince", "block",  "unblock",
+    "blocks",  "startprivate", "private", "stopprivate",  "logout", "help",
+};
+
+// Levenshtein distance, for words of command length.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
 }
 
 // Shapes of argument lists; each command uses one.
@@ -73,18 +100,61 @@ ParsedLine user_and_text(std::string_view rest, std::string_view synopsis) {
 
 } // namespace
 
+std::span<const std::string_view> command_names() noexcept {
+    return names;
+}
+
+std::string_view canonical_command(std::string_view word) noexcept {
+    if (word.starts_with('/')) word.remove_prefix(1);
+    if (word.empty() || word.size() > 16) return {};
+    char lower[16];
+    for (std::size_t i = 0; i < word.size(); ++i) lower[i] = char(std::tolower(static_cast<unsigned char>(word[i])));
+    std::string_view w(lower, word.size());
+    if (w == "msg") return "message";
+    if (w == "quit" || w == "exit") return "logout";
+    if (w == "?") return "help";
+    for (std::string_view n : names)
+        if (n == w) return n; // the static name, not the local buffer
+    return {};
+}
+
+bool command_takes_user(std::string_view word) noexcept {
+    std::string_view c = canonical_command(word);
+    return c == "message" || c == "block" || c == "unblock" || c == "startprivate" || c == "private" ||
+           c == "stopprivate";
+}
+
+std::optional<std::string_view> near_miss(std::string_view word) noexcept {
+    if (word.starts_with('/')) word.remove_prefix(1);
+    if (word.size() < 3 || word.size() > 20) return std::nullopt;
+    std::string lower(word);
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    std::optional<std::string_view> best;
+    std::size_t best_distance = 3; // at most two edits, and fewer than half the word
+    for (std::string_view n : names) {
+        std::size_t d = edit_distance(lower, n);
+        if (d < best_distance && d * 2 < word.size()) {
+            best = n;
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
 std::optional<std::string> text_problem(std::string_view text) {
     if (text.empty()) return "error: the text is empty";
-    if (text.size() > proto::max_text_length)
-        return fmt::format("error: the text is too long ({} bytes, at most {})", text.size(), proto::max_text_length);
+    // Longer texts go out as several messages (split_text), up to a bound.
+    constexpr std::size_t most = max_text_parts * proto::max_text_length;
+    if (text.size() > most) return fmt::format("error: the text is too long ({} bytes, at most {})", text.size(), most);
     if (!proto::is_valid_utf8(text)) return "error: the text is not valid UTF-8";
     return std::nullopt;
 }
 
 ParsedLine parse_command(std::string_view line) {
     std::string_view rest = line;
-    std::string_view name = take_word(rest);
-    if (name.empty()) return {};
+    std::string_view typed = take_word(rest);
+    if (typed.empty()) return {};
+    std::string_view name = canonical_command(typed);
 
     if (name == "message") return user_and_text<cmd::Message>(rest, "message <user> <text>");
     if (name == "broadcast") {
@@ -107,7 +177,10 @@ ParsedLine parse_command(std::string_view line) {
     if (name == "private") return user_and_text<cmd::Private>(rest, "private <user> <text>");
     if (name == "stopprivate") return user_arg<cmd::StopPrivate>(rest, "stopprivate <user>");
     if (name == "help") return no_args(rest, "help", cmd::Help{});
-    return {std::nullopt, fmt::format("error: unknown command '{}' (type 'help' for the list of commands)", name)};
+    if (name == "blocks") return no_args(rest, "blocks", cmd::Blocks{});
+    if (auto guess = near_miss(typed))
+        return {std::nullopt, fmt::format("error: unknown command '{}' (did you mean '{}'?)", typed, *guess)};
+    return {std::nullopt, fmt::format("error: unknown command '{}' (type 'help' for the list of commands)", typed)};
 }
 
 std::string_view command_help() noexcept {
@@ -117,11 +190,13 @@ std::string_view command_help() noexcept {
            "whoelsesince <seconds>   list the users online in the last <seconds>\n"
            "block <user>             stop receiving messages from <user>\n"
            "unblock <user>           receive messages from <user> again\n"
+           "blocks                   list the users you have blocked\n"
            "startprivate <user>      open a direct private chat with <user>\n"
            "private <user> <text>    send text over the private chat with <user>\n"
            "stopprivate <user>       close the private chat with <user>\n"
-           "logout                   log out and quit\n"
-           "help                     show this list\n";
+           "logout                   log out and quit (also: quit, exit)\n"
+           "help                     show this list (also: ?)\n"
+           "Commands may be typed with a leading '/' and in any case; msg is message.\n";
 }
 
 } // namespace confab::cli

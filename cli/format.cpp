@@ -71,6 +71,13 @@ std::vector<std::string> format_user_list(const proto::UserList& list) {
     return lines;
 }
 
+std::vector<std::string> format_block_list(const proto::UserList& list) {
+    if (list.names.empty()) return {"you have not blocked anyone"};
+    std::vector<std::string> lines{"blocked:"};
+    for (auto name : list.names) lines.push_back(fmt::format("  {}", printable(name)));
+    return lines;
+}
+
 std::string format_error(proto::Status code, std::string_view detail) {
     return fmt::format("error: {}", detail.empty() ? proto::to_string(code) : printable(detail));
 }

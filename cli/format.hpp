@@ -25,6 +25,8 @@ std::string format_message(const proto::MessageEvent& m);
 std::string format_broadcast(const proto::BroadcastEvent& b);
 std::string format_presence(const proto::PresenceEvent& p);
 std::string format_private_text(std::string_view peer, std::string_view text);
+// ListBlocks: one name per line, or "you have not blocked anyone".
+std::vector<std::string> format_block_list(const proto::UserList& list);
 // One name per line, or a single "no other users".
 std::vector<std::string> format_user_list(const proto::UserList& list);
 

@@ -13,6 +13,7 @@
 #include <clocale>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -67,6 +68,11 @@ int main(int argc, char** argv) {
 
     auto terminal = isatty(STDIN_FILENO) ? make_readline_terminal() : make_plain_terminal();
     Options options = std::move(parsed.options);
+    if (terminal->interactive()) // scripts always get plain lines
+        terminal->set_style(LineStyle{
+            .timestamps = options.timestamps,
+            .color = color_wanted(options.color, isatty(STDOUT_FILENO) != 0, std::getenv("NO_COLOR")),
+        });
     try {
         // Interactively, a session the server ended may be followed by another
         // one, with the same name, the same history and the half-typed line.

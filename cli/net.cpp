@@ -118,6 +118,14 @@ UniqueFd accept_connection(int listen_fd) noexcept {
     return fd;
 }
 
+int peek_byte(int fd) noexcept {
+    unsigned char b = 0;
+    ssize_t n;
+    do n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? b : -1;
+}
+
 std::string local_address(int fd) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;

@@ -27,6 +27,9 @@ SocketResult listen_ephemeral(const std::string& host);
 // Accepts one pending connection (non-blocking), or an empty UniqueFd.
 UniqueFd accept_connection(int listen_fd) noexcept;
 
+// The first byte waiting on a socket, without taking it; -1 if none (yet or ever).
+int peek_byte(int fd) noexcept;
+
 std::string local_address(int fd);
 std::uint16_t local_port(int fd);
 

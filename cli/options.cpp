@@ -6,13 +6,17 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
 
 namespace confab::cli {
 namespace {
 
 // Long-only options get values outside the char range.
-enum : int { opt_password_file = 256, opt_private_host };
+enum : int { opt_password_file = 256, opt_private_host, opt_tls, opt_no_tls, opt_ca, opt_fingerprint };
+// Display options.
+enum : int { opt_color = 320, opt_no_timestamps };
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
     if (s.empty() || s.size() > 5) return std::nullopt;
@@ -41,6 +45,14 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
         {"user", required_argument, nullptr, 'u'},
         {"password-file", required_argument, nullptr, opt_password_file},
         {"private-host", required_argument, nullptr, opt_private_host},
+        {"tls", no_argument, nullptr, opt_tls},
+        {"no-tls", no_argument, nullptr, opt_no_tls},
+        {"ca", required_argument, nullptr, opt_ca},
+        {"fingerprint", required_argument, nullptr, opt_fingerprint},
+        // display
+        {"color", required_argument, nullptr, opt_color},
+        {"colour", required_argument, nullptr, opt_color},
+        {"no-timestamps", no_argument, nullptr, opt_no_timestamps},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -75,17 +87,76 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
                 return usage_error(fmt::format("invalid private host '{}'", arg));
             r.options.private_host = arg;
             break;
+        case opt_tls: r.options.tls = true; break;
+        case opt_no_tls: r.options.tls = false; break;
+        case opt_ca:
+            if (arg.empty()) return usage_error("the CA file name must not be empty");
+            r.options.ca_file = arg;
+            break;
+        case opt_fingerprint:
+            r.options.fingerprint = parse_fingerprint(arg);
+            if (!r.options.fingerprint)
+                return usage_error(
+                    fmt::format("invalid fingerprint '{}' (SHA256: and 64 hex digits or 43 base64 characters)", arg));
+            break;
+        // display
+        case opt_color:
+            if (arg == "auto")
+                r.options.color = ColorMode::auto_detect;
+            else if (arg == "always")
+                r.options.color = ColorMode::always;
+            else if (arg == "never")
+                r.options.color = ColorMode::never;
+            else
+                return usage_error(fmt::format("invalid colour mode '{}' (auto, always or never)", arg));
+            break;
+        case opt_no_timestamps: r.options.timestamps = false; break;
         case 'h': r.action = ParsedOptions::Action::help; return r;
         case 'V': r.action = ParsedOptions::Action::version; return r;
         default: return usage_error({}); // getopt has described the problem
         }
     }
+    // `confab HOST PORT`, the classic form, besides --host and --port.
+    if (optind < argc) {
+        std::string_view host = argv[optind++];
+        if (host.empty()) return usage_error("the host must not be empty");
+        r.options.host = host;
+    }
+    if (optind < argc) {
+        std::string_view arg = argv[optind++];
+        if (auto port = parse_port(arg))
+            r.options.port = *port;
+        else
+            return usage_error(fmt::format("invalid port '{}' (1-65535)", arg));
+    }
     if (optind < argc) return usage_error(fmt::format("unexpected argument '{}'", argv[optind]));
+    if (r.options.tls == false && (r.options.ca_file || r.options.fingerprint))
+        return usage_error("--ca and --fingerprint need TLS; they cannot go with --no-tls");
     return r;
 }
 
+bool is_loopback_host(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    std::string name(host);
+    for (char& c : name) c = char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    if (name == "localhost" || name == "localhost.") return true;
+    in_addr v4{};
+    if (::inet_pton(AF_INET, name.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, name.c_str(), &v6) == 1) {
+        if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+        return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127; // ::ffff:127.x.y.z
+    }
+    return false;
+}
+
+bool uses_tls(const Options& options) {
+    if (options.tls) return *options.tls;
+    return options.ca_file || options.fingerprint || !is_loopback_host(options.host);
+}
+
 std::string help_text() {
-    std::string text = "Usage: confab [OPTION]...\n"
+    std::string text = "Usage: confab [OPTION]... [HOST [PORT]]\n"
                        "Terminal client for the confab instant-messaging server.\n"
                        "\n"
                        "  -H, --host HOST           server address (default 127.0.0.1)\n"
@@ -95,6 +166,16 @@ std::string help_text() {
                        "      --private-host ADDR   address to accept private chats on and to announce\n"
                        "                            to peers (default: the address used to reach the\n"
                        "                            server)\n"
+                       "      --tls                 use TLS even to a loopback host\n"
+                       "      --no-tls              talk to the server in the clear\n"
+                       "                            (default: TLS except to localhost, 127.0.0.0/8, ::1)\n"
+                       "      --ca FILE             trust the CA certificates in FILE instead of the\n"
+                       "                            system's (implies --tls)\n"
+                       "      --fingerprint SHA256:FP  accept exactly the server certificate with this\n"
+                       "                            SHA-256 fingerprint (base64 or hex; implies --tls)\n"
+                       "      --color=WHEN          colour names, errors and notices: auto (on a\n"
+                       "                            terminal, unless NO_COLOR is set), always, never\n"
+                       "      --no-timestamps       no HH:MM before incoming lines\n"
                        "  -h, --help                show this help and exit\n"
                        "  -V, --version             show the version and exit\n"
                        "\n"
@@ -112,13 +193,19 @@ std::string help_text() {
     }
     text += "\n"
             "Exit status: 0 after logout, 1 on a connection or usage error, 2 if the\n"
-            "login is refused, 3 if the server ends the session.\n";
+            "login is refused, 3 if the server ends the session.\n"
+            "\n"
+            "A server certificate that neither the trusted CAs nor --fingerprint vouch\n"
+            "for is shown with its fingerprint; on a terminal confab asks whether to\n"
+            "trust it and remembers the answer in $XDG_DATA_HOME/confab/known_hosts\n"
+            "(default ~/.local/share/confab/known_hosts). Scripted, it is refused.\n";
     return text;
 }
 
 std::string_view short_usage() noexcept {
     return "Usage: confab [-H HOST] [-p PORT] [-u NAME] [--password-file FILE] "
-           "[--private-host ADDR]\n"
+           "[--private-host ADDR] [--color=WHEN] [--no-timestamps]\n"
+           "       [--tls|--no-tls] [--ca FILE] [--fingerprint SHA256:FP] [HOST [PORT]]\n"
            "Try 'confab --help' for more information.\n";
 }
 

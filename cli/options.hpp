@@ -2,9 +2,13 @@
 // beyond getopt's own diagnostics on stderr.
 #pragma once
 
+#include "cli/fingerprint.hpp"
+#include "cli/line_style.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace confab::cli {
 
@@ -16,7 +20,19 @@ struct Options {
     std::optional<std::string> user;
     std::optional<std::string> password_file;
     std::optional<std::string> private_host;
+    std::optional<bool> tls; // --tls / --no-tls; unset: by the host (uses_tls)
+    std::optional<std::string> ca_file;
+    std::optional<Fingerprint> fingerprint;
+
+    // ---- how lines look on a terminal (scripted mode never styles them)
+    ColorMode color = ColorMode::auto_detect;
+    bool timestamps = true;
 };
+
+// Loopback hosts (localhost, 127.0.0.0/8, ::1) talk in the clear unless told
+// otherwise; every other host, and --ca or --fingerprint, means TLS.
+bool is_loopback_host(std::string_view host);
+bool uses_tls(const Options& options);
 
 struct ParsedOptions {
     enum class Action { run, help, version, usage_error };
@@ -28,7 +44,7 @@ struct ParsedOptions {
 ParsedOptions parse_options(int argc, char* const argv[]);
 
 std::string help_text();
-// The two lines printed on stderr after a usage error.
+// The lines printed on stderr after a usage error.
 std::string_view short_usage() noexcept;
 
 } // namespace confab::cli

@@ -13,6 +13,7 @@ enum class RequestKind : std::uint8_t {
     send_message,
     broadcast,
     who_else,
+    list_blocks,
     block,
     unblock,
     logout,

@@ -276,7 +276,7 @@ bool PrivateChat::on_message(Session& s, const proto::Message& m) {
         return false;
     case Session::State::established:
         if (auto* text = std::get_if<proto::PeerText>(&m)) {
-            terminal_.print(format_private_text(s.peer, text->text));
+            terminal_.print(format_private_text(s.peer, text->text), LineKind::event, s.peer);
             return true;
         }
         end(s, std::nullopt, true); // PeerBye, or anything a peer should not send
@@ -347,7 +347,7 @@ bool PrivateChat::accept_call(Session& s, std::string peer) {
 
 void PrivateChat::establish(Session& s) {
     s.state = Session::State::established;
-    terminal_.print(private_started_line(s.peer));
+    terminal_.print(private_started_line(s.peer), LineKind::notice);
     for (const auto& text : s.queued) s.stream->send(proto::PeerText{text});
     s.queued.clear();
     s.stream->flush(); // a broken connection shows up on the next read
@@ -386,7 +386,7 @@ void PrivateChat::end(Session& s, std::optional<proto::PeerByeReason> bye, bool 
         s.stream->send(proto::PeerBye{*bye});
         s.stream->flush();
     }
-    if (announce) terminal_.print(private_ended_line(s.peer));
+    if (announce) terminal_.print(private_ended_line(s.peer), LineKind::notice);
     s.state = Session::State::closed;
 }
 

@@ -22,7 +22,7 @@ public:
     // which pushes back on whatever feeds its stdin.
     static constexpr std::size_t backlog_limit = 64 * 1024;
 
-    explicit ServerLink(UniqueFd fd) : stream_(std::move(fd), output_limit) {}
+    ServerLink(UniqueFd fd, std::unique_ptr<TlsSession> tls) : stream_(std::move(fd), output_limit, std::move(tls)) {}
 
     FramedStream& stream() noexcept { return stream_; }
     int fd() const noexcept { return stream_.fd(); }

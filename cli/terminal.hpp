@@ -5,6 +5,9 @@
 // password entry, events printed above the line being typed).
 #pragma once
 
+#include "cli/line_style.hpp"
+
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -40,15 +43,26 @@ public:
     // No line waiting and none will come.
     bool at_eof() const noexcept { return eof_ && lines_.empty(); }
 
-    // One line of output on stdout / stderr.
-    virtual void print(std::string_view line) = 0;
-    virtual void print_error(std::string_view line) = 0;
+    // One line of output on stdout, styled as `kind` (starting with user `name`).
+    void print(std::string_view line, LineKind kind = LineKind::reply, std::string_view name = {}) {
+        write_out(style_line(line, kind, name, style_, std::time(nullptr)));
+    }
+    // One `error: ...` line on stderr.
+    void print_error(std::string_view line) { write_err(style_error(line, style_)); }
+    // Time stamps and colours; the default (none) is what scripts get.
+    void set_style(LineStyle style) noexcept { style_ = style; }
     // The window size changed (SIGWINCH).
     virtual void resized() {}
+    // A user name seen in a list or in traffic, offered by tab completion.
+    virtual void learn_name(std::string_view) {}
     // Ctrl-C: throws away the line being typed; false if there was none.
     virtual bool discard_typed_line() { return false; }
 
 protected:
+    virtual void write_out(std::string_view line) = 0;
+    virtual void write_err(std::string_view line) = 0;
+
+    LineStyle style_;
     std::deque<std::string> lines_; // complete input lines not taken yet
     bool eof_ = false;              // stdin has ended
 };

@@ -9,9 +9,10 @@
 namespace confab::cli {
 namespace {
 
-// Longer lines are cut here; no valid command comes close, so the cut line
-// is still refused as too long rather than growing memory without bound.
-constexpr std::size_t max_line = 8192;
+// Longer lines are cut here; no valid command comes close (text is at most
+// 16000 bytes), so the cut line is still refused as too long rather than
+// growing memory without bound.
+constexpr std::size_t max_line = 16384;
 
 class PlainTerminal final : public Terminal {
 public:
@@ -36,13 +37,13 @@ public:
         }
     }
 
-    void print(std::string_view line) override { write_line(stdout, line); }
-    void print_error(std::string_view line) override {
+private:
+    void write_out(std::string_view line) override { write_line(stdout, line); }
+    void write_err(std::string_view line) override {
         std::fflush(stdout); // keep the two streams in order for a reader merging them
         write_line(stderr, line);
     }
 
-private:
     void push_partial() {
         if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back(); // CRLF input
         lines_.push_back(std::move(partial_));

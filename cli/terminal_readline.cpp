@@ -1,10 +1,12 @@
 // Interactive mode: GNU readline's callback interface, so the event loop
 // keeps control and can print incoming events while a line is being typed.
+#include "cli/completion.hpp"
 #include "cli/terminal.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <termios.h>
 #include <unistd.h>
@@ -31,6 +33,10 @@ public:
         rl_catch_sigwinch = 0;
         using_history();
         stifle_history(history_size);
+        // Completion of commands and user names only: never file names.
+        rl_attempted_completion_function = &ReadlineTerminal::complete;
+        rl_completion_entry_function = &ReadlineTerminal::no_entries;
+        rl_basic_word_break_characters = const_cast<char*>(" \t");
     }
     ~ReadlineTerminal() override {
         set_input(InputMode::none, {});
@@ -69,12 +75,14 @@ public:
             read_secret();
     }
 
-    void print(std::string_view line) override { print_above(stdout, line); }
-    void print_error(std::string_view line) override { print_above(stderr, line); }
+    void write_out(std::string_view line) override { print_above(stdout, line); }
+    void write_err(std::string_view line) override { print_above(stderr, line); }
 
     void resized() override {
         if (editing()) rl_resize_terminal();
     }
+
+    void learn_name(std::string_view name) override { names_.add(name); }
 
     bool discard_typed_line() override {
         if (!editing() || rl_end == 0) return false;
@@ -88,6 +96,23 @@ public:
 
 private:
     bool editing() const noexcept { return mode_ == InputMode::text || mode_ == InputMode::command; }
+
+    // readline's completion hook: candidates for the word before the cursor.
+    static char** complete(const char*, int, int end) {
+        rl_attempted_completion_over = 1; // no fallback to file names, even with no match
+        if (mode_of_active() != InputMode::command) return nullptr;
+        candidates_ = completions(std::string_view(rl_line_buffer, std::size_t(end)), active_terminal->names_);
+        if (candidates_.empty()) return nullptr;
+        return rl_completion_matches("", &ReadlineTerminal::next_candidate);
+    }
+    static char* next_candidate(const char*, int state) {
+        static std::size_t next = 0;
+        if (state == 0) next = 0;
+        if (next >= candidates_.size()) return nullptr;
+        return strdup(candidates_[next++].c_str());
+    }
+    static char* no_entries(const char*, int) { return nullptr; }
+    static InputMode mode_of_active() { return active_terminal ? active_terminal->mode_ : InputMode::none; }
 
     static void on_line(char* raw) {
         ReadlineTerminal& self = *active_terminal;
@@ -197,7 +222,9 @@ private:
     InputMode mode_ = InputMode::none;
     std::string prompt_;
     std::string secret_;
-    std::string kept_line_; // half-typed command line kept for the next command prompt
+    KnownNames names_;
+    static inline std::vector<std::string> candidates_; // of the completion in progress
+    std::string kept_line_;                             // half-typed command line kept for the next command prompt
     termios saved_termios_{};
     bool echo_hidden_ = false;
 };

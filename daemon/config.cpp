@@ -1,6 +1,8 @@
 #include "config.hpp"
 
 #include "log.hpp"
+#include "net/listener.hpp"
+#include "net/tls_context.hpp"
 #include "proto/io/read_file.hpp"
 
 #include <arpa/inet.h>
@@ -85,6 +87,10 @@ const std::vector<KeySpec>& specs() {
          0,
          i64max},
         {{"log_level", "error, warning, info or debug", true}, &Config::log_level},
+        {{"tls_cert", "PEM certificate chain; with tls_key the listener speaks TLS", true}, &Config::tls_cert},
+        {{"tls_key", "PEM private key of tls_cert", true}, &Config::tls_key},
+        {{"tls_min_version", "oldest TLS version accepted: 1.2 or 1.3", true}, &Config::tls_min_version},
+        {{"allow_plaintext", "listen without TLS on an address other than loopback", false}, &Config::allow_plaintext},
     };
     return table;
 }
@@ -194,6 +200,17 @@ void validate(const Config& c) {
         throw ConfigError(fmt::format("'listen' must be an IPv4 or IPv6 address (got '{}')", c.listen));
     if (!log::parse_level(c.log_level))
         throw ConfigError(fmt::format("'log_level' must be error, warning, info or debug (got '{}')", c.log_level));
+    if (!parse_tls_version(c.tls_min_version))
+        throw ConfigError(fmt::format("'tls_min_version' must be \"1.2\" or \"1.3\" (got '{}')", c.tls_min_version));
+}
+
+void validate_transport(const Config& c, const std::string& address) {
+    if (c.tls_cert.empty() != c.tls_key.empty())
+        throw ConfigError("'tls_cert' and 'tls_key' go together: set both or neither");
+    if (c.tls() || c.allow_plaintext || is_loopback_address(address)) return;
+    throw ConfigError(fmt::format("refusing to listen on {} without TLS: set tls_cert and tls_key (confabd.toml(5)), "
+                                  "or allow_plaintext = true to send passwords and messages unencrypted",
+                                  address));
 }
 
 std::vector<std::string> restart_only_changes(const Config& before, const Config& after) {

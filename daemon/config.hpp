@@ -33,6 +33,12 @@ struct Config {
     std::int64_t user_message_rate = 200;              // deliveries per second per user (burst 2 s)
     std::int64_t user_byte_rate = 256 * 1024;          // bytes delivered per second per user (burst 2 s)
     std::string log_level = "info";
+    std::string tls_cert;                // PEM certificate chain; with tls_key the listener speaks TLS
+    std::string tls_key;                 // PEM private key of tls_cert
+    std::string tls_min_version = "1.3"; // "1.2" or "1.3"
+    bool allow_plaintext = false;        // plaintext on an address other than loopback
+
+    bool tls() const { return !tls_cert.empty(); }
 };
 
 struct ConfigError : std::runtime_error {
@@ -54,8 +60,13 @@ Config parse_config_text(const std::string& text, const std::string& origin);
 // Applies `key=value` (from command-line flags) with the same checks as the file.
 void set_config_value(Config& c, const std::string& key, const std::string& value);
 
-// Cross-field checks (listen address syntax, log level names).
+// Single-value checks (listen address syntax, log level names, TLS version).
 void validate(const Config& c);
+
+// Checks that need the whole configuration, made once every source has been applied:
+// tls_cert and tls_key come together, and a listener on `address` (normally c.listen)
+// other than loopback speaks TLS unless allow_plaintext says otherwise.
+void validate_transport(const Config& c, const std::string& address);
 
 // Keys whose change needs a restart, named for the reload log line.
 std::vector<std::string> restart_only_changes(const Config& before, const Config& after);

@@ -31,7 +31,8 @@ void usage(std::FILE* out) {
                "      --state-dir DIR    persistent state directory (overrides state_dir)\n"
                "      --set KEY=VALUE    override any configuration key\n"
                "      --log-level LEVEL  error, warning, info or debug\n"
-               "      --check-config     validate the configuration and users file, then exit\n"
+               "      --check-config     validate the configuration, users file and TLS certificate\n"
+               "                         and key, then exit\n"
                "  -h, --help             show this help\n"
                "  -V, --version          show the version\n\n"
                "Without --config the daemon listens on 127.0.0.1:7420 with demo users\n"
@@ -97,15 +98,21 @@ int main(int argc, char** argv) {
 
     Config config;
     UsersFile users;
+    std::unique_ptr<TlsContext> tls;
     try {
         std::tie(config, users) = load_settings(source);
+        tls = load_tls(config); // before binding: a bad certificate or key is a configuration error
     } catch (const std::exception& e) {
         log::error("{}", e.what());
         return exit_config;
     }
     log::set_level(*log::parse_level(config.log_level));
     if (check_only) {
-        std::printf("configuration OK: %zu users\n", users.users.size());
+        if (tls)
+            std::printf("configuration OK: %zu users, TLS certificate %s\n", users.users.size(),
+                        tls->summary().c_str());
+        else
+            std::printf("configuration OK: %zu users\n", users.users.size());
         return 0;
     }
 
@@ -116,9 +123,12 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     try {
-        Server server(std::move(source), config, std::move(users));
+        Server server(std::move(source), config, std::move(users), std::move(tls));
         log::info("confabd {} listening on {}:{}", CONFAB_VERSION, server.address(), server.port());
         return server.run();
+    } catch (const ConfigError& e) {
+        log::error("{}", e.what());
+        return exit_config;
     } catch (const std::exception& e) {
         log::error("{}", e.what());
         return 1;

@@ -67,7 +67,19 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
             log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries", c.users_file,
                          users.plaintext_entries);
     }
+    validate_transport(c, c.listen);
     return {std::move(c), std::move(users)};
+}
+
+namespace {
+TlsSettings tls_settings(const Config& c) {
+    return TlsSettings{c.tls_cert, c.tls_key, c.tls_min_version};
+}
+} // namespace
+
+std::unique_ptr<TlsContext> load_tls(const Config& c) {
+    if (!c.tls()) return nullptr;
+    return std::make_unique<TlsContext>(tls_settings(c));
 }
 
 CoreSettings core_settings(const Config& c) {
@@ -87,10 +99,18 @@ CoreSettings core_settings(const Config& c) {
     return s;
 }
 
-Server::Server(ConfigSource source, Config config, UsersFile users)
-    : source_(std::move(source)), config_(std::move(config)), listener_(make_listener(config_)),
+Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls)
+    : source_(std::move(source)), config_(std::move(config)), tls_(std::move(tls)), listener_(make_listener(config_)),
       signal_fd_(make_signal_fd()), hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
       store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)) {
+    // A socket passed by systemd listens where its unit says, not where `listen` does.
+    validate_transport(config_, listener_->address());
+    if (tls_)
+        log::info("TLS {}+ with certificate {}", config_.tls_min_version, tls_->summary());
+    else if (!is_loopback_address(listener_->address()))
+        log::warning("listening on {} without TLS (allow_plaintext = true): passwords and messages cross the "
+                     "network unencrypted",
+                     listener_->address());
     core_.restore(store_->load(), now());
     store_->start();
     reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
@@ -146,6 +166,9 @@ void Server::send(ConnId id, proto::Bytes frame) {
 void Server::close(ConnId id) {
     Connection* c = conns_.find(id);
     if (!c || !c->request_close()) return; // the core has forgotten it: no on_disconnect later
+    // Nothing can reach a peer whose TLS handshake has not finished: close at once, so a
+    // stalled handshake ends at the login deadline.
+    if (c->phase() == Connection::Phase::handshaking) return drop(*c, "closed before its TLS handshake finished");
     mark_dirty(*c);
     arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
 }
@@ -186,14 +209,14 @@ proto::Token Server::random_token() {
 
 // ---------------------------------------------------------------- events
 
-namespace {
-// Best effort: tell a refused client why, then close; never block on it.
-void refuse(const UniqueFd& fd, proto::Status code, std::string_view detail) {
+// Best effort: tell a refused client why, then close; never block on it. A TLS
+// client could not read a plain frame, so it just sees the close.
+void Server::refuse(const UniqueFd& fd, proto::Status code, std::string_view detail) const {
+    if (tls_) return;
     std::vector<std::uint8_t> frame;
     proto::append_frame(frame, proto::ProtocolError{code, detail});
     [[maybe_unused]] auto n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
-} // namespace
 
 void Server::on_accept() {
     listener_->accept_all([this](UniqueFd fd, std::string peer) {
@@ -211,7 +234,16 @@ void Server::on_accept() {
                        a.detail);
             return;
         }
-        Connection& c = conns_.insert(std::move(fd), std::move(peer));
+        std::unique_ptr<TlsTransport> tls;
+        if (tls_) {
+            try {
+                tls = std::make_unique<TlsTransport>(tls_->get(), fd.get());
+            } catch (const TlsError& e) {
+                log::warning("refused a connection from {}: {}", peer, e.what());
+                return;
+            }
+        }
+        Connection& c = conns_.insert(std::move(fd), std::move(peer), std::move(tls));
         reactor_.add(c.fd(), c.id(), conn_events);
         log::debug("connection from {}", c.peer());
         core_.on_connect(c.id(), c.peer(), t);
@@ -220,8 +252,20 @@ void Server::on_accept() {
 
 void Server::on_connection_event(Connection& c, std::uint32_t events) {
     if (events & EPOLLERR) return drop(c, "socket error");
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) read_frames(c);
-    if ((events & EPOLLOUT) && !c.is_dead()) mark_dirty(c);
+    const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP), writable = events & EPOLLOUT;
+    // TLS turns directions around: a read can wait for the socket to be writable, a write to be readable.
+    const bool write_waits = c.write_wants_readable();
+    if (readable || (writable && c.read_wants_writable())) read_frames(c);
+    if (c.is_dead()) return;
+    if (writable || (readable && write_waits)) mark_dirty(c);
+    watch_writable(c);
+}
+
+void Server::watch_writable(Connection& c) {
+    // EPOLLOUT only while the transport waits for it: otherwise every wakeup would report it.
+    if (c.is_dead() || c.wants_writable() == c.epollout) return;
+    c.epollout = !c.epollout;
+    reactor_.modify(c.fd(), c.id(), c.epollout ? conn_events | EPOLLOUT : conn_events);
 }
 
 void Server::mark_dirty(Connection& c) {
@@ -230,12 +274,12 @@ void Server::mark_dirty(Connection& c) {
 
 void Server::read_frames(Connection& c) {
     for (std::size_t i = 0; i < reads_per_wakeup; ++i) {
-        if (!c.is_open()) return;
+        if (!c.reads_input()) return;
         std::size_t got = 0;
         switch (c.read_into(read_buf_, got)) {
         case Connection::IoStatus::would_block: c.decoder().release_if_empty(); return;
         case Connection::IoStatus::closed: return drop(c, "closed by peer");
-        case Connection::IoStatus::error: return drop(c, "read error");
+        case Connection::IoStatus::error: return read_failed(c);
         case Connection::IoStatus::progress: break;
         }
         const Now t = now(); // one clock reading per read: frames of one read share a time
@@ -249,6 +293,18 @@ void Server::read_frames(Connection& c) {
     }
     // Budget spent with input possibly left: edge-triggered epoll will not say so again.
     read_pending_.push(c.id(), c.read_pending);
+}
+
+void Server::read_failed(Connection& c) {
+    if (c.refused_plaintext())
+        return core_.on_protocol_error(c.id(), proto::Status::bad_request, "this port speaks TLS: connect with --tls",
+                                       now());
+    // One line per failed connection: a broken or hostile TLS client is worth knowing about, not a flood.
+    if (c.phase() == Connection::Phase::handshaking)
+        log::info("TLS handshake with {} failed: {}", c.peer(), c.transport_failure());
+    else if (!c.transport_failure().empty())
+        log::info("TLS connection from {} failed: {}", c.peer(), c.transport_failure());
+    drop(c, "read error");
 }
 
 void Server::drop(Connection& c, std::string_view reason) {
@@ -291,20 +347,15 @@ void Server::flush_dirty() {
         if (c->is_dead()) continue;
         switch (c->flush()) {
         case Connection::IoStatus::progress:
-            if (c->epollout) {
-                reactor_.modify(c->fd(), c->id(), conn_events);
-                c->epollout = false;
-            }
-            if (c->phase() == Connection::Phase::closing) drop(*c, "closed after last frame");
-            break;
-        case Connection::IoStatus::would_block:
-            if (!c->epollout) { // ask for EPOLLOUT only while output is pending
-                reactor_.modify(c->fd(), c->id(), conn_events | EPOLLOUT);
-                c->epollout = true;
+            if (c->phase() == Connection::Phase::closing) {
+                c->close_notify();
+                drop(*c, "closed after last frame");
             }
             break;
+        case Connection::IoStatus::would_block: break;
         default: drop(*c, "write error"); break;
         }
+        watch_writable(*c);
     }
 }
 
@@ -366,11 +417,22 @@ void Server::reload() {
         for (const auto& key : restart_only_changes(config_, config))
             log::warning("'{}' changed: the new value takes effect after a restart", key);
         keep_restart_only(config_, config);
+        if (config.tls() != bool(tls_)) {
+            log::warning("turning TLS {} takes effect after a restart", tls_ ? "off" : "on");
+            config.tls_cert = config_.tls_cert;
+            config.tls_key = config_.tls_key;
+        }
+        // The files are read again even under the same names: a renewed certificate keeps its paths.
+        std::unique_ptr<TlsContext> tls = load_tls(config);
         log::set_level(*log::parse_level(config.log_level));
         std::size_t count = users.users.size();
         core_.update_settings(core_settings(config));
         core_.replace_users(std::move(users));
         config_ = std::move(config);
+        if (tls) {
+            tls_ = std::move(tls); // new handshakes only: running sessions keep their context
+            log::info("TLS certificate reloaded: {}", tls_->summary());
+        }
         log::info("configuration reloaded: {} users", count);
     } catch (const std::exception& e) { log::error("reload failed, keeping the current configuration: {}", e.what()); }
     systemd::notify_ready(last_status_);
@@ -414,6 +476,7 @@ int Server::run() {
             if (Connection* c = conns_.find(id)) {
                 c->read_pending = false;
                 read_frames(*c);
+                watch_writable(*c);
             }
             destroy_dead();
         }

@@ -14,6 +14,7 @@
 #include "net/listener.hpp"
 #include "net/reactor.hpp"
 #include "net/timer_fd.hpp"
+#include "net/tls_context.hpp"
 #include "state/store.hpp"
 
 #include <memory>
@@ -33,10 +34,14 @@ struct ConfigSource {
 // Loads config + users as main() and SIGHUP both need. Throws ConfigError/UsersFileError.
 std::pair<Config, UsersFile> load_settings(const ConfigSource& src);
 CoreSettings core_settings(const Config& c);
+// The TLS context the configuration asks for (null: plaintext). Throws TlsError.
+std::unique_ptr<TlsContext> load_tls(const Config& c);
 
 class Server final : private CoreEnv {
 public:
-    Server(ConfigSource source, Config config, UsersFile users);
+    // `tls` (from load_tls) makes the listener speak TLS. Throws ConfigError when the
+    // listening socket turns out to need TLS the configuration does not give it.
+    Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls);
     ~Server() override;
 
     std::uint16_t port() const { return listener_->port(); }
@@ -56,9 +61,12 @@ private:
     void allow_large_frames(ConnId conn) override;
 
     void on_accept();
+    void refuse(const UniqueFd& fd, proto::Status code, std::string_view detail) const;
     void on_connection_event(Connection& c, std::uint32_t events);
     void read_frames(Connection& c);
-    void mark_dirty(Connection& c); // flush it at the end of this loop iteration
+    void read_failed(Connection& c);    // read_into said error: log or explain, then drop
+    void watch_writable(Connection& c); // EPOLLOUT registered exactly while the transport waits for it
+    void mark_dirty(Connection& c);     // flush it at the end of this loop iteration
     void on_timers();
     void on_signal();
     void on_hash_results();
@@ -73,6 +81,7 @@ private:
 
     ConfigSource source_;
     Config config_;
+    std::unique_ptr<TlsContext> tls_; // null: plaintext listener
     Reactor reactor_;
     std::unique_ptr<Listener> listener_;
     TimerFd timer_fd_;

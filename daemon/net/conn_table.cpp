@@ -12,7 +12,7 @@ std::uint32_t generation_of(std::uint64_t id) {
 }
 } // namespace
 
-Connection& ConnTable::insert(UniqueFd fd, std::string peer) {
+Connection& ConnTable::insert(UniqueFd fd, std::string peer, std::unique_ptr<TlsTransport> tls) {
     std::uint32_t slot;
     if (!free_.empty()) {
         slot = free_.back();
@@ -23,7 +23,7 @@ Connection& ConnTable::insert(UniqueFd fd, std::string peer) {
     }
     Slot& s = slots_[slot];
     std::uint64_t id = std::uint64_t(s.generation) << slot_bits | slot;
-    s.conn = std::make_unique<Connection>(std::move(fd), id, std::move(peer));
+    s.conn = std::make_unique<Connection>(std::move(fd), id, std::move(peer), std::move(tls));
     ++count_;
     return *s.conn;
 }

@@ -20,7 +20,7 @@ public:
     static constexpr unsigned slot_bits = 32, generation_bits = 24, id_bits = slot_bits + generation_bits;
     static constexpr std::uint64_t min_id = std::uint64_t(1) << slot_bits;
 
-    Connection& insert(UniqueFd fd, std::string peer);
+    Connection& insert(UniqueFd fd, std::string peer, std::unique_ptr<TlsTransport> tls = nullptr);
     Connection* find(std::uint64_t id) noexcept;
     void erase(std::uint64_t id) noexcept;
     std::size_t size() const noexcept { return count_; }

@@ -1,6 +1,7 @@
-// One client socket: the fd, its frame decoder, its bounded output queue, its
-// lifecycle phase and the bookkeeping the reactor glue needs. Reads and writes
-// are non-blocking and report EAGAIN/EOF/errors as values; nothing here knows
+// One client socket: the fd, its transport (plain TCP, or TLS through a
+// TlsTransport), its frame decoder, its bounded output queue, its lifecycle
+// phase and the bookkeeping the reactor glue needs. Reads and writes are
+// non-blocking and report EAGAIN/EOF/errors as values; nothing here knows
 // about chat. Owned by ConnTable; reactor thread only.
 #pragma once
 
@@ -9,7 +10,10 @@
 #include "proto/io/stream_io.hpp" // IoStatus
 #include "proto/io/unique_fd.hpp"
 
+#include "net/tls_transport.hpp"
+
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -19,13 +23,16 @@ class Connection {
 public:
     // Phases only move down the list.
     enum class Phase : std::uint8_t {
-        // A transport with a handshake (TLS) starts here, before open, until it is done.
-        open,    // frames flow both ways
-        closing, // no more input; closed once output drains
-        dead,    // to be destroyed after the current event
+        handshaking, // TLS: no frame either way until the handshake is done
+        open,        // frames flow both ways
+        closing,     // no more input; closed once output drains
+        dead,        // to be destroyed after the current event
     };
 
-    Connection(UniqueFd fd, std::uint64_t id, std::string peer) : fd_(std::move(fd)), id_(id), peer_(std::move(peer)) {}
+    // With `tls` (a TlsTransport on `fd`) the connection starts handshaking.
+    Connection(UniqueFd fd, std::uint64_t id, std::string peer, std::unique_ptr<TlsTransport> tls = nullptr)
+        : fd_(std::move(fd)), id_(id), peer_(std::move(peer)), tls_(std::move(tls)),
+          phase_(tls_ ? Phase::handshaking : Phase::open) {}
 
     int fd() const noexcept { return fd_.get(); }
     std::uint64_t id() const noexcept { return id_; }
@@ -33,10 +40,13 @@ public:
 
     Phase phase() const noexcept { return phase_; }
     bool is_open() const noexcept { return phase_ == Phase::open; }
+    // Input is read while handshaking and open.
+    bool reads_input() const noexcept { return phase_ == Phase::handshaking || phase_ == Phase::open; }
     bool is_dead() const noexcept { return phase_ == Phase::dead; }
     // The owner asked for an orderly close (even if the connection died since).
     bool close_requested() const noexcept { return close_requested_; }
-    // Open -> closing; false if a close was already requested.
+    // Open -> closing (a handshaking connection stays so: the owner kills it); false if a
+    // close was already requested.
     bool request_close() noexcept {
         if (close_requested_) return false;
         close_requested_ = true;
@@ -50,13 +60,28 @@ public:
         return true;
     }
 
-    // The transport seam: the only two places bytes touch the socket, so a
-    // transport with its own framing (TLS) replaces exactly these.
+    // The transport seam: the only two places bytes touch the socket. Over TLS
+    // they go through the TlsTransport, and a finished handshake opens the connection.
     using IoStatus = confab::IoStatus;
     // One read into `buf`; `got` receives the byte count on progress.
     IoStatus read_into(std::span<std::uint8_t> buf, std::size_t& got) noexcept;
     // Writes pending output until it is empty or the socket would block.
     IoStatus flush() noexcept;
+    // The transport waits for the socket to become writable (to go on reading or writing).
+    bool wants_writable() const noexcept { return tls_ ? tls_->wants_writable() : flush_blocked_; }
+    // TLS only: the last flush waits for input (a handshake not finished yet); the last read
+    // waits for the socket to take output (the handshake's last flight, a key update).
+    bool write_wants_readable() const noexcept { return tls_ && tls_->write_wants_readable(); }
+    bool read_wants_writable() const noexcept { return tls_ && tls_->read_wants_writable(); }
+    // Orderly close: TLS close_notify, when it can be sent without blocking.
+    void close_notify() noexcept {
+        if (tls_) tls_->close_notify();
+    }
+    // A TLS connection whose peer spoke something else: read_into returned error, the input
+    // was discarded and output now goes out unencrypted, so the peer can be told in plain.
+    bool refused_plaintext() const noexcept { return refused_plaintext_; }
+    // Why the TLS transport failed ("" for plain TCP), for one log line.
+    std::string_view transport_failure() const noexcept { return tls_ ? std::string_view(tls_->failure()) : ""; }
 
     proto::FrameDecoder& decoder() noexcept { return decoder_; }
     OutputBuffer& output() noexcept { return output_; }
@@ -72,8 +97,11 @@ private:
     std::string peer_;
     proto::FrameDecoder decoder_{proto::max_prelogin_frame_size}; // raised at login
     OutputBuffer output_;
-    Phase phase_ = Phase::open;
+    std::unique_ptr<TlsTransport> tls_; // null: plain TCP
+    Phase phase_;
     bool close_requested_ = false;
+    bool flush_blocked_ = false; // plain TCP: the last flush stopped at a full socket
+    bool refused_plaintext_ = false;
 };
 
 } // namespace confab

@@ -29,6 +29,15 @@ std::string peer_string(const sockaddr_storage& ss) {
 }
 } // namespace
 
+bool is_loopback_address(const std::string& address) {
+    in_addr a4{};
+    in6_addr a6{};
+    if (inet_pton(AF_INET, address.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, address.c_str(), &a6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
 Listener::Listener(const std::string& address, std::uint16_t port) : spare_(open_spare()) {
     sockaddr_storage ss{};
     socklen_t len;

@@ -13,6 +13,9 @@
 
 namespace confab {
 
+// True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 (IPv4 or IPv6 text): traffic that never leaves the host.
+bool is_loopback_address(const std::string& address);
+
 class Listener {
 public:
     // Binds address:port (port 0 = ephemeral). Throws std::system_error.

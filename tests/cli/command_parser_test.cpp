@@ -63,12 +63,15 @@ TEST_CASE("commands without arguments refuse extra words") {
     CHECK(error_of("logout now") == "error: usage: logout");
 }
 
-TEST_CASE("whoelsesince needs a non-negative whole number that fits 32 bits") {
+TEST_CASE("whoelsesince takes any whole number of seconds; more than 32 bits hold means ever") {
     CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 0").seconds == 0);
     CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 300").seconds == 300);
     CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 4294967295").seconds == 4294967295u);
-    for (std::string_view bad : {"whoelsesince", "whoelsesince -1", "whoelsesince 1.5", "whoelsesince 4294967296",
-                                 "whoelsesince 99999999999", "whoelsesince 10s", "whoelsesince 1 2", "whoelsesince +5"})
+    CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 4294967296").seconds == 4294967295u);
+    CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 9999999999").seconds == 4294967295u);
+    CHECK(parse_as<cmd::WhoElseSince>("whoelsesince 000000000000000000000000007").seconds == 7);
+    for (std::string_view bad : {"whoelsesince", "whoelsesince -1", "whoelsesince 1.5", "whoelsesince 10s",
+                                 "whoelsesince 1 2", "whoelsesince +5"})
         CHECK(error_of(bad).find("usage: whoelsesince <seconds>") != std::string::npos);
 }
 
@@ -96,11 +99,11 @@ TEST_CASE("a user argument breaking the protocol's name rule is refused before s
     CHECK(error_of("block " + std::string(33, 'x')).find("invalid user name") != std::string::npos);
 }
 
-TEST_CASE("text must be 1..1000 bytes of UTF-8") {
-    std::string longest(1000, 'a');
+TEST_CASE("text must be 1..16000 bytes of UTF-8 (past 1000 it is sent as several messages)") {
+    std::string longest(16000, 'a');
     CHECK(parse_as<cmd::Message>("message bob " + longest).text == longest);
-    CHECK(error_of("message bob " + longest + "a") == "error: the text is too long (1001 bytes, at most 1000)");
-    CHECK(error_of("broadcast " + std::string(1001, 'b')).find("too long") != std::string::npos);
+    CHECK(error_of("message bob " + longest + "a") == "error: the text is too long (16001 bytes, at most 16000)");
+    CHECK(error_of("broadcast " + std::string(16001, 'b')).find("too long") != std::string::npos);
 
     CHECK(parse_as<cmd::Message>("message bob h\xc3\xa9llo \xe2\x82\xac").text == "h\xc3\xa9llo \xe2\x82\xac");
     CHECK(error_of("message bob \xff\xfe") == "error: the text is not valid UTF-8");
@@ -110,9 +113,34 @@ TEST_CASE("text must be 1..1000 bytes of UTF-8") {
     CHECK(text_problem("").has_value());
 }
 
-TEST_CASE("unknown commands point at help") {
+TEST_CASE("unknown commands point at help, or at the command they nearly spell") {
     CHECK(error_of("foo") == "error: unknown command 'foo' (type 'help' for the list of commands)");
-    CHECK(error_of("MESSAGE bob hi").find("unknown command 'MESSAGE'") != std::string::npos);
+    CHECK(error_of("mesage bob hi") == "error: unknown command 'mesage' (did you mean 'message'?)");
+    CHECK(error_of("/brodcast hi") == "error: unknown command '/brodcast' (did you mean 'broadcast'?)");
+    CHECK(error_of("WHOELS") == "error: unknown command 'WHOELS' (did you mean 'whoelse'?)");
+    CHECK(error_of("frobnicate").find("type 'help'") != std::string::npos);
+    CHECK(error_of("ab").find("type 'help'") != std::string::npos); // too short to guess
+    CHECK(near_miss("blok") == "block");
+    CHECK_FALSE(near_miss("xyzzy"));
+}
+
+TEST_CASE("habits: a leading slash, any case, and the aliases msg, quit, exit and ?") {
+    CHECK(parse_as<cmd::Message>("MESSAGE bob hi").to == "bob");
+    CHECK(parse_as<cmd::Message>("/msg bob hi").text == "hi");
+    CHECK(parse_as<cmd::Message>("msg bob hi there").text == "hi there");
+    parse_as<cmd::Logout>("/quit");
+    parse_as<cmd::Logout>("quit");
+    parse_as<cmd::Logout>("Exit");
+    parse_as<cmd::Help>("/help");
+    parse_as<cmd::Help>("?");
+    parse_as<cmd::WhoElse>("/WhoElse");
+    parse_as<cmd::Blocks>("blocks");
+    CHECK(error_of("blocks bob") == "error: usage: blocks");
+    CHECK(error_of("/").find("unknown command '/'") != std::string::npos);
+    CHECK(command_takes_user("/MSG"));
+    CHECK_FALSE(command_takes_user("broadcast"));
+    CHECK(canonical_command("exit") == "logout");
+    CHECK(canonical_command("nope").empty());
 }
 
 TEST_CASE("help lists every command") {

@@ -35,7 +35,12 @@ TEST_CASE("defaults match the documented values") {
     CHECK(c.hash_workers == 2);
     CHECK(c.presence == true);
     CHECK(c.log_level == "info");
+    CHECK(c.tls_cert.empty());
+    CHECK(c.tls_key.empty());
+    CHECK(c.tls_min_version == "1.3");
+    CHECK(c.allow_plaintext == false);
     CHECK_NOTHROW(validate(c));
+    CHECK_NOTHROW(validate_transport(c, c.listen));
 
     Config empty = parse_config_text("", "empty.toml");
     CHECK(empty.port == 7420);
@@ -59,6 +64,10 @@ max_offline_messages = 0
 hash_workers = 4
 presence = false
 log_level = "debug"
+tls_cert = "/etc/confab/fullchain.pem"
+tls_key = "/etc/confab/privkey.pem"
+tls_min_version = "1.2"
+allow_plaintext = true
 )",
                                  "full.toml");
     CHECK(c.listen == "::1");
@@ -74,14 +83,18 @@ log_level = "debug"
     CHECK(c.hash_workers == 4);
     CHECK(c.presence == false);
     CHECK(c.log_level == "debug");
+    CHECK(c.tls_cert == "/etc/confab/fullchain.pem");
+    CHECK(c.tls_key == "/etc/confab/privkey.pem");
+    CHECK(c.tls_min_version == "1.2");
+    CHECK(c.allow_plaintext == true);
 }
 
 TEST_CASE("every documented key is in config_keys()") {
     std::vector<std::string> names;
     for (const auto& k : config_keys()) names.emplace_back(k.name);
-    for (const char* want :
-         {"listen", "port", "users_file", "state_dir", "block_duration", "timeout", "login_timeout", "max_connections",
-          "max_output_bytes", "max_offline_messages", "hash_workers", "presence", "log_level"})
+    for (const char* want : {"listen", "port", "users_file", "state_dir", "block_duration", "timeout", "login_timeout",
+                             "max_connections", "max_output_bytes", "max_offline_messages", "hash_workers", "presence",
+                             "log_level", "tls_cert", "tls_key", "tls_min_version", "allow_plaintext"})
         CHECK_MESSAGE(std::count(names.begin(), names.end(), want) == 1, want);
 }
 
@@ -135,6 +148,40 @@ TEST_CASE("bad listen address and bad log level are refused") {
         CHECK(error_of(std::string("log_level = \"") + lvl + "\"\n").empty());
 }
 
+TEST_CASE("tls_min_version is 1.2 or 1.3") {
+    CHECK(error_of("tls_min_version = \"1.2\"\n").empty());
+    CHECK(error_of("tls_min_version = \"1.3\"\n").empty());
+    for (const char* bad : {"1.1", "1.0", "TLSv1.3", "", "1.4"}) {
+        auto e = error_of(std::string("tls_min_version = \"") + bad + "\"\n");
+        CHECK_MESSAGE(contains(e, "'tls_min_version'"), bad);
+    }
+}
+
+TEST_CASE("validate_transport: plaintext only on loopback unless allowed; TLS cert and key together") {
+    Config c;
+    for (const char* loopback : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"})
+        CHECK_NOTHROW(validate_transport(c, loopback));
+    for (const char* remote : {"0.0.0.0", "::", "192.0.2.7", "2001:db8::1", "::ffff:192.0.2.7", "128.0.0.1"}) {
+        std::string e;
+        try {
+            validate_transport(c, remote);
+        } catch (const ConfigError& err) { e = err.what(); }
+        CHECK_MESSAGE(contains(e, std::string("refusing to listen on ") + remote + " without TLS"), remote);
+        CHECK(contains(e, "allow_plaintext"));
+    }
+    c.allow_plaintext = true;
+    CHECK_NOTHROW(validate_transport(c, "0.0.0.0"));
+    c.allow_plaintext = false;
+    c.tls_cert = "/c.pem";
+    c.tls_key = "/k.pem";
+    CHECK_NOTHROW(validate_transport(c, "0.0.0.0"));
+    c.tls_key.clear();
+    CHECK_THROWS_WITH_AS(validate_transport(c, "127.0.0.1"), doctest::Contains("'tls_key'"), ConfigError);
+    c.tls_cert.clear();
+    c.tls_key = "/k.pem";
+    CHECK_THROWS_WITH_AS(validate_transport(c, "127.0.0.1"), doctest::Contains("'tls_cert'"), ConfigError);
+}
+
 TEST_CASE("a TOML syntax error names the file and the line") {
     auto e = error_of("port = 7420\ntimeout = 30\nlisten = \"127.0.0.1\n");
     CHECK(contains(e, "test.toml"));
@@ -182,6 +229,9 @@ TEST_CASE("restart_only_changes names exactly the changed keys that need a resta
     b.log_level = "debug";
     b.users_file = "/x";
     b.max_connections = 5;
+    b.tls_cert = "/c.pem";
+    b.tls_key = "/k.pem";
+    b.tls_min_version = "1.2";
     CHECK(restart_only_changes(a, b).empty()); // all reloadable
     b.port = 1;
     b.listen = "::1";
@@ -190,9 +240,10 @@ TEST_CASE("restart_only_changes names exactly the changed keys that need a resta
     CHECK(r == std::vector<std::string>{"listen", "port"});
     b.hash_workers = 9;
     b.state_dir = "/elsewhere";
+    b.allow_plaintext = true;
     r = restart_only_changes(a, b);
     std::sort(r.begin(), r.end());
-    CHECK(r == std::vector<std::string>{"hash_workers", "listen", "port", "state_dir"});
+    CHECK(r == std::vector<std::string>{"allow_plaintext", "hash_workers", "listen", "port", "state_dir"});
 }
 
 TEST_CASE("keep_restart_only keeps the running restart-only keys and takes every reloadable one") {

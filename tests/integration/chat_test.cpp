@@ -555,8 +555,49 @@ TEST_CASE("whoelsesince lists users online now or within the window") {
     CHECK(alice->wait_line([](const std::string& l) { return l.rfind("error: usage: whoelsesince", 0) == 0; }));
     alice->send_line("whoelsesince -1");
     CHECK(alice->wait_line([](const std::string& l) { return l.rfind("error: usage: whoelsesince", 0) == 0; }));
-    alice->send_line("whoelsesince 4294967296");
+    alice->send_line("whoelsesince 1.5");
     CHECK(alice->wait_line([](const std::string& l) { return l.rfind("error: usage: whoelsesince", 0) == 0; }));
+}
+
+// ---------------------------------------------------------------- habits, long texts, blocks
+
+TEST_CASE("scripted: aliases and near misses, long texts split, blocks listed, whoelsesince of any size") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    alice->send_line("/MSG bob hi");
+    CHECK(bob->expect_line("alice: hi"));
+    alice->send_line("mesage bob hi");
+    CHECK(alice->expect_line("error: unknown command 'mesage' (did you mean 'message'?)"));
+    // 2500 bytes of words: three messages, cut between words.
+    std::string words;
+    while (words.size() < 2500) words += "word" + std::to_string(words.size()) + " ";
+    words.pop_back();
+    alice->send_line("msg bob " + words);
+    std::string joined;
+    for (int i = 0; i < 3; ++i) {
+        auto line = bob->wait_line([](const std::string& l) { return l.starts_with("alice: word"); });
+        REQUIRE(line);
+        CHECK(line->size() <= std::string("alice: ").size() + 1000);
+        joined += (i ? " " : "") + line->substr(7);
+    }
+    CHECK(joined == words);
+
+    alice->send_line("blocks");
+    CHECK(alice->expect_line("you have not blocked anyone"));
+    alice->send_line("block carol");
+    CHECK(alice->expect_line("carol is blocked"));
+    alice->send_line("block bob");
+    CHECK(alice->expect_line("bob is blocked"));
+    alice->send_line("blocks");
+    CHECK(alice->expect_line("blocked:"));
+    CHECK(alice->expect_line("  bob"));
+    CHECK(alice->expect_line("  carol"));
+    alice->send_line("whoelsesince 9999999999");
+    CHECK(alice->expect_line("bob"));
+    alice->send_line("quit");
+    CHECK(alice->expect_line("logged out"));
+    CHECK(alice->wait_exit().value_or(-1) == 0);
 }
 
 // ---------------------------------------------------------------- input errors
@@ -580,8 +621,10 @@ TEST_CASE("invalid commands and arguments print an error and the session continu
     CHECK(starts("error: invalid user name 'b!b'"));
     alice->send_line("message " + std::string(33, 'x') + " hi");
     CHECK(starts("error: invalid user name"));
-    alice->send_line("message bob " + std::string(1001, 'y'));
-    CHECK(alice->expect_line("error: the text is too long (1001 bytes, at most 1000)"));
+    alice->send_line("message bob " + std::string(16001, 'y'));
+    CHECK(alice->expect_line("error: the text is too long (16001 bytes, at most 16000)"));
+    alice->send_line("message bob " + std::string(20000, 'y')); // cut at the input bound, still refused
+    CHECK(starts("error: the text is too long"));
     alice->send_line("message bob bad \xff utf8");
     CHECK(alice->expect_line("error: the text is not valid UTF-8"));
     alice->send_line("broadcast");

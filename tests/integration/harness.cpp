@@ -59,8 +59,8 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::signal(SIGPIPE, SIG_DFL); // the harness ignores it (see ClientProcess::send_line)
-        ::execv(args[0], args.data());
+        ::signal(SIGPIPE, SIG_DFL);     // the harness ignores it (see ClientProcess::send_line)
+        ::execvp(args[0], args.data()); // a bare name (openssl) is looked up in PATH
         ::_exit(127);
     }
     return pid;
@@ -82,8 +82,7 @@ std::optional<int> wait_for(pid_t pid, Millis limit, bool& reaped, int& status) 
     }
 }
 
-// Runs a command to completion (10 s at most); throws with its output when it fails.
-void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
+ProcessResult run_in(const std::vector<std::string>& argv, const TempDir& dir) {
     std::string out_path = dir.path() + "/command.out";
     int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -100,7 +99,13 @@ void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
     std::ifstream in(out_path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     ::unlink(out_path.c_str());
-    if (!st || *st != 0) throw std::runtime_error("command failed: " + argv[0] + " " + argv[1] + ":\n" + text);
+    return {st.value_or(-1), text};
+}
+
+// Runs a command to completion; throws with its output when it fails.
+void run_command(const std::vector<std::string>& argv, const TempDir& dir) {
+    ProcessResult r = run_in(argv, dir);
+    if (r.status != 0) throw std::runtime_error("command failed: " + argv[0] + " " + argv[1] + ":\n" + r.output);
 }
 
 std::string openssl_errors() {
@@ -177,6 +182,13 @@ std::string TempDir::file(const std::string& name, const std::string& content) c
     std::string p = path_ + "/" + name;
     std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
     return p;
+}
+
+ProcessResult run_confabd(const std::vector<std::string>& args) {
+    TempDir dir;
+    std::vector<std::string> argv = {confabd_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_in(argv, dir);
 }
 
 // ---------------------------------------------------------------- certificates
@@ -375,7 +387,12 @@ RawClient::RawClient(std::uint16_t port, const TlsClientOptions& tls) : RawClien
 }
 
 RawClient::~RawClient() {
-    if (ssl_) SSL_free(ssl_);
+    if (ssl_) {
+        // close_notify, or OpenSSL marks the session not resumable when it is freed.
+        if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+        ERR_clear_error();
+        SSL_free(ssl_);
+    }
     if (fd_ >= 0) ::close(fd_);
 }
 
@@ -390,6 +407,11 @@ void RawClient::tls_wait(int ssl_result, int timeout_ms, const char* what) {
 
 std::string RawClient::peer_fingerprint() const {
     return ssl_ ? hex_sha256(SSL_get0_peer_certificate(ssl_)) : "";
+}
+
+int RawClient::peer_chain_length() const {
+    STACK_OF(X509)* chain = ssl_ ? SSL_get_peer_cert_chain(ssl_) : nullptr;
+    return chain ? sk_X509_num(chain) : 0;
 }
 
 std::shared_ptr<SSL_SESSION> RawClient::session() const {
@@ -501,7 +523,8 @@ proto::LoginResult RawClient::login(const std::string& name, const std::string& 
 
 // ---------------------------------------------------------------- ClientProcess
 
-ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>& args) {
+ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>& args,
+                             const std::vector<std::string>& env) {
     int in_pipe[2], out_pipe[2];
     if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     static int counter = 0;
@@ -511,7 +534,7 @@ ClientProcess::ClientProcess(std::uint16_t port, const std::vector<std::string>&
     int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     std::vector<std::string> argv = {confab_path(), "--host", "127.0.0.1", "--port", std::to_string(port)};
     argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = spawn(argv, in_pipe[0], out_pipe[1], err);
+    pid_ = spawn(argv, in_pipe[0], out_pipe[1], err, env);
     ::close(in_pipe[0]);
     ::close(out_pipe[1]);
     ::close(err);

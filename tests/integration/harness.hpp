@@ -153,6 +153,7 @@ public:
 
     // TLS connections only.
     std::string peer_fingerprint() const;         // like TestCert::fingerprint
+    int peer_chain_length() const;                // certificates the server sent
     std::shared_ptr<SSL_SESSION> session() const; // resumable once a frame has been received
     bool session_reused() const;                  // this handshake resumed a session
     std::string tls_version() const;              // "TLSv1.3", ...
@@ -171,7 +172,9 @@ private:
 // A real `confab` client in scripted mode (stdin/stdout are pipes).
 class ClientProcess {
 public:
-    ClientProcess(std::uint16_t port, const std::vector<std::string>& args = {});
+    // `env`: KEY=VALUE added to the client's environment.
+    ClientProcess(std::uint16_t port, const std::vector<std::string>& args = {},
+                  const std::vector<std::string>& env = {});
     ~ClientProcess();
     ClientProcess(const ClientProcess&) = delete;
     ClientProcess& operator=(const ClientProcess&) = delete;
@@ -206,6 +209,14 @@ private:
     bool reaped_ = false;
     int status_ = 0;
 };
+
+// A finished process: its exit status (-1 if it had to be killed after 10 s) and its stdout + stderr.
+struct ProcessResult {
+    int status;
+    std::string output;
+};
+// Runs confabd with `args` (e.g. --check-config --config FILE) to completion.
+ProcessResult run_confabd(const std::vector<std::string>& args);
 
 // Paths of the built binaries (set by meson through the environment).
 std::string confabd_path();

@@ -195,6 +195,92 @@ def a_lost_connection_offers_to_log_in_again_and_ctrl_d_declines(d, socket):
         s.close()
 
 
+def send_as_bob(d, *commands):
+    """bob, in scripted mode, runs `commands` and logs out."""
+    script = "bob\nbob123\n" + "".join(c + "\n" for c in commands)
+    subprocess.run([CONFAB, "--port", str(d.port)], input=script, text=True, capture_output=True, timeout=WAIT,
+                   check=True)
+
+
+def line_with(screen, needle):
+    return next((l for l in screen.splitlines() if needle in l), "")
+
+
+@test
+def names_in_colour_with_the_time_on_a_terminal(d, socket):
+    s = Screen(socket, "env -u NO_COLOR " + confab(d.port, "--user", "alice"))
+    try:
+        login(s, "alice123")
+        send_as_bob(d, "message alice hi there")
+        screen = s.wait_for(r"hi there", escapes=True)
+        line = line_with(screen, "hi there")
+        assert re.match(r"^\d\d:\d\d bob: hi there", re.sub(r"\x1b\[[0-9;]*m", "", line)), repr(line)
+        assert re.search(r"\x1b\[(3[2-6]|9[2-6])mbob", line), repr(line)  # the name in a colour, not red
+        s.type("frobnicate")
+        s.keys("Enter")
+        line = line_with(s.wait_for(r"unknown command", escapes=True), "unknown command")
+        assert line.startswith("\x1b[31m"), repr(line)  # errors in red
+    finally:
+        s.close()
+
+
+@test
+def no_colour_with_NO_COLOR_or_never_and_no_time_with_no_timestamps(d, socket):
+    for i, (prefix, args) in enumerate((("env NO_COLOR=1 ", []),
+                                        ("env -u NO_COLOR ", ["--color=never", "--no-timestamps"]))):
+        s = Screen(socket + str(i), prefix + confab(d.port, "--user", "alice", *args))
+        try:
+            login(s, "alice123")
+            send_as_bob(d, "message alice plain please")
+            line = line_with(s.wait_for(r"plain please", escapes=True), "plain please")
+            assert "\x1b" not in line, repr(line)
+            if args:
+                assert line.startswith("bob: plain please"), repr(line)
+            else:
+                assert re.match(r"^\d\d:\d\d bob: plain please", line), repr(line)
+        finally:
+            s.close()
+
+
+@test
+def tab_completes_commands_and_user_names_never_files(d, socket):
+    s = Screen(socket, confab(d.port, "--user", "alice"))
+    try:
+        login(s, "alice123")
+        send_as_bob(d, "whoelse")  # alice learns the name from the presence notices
+        s.wait_for(r"bob logged out")
+        s.type("mes")
+        s.keys("Tab")
+        s.wait_for(r"^> message$")
+        s.type("b")
+        s.keys("Tab")
+        s.wait_for(r"^> message bob$")
+        s.keys("C-u")
+        s.type("whoel")
+        s.keys("Tab")
+        s.wait_for(r"^> whoelse$")
+        s.keys("Tab", "Tab")  # still ambiguous: a double Tab lists the candidates
+        s.wait_for(r"whoelse\s+whoelsesince")  # both candidates listed
+        s.keys("C-u")
+        s.type("message bob /tm")
+        s.keys("Tab")
+        time.sleep(0.2)
+        s.keys("Tab")
+        time.sleep(0.5)
+        screen = s.text()
+        assert re.search(r"^> message bob /tm$", screen, re.M) and "/tmp/" not in screen, screen
+        s.keys("C-u")
+        s.type("/tm")
+        s.keys("Tab")
+        time.sleep(0.2)
+        s.keys("Tab")
+        time.sleep(0.5)
+        screen = s.text()
+        assert re.search(r"^> /tm$", screen, re.M), screen
+    finally:
+        s.close()
+
+
 def run_all():
     for fn in TESTS:
         workdir = tempfile.mkdtemp(prefix="confab-tmux-")
@@ -208,7 +294,8 @@ def run_all():
             failures.append(fn.__name__)
             print("FAIL %s: %s" % (fn.__name__, e))
         finally:
-            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+            for suffix in ("", "0", "1"):
+                subprocess.run(["tmux", "-L", socket + suffix, "kill-server"], capture_output=True)
             if d:
                 d.stop()
             shutil.rmtree(workdir, ignore_errors=True)
