@@ -25,8 +25,13 @@ static_assert(store_token < ConnTable::min_id, "an epoll token is never a connec
 static_assert(ConnTable::id_bits <= timer_id_bits, "a connection id is the id of its timers");
 constexpr std::uint32_t conn_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
-constexpr std::int64_t close_grace_ms = 5000;   // a closing client gets this long to take its last frames
-constexpr std::size_t reads_per_wakeup = 16;    // then other clients get a turn
+constexpr std::int64_t close_grace_ms = 5000; // a closing client gets this long to take its last frames
+constexpr std::size_t reads_per_wakeup = 16;  // then other clients get a turn
+// A burst of connects, or thousands of login deadlines expiring together, is
+// handled in slices of this size per loop iteration, so delivery to everyone
+// else never stalls for more than a few milliseconds.
+constexpr std::size_t accepts_per_wakeup = 64;
+constexpr std::size_t timers_per_wakeup = 256;
 constexpr std::size_t max_queued_hashes = 1024; // beyond this, logins are answered "unavailable"
 
 UniqueFd make_signal_fd() {
@@ -219,7 +224,7 @@ void Server::refuse(const UniqueFd& fd, proto::Status code, std::string_view det
 }
 
 void Server::on_accept() {
-    listener_->accept_all([this](UniqueFd fd, std::string peer) {
+    accept_pending_ = listener_->accept_some(accepts_per_wakeup, [this](UniqueFd fd, std::string peer) {
         if (stopping_) return;
         if (conns_.size() >= std::size_t(config_.max_connections)) {
             refuse(fd, proto::Status::server_busy, "too many connections");
@@ -359,10 +364,15 @@ void Server::flush_dirty() {
     }
 }
 
+bool Server::timers_due(TimePoint now) {
+    auto next = timers_.next_deadline();
+    return next && *next <= now;
+}
+
 void Server::on_timers() {
     timer_fd_.drain();
     Now t = now();
-    for (TimerQueue::Key key : timers_.expire(t.mono)) {
+    for (TimerQueue::Key key : timers_.expire(t.mono, timers_per_wakeup)) {
         switch (timer_kind(key)) {
         case TimerKind::close_deadline:
             if (Connection* c = conns_.find(timer_id(key))) drop(*c, "did not read its last frames in time");
@@ -456,7 +466,8 @@ int Server::run() {
             if (conns_.size() == 0 || monotonic_ms() >= stop_by) break;
         }
         timer_fd_.arm(timers_.next_deadline());
-        int timeout = read_pending_.empty() ? -1 : 0;
+        const bool more_work = !read_pending_.empty() || accept_pending_ || timers_due(now().mono);
+        int timeout = more_work ? 0 : -1;
         if (stopping_) timeout = 50;
         for (const epoll_event& ev : reactor_.wait(timeout)) {
             switch (ev.data.u64) {
@@ -471,6 +482,10 @@ int Server::run() {
             }
             destroy_dead();
         }
+        // Work whose budget ran out: edge-triggered epoll and a fired timerfd will not report it again.
+        if (accept_pending_ && !stopping_) on_accept();
+        if (timers_due(now().mono)) on_timers();
+        destroy_dead();
         // Connections that still had input when their read budget ran out.
         for (std::uint64_t id : read_pending_.take()) {
             if (Connection* c = conns_.find(id)) {

@@ -68,6 +68,7 @@ private:
     void watch_writable(Connection& c); // EPOLLOUT registered exactly while the transport waits for it
     void mark_dirty(Connection& c);     // flush it at the end of this loop iteration
     void on_timers();
+    bool timers_due(TimePoint now);
     void on_signal();
     void on_hash_results();
     void on_store_results();
@@ -101,6 +102,7 @@ private:
     std::string last_status_;
     bool notify_ = false;
     bool stopping_ = false;
+    bool accept_pending_ = false; // the accept budget ran out with connections possibly waiting
 };
 
 } // namespace confab

@@ -33,9 +33,9 @@ std::optional<TimePoint> TimerQueue::next_deadline() {
     return heap_.front().deadline;
 }
 
-std::vector<TimerQueue::Key> TimerQueue::expire(TimePoint now) {
+std::vector<TimerQueue::Key> TimerQueue::expire(TimePoint now, std::size_t max) {
     std::vector<Key> due;
-    for (;;) {
+    while (due.size() < max) {
         drop_stale_top();
         if (heap_.empty() || heap_.front().deadline > now) break;
         due.push_back(heap_.front().key);

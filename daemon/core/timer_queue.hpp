@@ -27,7 +27,8 @@ public:
 
     // Removes every timer due at `now` and returns their keys, earliest first.
     // A callback may re-arm: re-armed timers are not returned again in this call.
-    std::vector<Key> expire(TimePoint now);
+    // At most `max` of them, earliest first; the rest stay due for the next call.
+    std::vector<Key> expire(TimePoint now, std::size_t max = SIZE_MAX);
 
     std::size_t size() const noexcept { return live_.size(); }
     std::size_t heap_size() const noexcept { return heap_.size(); } // live + stale, for tests

@@ -85,19 +85,21 @@ std::string Listener::address() const {
     return peer_string(ss);
 }
 
-void Listener::accept_all(const std::function<void(UniqueFd, std::string)>& on_accept) {
-    for (;;) {
+bool Listener::accept_some(std::size_t budget, const std::function<void(UniqueFd, std::string)>& on_accept) {
+    for (std::size_t accepted = 0;;) {
+        if (accepted == budget) return true;
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
         int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             int one = 1; // chat frames are small and latency-sensitive
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            ++accepted;
             on_accept(UniqueFd(fd), peer_string(ss));
             continue;
         }
         switch (errno) {
-        case EAGAIN: return;
+        case EAGAIN: return false;
         case EINTR:
         case ECONNABORTED:
         case EPROTO: continue;
@@ -112,10 +114,10 @@ void Listener::accept_all(const std::function<void(UniqueFd, std::string)>& on_a
                 log::warning("out of file descriptors: refused a connection");
             }
             spare_ = open_spare();
-            if (dropped < 0 || !spare_) return; // drained, or nothing left to trade
+            if (dropped < 0 || !spare_) return false; // drained, or nothing left to trade
             continue;
         }
-        default: log::error("accept: {}", std::strerror(errno)); return;
+        default: log::error("accept: {}", std::strerror(errno)); return false;
         }
     }
 }

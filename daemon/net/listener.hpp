@@ -28,7 +28,9 @@ public:
     std::string address() const;
 
     // Calls on_accept(fd, peer address) for every pending connection.
-    void accept_all(const std::function<void(UniqueFd, std::string)>& on_accept);
+    // Accepts until EAGAIN or `budget` connections; true when the budget ran
+    // out first (connections may be pending, and edge-triggered epoll will not say so again).
+    bool accept_some(std::size_t budget, const std::function<void(UniqueFd, std::string)>& on_accept);
 
 private:
     UniqueFd fd_;

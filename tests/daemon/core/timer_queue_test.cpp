@@ -151,3 +151,15 @@ TEST_CASE("stale heap entries are compacted: memory stays bounded under churn") 
         CHECK(q.expire(100).empty());
     }
 }
+
+TEST_CASE("expire with a budget hands out the earliest due keys and keeps the rest due") {
+    confab::TimerQueue q;
+    for (std::uint64_t k = 1; k <= 10; ++k) q.arm(k, confab::TimePoint(100 + k));
+    auto first = q.expire(1000, 4);
+    CHECK(first == std::vector<confab::TimerQueue::Key>{1, 2, 3, 4});
+    CHECK(q.next_deadline() == confab::TimePoint(105));
+    auto rest = q.expire(1000, 100);
+    CHECK(rest.size() == 6);
+    CHECK(rest.front() == 5);
+    CHECK(q.expire(1000, 4).empty());
+}
