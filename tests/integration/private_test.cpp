@@ -240,6 +240,7 @@ TEST_CASE("a private listener refuses wrong, misattributed and replayed tokens w
         {
             PskPeer peer(bob_port, token);
             REQUIRE(peer.secured());
+            CHECK(peer.key_exchange_group() != 0); // psk_dhe_ke: forward secrecy on top of the PSK
             peer.send(proto::PeerHello{proto::protocol_version, "carol", token});
             auto w = peer.receive();
             REQUIRE(w);

@@ -90,6 +90,10 @@ PskPeer::PskPeer(std::uint16_t port, const proto::Token& token) : keys_{private_
     secured_ = SSL_connect(ssl_) == 1;
 }
 
+int PskPeer::key_exchange_group() const {
+    return secured_ ? SSL_get_negotiated_group(ssl_) : 0;
+}
+
 PskPeer::~PskPeer() {
     if (ssl_) SSL_free(ssl_);
     if (ctx_) SSL_CTX_free(ctx_);

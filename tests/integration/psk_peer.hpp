@@ -31,6 +31,8 @@ public:
 
     // The handshake completed (the listener knew the PSK).
     bool secured() const { return secured_; }
+    // The (EC)DHE group of the handshake; 0 if none (a PSK-only key exchange).
+    int key_exchange_group() const;
     void send(const proto::Message& m);
     // The next frame's message (views into an owned buffer kept until the next call), or nullopt
     // on timeout, close or failure.
