@@ -6,12 +6,10 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,67 +23,61 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 using namespace confab;
 using namespace confab::test;
 
 namespace {
 
-std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-bool accepts(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// confabd behind a TLS listener presenting `cert`.
+// confabd speaking TLS with `cert`.
 class TlsServer {
 public:
-    explicit TlsServer(const TestCert& cert) {
-        port_ = free_port();
-        std::vector<std::string> args = {"socat",
-                                         "OPENSSL-LISTEN:" + std::to_string(port_) + ",bind=127.0.0.1,cert=" +
-                                             cert.cert_path + ",key=" + cert.key_path + ",verify=0,reuseaddr,fork",
-                                         "TCP:127.0.0.1:" + std::to_string(daemon_.port())};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-        if (posix_spawnp(&pid_, "socat", &actions, nullptr, argv.data(), environ) != 0)
-            throw std::runtime_error("cannot start socat");
-        posix_spawn_file_actions_destroy(&actions);
-        for (int i = 0; i < 200 && !accepts(port_); ++i) std::this_thread::sleep_for(10ms);
+    explicit TlsServer(const TestCert& cert) : daemon_(options(cert)) {}
+    std::uint16_t port() const { return daemon_.port(); }
+
+private:
+    static DaemonOptions options(const TestCert& cert) {
+        DaemonOptions o;
+        o.extra_config = tls_config(cert);
+        return o;
     }
-    ~TlsServer() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        ::waitpid(pid_, nullptr, 0);
+    Daemon daemon_;
+};
+
+// A server that answers whatever comes with a TLS alert record (as a TLS
+// server that does not tell plaintext clients in plain would), then closes.
+class AlertServer {
+public:
+    AlertServer() {
+        listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(listener_, 4) != 0 ||
+            ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+            throw std::runtime_error("cannot listen");
+        port_ = ntohs(addr.sin_port);
+        thread_ = std::thread([this] {
+            pollfd p{listener_, POLLIN, 0};
+            if (::poll(&p, 1, 10000) <= 0) return;
+            int c = ::accept(listener_, nullptr, nullptr);
+            char buf[512];
+            (void)::recv(c, buf, sizeof buf, 0);
+            const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46}; // fatal protocol_version
+            (void)::send(c, alert, sizeof alert, MSG_NOSIGNAL);
+            ::close(c);
+        });
+    }
+    ~AlertServer() {
+        thread_.join();
+        ::close(listener_);
     }
     std::uint16_t port() const { return port_; }
 
 private:
-    Daemon daemon_;
-    pid_t pid_ = -1;
+    int listener_ = -1;
     std::uint16_t port_ = 0;
+    std::thread thread_;
 };
 
 // A client of `port` at host `localhost`, with its own XDG_DATA_HOME.
@@ -227,6 +219,9 @@ TEST_CASE("a certificate for another host name is refused") {
                                " cannot be verified (hostname mismatch)"),
                   err);
     CHECK(c->lines().empty());
+    // The same certificate names the address 127.0.0.1 too: by address it is good.
+    auto by_address = client(server.port(), home, {"--ca", ca.cert_path, "--host", "127.0.0.1"});
+    CHECK_MESSAGE(logs_in(*by_address, "alice", "alice123"), by_address->stderr_text());
 }
 
 TEST_CASE("an unverified certificate is refused in scripted mode; --fingerprint pins it") {
@@ -323,9 +318,15 @@ TEST_CASE("TLS to a plaintext server, and plaintext to a TLS server, end with on
         c->send_line("alice123");
         CHECK(exit_code(*c) == 1);
         std::string err = c->stderr_text();
-        CHECK_MESSAGE(line_count(err) == 1, err);
-        CHECK_MESSAGE(has(err, "TLS"), err);
-        CHECK_MESSAGE(has(err, "--tls"), err);
+        CHECK_MESSAGE(err == "error: this port speaks TLS: connect with --tls\n", err);
+    }
+    SUBCASE("plaintext to a TLS server that answers only in TLS") {
+        AlertServer server;
+        auto c = client(server.port(), home, {});
+        CHECK(exit_code(*c) == 1);
+        std::string err = c->stderr_text();
+        CHECK_MESSAGE(
+            err == "error: the server at localhost:" + std::to_string(server.port()) + " speaks TLS: use --tls\n", err);
     }
 }
 
