@@ -490,6 +490,11 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
     case DepositResult::accepted: return; // "stored" is only said once the message is durable: settled() answers
     case DepositResult::mailbox_full:
         return result(c, m.request_id, Status::mailbox_full, fmt::format("{}'s mailbox is full", m.to));
+    case DepositResult::sender_share_full:
+        return result(c, m.request_id, Status::mailbox_full,
+                      fmt::format("you already have as many messages waiting for {} as one sender may; wait until "
+                                  "they log in",
+                                  m.to));
     case DepositResult::store_busy:
         return result(c, m.request_id, Status::storage_failed, "the server is too busy to store messages; try again");
     }

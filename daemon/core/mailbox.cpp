@@ -15,7 +15,13 @@ std::size_t Mailboxes::waiting(UserId to) const {
     return box == boxes_.end() ? 0 : box->second.size();
 }
 
+void Mailboxes::forget(UserId to, UserId from) {
+    auto it = held_.find(pair_key(to, from));
+    if (it != held_.end() && --it->second == 0) held_.erase(it);
+}
+
 void Mailboxes::insert(UserId to, StoredMessage m) {
+    ++held_[pair_key(to, m.from)];
     Box& box = boxes_[to];
     // Ids grow with time, so this is nearly always the end; order is by id whatever the caller does.
     auto pos = box.empty() || box.back().id < m.id ? box.end() : std::lower_bound(box.begin(), box.end(), m.id, by_id);
@@ -30,6 +36,8 @@ Mailboxes::Box::iterator Mailboxes::find(Box& box, std::uint64_t id) {
 
 DepositResult Mailboxes::deposit(const Deposit& d) {
     if (waiting(d.to) >= capacity_) return DepositResult::mailbox_full;
+    if (auto held = held_.find(pair_key(d.to, d.from)); held != held_.end() && held->second >= sender_share())
+        return DepositResult::sender_share_full;
     std::uint64_t tag = next_tag_++;
     if (!persist_(store_op::InsertMessage{tag, d.id, std::string(d.to_name), std::string(d.from_name), d.sent_at_ms,
                                           std::string(d.text)}))
@@ -48,6 +56,7 @@ void Mailboxes::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
     auto it = find(box->second, p.id);
     if (it == box->second.end()) return;
     if (!ok) {
+        forget(p.to, it->from);
         box->second.erase(it);
         if (box->second.empty()) boxes_.erase(box);
         events_.settled(p.to, p.reply, false, error);
@@ -76,6 +85,7 @@ void Mailboxes::acknowledge(UserId to, std::span<const std::uint64_t> ids) {
         // An uncommitted message was never delivered, so it cannot have been processed.
         if (!m.committed || !std::binary_search(acked.begin(), acked.end(), m.id)) return false;
         done.ids.push_back(m.id);
+        forget(to, m.from);
         return true;
     });
     if (box->second.empty()) boxes_.erase(box);

@@ -13,6 +13,7 @@
 
 #include "core/store_ops.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -49,7 +50,9 @@ struct Deposit {
     ReplyTo reply;
 };
 
-enum class DepositResult : std::uint8_t { accepted, mailbox_full, store_busy };
+// sender_share_full: this sender already holds its share of the recipient's
+// mailbox (three quarters of it), so one sender can never fill it for everyone else.
+enum class DepositResult : std::uint8_t { accepted, mailbox_full, sender_share_full, store_busy };
 
 // What a mailbox tells its owner.
 class MailboxEvents {
@@ -98,10 +101,14 @@ public:
 
     // Messages held for `to`, committed or not.
     std::size_t waiting(UserId to) const;
+    // How many of them one sender may hold: three quarters of the mailbox (at least one).
+    std::size_t sender_share() const noexcept { return std::max<std::size_t>(1, capacity_ - capacity_ / 4); }
 
 private:
     using Box = std::vector<StoredMessage>; // a vector: an empty deque costs ~600 B
     void insert(UserId to, StoredMessage m);
+    void forget(UserId to, UserId from); // one message of `from` left `to`'s mailbox
+    static std::uint64_t pair_key(UserId to, UserId from) { return std::uint64_t(to) << 32 | from; }
     Box::iterator find(Box& box, std::uint64_t id);
 
     struct Pending {
@@ -114,7 +121,8 @@ private:
     std::size_t capacity_;
     // Only users with messages waiting have an entry, ordered by id: an idle user costs nothing here.
     std::unordered_map<UserId, Box> boxes_;
-    std::unordered_map<std::uint64_t, Pending> pending_; // by store tag
+    std::unordered_map<std::uint64_t, Pending> pending_;    // by store tag
+    std::unordered_map<std::uint64_t, std::uint32_t> held_; // messages per (recipient, sender) pair
     std::uint64_t next_tag_ = 1;
 };
 

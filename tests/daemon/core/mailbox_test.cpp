@@ -240,3 +240,18 @@ TEST_CASE("restored messages are durable: delivered in id order, acknowledged, c
     f.commit_all();
     CHECK(f.login(bob) == Texts{"new"});
 }
+
+TEST_CASE("one sender may fill only three quarters of a mailbox: the rest stays for everyone else") {
+    Fixture f;
+    f.box.set_capacity(8); // a sender's share: 6
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 6; ++i) ids.push_back(f.send(alice, bob, std::to_string(i)));
+    f.send(alice, bob, "flood", 1, DepositResult::sender_share_full);
+    f.send(carol, bob, "from carol");
+    f.commit_all();
+    // Acknowledged messages give the sender its share back.
+    f.login(bob);
+    f.box.acknowledge(bob, std::vector<std::uint64_t>{ids[0]});
+    f.send(alice, bob, "again");
+    f.send(alice, bob, "and again", 1, DepositResult::sender_share_full);
+}
