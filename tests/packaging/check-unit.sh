@@ -59,6 +59,8 @@ for line in \
     'LimitNOFILE=65536' \
     'CapabilityBoundingSet=' \
     'NoNewPrivileges=yes' \
+    'MemoryMax=1G' \
+    'TasksMax=64' \
     'ProtectSystem=strict' \
     'PrivateUsers=yes' \
     'MemoryDenyWriteExecute=yes' \
