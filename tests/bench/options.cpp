@@ -46,7 +46,9 @@ store:   --store-senders S (20)  --store-messages M (100000)  --store-pairs P (5
 hostile: --duration S per attack (10)  --good-users N (100)  --good-rate MSG_PER_S (500)
          --attack-conns N (5000: connect, stall, burst; bounded by RLIMIT_NOFILE)
          --storm-conns N (50: lockout, password)  --attack-sources N (1: all from 127.0.0.2)
-         --probe-logins N (3: fresh logins from 127.0.0.1 during each attack)
+         --probe-logins N (3: fresh logins from 127.0.0.1 during each attack, yescrypt users)
+         --plain-probes (the probes have plaintext passwords: no hash in the users file,
+                         so unknown names are refused without the decoy hash)
          --require-targets (exit status 1 when a target is missed)
          The started daemon keeps its default limits; tune them with --set.
 
@@ -110,6 +112,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         storm_conns,
         attack_sources,
         probe_logins,
+        plain_probes,
         require_targets,
         json,
         smoke,
@@ -150,6 +153,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         {"storm-conns", required_argument, nullptr, storm_conns},
         {"attack-sources", required_argument, nullptr, attack_sources},
         {"probe-logins", required_argument, nullptr, probe_logins},
+        {"plain-probes", no_argument, nullptr, plain_probes},
         {"require-targets", no_argument, nullptr, require_targets},
         {"json", no_argument, nullptr, json},
         {"smoke", no_argument, nullptr, smoke},
@@ -224,6 +228,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
             ok = parse_num(a, o.attack_sources) && o.attack_sources >= 1 && o.attack_sources <= 250;
             break;
         case probe_logins: ok = parse_num(a, o.probe_logins) && o.probe_logins >= 0; break;
+        case plain_probes: o.plain_probes = true; break;
         case require_targets: o.require_targets = true; break;
         case json: o.json = true; break;
         case smoke: o.smoke = true; break;

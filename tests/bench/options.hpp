@@ -61,6 +61,7 @@ struct Options {
     int storm_conns = 50;         // wrong-password storms
     int attack_sources = 1;       // attacker source addresses 127.0.0.2 .. 127.0.0.(1 + N)
     int probe_logins = 3;         // fresh logins from 127.0.0.1 during each attack
+    bool plain_probes = false;    // probes with plaintext passwords: the users file holds no hash
     bool require_targets = false; // exit status 1 when a hostile target is missed
 
     bool smoke = false;

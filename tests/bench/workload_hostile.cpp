@@ -38,9 +38,17 @@ Timing timing_for(const Options& o) {
 // The users file: good users user0000000.. (plaintext, cheap to set up), then
 // the flooder's account; the probes log in as hash0000000.. (yescrypt, so a
 // probe costs what a real login costs, and unknown names are checked against
-// the daemon's decoy hash as they are in production).
+// the daemon's decoy hash as they are in production), or with --plain-probes
+// as plaintext users after the flooder (no hash anywhere: wrong passwords
+// cost the daemon nothing and a storm runs as fast as it can).
 std::uint32_t flooder_index(const Options& o) {
     return std::uint32_t(o.good_users);
+}
+
+Credentials probe_user(const Options& o, std::uint32_t k) {
+    if (!o.plain_probes) return {hashed_user(k), hashed_password};
+    const std::uint32_t u = flooder_index(o) + 1 + k;
+    return {plain_user(u), plain_password(u)};
 }
 
 // Connections the fd limit leaves for an attack here (the daemon inherits the same limit).
@@ -61,8 +69,9 @@ struct GoodTotals {
 
 DaemonSetup hostile_setup(const Options& o) {
     DaemonSetup s;
-    s.plain_users = std::int64_t(o.good_users) + 1;
-    s.hashed_users = std::max(o.probe_logins, 1);
+    const std::int64_t probes = std::max(o.probe_logins, 1);
+    s.plain_users = std::int64_t(o.good_users) + 1 + (o.plain_probes ? probes : 0);
+    s.hashed_users = o.plain_probes ? 0 : probes;
     s.presence = o.presence;
     s.lift_limits = false;
     return s;
@@ -79,6 +88,7 @@ Report run_hostile(const std::string& attack, const Options& o, Target& target) 
     rep.param("good_rate", o.good_rate);
     rep.param("duration_s", tm.duration);
     rep.param("attack_conns", conns);
+    if (o.plain_probes) rep.param("plain_probes", 1);
     if (o.attack_sources > 1) rep.param("attack_sources", o.attack_sources);
 
     const int pairs = o.good_users / 2;
@@ -94,7 +104,7 @@ Report run_hostile(const std::string& attack, const Options& o, Target& target) 
     setup.connections = conns;
     setup.user = flooder;
     setup.password = plain_password(flooder_index(o));
-    setup.target = attack == "password" ? hashed_user(0) : plain_user(1); // plain_user(1): pair 0's receiver
+    setup.target = attack == "password" ? probe_user(o, 0).name : plain_user(1); // plain_user(1): pair 0's receiver
 
     Crew crew(threads + 1); // good-traffic threads + the attacker
     std::mutex merge_mutex;
@@ -234,7 +244,7 @@ Report run_hostile(const std::string& attack, const Options& o, Target& target) 
             LoginBatch b;
             // The password storm's victim is the real user trying to get in; otherwise a fresh user each time.
             b.users = {attack == "password" ? 0u : std::uint32_t(probes_done)};
-            b.credentials = [](std::uint32_t u) { return Credentials{hashed_user(u), hashed_password}; };
+            b.credentials = [&o](std::uint32_t k) { return probe_user(o, k); };
             b.concurrency = 1;
             LoginOutcome lo = login_all(probe_loop, server, b, now + Clock(probe_timeout_s * 1e9));
             ++probes_done;
