@@ -2,6 +2,7 @@
 
 #include "proto/limits.hpp"
 #include "proto/names.hpp"
+#include "proto/parse_number.hpp"
 #include "proto/wire.hpp"
 
 #include <fmt/format.h>
@@ -44,14 +45,9 @@ std::optional<std::string> name_problem(std::string_view name) {
 
 // Any whole number of seconds; more than the protocol carries means "ever".
 std::optional<std::uint32_t> parse_seconds(std::string_view s) {
-    if (s.empty()) return std::nullopt;
-    constexpr std::uint64_t most = std::numeric_limits<std::uint32_t>::max();
-    std::uint64_t value = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = std::min(most, value * 10 + std::uint64_t(c - '0'));
-    }
-    return std::uint32_t(value);
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    // All digits: a number past uint32 is out of parse_number's range, and means "ever".
+    return parse_number<std::uint32_t>(s).value_or(std::numeric_limits<std::uint32_t>::max());
 }
 
 constexpr std::array<std::string_view, 12> names = {

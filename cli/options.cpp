@@ -3,6 +3,7 @@
 #include "cli/command_parser.hpp"
 #include "proto/limits.hpp"
 #include "proto/names.hpp"
+#include "proto/parse_number.hpp"
 
 #include <fmt/format.h>
 
@@ -19,14 +20,9 @@ enum : int { opt_password_file = 256, opt_private_host, opt_tls, opt_no_tls, opt
 enum : int { opt_color = 320, opt_no_timestamps };
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
-    if (s.empty() || s.size() > 5) return std::nullopt;
-    unsigned value = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + unsigned(c - '0');
-    }
-    if (value == 0 || value > 65535) return std::nullopt;
-    return std::uint16_t(value);
+    auto port = parse_number<std::uint16_t>(s);
+    if (port == 0) return std::nullopt;
+    return port;
 }
 
 ParsedOptions usage_error(std::string message) {

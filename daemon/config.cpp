@@ -4,12 +4,12 @@
 #include "net/listener.hpp"
 #include "net/tls_context.hpp"
 #include "proto/io/read_file.hpp"
+#include "proto/parse_number.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <toml.hpp>
 
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -17,7 +17,6 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -175,12 +174,10 @@ void set_config_value(Config& c, const std::string& key, const std::string& valu
         [&](auto member) {
             using T = std::remove_reference_t<decltype(c.*member)>;
             if constexpr (std::is_same_v<T, std::int64_t>) {
-                std::int64_t v = 0;
-                auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-                if (ec != std::errc{} || end != value.data() + value.size())
-                    throw ConfigError(fmt::format("{}: '{}' must be an integer (got '{}')", where, key, value));
-                check_range(*s, v, where);
-                c.*member = v;
+                auto v = parse_number<std::int64_t>(value);
+                if (!v) throw ConfigError(fmt::format("{}: '{}' must be an integer (got '{}')", where, key, value));
+                check_range(*s, *v, where);
+                c.*member = *v;
             } else if constexpr (std::is_same_v<T, bool>) {
                 if (value != "true" && value != "false")
                     throw ConfigError(fmt::format("{}: '{}' must be true or false", where, key));

@@ -2,6 +2,7 @@
 #include "daemon/systemd_integration.hpp"
 
 #include "confab_build_config.hpp"
+#include "proto/parse_number.hpp"
 
 #include <sys/stat.h>
 
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #if CONFAB_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -42,20 +44,6 @@ void send(const std::string& state) {
     (void)sd_notify(0, state.c_str());
 }
 #endif
-
-// Parses an unsigned decimal number covering all of text.
-bool parse_u64(std::string_view text, std::uint64_t& out) {
-    if (text.empty()) { return false; }
-    std::uint64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') { return false; }
-        const auto digit = static_cast<std::uint64_t>(c - '0');
-        if (value > (UINT64_MAX - digit) / 10U) { return false; }
-        value = value * 10U + digit;
-    }
-    out = value;
-    return true;
-}
 
 } // namespace
 
@@ -140,12 +128,12 @@ bool journal_stream_is_stderr() noexcept {
     const std::string_view value(env);
     const auto colon = value.find(':');
     if (colon == std::string_view::npos) { return false; }
-    std::uint64_t dev = 0;
-    std::uint64_t ino = 0;
-    if (!parse_u64(value.substr(0, colon), dev) || !parse_u64(value.substr(colon + 1), ino)) { return false; }
+    const auto dev = parse_number<std::uint64_t>(value.substr(0, colon));
+    const auto ino = parse_number<std::uint64_t>(value.substr(colon + 1));
+    if (!dev || !ino) { return false; }
     struct stat st {};
     if (fstat(2, &st) != 0) { return false; }
-    return static_cast<std::uint64_t>(st.st_dev) == dev && static_cast<std::uint64_t>(st.st_ino) == ino;
+    return static_cast<std::uint64_t>(st.st_dev) == *dev && static_cast<std::uint64_t>(st.st_ino) == *ino;
 }
 
 } // namespace confab::systemd

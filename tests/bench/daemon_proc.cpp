@@ -1,7 +1,10 @@
 #include "daemon_proc.hpp"
 
+#include "proto/parse_number.hpp"
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <crypt.h>
@@ -15,6 +18,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -89,33 +93,46 @@ std::string users_file_text(std::int64_t plain, std::int64_t hashed) {
     return text;
 }
 
+namespace {
+// The first run of digits in `text` (a /proc line such as "VmRSS:   1234 kB"), 0 if none.
+std::uint64_t first_number(std::string_view text) {
+    const auto begin = text.find_first_of("0123456789");
+    if (begin == std::string_view::npos) return 0;
+    const auto end = text.find_first_not_of("0123456789", begin);
+    return confab::parse_number<std::uint64_t>(text.substr(begin, end - begin)).value_or(0);
+}
+} // namespace
+
 ProcSample sample_process(int pid) {
     ProcSample s;
     std::string stat = read_file(fmt::format("/proc/{}/stat", pid));
     auto paren = stat.rfind(')'); // the command name may contain spaces and parentheses
     if (paren == std::string::npos) return s;
-    std::istringstream fields(stat.substr(paren + 2));
-    std::string f;
+    std::string_view fields = std::string_view(stat).substr(std::min(stat.size(), paren + 2));
     unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && (fields >> f); ++i) {
-        if (i == 14) utime = std::stoull(f);
-        if (i == 15) stime = std::stoull(f);
+    for (int i = 3; i <= 15 && !fields.empty(); ++i) {
+        std::string_view f = fields.substr(0, fields.find(' '));
+        fields.remove_prefix(std::min(fields.size(), f.size() + 1));
+        if (i == 14) utime = confab::parse_number<unsigned long long>(f).value_or(0);
+        if (i == 15) stime = confab::parse_number<unsigned long long>(f).value_or(0);
     }
     static const long ticks = ::sysconf(_SC_CLK_TCK);
     s.cpu_us = (utime + stime) * 1'000'000ull / std::uint64_t(ticks);
 
-    std::istringstream status(read_file(fmt::format("/proc/{}/status", pid)));
-    std::string line;
-    while (std::getline(status, line))
+    const std::string status = read_file(fmt::format("/proc/{}/status", pid));
+    for (std::string_view rest = status; !rest.empty();) {
+        std::string_view line = rest.substr(0, rest.find('\n'));
+        rest.remove_prefix(std::min(rest.size(), line.size() + 1));
         if (line.rfind("VmRSS:", 0) == 0)
-            s.rss_bytes = std::stoull(line.substr(6)) * 1024;
+            s.rss_bytes = first_number(line) * 1024;
         else if (line.rfind("VmHWM:", 0) == 0)
-            s.hwm_bytes = std::stoull(line.substr(6)) * 1024;
+            s.hwm_bytes = first_number(line) * 1024;
+    }
 
     std::error_code ec;
     for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
         std::string sched = read_file(task.path().string() + "/schedstat");
-        if (!sched.empty()) s.sched_ns += std::strtoull(sched.c_str(), nullptr, 10);
+        s.sched_ns += first_number(sched);
     }
     s.ok = s.rss_bytes > 0;
     return s;
@@ -174,7 +191,7 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
             std::string log = read_file(log_path);
             std::smatch m;
             if (std::regex_search(log, m, listening)) {
-                port_ = std::uint16_t(std::stoi(m[1]));
+                port_ = confab::parse_number<std::uint16_t>(m[1].str()).value_or(0);
                 return;
             }
         } else {

@@ -5,6 +5,8 @@
 #include "options.hpp"
 #include "workloads.hpp"
 
+#include "proto/parse_number.hpp"
+
 #include <fmt/format.h>
 
 #include <csignal>
@@ -23,8 +25,9 @@ void raise_fd_limit(std::int64_t want) {
     rlimit rl{};
     ::getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rlim_t(want)) {
-        rlim_t nr_open = 0;
-        std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+        std::string text;
+        std::getline(std::ifstream("/proc/sys/fs/nr_open"), text);
+        const rlim_t nr_open = confab::parse_number<rlim_t>(text).value_or(0);
         rlimit up{std::max(rl.rlim_cur, std::min(rlim_t(want), nr_open)), std::min(rlim_t(want), nr_open)};
         if (up.rlim_max > rl.rlim_max && ::setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
     }

@@ -1,11 +1,11 @@
 #include "options.hpp"
 
 #include "attacks.hpp"
+#include "proto/parse_number.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <getopt.h>
 #include <string_view>
@@ -61,16 +61,9 @@ Output:
 
 template <class T>
 bool parse_num(std::string_view s, T& out) {
-    if constexpr (std::is_floating_point_v<T>) {
-        try {
-            std::size_t used = 0;
-            out = T(std::stod(std::string(s), &used));
-            return used == s.size();
-        } catch (...) { return false; }
-    } else {
-        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-        return ec == std::errc{} && p == s.data() + s.size();
-    }
+    auto v = confab::parse_number<T>(s);
+    if (v) out = *v;
+    return v.has_value();
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // the real confabd. Login and lockout, presence, live and offline messages,
 // broadcast, blocking, whoelse/whoelsesince, idle timeout, input errors and
 // the client's command line.
+#include "proto/parse_number.hpp"
 #include "scenario.hpp"
 
 #include <doctest/doctest.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <ctime>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,12 +72,15 @@ std::time_t offline_time(const std::string& line, const std::string& from, const
         if (want == '0' ? (stamp[i] < '0' || stamp[i] > '9') : stamp[i] != want) return -1;
     }
     std::tm tm{};
-    tm.tm_year = std::stoi(stamp.substr(0, 4)) - 1900;
-    tm.tm_mon = std::stoi(stamp.substr(5, 2)) - 1;
-    tm.tm_mday = std::stoi(stamp.substr(8, 2));
-    tm.tm_hour = std::stoi(stamp.substr(11, 2));
-    tm.tm_min = std::stoi(stamp.substr(14, 2));
-    tm.tm_sec = std::stoi(stamp.substr(17, 2));
+    auto field = [&](std::size_t at, std::size_t len) {
+        return parse_number<int>(std::string_view(stamp).substr(at, len)).value_or(-1);
+    };
+    tm.tm_year = field(0, 4) - 1900;
+    tm.tm_mon = field(5, 2) - 1;
+    tm.tm_mday = field(8, 2);
+    tm.tm_hour = field(11, 2);
+    tm.tm_min = field(14, 2);
+    tm.tm_sec = field(17, 2);
     tm.tm_isdst = -1;
     return std::mktime(&tm);
 }

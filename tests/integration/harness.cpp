@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "proto/parse_number.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,12 +17,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace confab::test {
@@ -294,7 +298,7 @@ Daemon::Daemon(DaemonOptions opts) {
             std::size_t digits = at + listening.size(), end = digits;
             while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
             if (end > digits && end < text.size()) { // the whole number has been written
-                port_ = std::uint16_t(std::stoi(text.substr(digits, end - digits)));
+                port_ = parse_number<std::uint16_t>(std::string_view(text).substr(digits, end - digits)).value_or(0);
                 return;
             }
         }
@@ -332,12 +336,14 @@ double Daemon::cpu_seconds() const {
     std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
     std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-    std::string field;
+    std::string_view rest(stat);
+    rest.remove_prefix(std::min(rest.size(), stat.rfind(')') + 2));
     unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
+    for (int i = 3; i <= 15 && !rest.empty(); ++i) {
+        std::string_view field = rest.substr(0, rest.find(' '));
+        rest.remove_prefix(std::min(rest.size(), field.size() + 1));
+        if (i == 14) utime = parse_number<unsigned long long>(field).value_or(0);
+        if (i == 15) stime = parse_number<unsigned long long>(field).value_or(0);
     }
     return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
 }

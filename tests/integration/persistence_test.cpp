@@ -1,6 +1,7 @@
 // Durable state across restarts and crashes: the real confabd is killed and
 // started again on the same state directory.
 #include "harness.hpp"
+#include "proto/parse_number.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -37,7 +38,7 @@ std::vector<int> offline_indexes(const std::vector<std::string>& lines) {
     std::vector<int> out;
     for (const auto& l : lines) {
         std::smatch m;
-        if (std::regex_match(l, m, offline)) out.push_back(std::stoi(m[1]));
+        if (std::regex_match(l, m, offline)) out.push_back(parse_number<int>(m[1].str()).value_or(-1));
     }
     return out;
 }
