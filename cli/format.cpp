@@ -1,5 +1,6 @@
 #include "cli/format.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <ctime>
@@ -36,12 +37,9 @@ std::string printable(std::string_view text) {
 }
 
 std::string format_timestamp(std::uint64_t unix_ms) {
-    auto t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    if (!localtime_r(&t, &tm)) return "unknown time";
-    char buf[32];
-    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return std::string(buf, n);
+    try {
+        return fmt::format("{:%Y-%m-%d %H:%M:%S}", fmt::localtime(static_cast<std::time_t>(unix_ms / 1000)));
+    } catch (const fmt::format_error&) { return "unknown time"; } // beyond what the local calendar can say
 }
 
 std::string format_message(const proto::MessageEvent& m) {

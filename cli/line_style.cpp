@@ -1,8 +1,11 @@
 #include "cli/line_style.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <array>
+#include <ctime>
+#include <string>
 
 namespace confab::cli {
 namespace {
@@ -12,9 +15,9 @@ constexpr std::string_view red = "\x1b[31m";
 constexpr std::string_view dim = "\x1b[2m";
 
 std::string local_hh_mm(std::time_t now) {
-    std::tm tm{};
-    if (!localtime_r(&now, &tm)) return "--:--";
-    return fmt::format("{:02}:{:02}", tm.tm_hour, tm.tm_min);
+    try {
+        return fmt::format("{:%H:%M}", fmt::localtime(now));
+    } catch (const fmt::format_error&) { return "--:--"; } // beyond what the local calendar can say
 }
 
 } // namespace

@@ -1,8 +1,11 @@
 #include "log.hpp"
 
+#include <fmt/chrono.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <ctime>
-#include <unistd.h>
+#include <iterator>
 
 namespace confab::log {
 namespace {
@@ -48,12 +51,8 @@ void write(Level l, std::string_view text) noexcept {
         } else {
             timespec ts{};
             clock_gettime(CLOCK_REALTIME, &ts);
-            tm local{};
-            localtime_r(&ts.tv_sec, &local);
-            char stamp[32];
-            std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &local);
-            fmt::format_to(std::back_inserter(line), "{}.{:03} {}: {}\n", stamp, ts.tv_nsec / 1000000, to_string(l),
-                           text);
+            fmt::format_to(std::back_inserter(line), "{:%Y-%m-%d %H:%M:%S}.{:03} {}: {}\n", fmt::localtime(ts.tv_sec),
+                           ts.tv_nsec / 1000000, to_string(l), text);
         }
     } catch (...) {
         return; // out of memory while logging: drop the line rather than throw
