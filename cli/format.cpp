@@ -14,6 +14,29 @@ std::string plural(std::uint32_t n, std::string_view word) {
 
 } // namespace
 
+namespace {
+
+// Invisible format characters that can disguise a name or reorder a line on
+// screen: bidi embeddings, overrides and isolates, zero-width characters,
+// line and paragraph separators, the byte order mark, the Arabic letter mark,
+// the soft hyphen and the invisible operators.
+bool is_spoofing_character(char32_t c) {
+    return c == 0x00AD || c == 0x061C || (c >= 0x200B && c <= 0x200F) || (c >= 0x2028 && c <= 0x202E) ||
+           (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0xFEFF;
+}
+
+// The code point of the (valid) UTF-8 sequence at text[i] and its length; {0, 1} for a single byte.
+std::pair<char32_t, std::size_t> code_point_at(std::string_view text, std::size_t i) {
+    auto b = [&](std::size_t k) { return char32_t(static_cast<unsigned char>(text[i + k])); };
+    char32_t lead = b(0);
+    if (lead >= 0xC0 && lead < 0xE0 && i + 1 < text.size()) return {(lead & 0x1F) << 6 | (b(1) & 0x3F), 2};
+    if (lead >= 0xE0 && lead < 0xF0 && i + 2 < text.size())
+        return {(lead & 0x0F) << 12 | (b(1) & 0x3F) << 6 | (b(2) & 0x3F), 3};
+    return {0, 1};
+}
+
+} // namespace
+
 std::string printable(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -22,16 +45,25 @@ std::string printable(std::string_view text) {
         if (c < 0x20 && c != '\t') {
             out += '^';
             out += char(c + 0x40);
-        } else if (c == 0x7f) {
-            out += "^?";
-        } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9f &&
-                   static_cast<unsigned char>(text[i + 1]) >= 0x80) {
-            // U+0080..U+009F: C1 controls, which some terminals obey like ESC.
-            out += '?';
-            ++i;
-        } else {
-            out += char(c);
+            continue;
         }
+        if (c == 0x7f) {
+            out += "^?";
+            continue;
+        }
+        if (c < 0x80) {
+            out += char(c);
+            continue;
+        }
+        auto [cp, len] = code_point_at(text, i);
+        if (cp >= 0x80 && cp <= 0x9F) { // C1 controls, which some terminals obey like ESC
+            out += '?';
+        } else if (is_spoofing_character(cp)) {
+            out += fmt::format("<U+{:04X}>", std::uint32_t(cp)); // visible, and inert
+        } else {
+            out.append(text.substr(i, len));
+        }
+        i += len - 1;
     }
     return out;
 }

@@ -14,8 +14,11 @@
 
 namespace confab::cli {
 
-// Replaces control characters with visible stand-ins (^[, ^J, ?), so text
-// from other users can neither drive the terminal nor break line framing.
+// Replaces control characters with visible stand-ins (^[, ^J, ?) and
+// invisible format characters (bidi overrides and isolates, zero-width
+// characters, U+2028/2029, U+FEFF, ...) with <U+XXXX>, so text from other
+// users can neither drive the terminal, break line framing, nor disguise a
+// name or reorder what is shown.
 std::string printable(std::string_view text);
 
 // "YYYY-MM-DD HH:MM:SS" in the local time zone.

@@ -22,13 +22,15 @@ namespace {
 constexpr int exit_config = 78; // EX_CONFIG: systemd's RestartPreventExitStatus=78 stops the loop
 
 void usage(std::FILE* out) {
-    std::fputs("Usage: confabd [OPTION]...\n"
+    std::fputs("Usage: confabd [OPTION]... [PORT BLOCK_DURATION TIMEOUT]\n"
                "Run the confab chat daemon in the foreground.\n\n"
                "  -c, --config FILE      read settings from FILE (TOML); default: built-in defaults\n"
                "  -u, --users FILE       credentials file (overrides users_file)\n"
                "  -l, --listen ADDR      address to listen on (overrides listen)\n"
                "  -p, --port N           TCP port, 0 = any free port (overrides port)\n"
                "      --state-dir DIR    persistent state directory (overrides state_dir)\n"
+               "      --block-duration N seconds a name stays locked after 3 wrong passwords\n"
+               "      --timeout N        seconds without a command before a user is logged out\n"
                "      --set KEY=VALUE    override any configuration key\n"
                "      --log-level LEVEL  error, warning, info or debug\n"
                "      --check-config     validate the configuration, users file and TLS certificate\n"
@@ -37,6 +39,9 @@ void usage(std::FILE* out) {
                "  -V, --version          show the version\n\n"
                "Without --config the daemon listens on 127.0.0.1:7420 with demo users\n"
                "alice, bob, carol and dave (passwords alice123, bob123, ...).\n"
+               "The positional form PORT BLOCK_DURATION TIMEOUT sets those three and, unless\n"
+               "--config or --users is given, reads the users from ./credentials.txt\n"
+               "(\"name password\" lines).\n"
                "Exit status: 0 after SIGTERM/SIGINT, 78 for a bad configuration, 1 otherwise.\n",
                out);
 }
@@ -45,13 +50,15 @@ void usage(std::FILE* out) {
 
 int main(int argc, char** argv) {
     using namespace confab;
-    enum { opt_state_dir = 256, opt_log_level, opt_check, opt_set };
+    enum { opt_state_dir = 256, opt_log_level, opt_check, opt_set, opt_block_duration, opt_timeout };
     static const option long_opts[] = {
         {"config", required_argument, nullptr, 'c'},
         {"users", required_argument, nullptr, 'u'},
         {"listen", required_argument, nullptr, 'l'},
         {"port", required_argument, nullptr, 'p'},
         {"state-dir", required_argument, nullptr, opt_state_dir},
+        {"block-duration", required_argument, nullptr, opt_block_duration},
+        {"timeout", required_argument, nullptr, opt_timeout},
         {"log-level", required_argument, nullptr, opt_log_level},
         {"set", required_argument, nullptr, opt_set},
         {"check-config", no_argument, nullptr, opt_check},
@@ -61,14 +68,20 @@ int main(int argc, char** argv) {
     };
     ConfigSource source;
     bool check_only = false;
+    bool users_given = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:u:l:p:hV", long_opts, nullptr)) != -1) {
         switch (opt) {
         case 'c': source.config_path = optarg; break;
-        case 'u': source.overrides.emplace_back("users_file", optarg); break;
+        case 'u':
+            source.overrides.emplace_back("users_file", optarg);
+            users_given = true;
+            break;
         case 'l': source.overrides.emplace_back("listen", optarg); break;
         case 'p': source.overrides.emplace_back("port", optarg); break;
         case opt_state_dir: source.overrides.emplace_back("state_dir", optarg); break;
+        case opt_block_duration: source.overrides.emplace_back("block_duration", optarg); break;
+        case opt_timeout: source.overrides.emplace_back("timeout", optarg); break;
         case opt_log_level: source.overrides.emplace_back("log_level", optarg); break;
         case opt_set: {
             std::string kv = optarg;
@@ -86,10 +99,17 @@ int main(int argc, char** argv) {
         default: usage(stderr); return 1;
         }
     }
+    // The classic invocation: confabd PORT BLOCK_DURATION TIMEOUT (values checked like the config keys).
     if (optind < argc) {
-        std::fprintf(stderr, "confabd: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 1;
+        if (argc - optind != 3) {
+            std::fprintf(stderr, "confabd: expected PORT BLOCK_DURATION TIMEOUT, got %d argument(s)\n", argc - optind);
+            usage(stderr);
+            return 1;
+        }
+        source.overrides.emplace_back("port", argv[optind]);
+        source.overrides.emplace_back("block_duration", argv[optind + 1]);
+        source.overrides.emplace_back("timeout", argv[optind + 2]);
+        if (!users_given && source.config_path.empty()) source.overrides.emplace_back("users_file", "credentials.txt");
     }
 
     log::set_journal_prefix(systemd::journal_stream_is_stderr());

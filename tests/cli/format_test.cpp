@@ -59,6 +59,24 @@ TEST_CASE("control characters from others cannot reach the terminal") {
     CHECK(printable("two\nlines\r") == "two^Jlines^M");
     CHECK(printable("del\x7f") == "del^?");
     CHECK(printable("c1:\xc2\x9b!") == "c1:?!");
+}
+
+TEST_CASE("printable neutralises invisible and bidi format characters, and keeps other text") {
+    CHECK(printable("evil\xE2\x80\xAEgnp.exe") == "evil<U+202E>gnp.exe"); // right-to-left override
+    CHECK(printable("a\xE2\x81\xA6"
+                    "b\xE2\x81\xA9"
+                    "c") == "a<U+2066>b<U+2069>c"); // isolates
+    CHECK(printable("ali\xE2\x80\x8B"
+                    "ce") == "ali<U+200B>ce"); // zero-width space
+    CHECK(printable("x\xE2\x80\x8Fy\xE2\x80\xAAz") == "x<U+200F>y<U+202A>z");
+    CHECK(printable("line\xE2\x80\xA8sep\xE2\x80\xA9") == "line<U+2028>sep<U+2029>");
+    CHECK(printable("\xEF\xBB\xBF"
+                    "bom") == "<U+FEFF>bom");
+    CHECK(printable("\xD8\x9C") == "<U+061C>");
+    CHECK(printable("soft\xC2\xADhyphen") == "soft<U+00AD>hyphen");
+    // Ordinary non-ASCII text is untouched.
+    CHECK(printable("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80 \xD8\xB3\xD9\x84\xD8\xA7\xD9\x85") ==
+          "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80 \xD8\xB3\xD9\x84\xD8\xA7\xD9\x85");
     CHECK(printable("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
     CHECK(format_message({0, 0, 0, "eve", "x\x1b]0;pwned\x07"}) == "eve: x^[]0;pwned^G");
 }
