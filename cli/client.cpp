@@ -12,9 +12,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <system_error>
 #include <unistd.h>
 
@@ -260,7 +262,12 @@ void Client::execute(const Command& command) {
                    [&](const cmd::Blocks&) { server.request(proto::ListBlocks{}, {RequestKind::list_blocks}); },
                    [&](const cmd::WhoElse&) { server.request(proto::WhoElse{}, {RequestKind::who_else}); },
                    [&](const cmd::WhoElseSince& c) {
-                       server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
+                       // People get who left when; scripts keep their one name per line.
+                       if (terminal_.interactive())
+                           server.request(proto::WhoElseSinceSeen{0, c.seconds},
+                                          {RequestKind::who_else_since, std::to_string(c.seconds)});
+                       else
+                           server.request(proto::WhoElseSince{0, c.seconds}, {RequestKind::who_else});
                    },
                    [&](const cmd::Block& c) {
                        server.request(proto::Block{0, c.user}, {RequestKind::block, c.user});
@@ -349,6 +356,8 @@ void Client::logged_in() {
     } else {
         std::string announced = options_.private_host.value_or("");
         server_->request(proto::PrivateListen{0, announced, chat_->port()}, {RequestKind::private_listen});
+        // Interactively the login also says who is online, before the offline messages.
+        if (terminal_.interactive()) server_->request(proto::WhoElse{}, {RequestKind::login_who});
         held_lines_.emplace();
         show(welcome_line(*username_));
         return; // the prompt comes with the welcome line
@@ -442,7 +451,7 @@ bool Client::handle(const proto::Result& m) {
     }
     if (request->kind == RequestKind::start_private && !proto::is_success(m.code))
         chat_->request_failed(request->target);
-    if (request->kind == RequestKind::private_listen) release_held_lines();
+    if (request->kind == RequestKind::private_listen && !terminal_.interactive()) release_held_lines();
     if (auto line = format_result(*request, m)) show(std::move(*line));
     return true;
 }
@@ -454,7 +463,29 @@ bool Client::handle(const proto::UserList& m) {
         for (auto& line : format_block_list(m)) show(std::move(line));
         return true;
     }
+    if (request && request->kind == RequestKind::login_who) {
+        std::string line = format_online_line(m);
+        if (held_lines_ && !held_lines_->empty()) // right after "welcome", before the offline messages
+            held_lines_->insert(held_lines_->begin() + 1, HeldLine{std::move(line), LineKind::notice, {}});
+        else
+            show(std::move(line), LineKind::notice);
+        release_held_lines();
+        return true;
+    }
+    if (terminal_.interactive()) {
+        for (auto& line : format_user_block(m)) show(std::move(line));
+        return true;
+    }
     for (auto& line : format_user_list(m)) show(std::move(line));
+    return true;
+}
+
+bool Client::handle(const proto::UserSeenList& m) {
+    std::optional<PendingRequest> request = server_->take_pending(m.request_id);
+    for (auto name : m.names) terminal_.learn_name(name);
+    std::uint32_t seconds = 0;
+    if (request) std::from_chars(request->target.data(), request->target.data() + request->target.size(), seconds);
+    for (auto& line : format_seen_block(m, seconds, std::time(nullptr))) show(std::move(line));
     return true;
 }
 

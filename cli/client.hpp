@@ -83,6 +83,7 @@ private:
     bool handle(const proto::LoginResult& m);
     bool handle(const proto::Result& m);
     bool handle(const proto::UserList& m);
+    bool handle(const proto::UserSeenList& m);
     bool handle(const proto::MessageEvent& m);
     bool handle(const proto::BroadcastEvent& m);
     bool handle(const proto::PresenceEvent& m);

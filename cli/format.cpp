@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace confab::cli {
@@ -99,6 +100,45 @@ std::vector<std::string> format_user_list(const proto::UserList& list) {
     lines.reserve(list.names.size());
     for (auto name : list.names) lines.push_back(printable(name));
     return lines;
+}
+
+std::vector<std::string> format_user_block(const proto::UserList& list) {
+    if (list.names.empty()) return {"no other users"};
+    std::vector<std::string> lines{fmt::format("online now ({}):", list.names.size())};
+    for (auto name : list.names) lines.push_back(fmt::format("  {}", printable(name)));
+    return lines;
+}
+
+std::vector<std::string> format_seen_block(const proto::UserSeenList& list, std::uint32_t seconds, std::time_t now) {
+    if (list.names.empty()) return {"no other users"};
+    std::vector<std::string> lines{
+        fmt::format("online in the last {} ({}):", plural(seconds, "second"), list.names.size())};
+    std::size_t width = 0;
+    for (auto name : list.names) width = std::max(width, name.size());
+    std::tm today{};
+    localtime_r(&now, &today);
+    for (std::size_t i = 0; i < list.names.size(); ++i) {
+        std::uint32_t ago = i < list.offline_for_s.size() ? list.offline_for_s[i] : 0;
+        std::string state = "online";
+        if (ago > 0) {
+            std::time_t left = now - std::time_t(ago);
+            std::tm tm{};
+            localtime_r(&left, &tm);
+            bool same_day = tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday;
+            char buf[32];
+            std::strftime(buf, sizeof buf, same_day ? "%H:%M" : "%Y-%m-%d %H:%M", &tm);
+            state = fmt::format("offline since {}", buf);
+        }
+        lines.push_back(fmt::format("  {:<{}}  {}", printable(list.names[i]), width, state));
+    }
+    return lines;
+}
+
+std::string format_online_line(const proto::UserList& list) {
+    if (list.names.empty()) return "online: nobody else";
+    std::string line = "online:";
+    for (std::size_t i = 0; i < list.names.size(); ++i) line += (i ? ", " : " ") + printable(list.names[i]);
+    return line;
 }
 
 std::vector<std::string> format_block_list(const proto::UserList& list) {

@@ -7,6 +7,7 @@
 #include "proto/messages.hpp"
 
 #include <cstdint>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,13 @@ std::string format_presence(const proto::PresenceEvent& p);
 std::string format_private_text(std::string_view peer, std::string_view text);
 // ListBlocks: one name per line, or "you have not blocked anyone".
 std::vector<std::string> format_block_list(const proto::UserList& list);
+// Interactive output of whoelse: a header with the count, then one indented name per line.
+std::vector<std::string> format_user_block(const proto::UserList& list);
+// Interactive output of whoelsesince: who is online and who left when (local time;
+// with the date when not today), under a header with the window and the count.
+std::vector<std::string> format_seen_block(const proto::UserSeenList& list, std::uint32_t seconds, std::time_t now);
+// The line shown at login: who else is online.
+std::string format_online_line(const proto::UserList& list);
 // One name per line, or a single "no other users".
 std::vector<std::string> format_user_list(const proto::UserList& list);
 

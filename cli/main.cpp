@@ -1,6 +1,7 @@
 // confab: terminal client for confabd. Parses the command line, picks the
 // terminal flavour and runs one session; the exit code says how it ended.
 #include "cli/client.hpp"
+#include "cli/client_config.hpp"
 #include "cli/login_again.hpp"
 #include "cli/options.hpp"
 #include "cli/terminal.hpp"
@@ -45,7 +46,15 @@ int main(int argc, char** argv) {
     std::setlocale(LC_CTYPE, "");  // readline needs the locale to edit multibyte text
     std::signal(SIGPIPE, SIG_IGN); // a closed socket or pipe is an error return, not a death
 
-    ParsedOptions parsed = parse_options(argc, argv);
+    // The config file gives defaults; the command line overrides them.
+    Options defaults;
+    std::string config_path = config_file_path(std::getenv("XDG_CONFIG_HOME"), std::getenv("HOME"));
+    if (!config_path.empty())
+        if (auto error = apply_config_file(config_path, defaults)) {
+            fmt::print(stderr, "confab: {}\n", *error);
+            return exit_failure;
+        }
+    ParsedOptions parsed = parse_options(argc, argv, std::move(defaults));
     switch (parsed.action) {
     case ParsedOptions::Action::help: std::fputs(help_text().c_str(), stdout); return exit_ok;
     case ParsedOptions::Action::version: std::puts("confab " CONFAB_VERSION); return exit_ok;
@@ -66,7 +75,9 @@ int main(int argc, char** argv) {
         }
     }
 
-    auto terminal = isatty(STDIN_FILENO) ? make_readline_terminal() : make_plain_terminal();
+    auto terminal = isatty(STDIN_FILENO)
+                        ? make_readline_terminal(history_file_path(std::getenv("XDG_STATE_HOME"), std::getenv("HOME")))
+                        : make_plain_terminal();
     Options options = std::move(parsed.options);
     if (terminal->interactive()) // scripts always get plain lines
         terminal->set_style(LineStyle{

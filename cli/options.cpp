@@ -34,7 +34,7 @@ ParsedOptions usage_error(std::string message) {
 
 } // namespace
 
-ParsedOptions parse_options(int argc, char* const argv[]) {
+ParsedOptions parse_options(int argc, char* const argv[], Options defaults) {
     static const option long_options[] = {
         {"host", required_argument, nullptr, 'H'},
         {"port", required_argument, nullptr, 'p'},
@@ -54,6 +54,7 @@ ParsedOptions parse_options(int argc, char* const argv[]) {
         {nullptr, 0, nullptr, 0},
     };
     ParsedOptions r;
+    r.options = std::move(defaults);
     optind = 0; // GNU: 0 fully re-initialises getopt, so parsing can run more than once
     int c;
     while ((c = getopt_long(argc, argv, "H:p:u:hV", long_options, nullptr)) != -1) {

@@ -41,7 +41,8 @@ struct ParsedOptions {
     std::string error; // usage_error: what was wrong, empty if getopt already said so
 };
 
-ParsedOptions parse_options(int argc, char* const argv[]);
+// `defaults` (e.g. from the config file) are what the flags start from.
+ParsedOptions parse_options(int argc, char* const argv[], Options defaults = {});
 
 std::string help_text();
 // The lines printed on stderr after a usage error.

@@ -13,6 +13,8 @@ enum class RequestKind : std::uint8_t {
     send_message,
     broadcast,
     who_else,
+    who_else_since, // interactive: the reply is a UserSeenList, `target` the seconds
+    login_who,      // interactive: who is online, asked at login
     list_blocks,
     block,
     unblock,

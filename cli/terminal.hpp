@@ -68,6 +68,7 @@ protected:
 };
 
 std::unique_ptr<Terminal> make_plain_terminal();
-std::unique_ptr<Terminal> make_readline_terminal();
+// `history_path`: where the command history is kept between runs ("" = nowhere).
+std::unique_ptr<Terminal> make_readline_terminal(std::string history_path);
 
 } // namespace confab::cli

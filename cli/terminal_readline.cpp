@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -26,13 +28,14 @@ ReadlineTerminal* active_terminal = nullptr;
 
 class ReadlineTerminal final : public Terminal {
 public:
-    ReadlineTerminal() {
+    explicit ReadlineTerminal(std::string history_path) : history_path_(std::move(history_path)) {
         active_terminal = this;
         // Signals arrive through the event loop's signalfd, not readline's handlers.
         rl_catch_signals = 0;
         rl_catch_sigwinch = 0;
         using_history();
         stifle_history(history_size);
+        if (!history_path_.empty()) read_history(history_path_.c_str()); // none yet is fine
         // Completion of commands and user names only: never file names.
         rl_attempted_completion_function = &ReadlineTerminal::complete;
         rl_completion_entry_function = &ReadlineTerminal::no_entries;
@@ -40,6 +43,7 @@ public:
     }
     ~ReadlineTerminal() override {
         set_input(InputMode::none, {});
+        save_history();
         active_terminal = nullptr;
     }
     ReadlineTerminal(const ReadlineTerminal&) = delete;
@@ -80,6 +84,20 @@ public:
 
     void resized() override {
         if (editing()) rl_resize_terminal();
+    }
+
+    // Commands only (never the password, which is not read through readline),
+    // in a file only the user can read, in a directory only the user can enter.
+    void save_history() {
+        if (history_path_.empty() || history_length == 0) return;
+        for (std::size_t slash = history_path_.find('/', 1); slash != std::string::npos;
+             slash = history_path_.find('/', slash + 1))
+            ::mkdir(history_path_.substr(0, slash).c_str(), 0700); // existing ones stay as they are
+        int fd = ::open(history_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) return;
+        ::fchmod(fd, 0600);
+        ::close(fd);
+        write_history(history_path_.c_str());
     }
 
     void learn_name(std::string_view name) override { names_.add(name); }
@@ -222,6 +240,7 @@ private:
     InputMode mode_ = InputMode::none;
     std::string prompt_;
     std::string secret_;
+    std::string history_path_;
     KnownNames names_;
     static inline std::vector<std::string> candidates_; // of the completion in progress
     std::string kept_line_;                             // half-typed command line kept for the next command prompt
@@ -231,8 +250,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<Terminal> make_readline_terminal() {
-    return std::make_unique<ReadlineTerminal>();
+std::unique_ptr<Terminal> make_readline_terminal(std::string history_path) {
+    return std::make_unique<ReadlineTerminal>(std::move(history_path));
 }
 
 } // namespace confab::cli

@@ -143,3 +143,19 @@ TEST_CASE("errors fall back to the status description") {
     CHECK(format_error(proto::Status::login_timeout, "") == "error: no login before the deadline");
     CHECK(format_error(proto::Status::server_busy, "too many connections") == "error: too many connections");
 }
+
+TEST_CASE("interactive lists: whoelse and whoelsesince as one block with a header") {
+    setenv("TZ", "UTC", 1);
+    tzset();
+    CHECK(format_user_block(proto::UserList{1, {"bob", "carol"}}) ==
+          std::vector<std::string>{"online now (2):", "  bob", "  carol"});
+    CHECK(format_user_block(proto::UserList{1, {}}) == std::vector<std::string>{"no other users"});
+    const std::time_t now = 1'764'000'000; // 2025-11-24 16:00:00 UTC
+    proto::UserSeenList seen{1, {"bob", "carol", "dave"}, {0, 3600, 3 * 86400}};
+    CHECK(format_seen_block(seen, 4294967295u, now) ==
+          std::vector<std::string>{"online in the last 4294967295 seconds (3):", "  bob    online",
+                                   "  carol  offline since 15:00", "  dave   offline since 2025-11-21 16:00"});
+    CHECK(format_seen_block(proto::UserSeenList{1, {}, {}}, 60, now) == std::vector<std::string>{"no other users"});
+    CHECK(format_online_line(proto::UserList{1, {"bob", "carol"}}) == "online: bob, carol");
+    CHECK(format_online_line(proto::UserList{1, {}}) == "online: nobody else");
+}

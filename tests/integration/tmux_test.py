@@ -281,12 +281,73 @@ def tab_completes_commands_and_user_names_never_files(d, socket):
         s.close()
 
 
+@test
+def history_is_kept_between_runs_in_a_private_file(d, socket):
+    state = os.path.join(d.dir, "xdg-state")
+    history = os.path.join(state, "confab", "history")
+    s = Screen(socket + "0", "env XDG_STATE_HOME=%s %s" % (state, confab(d.port, "--user", "alice")))
+    try:
+        login(s, "alice123")
+        s.type("whoelse")
+        s.keys("Enter")
+        s.wait_for(r"no other users")
+        s.keys("C-d")
+        s.wait_for(r"^\[exit 0\]")
+    finally:
+        s.close()
+    assert os.stat(history).st_mode & 0o777 == 0o600, oct(os.stat(history).st_mode)
+    content = open(history).read()
+    assert "whoelse" in content and "alice123" not in content, content
+    s = Screen(socket + "1", "env XDG_STATE_HOME=%s %s" % (state, confab(d.port, "--user", "alice")))
+    try:
+        login(s, "alice123")
+        s.keys("Up")
+        s.wait_for(r"^> whoelse$")
+    finally:
+        s.close()
+
+
+@test
+def login_says_who_is_online_then_the_offline_messages(d, socket):
+    send_as_bob(d, "message carol see you")  # stored for carol
+    bob = subprocess.Popen([CONFAB, "--port", str(d.port)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, text=True)
+    try:
+        bob.stdin.write("bob\nbob123\n")  # and stays online
+        bob.stdin.flush()
+        deadline = time.monotonic() + WAIT
+        while open(d.log_path).read().count("bob logged in") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        s = Screen(socket, confab(d.port, "--user", "carol", "--no-timestamps"))
+        try:
+            login(s, "carol123")
+            screen = s.wait_for(r"see you")
+            lines = [l for l in screen.splitlines() if l.strip()]
+            at = lines.index("welcome, carol")
+            assert lines[at + 1] == "online: bob", lines
+            assert lines[at + 2].startswith("bob (offline, sent "), lines
+            s.type("whoelse")
+            s.keys("Enter")
+            s.wait_for(r"^online now \(1\):\n  bob$")
+            s.type("whoelsesince 99999999999")
+            s.keys("Enter")
+            s.wait_for(r"^online in the last 4294967295 seconds \(1\):\n  bob  online$")
+        finally:
+            s.close()
+    finally:
+        bob.stdin.close()
+        bob.wait(WAIT)
+
+
 def run_all():
     for fn in TESTS:
         workdir = tempfile.mkdtemp(prefix="confab-tmux-")
         socket = "confab-test-%d-%s" % (os.getpid(), fn.__name__)
         d = None
         try:
+            # Nothing from the developer's own config, no history written into their home.
+            os.environ["XDG_CONFIG_HOME"] = os.path.join(workdir, "xdg-config")
+            os.environ["XDG_STATE_HOME"] = os.path.join(workdir, "xdg-state-default")
             d = Daemon(workdir, **getattr(fn, "daemon", {}))
             fn(d, socket)
             print("ok   %s" % fn.__name__)
