@@ -9,6 +9,7 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -103,6 +104,11 @@ public:
     void learn_name(std::string_view name) override { names_.add(name); }
 
     bool discard_typed_line() override {
+        if (!editing()) return false;
+        // Keys typed before the Ctrl-C may still wait in the tty: they are part of the line.
+        pollfd in{STDIN_FILENO, POLLIN, 0};
+        for (int n = 0; n < 4096 && editing() && ::poll(&in, 1, 0) > 0 && (in.revents & POLLIN); ++n)
+            rl_callback_read_char();
         if (!editing() || rl_end == 0) return false;
         // Like a shell: the line stays visible with the ^C the tty echoed, a fresh prompt below.
         std::fputc('\n', stdout);

@@ -140,6 +140,7 @@ def ctrl_c_clears_the_line_then_logs_out_on_an_empty_one(d, socket):
     try:
         login(s, "alice123")
         s.type("message bob never sent")
+        s.wait_for(r"^> message bob never sent$")
         s.keys("C-c")
         s.wait_for(r"^>\s*$")  # a fresh, empty prompt
         s.type("whoelse")
