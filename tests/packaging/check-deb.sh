@@ -1,6 +1,8 @@
 #!/bin/sh
 # Builds the Debian packages with packaging/build-deb and checks them: file
-# list, conffiles, maintainer scripts and lintian (no E: tags).
+# list, conffiles, maintainer scripts, the TLS pair postinst creates (made
+# with the packaged make-cert in a scratch directory, then checked by
+# openssl and confabd --check-config) and lintian (no E: or W: tags).
 # Usage: check-deb.sh SOURCE_ROOT WORK_DIR
 # Exit 77 (skip) when not root, when dpkg-buildpackage is missing, or when
 # already running inside a package build.
@@ -54,7 +56,9 @@ for pattern in \
     '^/usr/share/man/man8/confabd\.8\.gz$' \
     '^/usr/share/man/man8/confab-passwd\.8\.gz$' \
     '^/usr/share/man/man5/confabd\.toml\.5\.gz$' \
-    '^/usr/share/doc/confabd/copyright$'
+    '^/usr/share/doc/confabd/copyright$' \
+    '^/usr/share/doc/confabd/examples/certbot-deploy-hook$' \
+    '^/usr/share/confabd/make-cert$'
 do
     grep -qE "$pattern" "$work/confabd.files" || fail "confabd .deb lacks $pattern"
 done
@@ -85,13 +89,75 @@ grep -q 'confabd.socket' "$work/control/postinst" &&
     fail "confabd.socket must not be started by postinst"
 dpkg-deb -f "$daemon_deb" Depends | grep -qw adduser ||
     fail "confabd does not depend on adduser (postinst calls it)"
+dpkg-deb -f "$daemon_deb" Depends | grep -qw openssl ||
+    fail "confabd does not depend on openssl (make-cert calls it)"
+# The TLS pair must exist before dh_installsystemd's snippet starts the unit.
+cert_line=$(grep -n 'make-cert /etc/confab/tls _confab' "$work/control/postinst" | head -n 1 | cut -d: -f1)
+start_line=$(grep -n 'deb-systemd-invoke' "$work/control/postinst" | head -n 1 | cut -d: -f1)
+if [ -z "$cert_line" ]; then
+    fail "postinst does not create the TLS pair (make-cert /etc/confab/tls _confab)"
+elif [ -n "$start_line" ] && [ "$cert_line" -gt "$start_line" ]; then
+    fail "postinst creates the TLS pair after starting the service"
+fi
+grep -q 'rm -f /etc/confab/tls/cert.pem /etc/confab/tls/key.pem' "$work/control/postrm" ||
+    fail "postrm does not purge the TLS pair"
 
-# lintian: no errors (warnings are printed for information).
+# The packaged config serves TLS with the pair postinst makes.
+rm -rf "$work/root"
+dpkg-deb -x "$daemon_deb" "$work/root"
+conf="$work/root/etc/confab/confabd.toml"
+grep -qx 'tls_cert = "/etc/confab/tls/cert.pem"' "$conf" || fail "packaged config does not set tls_cert"
+grep -qx 'tls_key = "/etc/confab/tls/key.pem"' "$conf" || fail "packaged config does not set tls_key"
+
+# make-cert as postinst runs it, against a scratch directory: modes, group,
+# a P-256 key that matches its certificate, the host names, no replacement
+# of an existing pair, and a configuration confabd accepts.
+make_cert="$work/root/usr/share/confabd/make-cert"
+tls="$work/tls"
+group=$(id -gn)
+rm -rf "$tls"
+if [ ! -x "$make_cert" ]; then
+    fail "make-cert is not executable in the package"
+elif ! "$make_cert" "$tls" "$group" > "$work/make-cert.out"; then
+    fail "make-cert failed"
+else
+    cat "$work/make-cert.out"
+    [ "$(stat -c '%a %G' "$tls/key.pem")" = "640 $group" ] ||
+        fail "key.pem is $(stat -c '%a %G' "$tls/key.pem"), expected 640 $group"
+    [ "$(stat -c '%a' "$tls/cert.pem")" = 644 ] ||
+        fail "cert.pem has mode $(stat -c '%a' "$tls/cert.pem"), expected 644"
+    cert_pub=$(openssl x509 -noout -pubkey -in "$tls/cert.pem") || fail "cert.pem does not load"
+    key_pub=$(openssl pkey -pubout -in "$tls/key.pem") || fail "key.pem does not load"
+    if [ -z "$cert_pub" ] || [ "$cert_pub" != "$key_pub" ]; then
+        fail "key.pem does not match cert.pem"
+    fi
+    text=$(openssl x509 -noout -text -in "$tls/cert.pem")
+    printf '%s\n' "$text" | grep -q 'NIST CURVE: P-256' || fail "certificate key is not ECDSA P-256"
+    printf '%s\n' "$text" | grep -q 'DNS:localhost' || fail "certificate lacks DNS:localhost"
+    printf '%s\n' "$text" | grep -q 'IP Address:127.0.0.1' || fail "certificate lacks IP:127.0.0.1"
+    fp=$(openssl x509 -noout -fingerprint -sha256 -in "$tls/cert.pem")
+    grep -qF "confab --fingerprint SHA256:${fp#*=}" "$work/make-cert.out" ||
+        fail "make-cert does not print the client command with the fingerprint"
+    cp "$tls/cert.pem" "$work/cert.first"
+    "$make_cert" "$tls" "$group" > "$work/make-cert.again" || fail "make-cert failed on an existing pair"
+    cmp -s "$tls/cert.pem" "$work/cert.first" || fail "make-cert replaced an existing certificate"
+    [ -s "$work/make-cert.again" ] && fail "make-cert printed something for an existing pair"
+    : > "$work/tls-users"
+    mkdir -p "$work/tls-state"
+    if ! "$work/root/usr/sbin/confabd" --check-config -c "$conf" -u "$work/tls-users" \
+        --state-dir "$work/tls-state" --set "tls_cert=$tls/cert.pem" --set "tls_key=$tls/key.pem" \
+        > "$work/check-config.out" 2>&1; then
+        cat "$work/check-config.out" >&2
+        fail "confabd --check-config rejects the packaged config with the generated pair"
+    fi
+fi
+
+# lintian: no errors, no warnings (info and pedantic tags are printed only).
 if command -v lintian >/dev/null 2>&1; then
     lintian --display-info --pedantic "$daemon_deb" "$client_deb" > "$work/lintian.txt" 2>&1
     cat "$work/lintian.txt"
-    if grep -q '^E: ' "$work/lintian.txt"; then
-        fail "lintian reported errors"
+    if grep -qE '^(E|W): ' "$work/lintian.txt"; then
+        fail "lintian reported errors or warnings"
     fi
 else
     echo "lintian not installed: skipped lintian check"
