@@ -1,6 +1,7 @@
 #include "daemon_proc.hpp"
 
 #include "proto/parse_number.hpp"
+#include "tls_client.hpp"
 
 #include <fmt/format.h>
 
@@ -157,6 +158,11 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
                   "max_unauthenticated = 0\nmax_unauthenticated_per_address = 0\naddress_connect_rate = 0\n"
                   "address_failed_logins = 0\nuser_message_rate = 0\nuser_byte_rate = 0\n";
     if (opts.hash_workers > 0) config += fmt::format("hash_workers = {}\n", opts.hash_workers);
+    if (opts.tls) {
+        std::string key;
+        make_test_cert(dir_, tls_cert_, key);
+        config += fmt::format("tls_cert = \"{}\"\ntls_key = \"{}\"\n", tls_cert_, key);
+    }
     config += setup.extra_config;
     write_file(dir_ + "/confabd.toml", config);
 

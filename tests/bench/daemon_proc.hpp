@@ -58,6 +58,8 @@ public:
     std::uint16_t port() const { return port_; }
     int pid() const { return pid_; }
     std::string state_dir() const { return dir_ + "/state"; }
+    // With opts.tls: the certificate the daemon presents (empty otherwise).
+    const std::string& tls_cert() const { return tls_cert_; }
     bool alive();
     std::string log_tail(std::size_t max_bytes = 2000) const;
     std::uint64_t log_size() const;
@@ -67,6 +69,7 @@ public:
 
 private:
     std::string dir_;
+    std::string tls_cert_;
     bool keep_dir_ = false;
     int pid_ = -1;
     bool reaped_ = false;

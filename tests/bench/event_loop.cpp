@@ -1,6 +1,10 @@
 #include "event_loop.hpp"
 
 #include "proto/drain.hpp"
+#include "tls_client.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -25,7 +29,7 @@ std::uint32_t source_ip_for(std::uint64_t i) {
     return (127u << 24) | std::uint32_t(2 + i % 253); // 127.0.0.2 .. 127.0.0.254
 }
 
-Loop::Loop() : rbuf_(256 * 1024) {
+Loop::Loop() : tls_(client_tls()), rbuf_(256 * 1024) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epfd_ < 0 || wakefd_ < 0) throw std::runtime_error("epoll/eventfd: " + std::string(std::strerror(errno)));
@@ -36,8 +40,7 @@ Loop::Loop() : rbuf_(256 * 1024) {
 }
 
 Loop::~Loop() {
-    for (Conn& c : conns_)
-        if (c.fd >= 0) ::close(c.fd);
+    for (Conn& c : conns_) close(c);
     ::close(wakefd_);
     ::close(epfd_);
 }
@@ -86,6 +89,15 @@ Conn* Loop::connect(const sockaddr_in& dst, std::uint32_t src_ip, std::string& e
     c.fd = fd;
     c.open = true;
     ++open_;
+    if (tls_) {
+        c.ssl = tls_->open(fd);
+        if (!c.ssl) {
+            close(c);
+            error = "SSL_new failed";
+            return nullptr;
+        }
+        mark_dirty(c); // the first flush sends the ClientHello, with or without data
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.ptr = &c;
@@ -93,22 +105,23 @@ Conn* Loop::connect(const sockaddr_in& dst, std::uint32_t src_ip, std::string& e
     return &c;
 }
 
-void Loop::send(Conn& c, const proto::Message& m) {
-    if (!c.open) return;
-    proto::append_frame(c.out, m);
+void Loop::mark_dirty(Conn& c) {
     if (!c.dirty) {
         c.dirty = true;
         dirty_.push_back(&c);
     }
 }
 
+void Loop::send(Conn& c, const proto::Message& m) {
+    if (!c.open) return;
+    proto::append_frame(c.out, m);
+    mark_dirty(c);
+}
+
 void Loop::send_bytes(Conn& c, const std::uint8_t* data, std::size_t n) {
     if (!c.open) return;
     c.out.insert(c.out.end(), data, data + n);
-    if (!c.dirty) {
-        c.dirty = true;
-        dirty_.push_back(&c);
-    }
+    mark_dirty(c);
 }
 
 void Loop::set_out(Conn& c, bool on) {
@@ -121,6 +134,7 @@ void Loop::set_out(Conn& c, bool on) {
 }
 
 bool Loop::write_some(Conn& c) {
+    if (c.ssl) return write_tls(c);
     while (c.out_off < c.out.size()) {
         ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
         if (n > 0) {
@@ -141,6 +155,54 @@ bool Loop::write_some(Conn& c) {
     return true;
 }
 
+// SSL_write also drives the handshake: WANT_WRITE waits for EPOLLOUT, WANT_READ
+// for input (read_tls then queues the connection for the next flush).
+bool Loop::write_tls(Conn& c) {
+    c.tls_wants_read = false;
+    if (c.out_off == c.out.size() && !SSL_is_init_finished(c.ssl)) {
+        int r = SSL_do_handshake(c.ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c.ssl, r);
+            if (e == SSL_ERROR_WANT_WRITE) {
+                set_out(c, true);
+                return true;
+            }
+            if (e == SSL_ERROR_WANT_READ) {
+                c.tls_wants_read = true;
+                set_out(c, false);
+                return true;
+            }
+            ERR_clear_error();
+            return false;
+        }
+    }
+    while (c.out_off < c.out.size()) {
+        const std::size_t left = std::min<std::size_t>(c.out.size() - c.out_off, 1 << 30);
+        int n = SSL_write(c.ssl, c.out.data() + c.out_off, int(left));
+        if (n > 0) {
+            c.out_off += std::size_t(n);
+            continue;
+        }
+        int e = SSL_get_error(c.ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE) {
+            set_out(c, true); // also covers a connect still in progress
+            return true;
+        }
+        if (e == SSL_ERROR_WANT_READ) {
+            c.tls_wants_read = true;
+            set_out(c, false); // writable, but OpenSSL needs input first: no EPOLLOUT spin
+            return true;
+        }
+        ERR_clear_error();
+        return false;
+    }
+    c.out.clear();
+    c.out_off = 0;
+    if (c.out.capacity() > 64 * 1024) c.out.shrink_to_fit();
+    set_out(c, false);
+    return true;
+}
+
 void Loop::flush() {
     for (std::size_t i = 0; i < dirty_.size(); ++i) {
         Conn* c = dirty_[i];
@@ -152,6 +214,12 @@ void Loop::flush() {
 
 void Loop::close(Conn& c) {
     if (!c.open) return;
+    if (c.ssl) {
+        if (SSL_is_init_finished(c.ssl)) SSL_shutdown(c.ssl); // close_notify, best effort
+        SSL_free(c.ssl);
+        c.ssl = nullptr;
+        ERR_clear_error();
+    }
     ::close(c.fd);
     c.fd = -1;
     c.open = false;
@@ -162,7 +230,41 @@ void Loop::close(Conn& c) {
     if (recycle_) closed_.push_back(&c);
 }
 
+bool Loop::read_tls(Conn& c, const FrameFn& on_frame, const char*& why) {
+    for (;;) {
+        int n = SSL_read(c.ssl, rbuf_.data(), int(rbuf_.size()));
+        if (n <= 0) {
+            int e = SSL_get_error(c.ssl, n);
+            if (e == SSL_ERROR_WANT_READ) break;
+            if (e == SSL_ERROR_WANT_WRITE) {
+                set_out(c, true);
+                break;
+            }
+            ERR_clear_error();
+            why = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0) ? "closed by the server"
+                  : e == SSL_ERROR_SSL                                                 ? "TLS error"
+                                                                                       : "read error";
+            return false;
+        }
+        auto r =
+            proto::drain_frames(c.decoder, proto::Bytes(rbuf_.data(), std::size_t(n)), [&](const proto::Message& m) {
+                on_frame(c, m);
+                return c.open;
+            });
+        if (r.kind == proto::DrainResult::Kind::stopped) return true; // the handler closed it
+        if (r.kind == proto::DrainResult::Kind::malformed) {
+            why = proto::to_string(r.error).data(); // a string literal
+            return false;
+        }
+    }
+    // Input may have finished the handshake a write was waiting for.
+    if (c.tls_wants_read || c.out_off < c.out.size()) mark_dirty(c);
+    c.decoder.release_if_empty();
+    return true;
+}
+
 bool Loop::read_all(Conn& c, const FrameFn& on_frame, const char*& why) {
+    if (c.ssl) return read_tls(c, on_frame, why);
     for (;;) {
         ssize_t n = ::recv(c.fd, rbuf_.data(), rbuf_.size(), 0);
         if (n == 0) {

@@ -14,28 +14,35 @@
 #include <string>
 #include <vector>
 
+typedef struct ssl_st SSL;
+
 namespace confab::bench {
+
+class TlsClient;
 
 // One client connection plus the small amount of workload state every
 // workload needs; kept compact because the idle workload holds a million.
 struct Conn {
     int fd = -1;
     bool open = false;
-    bool dirty = false;     // on the loop's flush list
-    bool want_out = false;  // EPOLLOUT armed
-    std::uint8_t state = 0; // workload-defined
-    std::uint32_t user = 0; // user index
-    std::uint32_t peer = 0; // workload-defined (e.g. the pair's receiver)
+    bool dirty = false;          // on the loop's flush list
+    bool want_out = false;       // EPOLLOUT armed
+    bool tls_wants_read = false; // a TLS write waits for input (handshake)
+    std::uint8_t state = 0;      // workload-defined
+    std::uint32_t user = 0;      // user index
+    std::uint32_t peer = 0;      // workload-defined (e.g. the pair's receiver)
     std::uint32_t inflight = 0;
     std::uint32_t next_request = 1;
     std::uint64_t sent = 0, received = 0;
     std::size_t out_off = 0;
+    SSL* ssl = nullptr; // --tls: the client end; `out` then holds plaintext
     std::vector<std::uint8_t> out;
     proto::FrameDecoder decoder;
 };
 
 class Loop {
 public:
+    // Connections speak TLS through client_tls() if it is set when the Loop is made.
     Loop();
     ~Loop();
     Loop(const Loop&) = delete;
@@ -71,9 +78,13 @@ public:
 
 private:
     bool write_some(Conn& c);
+    bool write_tls(Conn& c);
     bool read_all(Conn& c, const FrameFn& on_frame, const char*& why);
+    bool read_tls(Conn& c, const FrameFn& on_frame, const char*& why);
+    void mark_dirty(Conn& c);
     void set_out(Conn& c, bool on);
 
+    TlsClient* tls_ = nullptr;
     int epfd_ = -1;
     int wakefd_ = -1;
     std::deque<Conn> conns_; // stable addresses: epoll data points at them

@@ -3,6 +3,8 @@
 // Exit status 0 only if every workload completed without loss.
 #include "daemon_proc.hpp"
 #include "options.hpp"
+#include "session.hpp"
+#include "tls_client.hpp"
 #include "workloads.hpp"
 
 #include "proto/parse_number.hpp"
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <string_view>
 #include <sys/resource.h>
 
 using namespace confab::bench;
@@ -60,9 +63,19 @@ int main(int argc, char** argv) {
     raise_fd_limit(std::max<std::int64_t>({o.sessions, o.users, o.logins}) + 1000);
 
     bool all_ok = true;
-    for (const auto& w : o.workloads) {
+    for (const auto& entry : o.workloads) {
+        Options wo = o; // this workload's options: a "tls:" entry turns TLS on for it
+        std::string w = entry;
+        for (const std::string_view prefix : {"tls:", "tls-resume:"})
+            if (w.rfind(prefix, 0) == 0) {
+                wo.tls = true;
+                wo.resume = wo.resume || prefix == "tls-resume:";
+                w = w.substr(prefix.size());
+            }
+        if (w.rfind("hostile-", 0) == 0) wo.tls = wo.resume = false; // attacks speak plain TCP
         Target target;
         std::unique_ptr<Daemon> daemon;
+        std::unique_ptr<TlsClient> tls;
         std::optional<Report> rep;
         try {
             if (!o.connect_host.empty()) {
@@ -70,16 +83,23 @@ int main(int argc, char** argv) {
                 target.port = o.connect_port;
                 target.pid = o.pid;
             } else {
-                daemon = std::make_unique<Daemon>(o, setup_for(w, o));
+                daemon = std::make_unique<Daemon>(wo, setup_for(w, wo));
                 target.port = daemon->port();
                 target.pid = daemon->pid();
                 target.daemon = daemon.get();
             }
-            rep = run(w, o, target);
+            if (wo.tls) {
+                tls = std::make_unique<TlsClient>(daemon ? daemon->tls_cert() : std::string(), wo.resume);
+                if (wo.resume) tls->prime(make_address(target.host, target.port));
+                set_client_tls(tls.get());
+            }
+            rep = run(w, wo, target);
         } catch (const std::exception& e) {
             rep.emplace(w);
             rep->fail(e.what());
         }
+        set_client_tls(nullptr);
+        if (wo.tls) rep->tag(wo.resume ? "tls+resume" : "tls");
         if (daemon) {
             if (!rep->ok()) fmt::print(stderr, "confabd log (tail):\n{}\n", daemon->log_tail());
             int status = daemon->stop(30);

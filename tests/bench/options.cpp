@@ -31,6 +31,11 @@ Target:
   --set KEY=VALUE       passed on to the started confabd as --set KEY=VALUE (repeatable)
 
 Client:
+  --tls                 TLS 1.3: the started daemon gets a certificate made at run time
+                        (openssl req, ECDSA P-256, in its temp dir) and every session
+                        speaks TLS (hostile attacks stay plaintext)
+  --resume              with --tls: a first handshake saves a session ticket and every
+                        measured connection resumes it (no certificate, no signature)
   --threads N           client threads, each owning a share of the connections (1)
   --window W            requests in flight per sender (64)
   --text-bytes N        message text size (64, at least 32)
@@ -107,6 +112,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         probe_logins,
         plain_probes,
         require_targets,
+        tls,
+        resume,
         json,
         smoke,
         print_users
@@ -148,6 +155,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         {"probe-logins", required_argument, nullptr, probe_logins},
         {"plain-probes", no_argument, nullptr, plain_probes},
         {"require-targets", no_argument, nullptr, require_targets},
+        {"tls", no_argument, nullptr, tls},
+        {"resume", no_argument, nullptr, resume},
         {"json", no_argument, nullptr, json},
         {"smoke", no_argument, nullptr, smoke},
         {"print-users", required_argument, nullptr, print_users},
@@ -223,6 +232,8 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         case probe_logins: ok = parse_num(a, o.probe_logins) && o.probe_logins >= 0; break;
         case plain_probes: o.plain_probes = true; break;
         case require_targets: o.require_targets = true; break;
+        case tls: o.tls = true; break;
+        case resume: o.resume = true; break;
         case json: o.json = true; break;
         case smoke: o.smoke = true; break;
         case print_users: ok = parse_num(a, o.print_users) && o.print_users >= 0; break;
@@ -249,9 +260,14 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
             return bad(fmt::format("unknown workload '{}'", w));
         }
     }
+    if (o.resume && !o.tls) return bad("--resume needs --tls");
     if (o.workloads.empty()) {
         o.workloads = {"direct", "fanout", "idle", "login", "store"};
         if (o.smoke) add_hostile();
+        // CI also runs the TLS transport: messages, full handshakes, and logins that resume.
+        if (o.smoke && !o.tls)
+            for (const char* n : {"tls:direct", "tls:fanout", "tls:idle", "tls-resume:login"})
+                o.workloads.emplace_back(n);
     }
     if (o.smoke) {
         if (!given[pairs]) o.pairs = 4;

@@ -10,7 +10,9 @@
 namespace confab::bench {
 
 struct Options {
-    std::vector<std::string> workloads; // direct, fanout, idle, login, store, hostile-* (in run order)
+    // direct, fanout, idle, login, store, hostile-* (in run order); a "tls:" prefix runs
+    // that one over TLS, "tls-resume:" also with --resume (--smoke adds such runs).
+    std::vector<std::string> workloads;
 
     // Target daemon: our own (started from `confabd`) or a running one.
     std::string confabd = "./build/daemon/confabd";
@@ -22,6 +24,10 @@ struct Options {
     bool presence = false;               // presence broadcasts on login/logout
     bool keep_dir = false;               // keep the temp dir (logs, config) for inspection
     std::vector<std::string> daemon_set; // --set KEY=VALUE, passed on to the started confabd
+
+    // TLS 1.3 between the bench and the started daemon (certificate made at run time).
+    bool tls = false;
+    bool resume = false; // with --tls: every measured connection resumes a saved session
 
     int threads = 1;
     int window = 64; // outstanding requests per sender

@@ -90,7 +90,7 @@ void Report::server_cpu(const ProcSample& before, const ProcSample& after, doubl
 }
 
 std::string Report::text_line() const {
-    std::string s = fmt::format("{:<7}", workload_);
+    std::string s = fmt::format("{:<7}", transport_.empty() ? workload_ : workload_ + "/" + transport_);
     for (const auto& [k, v] : params_) s += fmt::format(" {}={}", k, v);
     s += " ";
     for (const auto& h : human_) s += "  " + h;
@@ -118,6 +118,7 @@ std::string json_number(double v) {
 
 std::string Report::json_line() const {
     std::string s = fmt::format("{{\"workload\":{},\"ok\":{}", json_string(workload_), error_.empty());
+    s += ",\"transport\":" + json_string(transport_.empty() ? "tcp" : transport_);
     if (!error_.empty()) s += ",\"error\":" + json_string(error_);
     for (const auto& [k, v] : params_) s += fmt::format(",{}:{}", json_string(k), json_number(v));
     for (const auto& [k, v] : figures_) s += fmt::format(",{}:{}", json_string(k), json_number(v));

@@ -22,6 +22,8 @@ public:
     void note(const std::string& key, const std::string& value); // string field, JSON only
     void text(std::string human);                                // text line only
     void fail(const std::string& why);
+    // The transport when not plaintext ("tls", "tls+resume"): `direct/tls` in the text line.
+    void tag(std::string transport) { transport_ = std::move(transport); }
     // A target met or missed: `PASS`/`FAIL` after the last human figure, `met_<key>` in JSON.
     void check(const std::string& key, bool met);
     std::vector<std::string> missed() const; // keys of the targets missed
@@ -37,6 +39,7 @@ public:
 
 private:
     std::string workload_;
+    std::string transport_;
     std::string error_;
     std::vector<std::pair<std::string, double>> params_;
     std::vector<std::pair<std::string, double>> figures_;
