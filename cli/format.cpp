@@ -165,13 +165,13 @@ std::optional<std::string> format_result(const PendingRequest& request, const pr
     switch (request.kind) {
     case RequestKind::send_message:
         if (r.code == proto::Status::ok_stored)
-            return fmt::format("message to {} stored for delivery at next login", request.target);
+            return fmt::format("message to {} stored for delivery at next login", printable(request.target));
         return std::nullopt;
     case RequestKind::broadcast:
         if (r.code == proto::Status::ok_partial) return "your message could not be delivered to some recipients";
         return std::nullopt;
-    case RequestKind::block: return fmt::format("{} is blocked", request.target);
-    case RequestKind::unblock: return fmt::format("{} is unblocked", request.target);
+    case RequestKind::block: return fmt::format("{} is blocked", printable(request.target));
+    case RequestKind::unblock: return fmt::format("{} is unblocked", printable(request.target));
     default: return std::nullopt;
     }
 }
@@ -206,15 +206,15 @@ std::string format_idle_warning(const proto::IdleWarning& w) {
 }
 
 std::string welcome_line(std::string_view name) {
-    return fmt::format("welcome, {}", name);
+    return fmt::format("welcome, {}", printable(name));
 }
 
 std::string private_started_line(std::string_view peer) {
-    return fmt::format("private chat with {} started", peer);
+    return fmt::format("private chat with {} started", printable(peer));
 }
 
 std::string private_ended_line(std::string_view peer) {
-    return fmt::format("private chat with {} ended", peer);
+    return fmt::format("private chat with {} ended", printable(peer));
 }
 
 } // namespace confab::cli

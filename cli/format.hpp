@@ -20,6 +20,8 @@ namespace confab::cli {
 // characters, U+2028/2029, U+FEFF, ...) with <U+XXXX>, so text from other
 // users can neither drive the terminal, break line framing, nor disguise a
 // name or reorder what is shown.
+// Every line below shows each string it is given through printable(), names
+// included: a peer's name comes from the server, which may be hostile too.
 std::string printable(std::string_view text);
 
 // "YYYY-MM-DD HH:MM:SS" in the local time zone.

@@ -81,6 +81,17 @@ TEST_CASE("printable neutralises invisible and bidi format characters, and keeps
     CHECK(format_message({0, 0, 0, "eve", "x\x1b]0;pwned\x07"}) == "eve: x^[]0;pwned^G");
 }
 
+TEST_CASE("names in every line are shown through printable too") {
+    // A peer name arrives from the server (PrivateInvite): a hostile one must not drive the terminal.
+    CHECK(private_started_line("e\x1b[2Jve") == "private chat with e^[[2Jve started");
+    CHECK(private_ended_line("e\x1b[2Jve") == "private chat with e^[[2Jve ended");
+    CHECK(welcome_line("a\nb") == "welcome, a^Jb");
+    CHECK(format_result({RequestKind::block, "b\x07"}, result(proto::Status::ok)) == "b^G is blocked");
+    CHECK(format_result({RequestKind::unblock, "b\x07"}, result(proto::Status::ok)) == "b^G is unblocked");
+    CHECK(format_result({RequestKind::send_message, "b\x07"}, result(proto::Status::ok_stored)) ==
+          "message to b^G stored for delivery at next login");
+}
+
 TEST_CASE("results of each command") {
     PendingRequest send{RequestKind::send_message, "bob"};
     CHECK(format_result(send, result(proto::Status::ok)) == std::nullopt);
