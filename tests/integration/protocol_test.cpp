@@ -244,7 +244,8 @@ TEST_CASE("one address cannot take every slot for strangers: another address sti
     std::vector<std::unique_ptr<RawClient>> hogs;
     for (int i = 0; i < 3; ++i) hogs.push_back(std::make_unique<RawClient>(d.port(), 0, "127.0.0.2"));
     RawClient refused(d.port(), 0, "127.0.0.2");
-    auto e = refused.expect<proto::ProtocolError>();
+    std::vector<std::uint8_t> keep; // e->detail points into it
+    auto e = refused.expect<proto::ProtocolError>(3000ms, &keep);
     REQUIRE(e);
     CHECK(e->code == Status::server_busy);
     CHECK(e->detail.find("your address") != std::string::npos);
