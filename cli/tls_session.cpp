@@ -65,11 +65,13 @@ TlsSession::Status TlsSession::handshake() {
     return classify(ret);
 }
 
-std::size_t TlsSession::read(std::span<std::uint8_t> into, Status& status) {
+// One SSL_read_ex or SSL_write_ex: both report progress and failure alike.
+template <class Op>
+std::size_t TlsSession::transfer(Op op, Status& status) {
     ERR_clear_error();
     errno = 0;
     std::size_t n = 0;
-    int ret = SSL_read_ex(ssl_, into.data(), into.size(), &n);
+    int ret = op(&n);
     if (ret == 1) {
         status = Status::done;
         wants_write_ = false;
@@ -79,18 +81,12 @@ std::size_t TlsSession::read(std::span<std::uint8_t> into, Status& status) {
     return 0;
 }
 
+std::size_t TlsSession::read(std::span<std::uint8_t> into, Status& status) {
+    return transfer([&](std::size_t* n) { return SSL_read_ex(ssl_, into.data(), into.size(), n); }, status);
+}
+
 std::size_t TlsSession::write(std::span<const std::uint8_t> data, Status& status) {
-    ERR_clear_error();
-    errno = 0;
-    std::size_t n = 0;
-    int ret = SSL_write_ex(ssl_, data.data(), data.size(), &n);
-    if (ret == 1) {
-        status = Status::done;
-        wants_write_ = false;
-        return n;
-    }
-    status = classify(ret);
-    return 0;
+    return transfer([&](std::size_t* n) { return SSL_write_ex(ssl_, data.data(), data.size(), n); }, status);
 }
 
 bool TlsSession::has_buffered_input() const noexcept {

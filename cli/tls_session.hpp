@@ -54,6 +54,8 @@ public:
 
 private:
     Status classify(int ret);
+    template <class Op>
+    std::size_t transfer(Op op, Status& status);
 
     SSL* ssl_;
     std::shared_ptr<void> keep_;
