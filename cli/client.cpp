@@ -516,6 +516,11 @@ bool Client::handle(const proto::PresenceEvent& m) {
     return true;
 }
 
+bool Client::handle(const proto::ServerNotice& m) {
+    show(format_server_notice(m), LineKind::notice);
+    return true;
+}
+
 bool Client::handle(const proto::IdleWarning& m) {
     if (state_ != State::logged_in) return true;
     // Private text the server has not heard of yet: the user is not idle.

@@ -87,6 +87,7 @@ private:
     bool handle(const proto::MessageEvent& m);
     bool handle(const proto::BroadcastEvent& m);
     bool handle(const proto::PresenceEvent& m);
+    bool handle(const proto::ServerNotice& m);
     bool handle(const proto::SessionEnded& m);
     bool handle(const proto::PrivateIntro& m);
     bool handle(const proto::PrivateInvite& m);

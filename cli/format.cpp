@@ -86,6 +86,10 @@ std::string format_broadcast(const proto::BroadcastEvent& b) {
     return fmt::format("{} (broadcast): {}", printable(b.from), printable(b.text));
 }
 
+std::string format_server_notice(const proto::ServerNotice& n) {
+    return fmt::format("announcement from the server: {}", printable(n.text));
+}
+
 std::string format_presence(const proto::PresenceEvent& p) {
     return fmt::format("{} logged {}", printable(p.user), p.kind == proto::PresenceKind::logout ? "out" : "in");
 }
@@ -183,6 +187,7 @@ std::string format_login_refusal(const proto::LoginResult& r, std::string_view n
         if (r.value == 0) return "error: wrong password (no attempts left)";
         return fmt::format("error: wrong password ({} left)", plural(r.value, "attempt"));
     case proto::LoginOutcome::locked:
+        if (r.value == proto::lock_until_unlocked) return "error: account locked by the administrator";
         return fmt::format("error: account locked, try again in {}", plural(r.value, "second"));
     case proto::LoginOutcome::already_logged_in: return fmt::format("error: {} is already logged in", printable(name));
     case proto::LoginOutcome::unavailable: return "error: the server cannot check passwords right now, try again later";
@@ -195,8 +200,10 @@ std::string format_login_refusal(const proto::LoginResult& r, std::string_view n
 
 std::string format_session_end(const proto::SessionEnded& e) {
     if (e.reason == proto::EndReason::logged_out) return "logged out";
-    std::string_view fallback =
-        e.reason == proto::EndReason::timed_out ? "timed out after inactivity" : "the server is shutting down";
+    std::string_view fallback = "the server is shutting down";
+    if (e.reason == proto::EndReason::timed_out) fallback = "timed out after inactivity";
+    if (e.reason == proto::EndReason::kicked) fallback = "removed by the administrator";
+    if (e.reason == proto::EndReason::locked) fallback = "your account was locked by the administrator";
     return fmt::format("logged out: {}", e.detail.empty() ? fallback : printable(e.detail));
 }
 

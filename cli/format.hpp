@@ -30,6 +30,8 @@ std::string format_timestamp(std::uint64_t unix_ms);
 std::string format_message(const proto::MessageEvent& m);
 std::string format_broadcast(const proto::BroadcastEvent& b);
 std::string format_presence(const proto::PresenceEvent& p);
+// An administrator's announcement (confabctl wall).
+std::string format_server_notice(const proto::ServerNotice& n);
 std::string format_private_text(std::string_view peer, std::string_view text);
 // ListBlocks: one name per line, or "you have not blocked anyone".
 std::vector<std::string> format_block_list(const proto::UserList& list);

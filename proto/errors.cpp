@@ -42,6 +42,7 @@ std::string_view to_string(Status s) noexcept {
     case Status::output_overflow: return "too much unread output";
     case Status::login_timeout: return "no login before the deadline";
     case Status::server_busy: return "server busy";
+    case Status::permission_denied: return "permission denied";
     }
     return "unknown status";
 }

@@ -47,9 +47,10 @@ enum class Status : std::uint16_t {
     no_private_session = 32, // stopprivate with no session or pending token
     rate_limited = 33,       // over the sender's (or its address's) rate; the detail says when to retry
 
-    output_overflow = 40, // sent (best effort) to a reader too slow to keep up, just before it is dropped
-    login_timeout = 41,   // no login within the handshake deadline
-    server_busy = 42,     // connection limit reached
+    output_overflow = 40,   // sent (best effort) to a reader too slow to keep up, just before it is dropped
+    login_timeout = 41,     // no login within the handshake deadline
+    server_busy = 42,       // connection limit reached
+    permission_denied = 43, // control socket: the peer's uid is not allowed
 };
 
 std::string_view to_string(Status s) noexcept;

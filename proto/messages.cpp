@@ -179,6 +179,18 @@ std::string_view to_string(MessageType t) noexcept {
     case MessageType::private_revoked: return "PrivateRevoked";
     case MessageType::idle_warning: return "IdleWarning";
     case MessageType::user_seen_list: return "UserSeenList";
+    case MessageType::server_notice: return "ServerNotice";
+    case MessageType::control_status: return "ControlStatus";
+    case MessageType::control_who: return "ControlWho";
+    case MessageType::control_kick: return "ControlKick";
+    case MessageType::control_lock: return "ControlLock";
+    case MessageType::control_unlock: return "ControlUnlock";
+    case MessageType::control_reload: return "ControlReload";
+    case MessageType::control_wall: return "ControlWall";
+    case MessageType::control_metrics: return "ControlMetrics";
+    case MessageType::control_status_reply: return "ControlStatusReply";
+    case MessageType::control_who_reply: return "ControlWhoReply";
+    case MessageType::control_metrics_reply: return "ControlMetricsReply";
     case MessageType::protocol_error: return "ProtocolError";
     case MessageType::peer_hello: return "PeerHello";
     case MessageType::peer_welcome: return "PeerWelcome";

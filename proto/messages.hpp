@@ -37,6 +37,15 @@ enum class MessageType : std::uint8_t {
     private_activity = 0x0E,
     list_blocks = 0x0F,
     who_else_since_seen = 0x10,
+    // control client (confabctl) -> server, on the control socket only
+    control_status = 0x60,
+    control_who = 0x61,
+    control_kick = 0x62,
+    control_lock = 0x63,
+    control_unlock = 0x64,
+    control_reload = 0x65,
+    control_wall = 0x66,
+    control_metrics = 0x67,
     // server -> client
     welcome = 0x80,
     login_result = 0x81,
@@ -51,6 +60,11 @@ enum class MessageType : std::uint8_t {
     private_revoked = 0x8A,
     idle_warning = 0x8B,
     user_seen_list = 0x8C,
+    server_notice = 0x8D,
+    // server -> control client (besides Result and ProtocolError)
+    control_status_reply = 0xA0,
+    control_who_reply = 0xA1,
+    control_metrics_reply = 0xA2,
     protocol_error = 0xBF,
     // client <-> client (private chat)
     peer_hello = 0xC0,
@@ -71,11 +85,29 @@ enum class LoginOutcome : std::uint8_t {
 
 enum class PresenceKind : std::uint8_t { login = 1, logout = 2 };
 
+// Who may send or receive a message type (PROTOCOL.md §5): a user connection
+// accepts only user requests, a control connection only control requests.
+enum class MessageFamily : std::uint8_t { user_request, control_request, server_reply, control_reply, peer };
+constexpr MessageFamily family_of(MessageType t) noexcept {
+    const auto v = std::uint8_t(t);
+    if (v < 0x60) return MessageFamily::user_request;
+    if (v < 0x80) return MessageFamily::control_request;
+    if (v < 0xA0) return MessageFamily::server_reply;
+    if (v < 0xBF) return MessageFamily::control_reply;
+    if (v == 0xBF) return MessageFamily::server_reply; // ProtocolError goes to either kind of client
+    return MessageFamily::peer;
+}
+
 enum class EndReason : std::uint8_t {
     timed_out = 1,       // no command for `timeout` seconds
     server_shutdown = 2, // the daemon is stopping
     logged_out = 3,      // reply to the client's own Logout
+    kicked = 4,          // an administrator ended the session (detail: the reason given)
+    locked = 5,          // an administrator locked the account
 };
+
+// ControlLock.seconds meaning "until unlocked"; LoginResult{locked}.value for such a lock.
+inline constexpr std::uint32_t lock_until_unlocked = 0xFFFFFFFF;
 
 enum class PeerByeReason : std::uint8_t { stopped = 1, logged_out = 2, blocked = 3 };
 
@@ -270,11 +302,103 @@ struct UserSeenList {
     std::vector<std::uint32_t> offline_for_s;
     auto fields() { return std::tie(request_id, names, offline_for_s); }
 };
+// An announcement from the server's administrator (confabctl wall).
+struct ServerNotice {
+    static constexpr auto type = MessageType::server_notice;
+    std::uint64_t sent_at_ms = 0;
+    std::string_view text;
+    auto fields() { return std::tie(sent_at_ms, text); }
+};
 struct ProtocolError {
     static constexpr auto type = MessageType::protocol_error;
     Status code = Status::bad_request;
     std::string_view detail;
     auto fields() { return std::tie(code, detail); }
+};
+
+// ---- control client -> server (PROTOCOL.md §11) ----
+struct ControlStatus {
+    static constexpr auto type = MessageType::control_status;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+struct ControlWho {
+    static constexpr auto type = MessageType::control_who;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+struct ControlKick {
+    static constexpr auto type = MessageType::control_kick;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    std::string_view reason; // shown to the user; empty: a default text
+    auto fields() { return std::tie(request_id, user, reason); }
+};
+struct ControlLock {
+    static constexpr auto type = MessageType::control_lock;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    std::uint32_t seconds = lock_until_unlocked;
+    auto fields() { return std::tie(request_id, user, seconds); }
+};
+struct ControlUnlock {
+    static constexpr auto type = MessageType::control_unlock;
+    std::uint32_t request_id = 0;
+    std::string_view user;
+    auto fields() { return std::tie(request_id, user); }
+};
+struct ControlReload {
+    static constexpr auto type = MessageType::control_reload;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+struct ControlWall {
+    static constexpr auto type = MessageType::control_wall;
+    std::uint32_t request_id = 0;
+    std::string_view text;
+    auto fields() { return std::tie(request_id, text); }
+};
+struct ControlMetrics {
+    static constexpr auto type = MessageType::control_metrics;
+    std::uint32_t request_id = 0;
+    auto fields() { return std::tie(request_id); }
+};
+
+// ---- server -> control client ----
+struct ControlStatusReply {
+    static constexpr auto type = MessageType::control_status_reply;
+    std::uint32_t request_id = 0;
+    std::string_view version;
+    std::uint64_t uptime_s = 0;
+    std::uint32_t users_online = 0;
+    std::uint32_t connections = 0;
+    std::uint64_t messages_direct = 0;    // delivered live since start
+    std::uint64_t messages_broadcast = 0; // broadcasts sent since start
+    std::uint64_t offline_stored = 0;     // messages waiting in mailboxes now
+    std::uint32_t store_queue_depth = 0;  // changes waiting for the next commit
+    std::uint64_t last_commit_us = 0;     // how long the last commit took
+    std::uint64_t memory_bytes = 0;       // resident set size of the daemon
+    auto fields() {
+        return std::tie(request_id, version, uptime_s, users_online, connections, messages_direct, messages_broadcast,
+                        offline_stored, store_queue_depth, last_commit_us, memory_bytes);
+    }
+};
+// One entry per online user, in parallel lists sorted by name.
+struct ControlWhoReply {
+    static constexpr auto type = MessageType::control_who_reply;
+    std::uint32_t request_id = 0;
+    std::vector<std::string_view> names;
+    std::vector<std::string_view> addresses; // address:port, IPv6 in brackets
+    std::vector<std::uint64_t> login_at_ms;  // Unix milliseconds
+    std::vector<std::uint32_t> idle_s;       // seconds since the last command
+    std::vector<std::uint16_t> private_chats;
+    auto fields() { return std::tie(request_id, names, addresses, login_at_ms, idle_s, private_chats); }
+};
+struct ControlMetricsReply {
+    static constexpr auto type = MessageType::control_metrics_reply;
+    std::uint32_t request_id = 0;
+    std::string_view text; // OpenMetrics text exposition
+    auto fields() { return std::tie(request_id, text); }
 };
 
 // ---- client <-> client ----
@@ -305,7 +429,9 @@ using Message = std::variant<Hello, Login, SendMessage, Broadcast, WhoElse, WhoE
                              StartPrivate, StopPrivate, PrivateListen, AckMessages, Welcome, LoginResult, Result,
                              UserList, MessageEvent, BroadcastEvent, PresenceEvent, SessionEnded, PrivateIntro,
                              PrivateInvite, PrivateRevoked, ProtocolError, PeerHello, PeerWelcome, PeerText, PeerBye,
-                             PrivateActivity, ListBlocks, WhoElseSinceSeen, IdleWarning, UserSeenList>;
+                             PrivateActivity, ListBlocks, WhoElseSinceSeen, IdleWarning, UserSeenList, ServerNotice,
+                             ControlStatus, ControlWho, ControlKick, ControlLock, ControlUnlock, ControlReload,
+                             ControlWall, ControlMetrics, ControlStatusReply, ControlWhoReply, ControlMetricsReply>;
 
 MessageType type_of(const Message& m) noexcept;
 std::string_view to_string(MessageType t) noexcept;

@@ -46,6 +46,11 @@ void ChatCore::result(ConnId conn, std::uint32_t rid, Status code, std::string_v
     send(conn, Result{rid, code, detail});
 }
 
+void ChatCore::login_result(ConnId conn, std::uint32_t rid, LoginOutcome outcome, std::uint32_t value) {
+    counters_.count_login(outcome);
+    send(conn, LoginResult{rid, outcome, value});
+}
+
 // ---------------------------------------------------------------- users
 
 void ChatCore::replace_users(UsersFile file) {
@@ -152,6 +157,11 @@ void ChatCore::end_session(ConnId conn, Now now) {
 }
 
 void ChatCore::close_with(ConnId conn, const Message& last, Now now) {
+    if (const auto* e = std::get_if<SessionEnded>(&last)) counters_.count_end(e->reason);
+    if (const auto* e = std::get_if<ProtocolError>(&last)) {
+        ++counters_.protocol_errors;
+        if (e->code == Status::login_timeout) ++counters_.login_timeouts;
+    }
     frame_.clear();
     append_frame(frame_, last);
     env_.send(conn, frame_);
@@ -171,9 +181,10 @@ void ChatCore::shutdown() {
     std::vector<ConnId> conns;
     for (const auto& [c, s] : sessions_) conns.push_back(c);
     for (ConnId c : conns) {
-        if (sessions_[c].state == State::online)
+        if (sessions_[c].state == State::online) {
             send(c, SessionEnded{EndReason::server_shutdown, "server shutting down"});
-        else
+            counters_.count_end(EndReason::server_shutdown);
+        } else
             addresses_.closed_unauthenticated(sessions_[c].peer_host);
         sessions_.erase(c);
         env_.close(c);
@@ -270,19 +281,16 @@ void ChatCore::handle_login(ConnId c, Session& s, const Login& m, Now now) {
     }
     // Names that break the syntax rule can never exist: refuse without tracking them.
     if (!is_valid_user_name(m.name)) {
-        send(c, LoginResult{m.request_id, LoginOutcome::wrong_password, Lockout::max_failures - 1});
+        login_result(c, m.request_id, LoginOutcome::wrong_password, Lockout::max_failures - 1);
         return;
     }
     // An address over its wrong-password budget is refused before any check,
     // so its attempts never count toward a name's lock (PROTOCOL.md §5).
     if (std::int64_t wait = addresses_.failures_wait_ms(s.peer_host, now.mono)) {
-        send(c, LoginResult{m.request_id, LoginOutcome::too_many_attempts, ceil_seconds(wait)});
+        login_result(c, m.request_id, LoginOutcome::too_many_attempts, ceil_seconds(wait));
         return;
     }
-    if (std::int64_t left = lockout_.locked_for(m.name, now.mono)) {
-        send(c, LoginResult{m.request_id, LoginOutcome::locked, ceil_seconds(left)});
-        return;
-    }
+    if (auto value = locked_value(m.name, now)) return login_result(c, m.request_id, LoginOutcome::locked, *value);
     s.login_request = m.request_id;
     s.login_name = std::string(m.name);
     UserIdx u = find_user(m.name);
@@ -296,7 +304,7 @@ void ChatCore::handle_login(ConnId c, Session& s, const Login& m, Now now) {
     const std::string& hash = cred ? cred->secret : decoy_hash();
     s.job = next_job_++;
     if (!env_.verify_password(c, s.job, hash, std::string(m.password))) {
-        send(c, LoginResult{m.request_id, LoginOutcome::unavailable, 1});
+        login_result(c, m.request_id, LoginOutcome::unavailable, 1);
         return;
     }
     s.state = State::verifying;
@@ -314,31 +322,29 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
     const std::string name = std::move(s.login_name);
     const std::uint32_t rid = s.login_request;
     // Other connections may have locked the name while this password was checked.
-    if (std::int64_t left = lockout_.locked_for(name, now.mono)) {
-        send(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(left)});
-        return;
-    }
+    if (auto value = locked_value(name, now)) return login_result(c, rid, LoginOutcome::locked, *value);
     if (!password_ok) {
         // fail2ban matches: failed login for '<name>' from <HOST>
         log::flood(log::Flood::failed_login, log::Level::notice, "failed login for '{}' from {}", name, s.peer_host);
         addresses_.record_failure(s.peer_host, now.mono);
         auto f = lockout_.record_failure(name, now.mono);
         if (f.attempts_left > 0) {
-            send(c, LoginResult{rid, LoginOutcome::wrong_password, f.attempts_left});
+            login_result(c, rid, LoginOutcome::wrong_password, f.attempts_left);
             return;
         }
         lock_timer(name, f.locked_until);
+        ++counters_.lockouts;
         // Stored as wall-clock time: a restart must not reset a lock an attacker triggered.
         env_.persist(store_op::SetLock{name, now.wall_ms + (f.locked_until - now.mono)});
         log::flood(log::Flood::locked_name, log::Level::warning,
                    "login name '{}' locked for {} s after {} wrong passwords (last from {})", name,
                    settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
-        send(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono)});
+        login_result(c, rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono));
         return;
     }
     UserIdx u = find_user(name);
     if (users_[u].conn != 0) {
-        send(c, LoginResult{rid, LoginOutcome::already_logged_in, 0});
+        login_result(c, rid, LoginOutcome::already_logged_in, 0);
         return;
     }
     lockout_.record_success(name);
@@ -351,12 +357,13 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     s.state = State::online;
     s.user = u;
     s.last_activity = now.mono;
+    s.login_at_ms = now.wall_ms;
     add_online(u, c);
     env_.cancel_timer(timer_key(TimerKind::login_deadline, c));
     s.idle_warned = false;
     env_.arm_timer(timer_key(TimerKind::idle, c), idle_check_at(s, settings_.timeout_ms));
     log::info("{} logged in from {}", users_[u].name, s.peer_host);
-    send(c, LoginResult{s.login_request, LoginOutcome::ok, 0});
+    login_result(c, s.login_request, LoginOutcome::ok, 0);
     mailbox_->deliver_waiting(u);
     announce(u, PresenceKind::login);
 }
@@ -382,7 +389,8 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
                 return 0;
             },
             msg);
-        if (type_of(msg) < MessageType::welcome) return result(c, rid, Status::not_logged_in, "log in first");
+        if (family_of(type_of(msg)) == MessageFamily::user_request)
+            return result(c, rid, Status::not_logged_in, "log in first");
         close_with(c, ProtocolError{Status::bad_request, "unexpected message type"}, now);
         return;
     }
@@ -483,11 +491,14 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
     std::uint64_t id = next_message_id(now);
     if (r.conn != 0) {
         send(r.conn, MessageEvent{id, std::uint64_t(now.wall_ms), 0, users_[from].name, m.text});
+        ++counters_.messages_direct;
         return result(c, m.request_id, Status::ok);
     }
     const Deposit deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, {c, m.request_id}};
     switch (mailbox_->deposit(deposit)) {
-    case DepositResult::accepted: return; // "stored" is only said once the message is durable: settled() answers
+    case DepositResult::accepted: // "stored" is only said once the message is durable: settled() answers
+        ++counters_.messages_stored;
+        return;
     case DepositResult::mailbox_full:
         return result(c, m.request_id, Status::mailbox_full, fmt::format("{}'s mailbox is full", m.to));
     case DepositResult::sender_share_full:
@@ -516,6 +527,7 @@ void ChatCore::settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_vi
 
 void ChatCore::deliver(UserIdx to, const StoredMessage& m) {
     if (users_[to].conn == 0) return;
+    ++counters_.messages_offline_delivered;
     send(users_[to].conn,
          MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
 }
@@ -560,8 +572,18 @@ void ChatCore::restore(const StoredState& state, Now now) {
         lock_timer(name, now.mono + left);
         ++locks;
     }
-    log::info("restored {} stored message(s), {} block(s), {} running lockout(s)", messages, state.blocks.size(),
-              locks);
+    for (const auto& [name, until_wall] : state.admin_locks) {
+        if (until_wall == INT64_MAX) {
+            admin_locks_.emplace(name, TimePoint(INT64_MAX));
+        } else if (until_wall > now.wall_ms) {
+            admin_locks_.emplace(name, now.mono + (until_wall - now.wall_ms));
+        } else {
+            env_.persist(store_op::SetLock{name, 0, true});
+            continue;
+        }
+        ++locks;
+    }
+    log::info("restored {} stored message(s), {} block(s), {} running lock(s)", messages, state.blocks.size(), locks);
 }
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
@@ -579,7 +601,9 @@ void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
             continue;
         }
         env_.send(users_[u].conn, frame_);
+        ++counters_.broadcast_deliveries;
     }
+    ++counters_.broadcasts;
     if (skipped)
         return result(c, m.request_id, Status::ok_partial, "your message could not be delivered to some recipients");
     result(c, m.request_id, Status::ok);
@@ -647,6 +671,109 @@ void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view n
     list.erase(pos);
     env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, false});
     result(c, rid, Status::ok, fmt::format("{} is unblocked", name));
+}
+
+// ---------------------------------------------------------------- administration
+
+std::optional<std::uint32_t> ChatCore::locked_value(std::string_view name, Now now) {
+    if (auto it = admin_locks_.find(name); it != admin_locks_.end()) {
+        if (it->second == INT64_MAX) return lock_until_unlocked;
+        if (it->second > now.mono) return ceil_seconds(it->second - now.mono);
+        env_.persist(store_op::SetLock{it->first, 0, true}); // ran out: forget it here and on disk
+        admin_locks_.erase(it);
+    }
+    if (std::int64_t left = lockout_.locked_for(name, now.mono)) return ceil_seconds(left);
+    return std::nullopt;
+}
+
+ChatCore::UserIdx ChatCore::admin_target(std::string_view name, AdminResult& error) const {
+    if (!is_valid_user_name(name)) {
+        error = {Status::invalid_name,
+                 fmt::format("invalid user name '{}'", proto::utf8_prefix(name, shown_name_bytes))};
+        return no_user;
+    }
+    UserIdx u = find_user(name);
+    if (u == no_user || !users_[u].cred) {
+        error = {Status::unknown_user, fmt::format("unknown user '{}'", name)};
+        return no_user;
+    }
+    return u;
+}
+
+ChatCore::AdminResult ChatCore::kick(std::string_view name, std::string_view reason, Now now) {
+    AdminResult r{Status::ok, {}};
+    UserIdx u = admin_target(name, r);
+    if (u == no_user) return r;
+    if (reason.size() > max_detail_length)
+        return {Status::invalid_text, fmt::format("the reason is longer than {} bytes", max_detail_length)};
+    if (users_[u].conn == 0) return {Status::user_offline, fmt::format("{} is not logged in", name)};
+    log::notice("{} kicked by the administrator{}{}", describe(users_[u].conn), reason.empty() ? "" : ": ", reason);
+    ++counters_.kicks;
+    close_with(users_[u].conn,
+               SessionEnded{EndReason::kicked, reason.empty() ? "removed by the administrator" : reason}, now);
+    return {Status::ok, fmt::format("{} logged out", name)};
+}
+
+ChatCore::AdminResult ChatCore::lock(std::string_view name, std::uint32_t seconds, Now now) {
+    AdminResult r{Status::ok, {}};
+    UserIdx u = admin_target(name, r);
+    if (u == no_user) return r;
+    if (seconds == 0) return {Status::invalid_argument, "a lock lasts at least 1 second"};
+    const bool forever = seconds == lock_until_unlocked;
+    const std::int64_t ms = std::int64_t(seconds) * 1000;
+    admin_locks_.insert_or_assign(std::string(name), forever ? TimePoint(INT64_MAX) : now.mono + ms);
+    env_.persist(store_op::SetLock{std::string(name), forever ? INT64_MAX : now.wall_ms + ms, true});
+    ++counters_.admin_locks;
+    std::string how = forever ? "until unlocked" : fmt::format("for {} s", seconds);
+    log::notice("login name '{}' locked by the administrator {}", name, how);
+    if (ConnId c = users_[u].conn)
+        close_with(c, SessionEnded{EndReason::locked, "your account was locked by the administrator"}, now);
+    return {Status::ok, fmt::format("{} locked {}", name, how)};
+}
+
+ChatCore::AdminResult ChatCore::unlock(std::string_view name, Now now) {
+    AdminResult r{Status::ok, {}};
+    UserIdx u = admin_target(name, r);
+    if (u == no_user) return r;
+    bool was_locked = false;
+    if (auto it = admin_locks_.find(name); it != admin_locks_.end()) {
+        was_locked = it->second > now.mono;
+        admin_locks_.erase(it);
+        env_.persist(store_op::SetLock{std::string(name), 0, true});
+    }
+    if (lockout_.locked_for(name, now.mono) > 0) {
+        was_locked = true;
+        env_.persist(store_op::SetLock{std::string(name), 0});
+    }
+    lockout_.record_success(name); // forgets a lock and a failure count alike; its timer then finds nothing
+    if (!was_locked) return {Status::ok, fmt::format("{} was not locked", name)};
+    log::notice("login name '{}' unlocked by the administrator", name);
+    return {Status::ok, fmt::format("{} unlocked", name)};
+}
+
+ChatCore::AdminResult ChatCore::wall(std::string_view text, Now now) {
+    if (!valid_text(text)) return {Status::invalid_text, "the announcement must be 1-1000 bytes"};
+    frame_.clear();
+    append_frame(frame_, Message{ServerNotice{std::uint64_t(now.wall_ms), text}});
+    for (UserIdx u : online_) env_.send(users_[u].conn, frame_);
+    ++counters_.notices;
+    log::notice("announcement to {} user(s): {}", online_.size(), text);
+    return {Status::ok, fmt::format("sent to {} user(s)", online_.size())};
+}
+
+std::vector<ChatCore::OnlineUser> ChatCore::who(Now now) const {
+    std::vector<OnlineUser> list;
+    list.reserve(online_.size());
+    for (UserIdx u : online_) {
+        const Session& s = sessions_.at(users_[u].conn);
+        auto chats = std::count_if(private_pairs_.begin(), private_pairs_.end(),
+                                   [u](const auto& p) { return p.first == u || p.second == u; });
+        list.push_back(OnlineUser{users_[u].name, users_[u].conn, s.login_at_ms,
+                                  std::uint32_t(std::max<std::int64_t>(0, now.mono - s.last_activity) / 1000),
+                                  std::uint16_t(std::min<std::ptrdiff_t>(chats, UINT16_MAX))});
+    }
+    std::sort(list.begin(), list.end(), [](const OnlineUser& a, const OnlineUser& b) { return a.name < b.name; });
+    return list;
 }
 
 // ---------------------------------------------------------------- private chat introductions

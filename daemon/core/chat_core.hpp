@@ -8,6 +8,7 @@
 #pragma once
 
 #include "core/address_limits.hpp"
+#include "core/counters.hpp"
 #include "core/credentials.hpp"
 #include "core/lockout.hpp"
 #include "core/mailbox.hpp"
@@ -103,6 +104,33 @@ public:
     std::string describe(ConnId conn) const;
     std::size_t session_count() const noexcept { return sessions_.size(); }
 
+    // ---- administration (the control socket, PROTOCOL.md §11). Each answers with the
+    // Status and detail the control client is told.
+    struct AdminResult {
+        proto::Status code;
+        std::string detail;
+    };
+    // Ends NAME's session, telling them `reason` (empty: a default text).
+    AdminResult kick(std::string_view name, std::string_view reason, Now now);
+    // Locks NAME for `seconds` (proto::lock_until_unlocked: until unlock()), ending its session;
+    // persisted, so it survives a restart.
+    AdminResult lock(std::string_view name, std::uint32_t seconds, Now now);
+    // Lifts an administrative lock and a lockout after wrong passwords alike.
+    AdminResult unlock(std::string_view name, Now now);
+    // A ServerNotice to every online user.
+    AdminResult wall(std::string_view text, Now now);
+    struct OnlineUser {
+        std::string_view name;
+        ConnId conn;
+        std::int64_t login_at_ms; // Unix milliseconds
+        std::uint32_t idle_s;     // since the last command
+        std::uint16_t private_chats;
+    };
+    std::vector<OnlineUser> who(Now now) const; // sorted by name
+    const CoreCounters& counters() const noexcept { return counters_; }
+    std::size_t offline_held() const noexcept { return mailbox_->held(); } // stored messages waiting now
+    std::size_t lockouts_tracked() const noexcept { return lockout_.tracked(); }
+
 private:
     using UserIdx = UserId;
     static constexpr UserIdx no_user = UINT32_MAX;
@@ -125,6 +153,7 @@ private:
         std::string peer_host;    // address the connection comes from
         std::string listen_host;  // private-chat listener; empty = peer_host
         std::uint16_t listen_port = 0;
+        std::int64_t login_at_ms = 0; // Unix milliseconds, once online
         // while verifying
         std::uint64_t job = 0;
         std::uint32_t login_request = 0;
@@ -134,6 +163,11 @@ private:
     template <class M>
     void send(ConnId conn, const M& msg);
     void result(ConnId conn, std::uint32_t rid, proto::Status code, std::string_view detail = {});
+    void login_result(ConnId conn, std::uint32_t rid, proto::LoginOutcome outcome, std::uint32_t value);
+    // The LoginResult{locked} value when `name` is locked (administratively or after wrong passwords).
+    std::optional<std::uint32_t> locked_value(std::string_view name, Now now);
+    // An administrative target: a valid name in the users file, else no_user and `error` says why.
+    UserIdx admin_target(std::string_view name, AdminResult& error) const;
     void end_session(ConnId conn, Now now); // forget a session, logout presence if online
     void close_with(ConnId conn, const proto::Message& last, Now now);
 
@@ -185,6 +219,10 @@ private:
     std::unordered_map<ConnId, Session> sessions_;
     std::set<std::pair<UserIdx, UserIdx>> private_pairs_;        // (lower, higher) introduced pairs
     std::unordered_map<std::uint64_t, std::string> lock_timers_; // lock timer id -> name
+    // Administrative locks: name -> monotonic end (TimePoint max: until unlocked). Few, never evicted;
+    // one that ran out is forgotten when next looked at.
+    std::unordered_map<std::string, TimePoint, NameHash, std::equal_to<>> admin_locks_;
+    CoreCounters counters_;
     std::uint64_t next_lock_timer_ = 1;
     std::uint64_t next_job_ = 1;
     std::uint64_t last_message_id_ = 0;

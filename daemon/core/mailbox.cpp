@@ -16,12 +16,14 @@ std::size_t Mailboxes::waiting(UserId to) const {
 }
 
 void Mailboxes::forget(UserId to, UserId from) {
+    --total_;
     auto it = held_.find(pair_key(to, from));
     if (it != held_.end() && --it->second == 0) held_.erase(it);
 }
 
 void Mailboxes::insert(UserId to, StoredMessage m) {
     ++held_[pair_key(to, m.from)];
+    ++total_;
     Box& box = boxes_[to];
     // Ids grow with time, so this is nearly always the end; order is by id whatever the caller does.
     auto pos = box.empty() || box.back().id < m.id ? box.end() : std::lower_bound(box.begin(), box.end(), m.id, by_id);

@@ -84,6 +84,8 @@ public:
     // A message read back from durable state at start-up (its names resolved by the core).
     virtual void restore(UserId to, UserId from, const StoredState::Message& m) = 0;
     virtual void set_capacity(std::size_t per_user) = 0;
+    // Messages held for all recipients, committed or not.
+    virtual std::size_t held() const = 0;
 };
 
 class Mailboxes final : public OfflineMailbox {
@@ -98,6 +100,7 @@ public:
     void acknowledge(UserId to, std::span<const std::uint64_t> ids) override;
     void restore(UserId to, UserId from, const StoredState::Message& m) override;
     void set_capacity(std::size_t per_user) override { capacity_ = per_user; }
+    std::size_t held() const override { return total_; }
 
     // Messages held for `to`, committed or not.
     std::size_t waiting(UserId to) const;
@@ -124,6 +127,7 @@ private:
     std::unordered_map<std::uint64_t, Pending> pending_;    // by store tag
     std::unordered_map<std::uint64_t, std::uint32_t> held_; // messages per (recipient, sender) pair
     std::uint64_t next_tag_ = 1;
+    std::size_t total_ = 0; // messages in all boxes
 };
 
 } // namespace confab

@@ -27,7 +27,8 @@ struct SetBlock {
 };
 struct SetLock {
     std::string name;
-    std::int64_t until_wall_ms; // 0 clears the lock
+    std::int64_t until_wall_ms; // 0 clears the lock; INT64_MAX: until unlocked (admin locks)
+    bool admin = false;         // an administrator's lock (confabctl lock), kept apart from lockouts
 };
 } // namespace store_op
 
@@ -40,9 +41,10 @@ struct StoredState {
         std::int64_t sent_at_ms;
         std::string text;
     };
-    std::vector<Message> messages;                           // ordered by id
-    std::vector<std::pair<std::string, std::string>> blocks; // (blocker, blocked)
-    std::vector<std::pair<std::string, std::int64_t>> locks; // (name, locked until, Unix ms)
+    std::vector<Message> messages;                                 // ordered by id
+    std::vector<std::pair<std::string, std::string>> blocks;       // (blocker, blocked)
+    std::vector<std::pair<std::string, std::int64_t>> locks;       // (name, locked until, Unix ms)
+    std::vector<std::pair<std::string, std::int64_t>> admin_locks; // the same, INT64_MAX: until unlocked
 };
 
 } // namespace confab

@@ -35,6 +35,10 @@ const char* const migrations[] = {
     "CREATE TABLE lockouts ("
     "  name TEXT PRIMARY KEY,"
     "  locked_until_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    // Administrative locks (confabctl lock): never evicted, 9223372036854775807 = until unlocked.
+    "CREATE TABLE admin_locks ("
+    "  name TEXT PRIMARY KEY,"
+    "  locked_until_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 static_assert(std::size(migrations) == Store::schema_version);
 
@@ -138,6 +142,9 @@ StoredState Store::load() {
         Stmt l = prepare(db_, "SELECT name, locked_until_ms FROM lockouts;");
         while (sqlite3_step(l.get()) == SQLITE_ROW)
             snap.locks.emplace_back(column_text(l.get(), 0), sqlite3_column_int64(l.get(), 1));
+        Stmt a = prepare(db_, "SELECT name, locked_until_ms FROM admin_locks;");
+        while (sqlite3_step(a.get()) == SQLITE_ROW)
+            snap.admin_locks.emplace_back(column_text(a.get(), 0), sqlite3_column_int64(a.get(), 1));
     } catch (const StoreError& e) { throw StoreError(fmt::format("state database {}: {}", path_, e.what())); }
     return snap;
 }
@@ -170,15 +177,17 @@ struct Store::Statements {
           block(prepare(db, "INSERT OR IGNORE INTO blocks(blocker, blocked) VALUES (?,?);")),
           unblock(prepare(db, "DELETE FROM blocks WHERE blocker = ? AND blocked = ?;")),
           lock(prepare(db, "INSERT OR REPLACE INTO lockouts(name, locked_until_ms) VALUES (?,?);")),
-          unlock(prepare(db, "DELETE FROM lockouts WHERE name = ?;")) {}
-    Stmt insert, erase, block, unblock, lock, unlock;
+          unlock(prepare(db, "DELETE FROM lockouts WHERE name = ?;")),
+          admin_lock(prepare(db, "INSERT OR REPLACE INTO admin_locks(name, locked_until_ms) VALUES (?,?);")),
+          admin_unlock(prepare(db, "DELETE FROM admin_locks WHERE name = ?;")) {}
+    Stmt insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock;
 };
 
 void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completion>& done) {
     std::string error;
     try {
         if (!statements_) statements_ = std::make_unique<Statements>(db_);
-        auto& [insert, erase, block, unblock, lock, unlock] = *statements_;
+        auto& [insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock] = *statements_;
         exec("BEGIN IMMEDIATE;");
         for (const StoreOp& op : batch) {
             if (const auto* m = std::get_if<store_op::InsertMessage>(&op)) {
@@ -199,13 +208,15 @@ void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completio
                 bind_text(s, 2, b->blocked);
                 step_done(db_, s);
             } else if (const auto* l = std::get_if<store_op::SetLock>(&op)) {
+                sqlite3_stmt* set = l->admin ? admin_lock.get() : lock.get();
+                sqlite3_stmt* clear = l->admin ? admin_unlock.get() : unlock.get();
                 if (l->until_wall_ms > 0) {
-                    bind_text(lock.get(), 1, l->name);
-                    sqlite3_bind_int64(lock.get(), 2, l->until_wall_ms);
-                    step_done(db_, lock.get());
+                    bind_text(set, 1, l->name);
+                    sqlite3_bind_int64(set, 2, l->until_wall_ms);
+                    step_done(db_, set);
                 } else {
-                    bind_text(unlock.get(), 1, l->name);
-                    step_done(db_, unlock.get());
+                    bind_text(clear, 1, l->name);
+                    step_done(db_, clear);
                 }
             }
         }

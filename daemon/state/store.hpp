@@ -31,7 +31,7 @@ struct StoreError : std::runtime_error {
 
 class Store {
 public:
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
 
     struct Completion {
         std::uint64_t tag;

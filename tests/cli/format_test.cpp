@@ -147,6 +147,13 @@ TEST_CASE("session ends") {
     CHECK(format_session_end({proto::EndReason::timed_out, "timed out after 300 s of inactivity"}) ==
           "logged out: timed out after 300 s of inactivity");
     CHECK(format_session_end({proto::EndReason::server_shutdown, ""}) == "logged out: the server is shutting down");
+    CHECK(format_session_end({proto::EndReason::kicked, "spamming"}) == "logged out: spamming");
+    CHECK(format_session_end({proto::EndReason::kicked, ""}) == "logged out: removed by the administrator");
+    CHECK(format_session_end({proto::EndReason::locked, ""}) ==
+          "logged out: your account was locked by the administrator");
+    CHECK(format_server_notice({0, "maintenance at 6"}) == "announcement from the server: maintenance at 6");
+    CHECK(format_login_refusal({1, proto::LoginOutcome::locked, proto::lock_until_unlocked}, "bob") ==
+          "error: account locked by the administrator");
     CHECK(format_session_end({proto::EndReason::logged_out, ""}) == "logged out");
 }
 

@@ -134,6 +134,18 @@ TEST_CASE("wire values of message types match PROTOCOL.md") {
     CHECK(std::uint8_t(MessageType::private_revoked) == 0x8A);
     CHECK(std::uint8_t(MessageType::idle_warning) == 0x8B);
     CHECK(std::uint8_t(MessageType::user_seen_list) == 0x8C);
+    CHECK(std::uint8_t(MessageType::server_notice) == 0x8D);
+    CHECK(std::uint8_t(MessageType::control_status) == 0x60);
+    CHECK(std::uint8_t(MessageType::control_who) == 0x61);
+    CHECK(std::uint8_t(MessageType::control_kick) == 0x62);
+    CHECK(std::uint8_t(MessageType::control_lock) == 0x63);
+    CHECK(std::uint8_t(MessageType::control_unlock) == 0x64);
+    CHECK(std::uint8_t(MessageType::control_reload) == 0x65);
+    CHECK(std::uint8_t(MessageType::control_wall) == 0x66);
+    CHECK(std::uint8_t(MessageType::control_metrics) == 0x67);
+    CHECK(std::uint8_t(MessageType::control_status_reply) == 0xA0);
+    CHECK(std::uint8_t(MessageType::control_who_reply) == 0xA1);
+    CHECK(std::uint8_t(MessageType::control_metrics_reply) == 0xA2);
     CHECK(std::uint8_t(MessageType::protocol_error) == 0xBF);
     CHECK(std::uint8_t(MessageType::peer_hello) == 0xC0);
     CHECK(std::uint8_t(MessageType::peer_welcome) == 0xC1);
@@ -167,6 +179,7 @@ TEST_CASE("wire values of status codes and enums match PROTOCOL.md") {
         {Status::output_overflow, 40},
         {Status::login_timeout, 41},
         {Status::server_busy, 42},
+        {Status::permission_denied, 43},
     };
     for (auto [s, v] : table) {
         CAPTURE(v);
@@ -185,6 +198,9 @@ TEST_CASE("wire values of status codes and enums match PROTOCOL.md") {
     CHECK(int(EndReason::timed_out) == 1);
     CHECK(int(EndReason::server_shutdown) == 2);
     CHECK(int(EndReason::logged_out) == 3);
+    CHECK(int(EndReason::kicked) == 4);
+    CHECK(int(EndReason::locked) == 5);
+    CHECK(lock_until_unlocked == 0xFFFFFFFF);
     CHECK(int(PeerByeReason::stopped) == 1);
     CHECK(int(PeerByeReason::logged_out) == 2);
     CHECK(int(PeerByeReason::blocked) == 3);

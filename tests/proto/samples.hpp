@@ -73,6 +73,18 @@ inline std::vector<Message> full_samples() {
     v.push_back(WhoElseSinceSeen{20, 0xFFFFFFFF});
     v.push_back(IdleWarning{60});
     v.push_back(UserSeenList{21, {"alice", "bob"}, {0, 3600}});
+    v.push_back(ServerNotice{1795000000456ULL, "maintenance at 18:00 \xE2\x9A\xA0"});
+    v.push_back(ControlStatus{22});
+    v.push_back(ControlWho{23});
+    v.push_back(ControlKick{24, "bob", "spamming"});
+    v.push_back(ControlLock{25, "carol", 3600});
+    v.push_back(ControlUnlock{26, "carol"});
+    v.push_back(ControlReload{27});
+    v.push_back(ControlWall{28, "back in 5 minutes"});
+    v.push_back(ControlMetrics{0xFFFFFFFF});
+    v.push_back(ControlStatusReply{29, "0.1.0", 86400, 2, 3, 0xFFFFFFFFFFFFFFFFULL, 5, 6, 7, 1234, 8ULL << 20});
+    v.push_back(ControlWhoReply{30, {"alice", "bob"}, {"127.0.0.1:40000", "[::1]:40001"}, {1, 2}, {0, 59}, {0, 3}});
+    v.push_back(ControlMetricsReply{31, "# EOF\n"});
     return v;
 }
 

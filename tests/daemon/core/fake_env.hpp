@@ -37,6 +37,8 @@ inline doctest::String toString(EndReason r) {
     case EndReason::timed_out: return "timed_out";
     case EndReason::server_shutdown: return "server_shutdown";
     case EndReason::logged_out: return "logged_out";
+    case EndReason::kicked: return "kicked";
+    case EndReason::locked: return "locked";
     }
     return "EndReason(?)";
 }
