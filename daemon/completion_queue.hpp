@@ -57,6 +57,12 @@ public:
         return out;
     }
 
+    // Jobs waiting for a worker (the store: changes waiting for the next commit).
+    std::size_t queued() {
+        std::lock_guard lock(mutex_);
+        return jobs_.size();
+    }
+
     // ---- worker side
     // Waits for one job. Nothing once stop() is called: jobs still queued stay unstarted.
     std::optional<Job> take_one() {

@@ -90,6 +90,8 @@ const std::vector<KeySpec>& specs() {
         {{"tls_key", "PEM private key of tls_cert", true}, &Config::tls_key},
         {{"tls_min_version", "oldest TLS version accepted: 1.2 or 1.3", true}, &Config::tls_min_version},
         {{"allow_plaintext", "listen without TLS on an address other than loopback", false}, &Config::allow_plaintext},
+        {{"control_socket", "UNIX socket for confabctl; empty = <state_dir>/control.sock", false},
+         &Config::control_socket},
     };
     return table;
 }

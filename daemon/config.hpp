@@ -37,6 +37,11 @@ struct Config {
     std::string tls_key;                 // PEM private key of tls_cert
     std::string tls_min_version = "1.3"; // "1.2" or "1.3"
     bool allow_plaintext = false;        // plaintext on an address other than loopback
+    std::string control_socket;          // confabctl's UNIX socket; empty: <state_dir>/control.sock
+
+    std::string control_socket_path() const {
+        return control_socket.empty() ? state_dir + "/control.sock" : control_socket;
+    }
 
     bool tls() const { return !tls_cert.empty(); }
 };

@@ -3,9 +3,12 @@
 #include "core/clock.hpp"
 #include "log.hpp"
 #include "log_flood.hpp"
+#include "net/peer_endpoint.hpp"
 #include "proto/drain.hpp"
 #include "signals.hpp"
 #include "systemd_integration.hpp"
+
+#include "confab_build_config.hpp"
 
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -14,6 +17,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 namespace confab {
@@ -21,7 +25,10 @@ namespace confab {
 namespace {
 // epoll tokens: the reactor's own fds, then connection ids, which never come that low.
 constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4, store_token = 5;
-static_assert(store_token < ConnTable::min_id, "an epoll token is never a connection id");
+static_assert(store_token < ControlSocket::listener_token, "the control socket's tokens come after these");
+static_assert(ControlSocket::first_token > ControlSocket::listener_token);
+static_assert(ControlSocket::first_token + (std::uint64_t(1) << 31) < ConnTable::min_id,
+              "control connection tokens never reach the connection ids");
 static_assert(ConnTable::id_bits <= timer_id_bits, "a connection id is the id of its timers");
 constexpr std::uint32_t conn_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
@@ -107,7 +114,14 @@ CoreSettings core_settings(const Config& c) {
 Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls)
     : source_(std::move(source)), config_(std::move(config)), tls_(std::move(tls)), listener_(make_listener(config_)),
       signal_fd_(make_signal_fd()), hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
-      store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)) {
+      store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)),
+      control_(std::make_unique<ControlSocket>(config_.control_socket_path(), reactor_,
+                                               static_cast<ControlRequests&>(*this),
+                                               ControlIdentity{::geteuid(), ::getegid()},
+                                               [this](std::uint64_t token, TimePoint deadline) {
+                                                   arm_timer(timer_key(TimerKind::control_idle, token), deadline);
+                                               })),
+      started_mono_(monotonic_ms()) {
     // A socket passed by systemd listens where its unit says, not where `listen` does.
     validate_transport(config_, listener_->address());
     if (tls_)
@@ -130,6 +144,7 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
     }
     if (notify_) arm_timer(timer_key(TimerKind::status, 0), monotonic_ms() + 2000);
     arm_timer(timer_key(TimerKind::log_summary, 0), monotonic_ms() + log::interval_seconds * 1000);
+    log::info("control socket {}", control_->path());
 }
 
 Server::~Server() = default;
@@ -389,6 +404,7 @@ void Server::on_timers() {
             log::summarize_floods();
             arm_timer(key, t.mono + log::interval_seconds * 1000);
             break;
+        case TimerKind::control_idle: control_->on_deadline(timer_id(key)); break;
         case TimerKind::login_deadline:
         case TimerKind::idle:
         case TimerKind::lock: core_.on_timer(key, t); break;
@@ -419,9 +435,10 @@ void Server::on_signal() {
     }
 }
 
-void Server::reload() {
+std::optional<std::string> Server::reload() {
     systemd::notify_reloading();
     log::info("reloading configuration");
+    std::optional<std::string> failure;
     try {
         auto [config, users] = load_settings(source_);
         for (const auto& key : restart_only_changes(config_, config))
@@ -444,8 +461,97 @@ void Server::reload() {
             log::info("TLS certificate reloaded: {}", tls_->summary());
         }
         log::info("configuration reloaded: {} users", count);
-    } catch (const std::exception& e) { log::error("reload failed, keeping the current configuration: {}", e.what()); }
+    } catch (const std::exception& e) {
+        log::error("reload failed, keeping the current configuration: {}", e.what());
+        failure = e.what();
+    }
     systemd::notify_ready(last_status_);
+    return failure;
+}
+
+// ---------------------------------------------------------------- control requests
+
+namespace {
+// Resident set size from /proc (a read of a few bytes from procfs, which never blocks).
+std::uint64_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t pages = 0, resident = 0;
+    if (!(statm >> pages >> resident)) return 0;
+    return resident * std::uint64_t(::sysconf(_SC_PAGESIZE));
+}
+
+void reply_with(std::vector<std::uint8_t>& out, std::uint32_t rid, const ChatCore::AdminResult& r) {
+    proto::append_frame(out, proto::Result{rid, r.code, r.detail});
+}
+} // namespace
+
+proto::ControlStatusReply Server::status_reply(std::uint32_t rid) const {
+    const auto& n = core_.counters();
+    proto::ControlStatusReply r;
+    r.request_id = rid;
+    r.version = CONFAB_VERSION;
+    r.uptime_s = std::uint64_t(monotonic_ms() - started_mono_) / 1000;
+    r.users_online = std::uint32_t(core_.online_count());
+    r.connections = std::uint32_t(conns_.size());
+    r.messages_direct = n.messages_direct;
+    r.messages_broadcast = n.broadcasts;
+    r.offline_stored = core_.offline_held();
+    r.store_queue_depth = std::uint32_t(store_->queue_depth());
+    r.last_commit_us = std::uint64_t(store_->commit_stats().last_us);
+    r.memory_bytes = resident_bytes();
+    return r;
+}
+
+void Server::answer(const proto::Message& request, std::vector<std::uint8_t>& out) {
+    const Now t = now();
+    std::visit(
+        [&](const auto& m) {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, proto::ControlStatus>) {
+                proto::append_frame(out, status_reply(m.request_id));
+            } else if constexpr (std::is_same_v<M, proto::ControlWho>) {
+                auto users = core_.who(t);
+                if (users.size() > proto::max_list_entries) users.resize(proto::max_list_entries);
+                std::vector<std::string> endpoints;
+                endpoints.reserve(users.size());
+                proto::ControlWhoReply r{m.request_id, {}, {}, {}, {}, {}};
+                for (const auto& u : users) {
+                    const Connection* c = conns_.find(u.conn);
+                    endpoints.push_back(c ? peer_endpoint(c->fd()) : "?");
+                    r.names.push_back(u.name);
+                    r.login_at_ms.push_back(std::uint64_t(u.login_at_ms));
+                    r.idle_s.push_back(u.idle_s);
+                    r.private_chats.push_back(u.private_chats);
+                }
+                for (const auto& e : endpoints) r.addresses.push_back(e);
+                // 4096 entries of at most ~110 bytes each could pass the frame limit: shorten rather than fail.
+                while (!proto::append_frame(out, r)) {
+                    for (auto* list : {&r.names, &r.addresses}) list->resize(list->size() / 2);
+                    r.login_at_ms.resize(r.names.size());
+                    r.idle_s.resize(r.names.size());
+                    r.private_chats.resize(r.names.size());
+                }
+            } else if constexpr (std::is_same_v<M, proto::ControlKick>) {
+                reply_with(out, m.request_id, core_.kick(m.user, m.reason, t));
+            } else if constexpr (std::is_same_v<M, proto::ControlLock>) {
+                reply_with(out, m.request_id, core_.lock(m.user, m.seconds, t));
+            } else if constexpr (std::is_same_v<M, proto::ControlUnlock>) {
+                reply_with(out, m.request_id, core_.unlock(m.user, t));
+            } else if constexpr (std::is_same_v<M, proto::ControlWall>) {
+                reply_with(out, m.request_id, core_.wall(m.text, t));
+            } else if constexpr (std::is_same_v<M, proto::ControlReload>) {
+                log::notice("reload requested on the control socket");
+                auto failure = reload();
+                std::string detail = failure ? fmt::format("reload refused, the old configuration stays: {}", *failure)
+                                             : fmt::format("configuration reloaded: {} users", core_.user_count());
+                proto::append_frame(out, proto::Result{m.request_id,
+                                                       failure ? proto::Status::invalid_argument : proto::Status::ok,
+                                                       proto::utf8_prefix(detail, proto::max_detail_length)});
+            } else if constexpr (std::is_same_v<M, proto::ControlMetrics>) {
+                proto::append_frame(out, proto::ControlMetricsReply{m.request_id, "# metrics are not collected yet\n"});
+            }
+        },
+        request);
 }
 
 void Server::update_status() {
@@ -476,8 +582,13 @@ int Server::run() {
             case signal_token: on_signal(); break;
             case hash_token: on_hash_results(); break;
             case store_token: on_store_results(); break;
+            case ControlSocket::listener_token: control_->on_accept(); break;
             default:
-                if (Connection* c = conns_.find(ev.data.u64)) on_connection_event(*c, ev.events);
+                if (ev.data.u64 < ConnTable::min_id) {
+                    if (ControlSocket::is_connection_token(ev.data.u64)) control_->on_event(ev.data.u64, ev.events);
+                } else if (Connection* c = conns_.find(ev.data.u64)) {
+                    on_connection_event(*c, ev.events);
+                }
                 break;
             }
             destroy_dead();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "control_socket.hpp"
 #include "core/chat_core.hpp"
 #include "hash_pool.hpp"
 #include "net/conn_table.hpp"
@@ -37,7 +38,7 @@ CoreSettings core_settings(const Config& c);
 // The TLS context the configuration asks for (null: plaintext). Throws TlsError.
 std::unique_ptr<TlsContext> load_tls(const Config& c);
 
-class Server final : private CoreEnv {
+class Server final : private CoreEnv, private ControlRequests {
 public:
     // `tls` (from load_tls) makes the listener speak TLS. Throws ConfigError when the
     // listening socket turns out to need TLS the configuration does not give it.
@@ -45,6 +46,7 @@ public:
     ~Server() override;
 
     std::uint16_t port() const { return listener_->port(); }
+    const std::string& control_path() const { return control_->path(); }
     std::string address() const { return listener_->address(); }
     // Runs until SIGTERM/SIGINT; returns the process exit status.
     int run();
@@ -59,6 +61,10 @@ private:
     proto::Token random_token() override;
     bool persist(StoreOp op) override;
     void allow_large_frames(ConnId conn) override;
+
+    // ControlRequests: confabctl's requests, answered from the core and the server's own state.
+    void answer(const proto::Message& request, std::vector<std::uint8_t>& reply) override;
+    proto::ControlStatusReply status_reply(std::uint32_t rid) const;
 
     void on_accept();
     void refuse(const UniqueFd& fd, proto::Status code, std::string_view detail) const;
@@ -76,7 +82,8 @@ private:
     void drop(Connection& c, std::string_view reason); // server-side close: tells the core
     void destroy(Connection& c);
     void destroy_dead();
-    void reload();
+    // Re-reads config, users and certificate; on failure keeps the old ones and returns why.
+    std::optional<std::string> reload();
     void update_status();
     Now now() const;
 
@@ -92,6 +99,8 @@ private:
     TimerQueue timers_;
     ConnTable conns_;
     ChatCore core_;
+    std::unique_ptr<ControlSocket> control_;
+    TimePoint started_mono_;
     IdList dirty_;                          // connections with output to flush
     IdList read_pending_;                   // connections whose read budget ran out
     std::vector<std::uint64_t> dead_;       // destroy after the current event

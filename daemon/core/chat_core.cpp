@@ -80,6 +80,10 @@ void ChatCore::update_settings(const CoreSettings& s) {
     addresses_.update_settings(s.address);
 }
 
+std::size_t ChatCore::user_count() const noexcept {
+    return std::size_t(std::count_if(users_.begin(), users_.end(), [](const User& u) { return u.cred.has_value(); }));
+}
+
 ChatCore::UserIdx ChatCore::find_user(std::string_view name) const {
     auto it = by_name_.find(name);
     return it == by_name_.end() ? no_user : it->second;
@@ -237,7 +241,8 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
     case TimerKind::close_deadline:
     case TimerKind::watchdog:
     case TimerKind::status:
-    case TimerKind::log_summary: return; // the glue's own: never passed here
+    case TimerKind::log_summary:
+    case TimerKind::control_idle: return; // the glue's own: never passed here
     }
 }
 

@@ -103,6 +103,7 @@ public:
     // "alice (192.0.2.7)" for a logged-in connection, else its address: for log lines.
     std::string describe(ConnId conn) const;
     std::size_t session_count() const noexcept { return sessions_.size(); }
+    std::size_t user_count() const noexcept; // names in the users file now
 
     // ---- administration (the control socket, PROTOCOL.md §11). Each answers with the
     // Status and detail the control client is told.

@@ -20,6 +20,7 @@ enum class TimerKind : std::uint8_t {
     watchdog = 0x81,       // systemd's WATCHDOG=1
     status = 0x82,         // systemd's STATUS= line
     log_summary = 0x83,    // summary lines of rate-limited log events (log_flood.hpp)
+    control_idle = 0x84,   // a control-socket connection that has said nothing for a while
 };
 
 inline constexpr unsigned timer_id_bits = 56;

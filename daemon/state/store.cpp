@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <iterator>
@@ -157,6 +158,11 @@ bool Store::submit(StoreOp op) {
     return queue_.submit(op);
 }
 
+Store::CommitStats Store::commit_stats() {
+    std::lock_guard lock(stats_mutex_);
+    return stats_;
+}
+
 std::vector<Store::Completion> Store::take_completions() {
     return queue_.take_results();
 }
@@ -165,7 +171,15 @@ void Store::run() {
     std::deque<StoreOp> batch;
     std::vector<Completion> done;
     while (queue_.take_all(batch)) { // everything that arrived during the last commit
+        const auto start = std::chrono::steady_clock::now();
         commit_batch(batch, done);
+        const auto us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+        {
+            std::lock_guard lock(stats_mutex_);
+            stats_.latency.observe_us(us);
+            stats_.last_us = us;
+        }
         queue_.post(done);
     }
 }

@@ -11,11 +11,13 @@
 
 #include "completion_queue.hpp"
 #include "core/store_ops.hpp"
+#include "latency_histogram.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -53,6 +55,14 @@ public:
     bool submit(StoreOp op);
     std::vector<Completion> take_completions(); // drains the eventfd too
 
+    // For status and metrics: changes waiting for the next commit, and how long commits take.
+    std::size_t queue_depth() { return queue_.queued(); }
+    struct CommitStats {
+        LatencyHistogram latency;
+        std::int64_t last_us = 0; // the last commit; 0 before the first
+    };
+    CommitStats commit_stats();
+
 private:
     void run();
     void commit_batch(const std::deque<StoreOp>& batch, std::vector<Completion>& done);
@@ -65,6 +75,8 @@ private:
     static constexpr std::size_t max_queued = 100'000;
     CompletionQueue<StoreOp, Completion> queue_{max_queued};
     std::thread thread_;
+    std::mutex stats_mutex_;
+    CommitStats stats_; // written by the storage thread, under stats_mutex_
 };
 
 } // namespace confab

@@ -49,12 +49,14 @@ dpkg-deb -c "$client_deb" | awk '{print $6}' | sed 's|^\./|/|' > "$work/confab.f
 for pattern in \
     '^/usr/sbin/confabd$' \
     '^/usr/sbin/confab-passwd$' \
+    '^/usr/sbin/confabctl$' \
     '^(/usr)?/lib/systemd/system/confabd\.service$' \
     '^(/usr)?/lib/systemd/system/confabd\.socket$' \
     '^/usr/lib/sysusers\.d/confabd\.conf$' \
     '^/etc/confab/confabd\.toml$' \
     '^/usr/share/man/man8/confabd\.8\.gz$' \
     '^/usr/share/man/man8/confab-passwd\.8\.gz$' \
+    '^/usr/share/man/man8/confabctl\.8\.gz$' \
     '^/usr/share/man/man5/confabd\.toml\.5\.gz$' \
     '^/usr/share/doc/confabd/copyright$' \
     '^/usr/share/doc/confabd/examples/certbot-deploy-hook$' \
