@@ -86,6 +86,7 @@ void ControlSocket::read_requests(Connection& c) {
             }
             reply_.clear();
             requests_.answer(m, reply_);
+            ++answered_;
             if (!c.output().append(reply_, max_output)) {
                 refused = true;
                 return false;

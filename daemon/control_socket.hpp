@@ -48,6 +48,8 @@ public:
 
     const std::string& path() const noexcept { return listener_.path(); }
     std::size_t connections() const noexcept { return conns_.size(); }
+    std::uint64_t requests_answered() const noexcept { return answered_; }
+    std::uint64_t peers_refused() const noexcept { return refused_; }
     static bool is_connection_token(std::uint64_t token) noexcept { return token >= first_token; }
 
     void on_accept();
@@ -71,6 +73,7 @@ private:
     std::uint64_t next_token_ = first_token;
     std::vector<std::uint8_t> read_buf_ = std::vector<std::uint8_t>(max_frame);
     std::vector<std::uint8_t> reply_;
+    std::uint64_t answered_ = 0, refused_ = 0;
 };
 
 } // namespace confab

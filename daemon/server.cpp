@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -121,7 +122,7 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
                                                [this](std::uint64_t token, TimePoint deadline) {
                                                    arm_timer(timer_key(TimerKind::control_idle, token), deadline);
                                                })),
-      started_mono_(monotonic_ms()) {
+      started_mono_(monotonic_ms()), started_wall_ms_(wall_ms()) {
     // A socket passed by systemd listens where its unit says, not where `listen` does.
     validate_transport(config_, listener_->address());
     if (tls_)
@@ -163,7 +164,7 @@ void Server::send(ConnId id, proto::Bytes frame) {
     // limit within one iteration gets an early write, so only a client that really
     // stopped reading is dropped.
     bool queued = c->output().append(frame, limit) ||
-                  (c->flush() != Connection::IoStatus::error && c->output().append(frame, limit));
+                  (flush_counted(*c) != Connection::IoStatus::error && c->output().append(frame, limit));
     if (!queued) {
         log::flood(log::Flood::dropped_client, log::Level::warning,
                    "dropping {}: more than {} bytes of unsent output (it reads too slowly)", core_.describe(id),
@@ -176,6 +177,7 @@ void Server::send(ConnId id, proto::Bytes frame) {
                                                          "you were disconnected: you read your messages too slowly"});
         c->output().append(reason, limit + reason.size());
         c->request_close();
+        ++counters_.output_overflows;
         overflowed_.push_back(id);
         mark_dirty(*c);
         return;
@@ -188,7 +190,7 @@ void Server::close(ConnId id) {
     if (!c || !c->request_close()) return; // the core has forgotten it: no on_disconnect later
     // Nothing can reach a peer whose TLS handshake has not finished: close at once, so a
     // stalled handshake ends at the login deadline.
-    if (c->phase() == Connection::Phase::handshaking) return drop(*c, "closed before its TLS handshake finished");
+    if (c->phase() == Connection::Phase::handshaking) return drop(*c, DropReason::handshake_unfinished);
     mark_dirty(*c);
     arm_timer(timer_key(TimerKind::close_deadline, id), monotonic_ms() + close_grace_ms);
 }
@@ -242,6 +244,7 @@ void Server::on_accept() {
     accept_pending_ = listener_->accept_some(accepts_per_wakeup, [this](UniqueFd fd, std::string peer) {
         if (stopping_) return;
         if (conns_.size() >= std::size_t(config_.max_connections)) {
+            ++counters_.connections_refused;
             refuse(fd, proto::Status::server_busy, "too many connections");
             log::flood(log::Flood::refused_connection, log::Level::warning,
                        "refused a connection from {}: max_connections ({}) reached", peer, config_.max_connections);
@@ -249,6 +252,7 @@ void Server::on_accept() {
         }
         const Now t = now();
         if (auto a = core_.admit(peer, t); !a.ok) {
+            ++counters_.connections_refused;
             refuse(fd, a.code, a.detail);
             log::flood(log::Flood::refused_connection, log::Level::warning, "refused a connection from {}: {}", peer,
                        a.detail);
@@ -264,6 +268,7 @@ void Server::on_accept() {
             }
         }
         Connection& c = conns_.insert(std::move(fd), std::move(peer), std::move(tls));
+        ++counters_.connections_accepted;
         reactor_.add(c.fd(), c.id(), conn_events);
         log::debug("connection from {}", c.peer());
         core_.on_connect(c.id(), c.peer(), t);
@@ -271,7 +276,7 @@ void Server::on_accept() {
 }
 
 void Server::on_connection_event(Connection& c, std::uint32_t events) {
-    if (events & EPOLLERR) return drop(c, "socket error");
+    if (events & EPOLLERR) return drop(c, DropReason::socket_error);
     const bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP), writable = events & EPOLLOUT;
     // TLS turns directions around: a read can wait for the socket to be writable, a write to be readable.
     const bool write_waits = c.write_wants_readable();
@@ -298,10 +303,11 @@ void Server::read_frames(Connection& c) {
         std::size_t got = 0;
         switch (c.read_into(read_buf_, got)) {
         case Connection::IoStatus::would_block: c.decoder().release_if_empty(); return;
-        case Connection::IoStatus::closed: return drop(c, "closed by peer");
+        case Connection::IoStatus::closed: return drop(c, DropReason::peer_closed);
         case Connection::IoStatus::error: return read_failed(c);
         case Connection::IoStatus::progress: break;
         }
+        counters_.bytes_received += got;
         const Now t = now(); // one clock reading per read: frames of one read share a time
         auto r = proto::drain_frames(c.decoder(), proto::Bytes(read_buf_.data(), got), [&](const proto::Message& m) {
             core_.on_message(c.id(), m, t);
@@ -324,12 +330,20 @@ void Server::read_failed(Connection& c) {
         log::info("TLS handshake with {} failed: {}", c.peer(), c.transport_failure());
     else if (!c.transport_failure().empty())
         log::info("TLS connection from {} failed: {}", c.peer(), c.transport_failure());
-    drop(c, "read error");
+    drop(c, DropReason::read_error);
 }
 
-void Server::drop(Connection& c, std::string_view reason) {
+Connection::IoStatus Server::flush_counted(Connection& c) {
+    const std::size_t before = c.output().size();
+    const auto status = c.flush();
+    counters_.bytes_sent += before - c.output().size();
+    return status;
+}
+
+void Server::drop(Connection& c, DropReason why) {
     if (!c.kill()) return;
-    log::debug("connection from {}: {}", c.peer(), reason);
+    ++counters_.disconnects[std::size_t(why)];
+    log::debug("connection from {}: {}", c.peer(), to_string(why));
     dead_.push_back(c.id());
 }
 
@@ -365,15 +379,15 @@ void Server::flush_dirty() {
         if (!c) continue;
         c->dirty = false;
         if (c->is_dead()) continue;
-        switch (c->flush()) {
+        switch (flush_counted(*c)) {
         case Connection::IoStatus::progress:
             if (c->phase() == Connection::Phase::closing) {
                 c->close_notify();
-                drop(*c, "closed after last frame");
+                drop(*c, DropReason::server_closed);
             }
             break;
         case Connection::IoStatus::would_block: break;
-        default: drop(*c, "write error"); break;
+        default: drop(*c, DropReason::write_error); break;
         }
         watch_writable(*c);
     }
@@ -390,7 +404,7 @@ void Server::on_timers() {
     for (TimerQueue::Key key : timers_.expire(t.mono, timers_per_wakeup)) {
         switch (timer_kind(key)) {
         case TimerKind::close_deadline:
-            if (Connection* c = conns_.find(timer_id(key))) drop(*c, "did not read its last frames in time");
+            if (Connection* c = conns_.find(timer_id(key))) drop(*c, DropReason::close_timeout);
             break;
         case TimerKind::watchdog:
             systemd::notify_watchdog();
@@ -502,6 +516,26 @@ proto::ControlStatusReply Server::status_reply(std::uint32_t rid) const {
     return r;
 }
 
+std::string Server::metrics_text() {
+    const Store::CommitStats store = store_->commit_stats();
+    MetricsSnapshot m;
+    m.version = CONFAB_VERSION;
+    m.start_time_s = double(started_wall_ms_) / 1000;
+    m.resident_bytes = resident_bytes();
+    m.connections = conns_.size();
+    m.sessions = core_.online_count();
+    m.offline_held = core_.offline_held();
+    m.lockouts_tracked = core_.lockouts_tracked();
+    m.store_queue_depth = store_->queue_depth();
+    m.control_connections = control_->connections();
+    m.control_requests = control_->requests_answered();
+    m.control_refused = control_->peers_refused();
+    m.core = &core_.counters();
+    m.server = &counters_;
+    m.store_commit = &store.latency;
+    return render_metrics(m);
+}
+
 void Server::answer(const proto::Message& request, std::vector<std::uint8_t>& out) {
     const Now t = now();
     std::visit(
@@ -548,7 +582,10 @@ void Server::answer(const proto::Message& request, std::vector<std::uint8_t>& ou
                                                        failure ? proto::Status::invalid_argument : proto::Status::ok,
                                                        proto::utf8_prefix(detail, proto::max_detail_length)});
             } else if constexpr (std::is_same_v<M, proto::ControlMetrics>) {
-                proto::append_frame(out, proto::ControlMetricsReply{m.request_id, "# metrics are not collected yet\n"});
+                const std::string text = metrics_text();
+                if (!proto::append_frame(out, proto::ControlMetricsReply{m.request_id, text}))
+                    proto::append_frame(out, proto::Result{m.request_id, proto::Status::invalid_argument,
+                                                           "the metrics do not fit in one frame"});
             }
         },
         request);
@@ -575,7 +612,9 @@ int Server::run() {
         const bool more_work = !read_pending_.empty() || accept_pending_ || timers_due(now().mono);
         int timeout = more_work ? 0 : -1;
         if (stopping_) timeout = 50;
-        for (const epoll_event& ev : reactor_.wait(timeout)) {
+        const auto events = reactor_.wait(timeout);
+        const auto work_started = std::chrono::steady_clock::now();
+        for (const epoll_event& ev : events) {
             switch (ev.data.u64) {
             case listener_token: on_accept(); break;
             case timer_token: on_timers(); break;
@@ -611,6 +650,9 @@ int Server::run() {
             flush_dirty();
             destroy_dead();
         }
+        counters_.loop.observe_us(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - work_started)
+                .count());
     }
     log::info("stopped");
     return 0;

@@ -10,6 +10,7 @@
 #include "control_socket.hpp"
 #include "core/chat_core.hpp"
 #include "hash_pool.hpp"
+#include "metrics.hpp"
 #include "net/conn_table.hpp"
 #include "net/id_list.hpp"
 #include "net/listener.hpp"
@@ -79,7 +80,9 @@ private:
     void on_hash_results();
     void on_store_results();
     void flush_dirty();
-    void drop(Connection& c, std::string_view reason); // server-side close: tells the core
+    void drop(Connection& c, DropReason why); // server-side close: tells the core
+    Connection::IoStatus flush_counted(Connection& c);
+    std::string metrics_text();
     void destroy(Connection& c);
     void destroy_dead();
     // Re-reads config, users and certificate; on failure keeps the old ones and returns why.
@@ -101,6 +104,8 @@ private:
     ChatCore core_;
     std::unique_ptr<ControlSocket> control_;
     TimePoint started_mono_;
+    std::int64_t started_wall_ms_;
+    ServerCounters counters_;
     IdList dirty_;                          // connections with output to flush
     IdList read_pending_;                   // connections whose read budget ran out
     std::vector<std::uint64_t> dead_;       // destroy after the current event

@@ -334,6 +334,73 @@ def each_socket_takes_its_own_family_only(workdir):
         d.stop()
 
 
+def parse_metrics(text):
+    """The Prometheus text format, strictly: {sample with labels: value}, {family: type}."""
+    types, samples, family = {}, {}, None
+    name_re = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+    for line in text.splitlines():
+        m = re.fullmatch(r"# HELP (%s) .+" % name_re, line)
+        if m:
+            continue
+        m = re.fullmatch(r"# TYPE (%s) (counter|gauge|histogram)" % name_re, line)
+        if m:
+            family = m.group(1)
+            assert family not in types, line
+            types[family] = m.group(2)
+            assert m.group(2) != "counter" or family.endswith("_total"), line
+            continue
+        m = re.fullmatch(r'(%s)(\{[a-zA-Z_]\w*="[^"\\]*"(?:,[a-zA-Z_]\w*="[^"\\]*")*\})? (\S+)' % name_re, line)
+        assert m, "not a sample line: %r" % line
+        name = m.group(1)
+        allowed = [family] if types[family] != "histogram" else [family + s for s in ("_bucket", "_sum", "_count")]
+        assert name in allowed, (line, family)
+        samples[name + (m.group(2) or "")] = float(m.group(3))
+    return types, samples
+
+
+@test
+def metrics_count_what_happened(workdir):
+    d = Daemon(workdir)
+    alice = bob = None
+    try:
+        alice, bob = Client(d, "alice"), Client(d, "bob")
+        alice.expect("welcome, alice")
+        bob.expect("welcome, bob")
+        bob.send("message alice one")
+        alice.expect("bob: one")
+        bob.send("message carol stored")
+        bob.expect("stored for delivery")
+        alice.send("broadcast hello")
+        bob.expect("alice \\(broadcast\\): hello")
+        assert ctl(d, "kick", "bob")[0] == 0
+        bob.expect("logged out")
+        code, out, err = ctl(d, "metrics")
+        assert code == 0, (code, err)
+        types, m = parse_metrics(out)
+        assert m["confab_sessions"] == 1 and m["confab_connections"] == 1, m
+        assert m['confab_logins_total{outcome="ok"}'] == 2, m
+        assert m['confab_messages_total{kind="direct"}'] == 1, m
+        assert m['confab_messages_total{kind="broadcast"}'] == 1, m
+        assert m['confab_messages_total{kind="stored_offline"}'] == 1, m
+        assert m["confab_kicks_total"] == 1 and m['confab_session_ends_total{reason="kicked"}'] == 1, m
+        assert m["confab_offline_messages"] == 1, m
+        assert m["confab_received_bytes_total"] > 0 and m["confab_sent_bytes_total"] > 0, m
+        assert m["process_resident_memory_bytes"] > 0, m
+        for h in ("confab_event_loop_iteration_seconds", "confab_store_commit_seconds"):
+            assert types[h] == "histogram", types
+            assert m[h + '_bucket{le="+Inf"}'] == m[h + "_count"] > 0, (h, m)
+        # promtool (Debian's prometheus package) checks it too where it is installed.
+        if shutil.which("promtool"):
+            r = subprocess.run(["promtool", "check", "metrics"], input=out, text=True, capture_output=True,
+                               timeout=WAIT)
+            assert r.returncode == 0, r
+    finally:
+        for c in (alice, bob):
+            if c:
+                c.close()
+        d.stop()
+
+
 @test
 def the_socket_file_is_replaced_when_stale_and_removed_at_exit(workdir):
     d = Daemon(workdir)
