@@ -20,6 +20,13 @@ bool valid_text(std::string_view t) {
     return !t.empty() && t.size() <= max_text_length; // UTF-8 was checked by the decoder
 }
 
+// A Lockout key for logs: "'alice'" or "'alice' from 192.0.2.7" (Lockout::scoped).
+std::string lock_label(std::string_view key) {
+    auto at = key.find('@');
+    if (at == std::string_view::npos) return fmt::format("'{}'", key);
+    return fmt::format("'{}' from {}", key.substr(0, at), key.substr(at + 1));
+}
+
 // How long before the idle timeout the user is warned: long enough to react,
 // but never most of a short timeout.
 std::int64_t idle_warning_lead(std::int64_t timeout_ms) {
@@ -232,7 +239,7 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         auto it = lock_timers_.find(timer_id(key));
         if (it == lock_timers_.end()) return;
         if (lockout_.lift(it->second, now.mono)) {
-            log::flood(log::Flood::locked_name, log::Level::info, "login name '{}' unlocked", it->second);
+            log::flood(log::Flood::locked_name, log::Level::info, "login name {} unlocked", lock_label(it->second));
             env_.persist(store_op::SetLock{it->second, 0});
         }
         lock_timers_.erase(it);
@@ -295,9 +302,11 @@ void ChatCore::handle_login(ConnId c, Session& s, const Login& m, Now now) {
         login_result(c, m.request_id, LoginOutcome::too_many_attempts, ceil_seconds(wait));
         return;
     }
-    if (auto value = locked_value(m.name, now)) return login_result(c, m.request_id, LoginOutcome::locked, *value);
+    std::string key = lock_key(m.name, s.peer_host);
+    if (auto value = locked_value(m.name, key, now)) return login_result(c, m.request_id, LoginOutcome::locked, *value);
     s.login_request = m.request_id;
     s.login_name = std::string(m.name);
+    s.login_lock = std::move(key);
     UserIdx u = find_user(m.name);
     const Credential* cred = u == no_user || !users_[u].cred ? nullptr : &*users_[u].cred;
 
@@ -325,24 +334,25 @@ void ChatCore::on_verify_result(ConnId conn, std::uint64_t job, bool ok, Now now
 
 void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
     const std::string name = std::move(s.login_name);
+    const std::string key = std::move(s.login_lock);
     const std::uint32_t rid = s.login_request;
     // Other connections may have locked the name while this password was checked.
-    if (auto value = locked_value(name, now)) return login_result(c, rid, LoginOutcome::locked, *value);
+    if (auto value = locked_value(name, key, now)) return login_result(c, rid, LoginOutcome::locked, *value);
     if (!password_ok) {
         // fail2ban matches: failed login for '<name>' from <HOST>
         log::flood(log::Flood::failed_login, log::Level::notice, "failed login for '{}' from {}", name, s.peer_host);
         addresses_.record_failure(s.peer_host, now.mono);
-        auto f = lockout_.record_failure(name, now.mono);
+        auto f = lockout_.record_failure(key, now.mono);
         if (f.attempts_left > 0) {
             login_result(c, rid, LoginOutcome::wrong_password, f.attempts_left);
             return;
         }
-        lock_timer(name, f.locked_until);
+        lock_timer(key, f.locked_until);
         ++counters_.lockouts;
         // Stored as wall-clock time: a restart must not reset a lock an attacker triggered.
-        env_.persist(store_op::SetLock{name, now.wall_ms + (f.locked_until - now.mono)});
+        env_.persist(store_op::SetLock{key, now.wall_ms + (f.locked_until - now.mono)});
         log::flood(log::Flood::locked_name, log::Level::warning,
-                   "login name '{}' locked for {} s after {} wrong passwords (last from {})", name,
+                   "login name {} locked for {} s after {} wrong passwords (last from {})", lock_label(key),
                    settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
         login_result(c, rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono));
         return;
@@ -352,7 +362,7 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         login_result(c, rid, LoginOutcome::already_logged_in, 0);
         return;
     }
-    lockout_.record_success(name);
+    lockout_.record_success(key);
     complete_login(c, s, u, now);
 }
 
@@ -367,6 +377,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     env_.cancel_timer(timer_key(TimerKind::login_deadline, c));
     s.idle_warned = false;
     env_.arm_timer(timer_key(TimerKind::idle, c), idle_check_at(s, settings_.timeout_ms));
+    trust_address(u, s.peer_host, now);
     log::info("{} logged in from {}", users_[u].name, s.peer_host);
     login_result(c, s.login_request, LoginOutcome::ok, 0);
     mailbox_->deliver_waiting(u);
@@ -550,6 +561,21 @@ void ChatCore::lock_timer(const std::string& name, TimePoint until) {
     env_.arm_timer(timer_key(TimerKind::lock, id), until);
 }
 
+std::string ChatCore::lock_key(std::string_view name, std::string_view peer_host) const {
+    UserIdx u = find_user(name);
+    if (u == no_user || !users_[u].cred || users_[u].trusted.keys().empty()) return std::string(name);
+    std::string address = AddressLimits::key_of(peer_host);
+    if (!users_[u].trusted.contains(address)) return std::string(name);
+    return Lockout::scoped(name, address);
+}
+
+void ChatCore::trust_address(UserIdx u, std::string_view peer_host, Now now) {
+    auto change = users_[u].trusted.remember(AddressLimits::key_of(peer_host));
+    if (!change.changed) return;
+    env_.persist(store_op::SetTrustedAddress{users_[u].name, users_[u].trusted.keys().front(), now.wall_ms});
+    if (change.evicted) env_.persist(store_op::SetTrustedAddress{users_[u].name, *change.evicted, 0});
+}
+
 void ChatCore::restore(const StoredState& state, Now now) {
     std::size_t messages = 0;
     for (const auto& m : state.messages) {
@@ -565,6 +591,12 @@ void ChatCore::restore(const StoredState& state, Now now) {
         auto& list = users_[a].blocked;
         auto pos = std::lower_bound(list.begin(), list.end(), b);
         if (pos == list.end() || *pos != b) list.insert(pos, b);
+    }
+    for (const auto& t : state.trusted) { // oldest first, so the most recent ends first
+        UserIdx u = find_user(t.name);
+        if (u == no_user) continue;
+        auto change = users_[u].trusted.remember(t.address);
+        if (change.evicted) env_.persist(store_op::SetTrustedAddress{t.name, *change.evicted, 0});
     }
     std::size_t locks = 0;
     for (const auto& [name, until_wall] : state.locks) {
@@ -588,7 +620,8 @@ void ChatCore::restore(const StoredState& state, Now now) {
         }
         ++locks;
     }
-    log::info("restored {} stored message(s), {} block(s), {} running lock(s)", messages, state.blocks.size(), locks);
+    log::info("restored {} stored message(s), {} block(s), {} running lock(s), {} trusted address(es)", messages,
+              state.blocks.size(), locks, state.trusted.size());
 }
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
@@ -680,14 +713,14 @@ void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view n
 
 // ---------------------------------------------------------------- administration
 
-std::optional<std::uint32_t> ChatCore::locked_value(std::string_view name, Now now) {
+std::optional<std::uint32_t> ChatCore::locked_value(std::string_view name, std::string_view lock_key, Now now) {
     if (auto it = admin_locks_.find(name); it != admin_locks_.end()) {
         if (it->second == INT64_MAX) return lock_until_unlocked;
         if (it->second > now.mono) return ceil_seconds(it->second - now.mono);
         env_.persist(store_op::SetLock{it->first, 0, true}); // ran out: forget it here and on disk
         admin_locks_.erase(it);
     }
-    if (std::int64_t left = lockout_.locked_for(name, now.mono)) return ceil_seconds(left);
+    if (std::int64_t left = lockout_.locked_for(lock_key, now.mono)) return ceil_seconds(left);
     return std::nullopt;
 }
 
@@ -746,11 +779,16 @@ ChatCore::AdminResult ChatCore::unlock(std::string_view name, Now now) {
         admin_locks_.erase(it);
         env_.persist(store_op::SetLock{std::string(name), 0, true});
     }
-    if (lockout_.locked_for(name, now.mono) > 0) {
-        was_locked = true;
-        env_.persist(store_op::SetLock{std::string(name), 0});
+    // The name's own lockout and those of its trusted addresses.
+    std::vector<std::string> keys{std::string(name)};
+    for (const auto& address : users_[u].trusted.keys()) keys.push_back(Lockout::scoped(name, address));
+    for (const auto& key : keys) {
+        if (lockout_.locked_for(key, now.mono) > 0) {
+            was_locked = true;
+            env_.persist(store_op::SetLock{key, 0});
+        }
+        lockout_.record_success(key); // forgets a lock and a failure count alike; its timer then finds nothing
     }
-    lockout_.record_success(name); // forgets a lock and a failure count alike; its timer then finds nothing
     if (!was_locked) return {Status::ok, fmt::format("{} was not locked", name)};
     log::notice("login name '{}' unlocked by the administrator", name);
     return {Status::ok, fmt::format("{} unlocked", name)};

@@ -16,6 +16,7 @@
 #include "core/timer_key.hpp"
 #include "core/timer_queue.hpp"
 #include "core/token_bucket.hpp"
+#include "core/trusted_addresses.hpp"
 
 #include "proto/messages.hpp"
 
@@ -144,6 +145,7 @@ private:
         TimePoint last_seen = INT64_MIN; // when the last session ended
         std::vector<UserIdx> blocked;    // sorted: users this one has blocked
         TokenBucket deliveries, bytes;   // what this user has sent lately (user_deliveries, user_bytes)
+        TrustedAddresses trusted;        // where this user last logged in from
     };
     enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, online };
     struct Session {
@@ -159,14 +161,16 @@ private:
         std::uint64_t job = 0;
         std::uint32_t login_request = 0;
         std::string login_name;
+        std::string login_lock; // the Lockout key the attempt counts under
     };
 
     template <class M>
     void send(ConnId conn, const M& msg);
     void result(ConnId conn, std::uint32_t rid, proto::Status code, std::string_view detail = {});
     void login_result(ConnId conn, std::uint32_t rid, proto::LoginOutcome outcome, std::uint32_t value);
-    // The LoginResult{locked} value when `name` is locked (administratively or after wrong passwords).
-    std::optional<std::uint32_t> locked_value(std::string_view name, Now now);
+    // The LoginResult{locked} value when `name` is locked administratively, or its
+    // `lock_key` (lock_key()) after wrong passwords.
+    std::optional<std::uint32_t> locked_value(std::string_view name, std::string_view lock_key, Now now);
     // An administrative target: a valid name in the users file, else no_user and `error` says why.
     UserIdx admin_target(std::string_view name, AdminResult& error) const;
     void end_session(ConnId conn, Now now); // forget a session, logout presence if online
@@ -195,6 +199,10 @@ private:
     void deliver(UserIdx to, const StoredMessage& m) override;
     std::uint64_t next_message_id(Now now);
     void lock_timer(const std::string& name, TimePoint until);
+    // Where a Login for `name` from `peer_host` counts its failures: the name's
+    // own key, or the name and address when the user trusts that address.
+    std::string lock_key(std::string_view name, std::string_view peer_host) const;
+    void trust_address(UserIdx u, std::string_view peer_host, Now now);
     void revoke_private(UserIdx a, UserIdx b);
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.

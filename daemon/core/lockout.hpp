@@ -1,4 +1,5 @@
-// Consecutive-failure counting and lockouts per login name, known or not.
+// Consecutive-failure counting and lockouts per login name, known or not
+// (or per name and trusted address: see scoped()).
 // Pure: times are passed in; the caller arms a timer for each new lock and
 // calls lift() when it fires, so locks end by the loop's timer, not by polling.
 //
@@ -29,6 +30,16 @@ public:
     explicit Lockout(std::int64_t block_ms, std::size_t max_entries = default_max_entries)
         : block_ms_(block_ms), max_entries_(max_entries) {}
     void set_block_duration(std::int64_t ms) { block_ms_ = ms; }
+
+    // The key failures are counted under when `name` is tried from one of its
+    // trusted addresses (TrustedAddresses): that address's own count and lock,
+    // apart from the name's. '@' never occurs in a valid name.
+    static std::string scoped(std::string_view name, std::string_view address_key) {
+        std::string key(name);
+        key += '@';
+        key += address_key;
+        return key;
+    }
 
     // Milliseconds until `name` unlocks, or 0 when it is not locked.
     std::int64_t locked_for(std::string_view name, TimePoint now) const;

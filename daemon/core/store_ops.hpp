@@ -30,9 +30,15 @@ struct SetLock {
     std::int64_t until_wall_ms; // 0 clears the lock; INT64_MAX: until unlocked (admin locks)
     bool admin = false;         // an administrator's lock (confabctl lock), kept apart from lockouts
 };
+// `name` logged in from `address` (an AddressLimits key) at `at_wall_ms`; 0 forgets it.
+struct SetTrustedAddress {
+    std::string name, address;
+    std::int64_t at_wall_ms;
+};
 } // namespace store_op
 
-using StoreOp = std::variant<store_op::InsertMessage, store_op::DeleteMessages, store_op::SetBlock, store_op::SetLock>;
+using StoreOp = std::variant<store_op::InsertMessage, store_op::DeleteMessages, store_op::SetBlock, store_op::SetLock,
+                             store_op::SetTrustedAddress>;
 
 struct StoredState {
     struct Message {
@@ -45,6 +51,11 @@ struct StoredState {
     std::vector<std::pair<std::string, std::string>> blocks;       // (blocker, blocked)
     std::vector<std::pair<std::string, std::int64_t>> locks;       // (name, locked until, Unix ms)
     std::vector<std::pair<std::string, std::int64_t>> admin_locks; // the same, INT64_MAX: until unlocked
+    struct TrustedAddress {
+        std::string name, address;
+        std::int64_t at_wall_ms; // the last login from it
+    };
+    std::vector<TrustedAddress> trusted; // oldest login first
 };
 
 } // namespace confab

@@ -40,6 +40,11 @@ const char* const migrations[] = {
     "CREATE TABLE admin_locks ("
     "  name TEXT PRIMARY KEY,"
     "  locked_until_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    "CREATE TABLE trusted_addresses ("
+    "  name TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  last_login_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, address)) WITHOUT ROWID;",
 };
 static_assert(std::size(migrations) == Store::schema_version);
 
@@ -146,6 +151,10 @@ StoredState Store::load() {
         Stmt a = prepare(db_, "SELECT name, locked_until_ms FROM admin_locks;");
         while (sqlite3_step(a.get()) == SQLITE_ROW)
             snap.admin_locks.emplace_back(column_text(a.get(), 0), sqlite3_column_int64(a.get(), 1));
+        Stmt t = prepare(db_, "SELECT name, address, last_login_ms FROM trusted_addresses ORDER BY last_login_ms;");
+        while (sqlite3_step(t.get()) == SQLITE_ROW)
+            snap.trusted.push_back(
+                {column_text(t.get(), 0), column_text(t.get(), 1), sqlite3_column_int64(t.get(), 2)});
     } catch (const StoreError& e) { throw StoreError(fmt::format("state database {}: {}", path_, e.what())); }
     return snap;
 }
@@ -193,15 +202,17 @@ struct Store::Statements {
           lock(prepare(db, "INSERT OR REPLACE INTO lockouts(name, locked_until_ms) VALUES (?,?);")),
           unlock(prepare(db, "DELETE FROM lockouts WHERE name = ?;")),
           admin_lock(prepare(db, "INSERT OR REPLACE INTO admin_locks(name, locked_until_ms) VALUES (?,?);")),
-          admin_unlock(prepare(db, "DELETE FROM admin_locks WHERE name = ?;")) {}
-    Stmt insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock;
+          admin_unlock(prepare(db, "DELETE FROM admin_locks WHERE name = ?;")),
+          trust(prepare(db, "INSERT OR REPLACE INTO trusted_addresses(name, address, last_login_ms) VALUES (?,?,?);")),
+          distrust(prepare(db, "DELETE FROM trusted_addresses WHERE name = ? AND address = ?;")) {}
+    Stmt insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock, trust, distrust;
 };
 
 void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completion>& done) {
     std::string error;
     try {
         if (!statements_) statements_ = std::make_unique<Statements>(db_);
-        auto& [insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock] = *statements_;
+        auto& [insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock, trust, distrust] = *statements_;
         exec("BEGIN IMMEDIATE;");
         for (const StoreOp& op : batch) {
             if (const auto* m = std::get_if<store_op::InsertMessage>(&op)) {
@@ -232,6 +243,12 @@ void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completio
                     bind_text(clear, 1, l->name);
                     step_done(db_, clear);
                 }
+            } else if (const auto* a = std::get_if<store_op::SetTrustedAddress>(&op)) {
+                sqlite3_stmt* s = a->at_wall_ms > 0 ? trust.get() : distrust.get();
+                bind_text(s, 1, a->name);
+                bind_text(s, 2, a->address);
+                if (a->at_wall_ms > 0) sqlite3_bind_int64(s, 3, a->at_wall_ms);
+                step_done(db_, s);
             }
         }
         exec("COMMIT;");

@@ -1,5 +1,5 @@
-// Durable state in SQLite (WAL): offline messages, block lists and running
-// lockouts. open() and load() run once at start-up on the main thread; after
+// Durable state in SQLite (WAL): offline messages, block lists, running
+// lockouts and each user's trusted addresses. open() and load() run once at start-up on the main thread; after
 // start(), a single storage thread owns the connection. The reactor submits
 // operations without waiting through a bounded CompletionQueue; the thread
 // commits everything that queued up while the previous commit ran as one
@@ -33,7 +33,7 @@ struct StoreError : std::runtime_error {
 
 class Store {
 public:
-    static constexpr int schema_version = 2;
+    static constexpr int schema_version = 3;
 
     struct Completion {
         std::uint64_t tag;

@@ -180,6 +180,31 @@ TEST_CASE("blocks and a running lockout survive a restart") {
     CHECK(res->code == Status::blocked_by_recipient);
 }
 
+TEST_CASE("the addresses a user logged in from survive a restart: a storm from elsewhere does not lock them out") {
+    TempDir state;
+    {
+        Daemon d(on_state(state, 60));
+        RawClient dave(d.port(), 0, "127.0.0.1");
+        REQUIRE(dave.login("dave", "dave123").outcome == proto::LoginOutcome::ok);
+        d.signal(SIGTERM);
+        REQUIRE(d.wait_exit(5000ms) == 0);
+    }
+    Daemon d(on_state(state, 60));
+    RawClient attacker(d.port(), 0, "127.0.0.2");
+    attacker.send(proto::Hello{1, "x"});
+    REQUIRE(attacker.expect<proto::Welcome>());
+    for (int i = 0; i < 3; ++i) {
+        attacker.send(proto::Login{attacker.next_request(), "dave", "guess"});
+        REQUIRE(attacker.expect<proto::LoginResult>());
+    }
+    attacker.send(proto::Login{attacker.next_request(), "dave", "dave123"});
+    auto locked = attacker.expect<proto::LoginResult>();
+    REQUIRE(locked);
+    CHECK(locked->outcome == proto::LoginOutcome::locked);
+    RawClient dave(d.port(), 0, "127.0.0.1");
+    CHECK(dave.login("dave", "dave123").outcome == proto::LoginOutcome::ok);
+}
+
 TEST_CASE("a corrupt state database is a clear start-up error") {
     TempDir state;
     state.file("confab.db", std::string(8192, 'x'));
