@@ -210,6 +210,24 @@ Report run_hostile(const std::string& attack, const Options& o, Target& target) 
         crew.sync();
     };
 
+    // The storm's victim is a real user: it has logged in before from its usual
+    // address, 127.0.0.1 (where the probes come from), so the daemon trusts that
+    // address, while the attacker storms from 127.0.0.2 ...
+    if (attack == "password") {
+        Loop loop;
+        LoginBatch b;
+        b.users = {0};
+        b.credentials = [&o](std::uint32_t k) { return probe_user(o, k); };
+        b.concurrency = 1;
+        LoginOutcome lo = login_all(loop, server, b, now_ns() + Clock(probe_timeout_s * 1e9));
+        if (!lo.ok) {
+            rep.fail("the victim's earlier login: " + lo.error);
+            return rep;
+        }
+        for (Conn* c : lo.conns)
+            if (c) loop.close(*c);
+    }
+
     crew.start(threads + 1, [&](int t) {
         if (t == threads)
             attacker_thread();
