@@ -91,25 +91,44 @@ UsersFile load_users_file(const std::string& path) {
     return parse_users(file.text, path);
 }
 
-std::string with_user_entry(std::string_view text, std::string_view name, std::string_view hash) {
-    const std::string entry = fmt::format("{}:{}\n", name, hash);
-    std::string out;
-    out.reserve(text.size() + entry.size());
-    bool replaced = false;
+namespace {
+// `text` line by line, with each entry for `name` replaced by `replacement`
+// (the first one only; an empty replacement drops them all). Whether one was found.
+bool replace_entries(std::string_view text, std::string_view name, std::string_view replacement, std::string& out) {
+    out.reserve(text.size() + replacement.size());
+    bool found = false;
     while (!text.empty()) {
         std::string_view line = next_line(text);
         std::string_view trimmed = trim(line);
         auto e = is_comment_or_blank(trimmed) ? std::nullopt : split_entry(trimmed);
         if (e && e->name == name) {
-            if (!replaced) out += entry;
-            replaced = true;
+            if (!found) out += replacement;
+            found = true;
             continue;
         }
         out.append(line);
         out += '\n';
     }
-    if (!replaced) out += entry;
+    return found;
+}
+} // namespace
+
+std::string with_user_entry(std::string_view text, std::string_view name, std::string_view hash) {
+    const std::string entry = fmt::format("{}:{}\n", name, hash);
+    std::string out;
+    if (!replace_entries(text, name, entry, out)) out += entry;
     return out;
+}
+
+std::string without_user_entry(std::string_view text, std::string_view name) {
+    std::string out;
+    replace_entries(text, name, {}, out);
+    return out;
+}
+
+bool has_user_entry(std::string_view text, std::string_view name) {
+    std::string ignored;
+    return replace_entries(text, name, {}, ignored);
 }
 
 UsersFile demo_users() {

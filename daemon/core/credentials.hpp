@@ -40,6 +40,10 @@ UsersFile load_users_file(const std::string& path);
 // by one `name:HASH` line where the first was, or that line appended.
 // Everything else is kept as it was, each line ending in a newline.
 std::string with_user_entry(std::string_view text, std::string_view name, std::string_view hash);
+// `text` without any entry for `name`; everything else kept as it was.
+std::string without_user_entry(std::string_view text, std::string_view name);
+// Whether `text` has an entry for `name`, of either form (even if other lines are malformed).
+bool has_user_entry(std::string_view text, std::string_view name);
 // Demo accounts of the embedded default configuration.
 UsersFile demo_users();
 

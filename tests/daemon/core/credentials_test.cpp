@@ -126,3 +126,18 @@ TEST_CASE("with_user_entry appends a new user, ends the last line, and folds dup
     CHECK(with_user_entry("alice alice123", "carol", "$y$h") == "alice alice123\ncarol:$y$h\n");
     CHECK(with_user_entry("dave:$y$1\nx y\ndave d2\n", "dave", "$y$h") == "dave:$y$h\nx y\n");
 }
+
+TEST_CASE("without_user_entry drops every entry for the user and keeps comments and other users") {
+    const std::string before = "# users\nalice alice123\n  bob:$y$old\nbobby bobby1\n#bob:$y$commented\nbob b2\n";
+    CHECK(without_user_entry(before, "bob") == "# users\nalice alice123\nbobby bobby1\n#bob:$y$commented\n");
+    CHECK(without_user_entry(before, "nobody") == before);
+    CHECK(without_user_entry("carol:$y$h", "carol").empty());
+}
+
+TEST_CASE("has_user_entry sees either form, not comments or longer names") {
+    const std::string text = "# bob:$y$x\nalice alice123\nbobby:$y$h\n";
+    CHECK(has_user_entry(text, "alice"));
+    CHECK(has_user_entry(text, "bobby"));
+    CHECK_FALSE(has_user_entry(text, "bob"));
+    CHECK_FALSE(has_user_entry("", "bob"));
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""The administrator's side against the real binaries: confab-passwd (stdin
+and terminal, Ctrl-C at the prompt), and what confabd does with the files it
+is given. Every wait is bounded; each daemon and tmux server is stopped at
+the end whatever happens."""
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+from tmux_test import Screen
+
+CONFABD = os.environ["CONFABD"]
+CONFAB = os.environ["CONFAB"]
+CONFAB_PASSWD = os.environ["CONFAB_PASSWD"]
+WAIT = 10.0
+failures = []
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def wait_until(predicate, what, limit=WAIT):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s within %.0f s" % (what, limit))
+
+
+class Daemon:
+    """confabd on an ephemeral 127.0.0.1 port with the given users file."""
+
+    def __init__(self, workdir, users, extra=""):
+        self.dir = workdir
+        self.config = os.path.join(workdir, "confabd.toml")
+        with open(self.config, "w") as f:
+            f.write('listen = "127.0.0.1"\nport = 0\nusers_file = "%s"\nstate_dir = "%s"\nhash_workers = 1\n%s'
+                    % (users, os.path.join(workdir, "state"), extra))
+        self.log_path = os.path.join(workdir, "daemon.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([CONFABD, "--config", self.config], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        wait_until(lambda: self.port() or self.proc.poll() is not None, "confabd listening")
+        if not self.port():
+            raise AssertionError("confabd did not start:\n" + self.text())
+
+    def text(self):
+        return open(self.log_path).read()
+
+    def port(self):
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)\n", self.text())
+        return int(m.group(1)) if m else None
+
+    def reload(self):
+        before = self.text().count("configuration reloaded")
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.text().count("configuration reloaded") > before, "reload finished")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def client(port, script):
+    """A scripted confab; returns (exit status, stdout, stderr)."""
+    r = subprocess.run([CONFAB, "--port", str(port)], input=script, text=True, capture_output=True, timeout=WAIT)
+    return r.returncode, r.stdout, r.stderr
+
+
+def passwd_stdin(users, name, password, umask=None):
+    def set_umask():
+        if umask is not None:
+            os.umask(umask)
+    return subprocess.run([CONFAB_PASSWD, "--stdin", users, name], input=password + "\n", text=True,
+                          capture_output=True, timeout=WAIT, preexec_fn=set_umask)
+
+
+@test
+def confab_passwd_stdin_makes_a_0640_file_whatever_the_umask_and_a_reload_applies_a_change(workdir):
+    users = os.path.join(workdir, "users")
+    r = passwd_stdin(users, "alice", "first-pass", umask=0)
+    assert r.returncode == 0, r
+    assert "password for alice set in" in r.stderr, r.stderr
+    assert stat.S_IMODE(os.stat(users).st_mode) == 0o640, oct(os.stat(users).st_mode)
+    assert re.fullmatch(r"alice:\$y\$\S+\n", open(users).read()), open(users).read()
+    d = Daemon(workdir, users)
+    try:
+        code, out, err = client(d.port(), "alice\nfirst-pass\n")
+        assert "welcome, alice" in out, (out, err)
+        assert passwd_stdin(users, "alice", "second-pass").returncode == 0
+        d.reload()
+        code, out, err = client(d.port(), "alice\nfirst-pass\n")
+        assert code == 2 and "wrong password" in err, (code, out, err)
+        code, out, err = client(d.port(), "alice\nsecond-pass\n")
+        assert "welcome, alice" in out, (out, err)
+    finally:
+        d.stop()
+
+
+@test
+def confab_passwd_refuses_bad_input_and_leaves_the_file_alone(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("bob bob123\n")
+    r = passwd_stdin(users, "al/ice", "x")
+    assert r.returncode == 1 and "invalid user name" in r.stderr, r
+    r = passwd_stdin(users, "alice", "")
+    assert r.returncode == 1 and "must not be empty" in r.stderr, r
+    r = subprocess.run([CONFAB_PASSWD, users], capture_output=True, text=True, timeout=WAIT)
+    assert r.returncode == 1 and "usage" in r.stderr.lower(), r
+    assert open(users).read() == "bob bob123\n"
+
+
+@test
+def ctrl_c_at_the_confab_passwd_prompt_gives_the_echo_back(workdir):
+    users = os.path.join(workdir, "users")
+    s = Screen("confab-admin-%d-%s" % (os.getpid(), os.path.basename(workdir)), "%s %s alice" % (CONFAB_PASSWD, users))
+    try:
+        s.wait_for(r"^New password:")
+        s.type("half-typed")
+        s.keys("C-c")
+        s.wait_for(r"^\[exit 130\]")  # killed by SIGINT, as the shell expects
+        s.wait_for(r"^\[echo on\]")
+        assert not os.path.exists(users)
+    finally:
+        s.close()
+
+
+@test
+def confab_passwd_on_the_terminal_asks_twice(workdir):
+    users = os.path.join(workdir, "users")
+    s = Screen("confab-admin-%d-%s" % (os.getpid(), os.path.basename(workdir)), "%s %s alice" % (CONFAB_PASSWD, users))
+    try:
+        s.wait_for(r"^New password:")
+        s.type("one")
+        s.keys("Enter")
+        s.wait_for(r"^Retype new password:")
+        s.type("two")
+        s.keys("Enter")
+        screen = s.wait_for(r"^\[exit 1\]")
+        assert "passwords do not match" in screen, screen
+        assert "one" not in screen.replace("done", ""), screen  # nothing typed was echoed
+        s.wait_for(r"^\[echo on\]")
+    finally:
+        s.close()
+    assert not os.path.exists(users)
+
+
+if __name__ == "__main__":
+    signal.alarm(240)
+    for fn in TESTS:
+        workdir = tempfile.mkdtemp(prefix="confab-admin-")
+        try:
+            fn(workdir)
+            print("ok   %s" % fn.__name__)
+        except Exception as e:
+            failures.append(fn.__name__)
+            print("FAIL %s: %s" % (fn.__name__, e))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("%d passed, %d failed" % (len(TESTS) - len(failures), len(failures)))
+    sys.exit(1 if failures else 0)
