@@ -128,7 +128,10 @@ int main(int argc, char** argv) {
     }
     log::set_level(*log::parse_level(config.log_level));
     if (check_only) {
-        if (tls)
+        if (users.users.empty())
+            std::printf("configuration OK, but %s has no users yet: %s\n", config.users_file.c_str(),
+                        add_first_user_hint);
+        else if (tls)
             std::printf("configuration OK: %zu users, TLS certificate %s\n", users.users.size(),
                         tls->summary().c_str());
         else

@@ -51,7 +51,9 @@ UniqueFd make_signal_fd() {
 
 std::unique_ptr<Store> open_store(const Config& c) {
     std::error_code ec;
-    std::filesystem::create_directories(c.state_dir, ec);
+    // Stored messages are private: a directory made here is 0700 whatever the umask (the parents are not ours).
+    if (std::filesystem::create_directories(c.state_dir, ec))
+        std::filesystem::permissions(c.state_dir, std::filesystem::perms::owner_all, ec);
     if (ec) throw StoreError(fmt::format("cannot create state directory {}: {}", c.state_dir, ec.message()));
     return std::make_unique<Store>(c.state_dir + "/confab.db");
 }
@@ -79,6 +81,7 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
         if (users.plaintext_entries > 0)
             log::warning("{}: {} plaintext password(s); confab-passwd writes hashed entries", c.users_file,
                          users.plaintext_entries);
+        if (users.users.empty()) log::warning("{}: no users yet: {}", c.users_file, add_first_user_hint);
     }
     validate_transport(c, c.listen);
     return {std::move(c), std::move(users)};

@@ -33,6 +33,9 @@ struct ConfigSource {
     std::vector<std::pair<std::string, std::string>> overrides; // command-line key=value
 };
 
+// How an administrator adds the first user to an empty users file (confabd --check-config, the log).
+inline constexpr const char* add_first_user_hint = "add the first one with `confabctl user add NAME`";
+
 // Loads config + users as main() and SIGHUP both need. Throws ConfigError/UsersFileError.
 std::pair<Config, UsersFile> load_settings(const ConfigSource& src);
 CoreSettings core_settings(const Config& c);

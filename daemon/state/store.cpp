@@ -4,10 +4,16 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <iterator>
 #include <memory>
@@ -88,7 +94,28 @@ void Store::exec(const char* sql) {
     }
 }
 
+namespace {
+// The database and its WAL files hold everyone's stored messages: owner only,
+// whatever the umask (SQLite would create them 0644 minus the umask) and
+// whatever an older confabd left. SQLite gives the WAL files the database's mode.
+void make_private(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) throw StoreError(fmt::format("cannot open: {}", std::strerror(errno)));
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0 && ((st.st_mode & 077) == 0 || ::fchmod(fd, 0600) == 0);
+    int err = errno;
+    ::close(fd);
+    if (!ok) throw StoreError(fmt::format("cannot make it private (mode 0600): {}", std::strerror(err)));
+    for (const char* suffix : {"-wal", "-shm"})
+        if (::stat((path + suffix).c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+            ::chmod((path + suffix).c_str(), 0600);
+}
+} // namespace
+
 Store::Store(const std::string& path) : path_(path) {
+    try {
+        make_private(path);
+    } catch (const StoreError& e) { throw StoreError(fmt::format("state database {}: {}", path, e.what())); }
     int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     try {
         if (rc != SQLITE_OK) throw StoreError(db_ ? sqlite3_errmsg(db_) : "out of memory");

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The administrator's side against the real binaries: confab-passwd (stdin
 and terminal, Ctrl-C at the prompt), and what confabd does with the files it
-is given. Every wait is bounded; each daemon and tmux server is stopped at
+is given and makes (state modes under umask 000, an empty users file). Every wait is bounded; each daemon and tmux server is stopped at
 the end whatever happens."""
 import os
 import re
@@ -40,7 +40,7 @@ def wait_until(predicate, what, limit=WAIT):
 class Daemon:
     """confabd on an ephemeral 127.0.0.1 port with the given users file."""
 
-    def __init__(self, workdir, users, extra=""):
+    def __init__(self, workdir, users, extra="", umask=None):
         self.dir = workdir
         self.config = os.path.join(workdir, "confabd.toml")
         with open(self.config, "w") as f:
@@ -49,7 +49,8 @@ class Daemon:
         self.log_path = os.path.join(workdir, "daemon.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([CONFABD, "--config", self.config], stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     preexec_fn=None if umask is None else (lambda: os.umask(umask)))
         wait_until(lambda: self.port() or self.proc.poll() is not None, "confabd listening")
         if not self.port():
             raise AssertionError("confabd did not start:\n" + self.text())
@@ -160,6 +161,61 @@ def confab_passwd_on_the_terminal_asks_twice(workdir):
     finally:
         s.close()
     assert not os.path.exists(users)
+
+
+@test
+def state_directory_0700_and_database_0600_under_umask_000(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("alice alice123\nbob bob123\n")
+    d = Daemon(workdir, users, umask=0)
+    try:
+        # A stored message makes sure the WAL files exist too.
+        code, out, err = client(d.port(), "alice\nalice123\nmessage bob hello\n")
+        assert "stored" in out + err, (out, err)
+        state = os.path.join(workdir, "state")
+        assert stat.S_IMODE(os.stat(state).st_mode) == 0o700, oct(os.stat(state).st_mode)
+        db_files = [n for n in os.listdir(state) if n.startswith("confab.db")]
+        assert "confab.db" in db_files and "confab.db-wal" in db_files, db_files
+        for name in db_files:
+            mode = stat.S_IMODE(os.stat(os.path.join(state, name)).st_mode)
+            assert mode == 0o600, (name, oct(mode))
+    finally:
+        d.stop()
+
+
+@test
+def a_database_left_world_readable_is_made_private(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("alice alice123\n")
+    state = os.path.join(workdir, "state")
+    os.mkdir(state)
+    open(os.path.join(state, "confab.db"), "w").close()
+    os.chmod(os.path.join(state, "confab.db"), 0o644)
+    d = Daemon(workdir, users)
+    try:
+        mode = stat.S_IMODE(os.stat(os.path.join(state, "confab.db")).st_mode)
+        assert mode == 0o600, oct(mode)
+    finally:
+        d.stop()
+
+
+@test
+def an_empty_users_file_says_how_to_add_the_first_user(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("# nobody yet\n")
+    config = os.path.join(workdir, "confabd.toml")
+    with open(config, "w") as f:
+        f.write('users_file = "%s"\nstate_dir = "%s"\n' % (users, os.path.join(workdir, "state")))
+    r = subprocess.run([CONFABD, "--check-config", "--config", config], capture_output=True, text=True, timeout=WAIT)
+    assert r.returncode == 0, r
+    assert "has no users yet: add the first one with `confabctl user add NAME`" in r.stdout, r.stdout
+    with open(users, "a") as f:
+        f.write("alice alice123\n")
+    r = subprocess.run([CONFABD, "--check-config", "--config", config], capture_output=True, text=True, timeout=WAIT)
+    assert r.returncode == 0 and "configuration OK: 1 users" in r.stdout and "confabctl" not in r.stdout, r
 
 
 if __name__ == "__main__":
