@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "proto/names.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <netdb.h>
@@ -49,9 +51,9 @@ void set_nodelay(int fd) {
 // Connects to the first resolved address that accepts: a non-blocking connect,
 // then `settle(fd)` (0 or an errno) decides whether that address worked.
 template <class Settle>
-SocketResult connect_first(const std::string& host, std::uint16_t port, Settle settle) {
+SocketResult connect_first(const std::string& host, std::uint16_t port, int flags, Settle settle) {
     AddrList addrs;
-    if (auto err = resolve(host, port, 0, addrs); !err.empty()) return {UniqueFd{}, err};
+    if (auto err = resolve(host, port, flags, addrs); !err.empty()) return {UniqueFd{}, err};
     int last_error = ECONNREFUSED;
     for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
         UniqueFd fd = open_socket(*ai);
@@ -75,7 +77,7 @@ SocketResult connect_first(const std::string& host, std::uint16_t port, Settle s
 } // namespace
 
 SocketResult connect_with_timeout(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
-    return connect_first(host, port, [&](int fd) {
+    return connect_first(host, port, 0, [&](int fd) {
         pollfd pfd{fd, POLLOUT, 0};
         int n;
         do n = ::poll(&pfd, 1, int(timeout.count()));
@@ -86,8 +88,10 @@ SocketResult connect_with_timeout(const std::string& host, std::uint16_t port, s
 }
 
 SocketResult connect_start(const std::string& host, std::uint16_t port) {
+    // Runs on the event loop: a name lookup could block it, so only literals.
+    if (!proto::is_ip_literal(host)) return {UniqueFd{}, fmt::format("'{}' is not an IP address", host)};
     // Completion is the caller's business (POLLOUT, then connect_error()).
-    return connect_first(host, port, [](int) { return 0; });
+    return connect_first(host, port, AI_NUMERICHOST, [](int) { return 0; });
 }
 
 int connect_error(int fd) noexcept {
@@ -99,7 +103,7 @@ int connect_error(int fd) noexcept {
 
 SocketResult listen_ephemeral(const std::string& host) {
     AddrList addrs;
-    if (auto err = resolve(host, 0, AI_PASSIVE, addrs); !err.empty()) return {UniqueFd{}, err};
+    if (auto err = resolve(host, 0, AI_PASSIVE | AI_NUMERICHOST, addrs); !err.empty()) return {UniqueFd{}, err};
     int last_error = EADDRNOTAVAIL;
     for (addrinfo* ai = addrs.head; ai; ai = ai->ai_next) {
         UniqueFd fd = open_socket(*ai);
@@ -124,6 +128,16 @@ int peek_byte(int fd) noexcept {
     do n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     return n == 1 ? b : -1;
+}
+
+std::string remote_address(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
+    char host[NI_MAXHOST];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+        return {};
+    return host;
 }
 
 std::string local_address(int fd) {

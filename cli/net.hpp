@@ -18,11 +18,12 @@ struct SocketResult {
 
 // Connects, waiting at most `timeout` per address; the socket is non-blocking.
 SocketResult connect_with_timeout(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
-// Starts a non-blocking connect: POLLOUT signals completion, connect_error() the outcome.
+// Starts a non-blocking connect to an IP literal (never a name lookup, which
+// would block): POLLOUT signals completion, connect_error() the outcome.
 SocketResult connect_start(const std::string& host, std::uint16_t port);
 // The pending error of a socket (SO_ERROR), 0 if none.
 int connect_error(int fd) noexcept;
-// A non-blocking listener on an ephemeral port of `host`.
+// A non-blocking listener on an ephemeral port of `host` (an IP literal).
 SocketResult listen_ephemeral(const std::string& host);
 // Accepts one pending connection (non-blocking), or an empty UniqueFd.
 UniqueFd accept_connection(int listen_fd) noexcept;
@@ -31,6 +32,7 @@ UniqueFd accept_connection(int listen_fd) noexcept;
 int peek_byte(int fd) noexcept;
 
 std::string local_address(int fd);
+std::string remote_address(int fd); // the peer's IP address, "" if unknown
 std::uint16_t local_port(int fd);
 
 // "host:port", with brackets around IPv6 literals.

@@ -15,7 +15,15 @@ namespace confab::cli {
 namespace {
 
 // Long-only options get values outside the char range.
-enum : int { opt_password_file = 256, opt_private_host, opt_tls, opt_no_tls, opt_ca, opt_fingerprint };
+enum : int {
+    opt_password_file = 256,
+    opt_private_host,
+    opt_invite_timeout,
+    opt_tls,
+    opt_no_tls,
+    opt_ca,
+    opt_fingerprint
+};
 // Display options.
 enum : int { opt_color = 320, opt_no_timestamps };
 
@@ -41,6 +49,7 @@ ParsedOptions parse_options(int argc, char* const argv[], Options defaults) {
         {"user", required_argument, nullptr, 'u'},
         {"password-file", required_argument, nullptr, opt_password_file},
         {"private-host", required_argument, nullptr, opt_private_host},
+        {"invite-timeout", required_argument, nullptr, opt_invite_timeout},
         {"tls", no_argument, nullptr, opt_tls},
         {"no-tls", no_argument, nullptr, opt_no_tls},
         {"ca", required_argument, nullptr, opt_ca},
@@ -82,7 +91,17 @@ ParsedOptions parse_options(int argc, char* const argv[], Options defaults) {
         case opt_private_host:
             if (arg.empty() || arg.size() > proto::max_host_length)
                 return usage_error(fmt::format("invalid private host '{}'", arg));
+            if (!proto::is_ip_literal(arg))
+                return usage_error(fmt::format("invalid private host '{}': an IP address is needed (e.g. 192.0.2.7 "
+                                               "or 2001:db8::7), peers connect to it without a name lookup",
+                                               arg));
             r.options.private_host = arg;
+            break;
+        case opt_invite_timeout:
+            if (auto s = parse_number<std::uint32_t>(arg); s && *s >= 1 && *s <= 3600)
+                r.options.invite_timeout = std::chrono::seconds(*s);
+            else
+                return usage_error(fmt::format("invalid invite timeout '{}' (1-3600 seconds)", arg));
             break;
         case opt_tls: r.options.tls = true; break;
         case opt_no_tls: r.options.tls = false; break;
@@ -162,7 +181,9 @@ std::string help_text() {
                        "      --password-file FILE  read the password from the first line of FILE\n"
                        "      --private-host ADDR   address to accept private chats on and to announce\n"
                        "                            to peers (default: the address used to reach the\n"
-                       "                            server)\n"
+                       "                            server); an IP address, never a name\n"
+                       "      --invite-timeout SECS an unused private-chat invitation expires after\n"
+                       "                            SECS seconds (default 60)\n"
                        "      --tls                 use TLS even to a loopback host\n"
                        "      --no-tls              talk to the server in the clear\n"
                        "                            (default: TLS except to localhost, 127.0.0.0/8, ::1)\n"
@@ -201,7 +222,7 @@ std::string help_text() {
 
 std::string_view short_usage() noexcept {
     return "Usage: confab [-H HOST] [-p PORT] [-u NAME] [--password-file FILE] "
-           "[--private-host ADDR] [--color=WHEN] [--no-timestamps]\n"
+           "[--private-host ADDR] [--invite-timeout SECS] [--color=WHEN] [--no-timestamps]\n"
            "       [--tls|--no-tls] [--ca FILE] [--fingerprint SHA256:FP] [HOST [PORT]]\n"
            "Try 'confab --help' for more information.\n";
 }

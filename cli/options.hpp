@@ -5,6 +5,7 @@
 #include "cli/fingerprint.hpp"
 #include "cli/line_style.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,7 +20,9 @@ struct Options {
     std::uint16_t port = default_port;
     std::optional<std::string> user;
     std::optional<std::string> password_file;
-    std::optional<std::string> private_host;
+    std::optional<std::string> private_host; // an IP literal: peers connect without a name lookup
+    // An invitation to a private chat nobody used within this is forgotten.
+    std::chrono::seconds invite_timeout{60};
     std::optional<bool> tls; // --tls / --no-tls; unset: by the host (uses_tls)
     std::optional<std::string> ca_file;
     std::optional<Fingerprint> fingerprint;

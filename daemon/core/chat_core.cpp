@@ -449,6 +449,10 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
                 if (m.host.size() > max_host_length)
                     return result(c, m.request_id, Status::invalid_argument,
                                   fmt::format("listener host is longer than {} bytes", max_host_length));
+                // Peers dial it from their event loop: a name would need a blocking lookup.
+                if (!m.host.empty() && !proto::is_ip_literal(m.host))
+                    return result(c, m.request_id, Status::invalid_argument,
+                                  "listener host must be an IP address (or empty: the address you connect from)");
                 s.listen_host = std::string(m.host);
                 s.listen_port = m.port;
                 result(c, m.request_id, Status::ok);

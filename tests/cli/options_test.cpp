@@ -39,6 +39,17 @@ TEST_CASE("long options") {
     CHECK(r.options.user == "alice");
     CHECK(r.options.password_file == "/tmp/pw");
     CHECK(r.options.private_host == "10.0.0.5");
+    CHECK(r.options.invite_timeout == std::chrono::seconds(60));
+}
+
+TEST_CASE("--private-host takes IPv4 and IPv6 literals only; --invite-timeout seconds") {
+    ParsedOptions r = parse({"--private-host", "2001:db8::7", "--invite-timeout", "5"});
+    REQUIRE(r.action == ParsedOptions::Action::run);
+    CHECK(r.options.private_host == "2001:db8::7");
+    CHECK(r.options.invite_timeout == std::chrono::seconds(5));
+    ParsedOptions name = parse({"--private-host", "localhost"});
+    REQUIRE(name.action == ParsedOptions::Action::usage_error);
+    CHECK(name.error.find("an IP address is needed") != std::string::npos);
 }
 
 TEST_CASE("short aliases") {
@@ -62,6 +73,9 @@ TEST_CASE("bad usage") {
              {"--user", "bad name"},
              {"--host", ""},
              {"--private-host", ""},
+             {"--private-host", "chat.example"}, // a name would need a blocking lookup
+             {"--invite-timeout", "0"},
+             {"--invite-timeout", "3601"},
              {"h", "p", "stray"},
              {"h", "notaport"},
          }) {

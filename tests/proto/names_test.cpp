@@ -5,6 +5,7 @@
 
 #include <string>
 
+using confab::proto::is_ip_literal;
 using confab::proto::is_valid_user_name;
 
 TEST_CASE("names of 1 to 32 letters, digits, '_', '.' and '-' are valid") {
@@ -23,4 +24,16 @@ TEST_CASE("empty, too long, and names with any other byte are invalid") {
     CHECK_FALSE(is_valid_user_name("a:b"));
     CHECK_FALSE(is_valid_user_name("bøb"));
     CHECK_FALSE(is_valid_user_name(std::string("a\0b", 3)));
+}
+
+TEST_CASE("listener hosts: IPv4 and IPv6 literals, never names") {
+    CHECK(is_ip_literal("127.0.0.1"));
+    CHECK(is_ip_literal("2001:db8::7"));
+    CHECK(is_ip_literal("::1"));
+    CHECK_FALSE(is_ip_literal("localhost"));
+    CHECK_FALSE(is_ip_literal("chat.example"));
+    CHECK_FALSE(is_ip_literal("127.1"));
+    CHECK_FALSE(is_ip_literal("[::1]"));
+    CHECK_FALSE(is_ip_literal(""));
+    CHECK_FALSE(is_ip_literal(std::string("127.0.0.1\0x", 11)));
 }

@@ -1001,6 +1001,17 @@ TEST_SUITE("private") {
         CHECK(r.detail == "listener host is longer than 255 bytes");
     }
 
+    TEST_CASE("PrivateListen with a host name instead of an IP address is refused; IPv6 literals are fine") {
+        Driver d;
+        d.online(A, "alice");
+        d.send(A, PrivateListen{1, "alice.example", 5000});
+        auto r = d.result(A, 1);
+        CHECK(r.code == Status::invalid_argument);
+        CHECK(r.detail.find("must be an IP address") != std::string_view::npos);
+        d.send(A, PrivateListen{2, "2001:db8::7", 5000});
+        CHECK(d.result(A, 2).code == Status::ok);
+    }
+
     TEST_CASE("startprivate introduces the initiator to the peer's listener with one token for both") {
         Driver d;
         d.online(A, "alice");
