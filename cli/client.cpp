@@ -346,7 +346,7 @@ void Client::login_refused(const std::string& line, bool may_retry) {
 void Client::logged_in() {
     state_ = State::logged_in;
     password_.reset();
-    chat_.emplace(*username_, terminal_);
+    chat_.emplace(*username_, terminal_, options_.invite_timeout);
     // Listen where the server connection comes from unless told otherwise;
     // the announced host "" lets the server fill in the address it sees.
     std::string bind_host = options_.private_host.value_or(local_address(server_->fd()));
@@ -496,7 +496,7 @@ bool Client::handle(const proto::MessageEvent& m) {
         if ((m.flags & proto::message_flag_offline) &&
             std::find(unacked_ids_.begin(), unacked_ids_.end(), m.message_id) == unacked_ids_.end())
             unacked_ids_.push_back(m.message_id);
-        if (!shown_ids_.insert(m.message_id).second) return true;
+        if (!shown_ids_.insert(m.message_id)) return true;
     }
     terminal_.learn_name(m.from);
     bool offline = m.flags & proto::message_flag_offline;
@@ -546,7 +546,7 @@ bool Client::handle(const proto::PrivateIntro& m) {
 }
 
 bool Client::handle(const proto::PrivateInvite& m) {
-    if (chat_ && state_ == State::logged_in) chat_->invited(m.peer, m.token);
+    if (chat_ && state_ == State::logged_in) chat_->invited(m.peer, m.token, Clock::now());
     return true;
 }
 

@@ -7,6 +7,7 @@
 #include "cli/command_parser.hpp"
 #include "cli/options.hpp"
 #include "cli/private_chat.hpp"
+#include "cli/recent_ids.hpp"
 #include "cli/server_link.hpp"
 #include "cli/signals.hpp"
 #include "cli/terminal.hpp"
@@ -15,7 +16,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 namespace confab::cli {
@@ -130,8 +130,8 @@ private:
         std::string name;
     };
     std::optional<std::vector<HeldLine>> held_lines_;
-    std::unordered_set<std::uint64_t> shown_ids_; // duplicate suppression for the session
-    ActivityLimiter private_activity_;            // paces PrivateActivity reports
+    RecentIds shown_ids_{16'384};      // duplicate suppression for the session
+    ActivityLimiter private_activity_; // paces PrivateActivity reports
     bool may_log_in_again_ = false;
     bool connection_failed_ = false;
     std::vector<std::uint64_t> unacked_ids_;

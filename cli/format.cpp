@@ -224,4 +224,8 @@ std::string private_ended_line(std::string_view peer) {
     return fmt::format("private chat with {} ended", printable(peer));
 }
 
+std::string private_invite_expired_line(std::string_view peer, std::int64_t seconds) {
+    return fmt::format("private chat invitation from {} expired (not used within {} s)", printable(peer), seconds);
+}
+
 } // namespace confab::cli

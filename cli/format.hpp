@@ -56,5 +56,6 @@ std::string format_idle_warning(const proto::IdleWarning& w);
 std::string welcome_line(std::string_view name);
 std::string private_started_line(std::string_view peer);
 std::string private_ended_line(std::string_view peer);
+std::string private_invite_expired_line(std::string_view peer, std::int64_t seconds);
 
 } // namespace confab::cli

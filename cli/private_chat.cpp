@@ -16,8 +16,6 @@ namespace {
 constexpr std::size_t peer_output_limit = 256 * 1024;
 // Texts typed while a chat is still being set up, sent once it is up.
 constexpr std::size_t max_queued_texts = 100;
-// Connections that have not said hello yet; more are refused at once.
-constexpr std::size_t max_unidentified = 16;
 
 // Compares every byte, so timing does not reveal how much of a guess matched.
 bool same_token(const proto::Token& a, const proto::Token& b) noexcept {
@@ -48,10 +46,11 @@ struct PrivateChat::Session {
     // unverified after a PeerHello: what it claimed (a paused TLS handshake claims nothing yet)
     std::string claimed;
     proto::Token token{};
+    std::string from; // an incoming connection's source address
 };
 
-PrivateChat::PrivateChat(std::string me, Terminal& terminal)
-    : me_(std::move(me)), terminal_(terminal),
+PrivateChat::PrivateChat(std::string me, Terminal& terminal, std::chrono::seconds invite_timeout)
+    : me_(std::move(me)), terminal_(terminal), invite_timeout_(invite_timeout),
       tls_([this](std::string_view identity) { return token_for_identity(identity); }) {}
 
 PrivateChat::~PrivateChat() = default;
@@ -104,11 +103,17 @@ void PrivateChat::request_failed(std::string_view peer) {
     }
 }
 
-void PrivateChat::invited(std::string_view peer, const proto::Token& token) {
+void PrivateChat::invited(std::string_view peer, const proto::Token& token, Clock::time_point now) {
+    if (invites_.size() >= max_invites && invites_.find(peer) == invites_.end()) {
+        auto oldest = std::min_element(invites_.begin(), invites_.end(), [](const auto& a, const auto& b) {
+            return a.second.expires < b.second.expires;
+        });
+        invites_.erase(oldest);
+    }
     // A newer invitation replaces the old.
-    invites_.insert_or_assign(std::string(peer), Invite{token, derive_private_keys(token).identity});
+    invites_.insert_or_assign(std::string(peer),
+                              Invite{token, derive_private_keys(token).identity, now + invite_timeout_});
     // A call that arrived before this invitation goes on now if it matches.
-    auto now = Clock::now();
     for (std::size_t i = 0; i < sessions_.size(); ++i) {
         Session& s = *sessions_[i];
         if (s.state != Session::State::unverified) continue;
@@ -200,6 +205,8 @@ std::optional<PrivateChat::Clock::time_point> PrivateChat::next_deadline() const
             continue;
         if (!next || s->deadline < *next) next = s->deadline;
     }
+    for (const auto& [peer, invite] : invites_)
+        if (!next || invite.expires < *next) next = invite.expires;
     return next;
 }
 
@@ -211,20 +218,51 @@ void PrivateChat::expire(Clock::time_point now) {
         else if (s->state == Session::State::awaiting_hello || s->state == Session::State::unverified)
             end(*s, std::nullopt, false);
     }
+    expire_invites(now);
     reap();
+}
+
+void PrivateChat::expire_invites(Clock::time_point now) {
+    for (auto it = invites_.begin(); it != invites_.end();) {
+        if (it->second.expires > now) {
+            ++it;
+            continue;
+        }
+        terminal_.print(private_invite_expired_line(it->first, invite_timeout_.count()), LineKind::notice);
+        it = invites_.erase(it);
+    }
+}
+
+bool PrivateChat::is_stranger(const Session& s) const {
+    return s.state == Session::State::awaiting_hello || s.state == Session::State::unverified;
+}
+
+// Before a new stranger is let in (its address has room): when all the slots
+// are taken, the one that has waited longest goes.
+void PrivateChat::make_room_for_stranger() {
+    std::size_t total = 0;
+    Session* oldest = nullptr; // sessions_ is in arrival order
+    for (auto& s : sessions_) {
+        if (!is_stranger(*s)) continue;
+        ++total;
+        if (!oldest) oldest = s.get();
+    }
+    if (total >= max_strangers && oldest) end(*oldest, std::nullopt, false);
 }
 
 void PrivateChat::accept_pending(Clock::time_point now) {
     while (UniqueFd fd = accept_connection(listener_.get())) {
-        auto unidentified = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) {
-            return s->state == Session::State::awaiting_hello || s->state == Session::State::unverified;
-        });
-        if (std::size_t(unidentified) >= max_unidentified) continue; // fd closes here
+        std::string from = remote_address(fd.get());
+        auto same_address = std::count_if(sessions_.begin(), sessions_.end(),
+                                          [&](const auto& s) { return is_stranger(*s) && s->from == from; });
+        if (std::size_t(same_address) >= max_strangers_per_address) continue; // fd closes here
+        make_room_for_stranger();
         auto s = std::make_unique<Session>();
         s->state = Session::State::awaiting_hello;
+        s->from = std::move(from);
         int raw = fd.get();
         s->stream.emplace(std::move(fd), peer_output_limit, tls_.accept(raw));
-        s->deadline = now + handshake_timeout;
+        s->deadline = now + stranger_timeout;
         sessions_.push_back(std::move(s));
     }
 }
@@ -315,7 +353,7 @@ void PrivateChat::resume_handshake(Session& s, Clock::time_point now) {
         end(s, std::nullopt, false);
     } else if (!s.stream->handshake_paused()) {
         s.state = Session::State::awaiting_hello;
-        s.deadline = now + handshake_timeout;
+        s.deadline = now + stranger_timeout;
     }
 }
 

@@ -25,13 +25,24 @@ namespace confab::cli {
 class PrivateChat {
 public:
     using Clock = std::chrono::steady_clock;
-    // How long a connection may take to finish its TLS handshake and PeerHello/PeerWelcome exchange.
+    // How long our call to a peer may take to finish its TLS handshake and PeerHello/PeerWelcome exchange.
     static constexpr auto handshake_timeout = std::chrono::seconds(10);
+    // How long a connection to our listener may stay without proving a token:
+    // a real peer needs milliseconds; a stranger must not hold a slot for long.
+    static constexpr auto stranger_timeout = std::chrono::seconds(5);
+    // Unidentified connections to our listener: per source address, and in all
+    // (when full, the oldest is dropped for the newcomer, so strangers from many
+    // addresses cannot keep a real peer out either).
+    static constexpr std::size_t max_strangers_per_address = 4;
+    static constexpr std::size_t max_strangers = 32;
+    // Invitations held at once; the oldest goes for a newer one.
+    static constexpr std::size_t max_invites = 64;
     // A hello may overtake the server's PrivateInvite for it (two different
     // connections): a well-formed one waits this long for its invite.
     static constexpr auto invite_grace = std::chrono::seconds(1);
 
-    PrivateChat(std::string me, Terminal& terminal);
+    // An invitation nobody used within `invite_timeout` is forgotten (with a line saying so).
+    PrivateChat(std::string me, Terminal& terminal, std::chrono::seconds invite_timeout = std::chrono::seconds(60));
     ~PrivateChat();
     PrivateChat(const PrivateChat&) = delete;
     PrivateChat& operator=(const PrivateChat&) = delete;
@@ -48,7 +59,7 @@ public:
     // The server refused our request (it prints its own error line).
     void request_failed(std::string_view peer);
     // The server says `peer` will connect to us with `token`.
-    void invited(std::string_view peer, const proto::Token& token);
+    void invited(std::string_view peer, const proto::Token& token, Clock::time_point now);
 
     // private: an `error: ...` line if the text cannot go out.
     std::optional<std::string> send_text(std::string_view peer, std::string_view text);
@@ -88,10 +99,15 @@ private:
     struct Invite {
         proto::Token token;
         std::string identity; // of the token's PSK, as its ClientHello will offer it
+        Clock::time_point expires;
     };
+    bool is_stranger(const Session& s) const; // an incoming connection that has not proven a token
+    void make_room_for_stranger();
+    void expire_invites(Clock::time_point now);
 
     std::string me_;
     Terminal& terminal_;
+    std::chrono::seconds invite_timeout_;
     PrivateTls tls_; // before sessions_: their TLS callbacks point into it
     UniqueFd listener_;
     std::uint16_t port_ = 0;

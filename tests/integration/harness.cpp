@@ -639,8 +639,9 @@ std::optional<int> ClientProcess::wait_exit(Millis limit) {
 }
 
 std::unique_ptr<ClientProcess> ClientProcess::logged_in(std::uint16_t port, const std::string& name,
-                                                        const std::string& password) {
-    auto c = std::make_unique<ClientProcess>(port);
+                                                        const std::string& password,
+                                                        const std::vector<std::string>& args) {
+    auto c = std::make_unique<ClientProcess>(port, args);
     c->send_line(name);
     c->send_line(password);
     if (!c->expect_line("welcome, " + name, 10000ms))

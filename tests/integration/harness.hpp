@@ -195,7 +195,8 @@ public:
 
     // Logs in with name/password as the first two stdin lines and waits for `welcome, NAME`.
     static std::unique_ptr<ClientProcess> logged_in(std::uint16_t port, const std::string& name,
-                                                    const std::string& password);
+                                                    const std::string& password,
+                                                    const std::vector<std::string>& args = {});
 
 private:
     bool read_more(Millis limit);

@@ -59,7 +59,91 @@ bool refused_in_clear(RawClient& peer) {
     return false;
 }
 
+// The private listener of `user`, as anyone logged in can learn it: `asker`
+// (logged in) asks the server for an introduction. The intro's token is `token`.
+std::uint16_t listener_of(RawClient& asker, const std::string& user, proto::Token* token = nullptr) {
+    asker.send(proto::StartPrivate{asker.next_request(), user});
+    std::vector<std::uint8_t> keep;
+    auto intro = asker.expect<proto::PrivateIntro>(3000ms, &keep);
+    REQUIRE(intro);
+    if (token) *token = intro->token;
+    return intro->port;
+}
+
+// Connections to `port` that never say a word: `per_address` from each of
+// 127.0.0.2 .. 127.0.0.(1 + addresses).
+std::vector<std::unique_ptr<RawClient>> silent_strangers(std::uint16_t port, int addresses, int per_address) {
+    std::vector<std::unique_ptr<RawClient>> out;
+    for (int a = 0; a < addresses; ++a) {
+        const std::string source = "127.0.0." + std::to_string(2 + a);
+        for (int i = 0; i < per_address; ++i) out.push_back(std::make_unique<RawClient>(port, 0, source.c_str()));
+    }
+    return out;
+}
+
+// Milliseconds until the other end closes `c` (reads nothing else); -1 if not within `limit`.
+long long ms_until_closed(RawClient& c, Millis limit) {
+    const auto start = Clock::now();
+    while (Clock::now() - start < limit) {
+        pollfd p{c.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        std::uint8_t buf[4096];
+        if (::recv(c.fd(), buf, sizeof buf, 0) <= 0)
+            return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    }
+    return -1;
+}
+
 } // namespace
+
+TEST_CASE("silent strangers at a client's private listener do not stop a real private chat") {
+    Daemon d;
+    auto alice = ClientProcess::logged_in(d.port(), "alice", "alice123");
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    RawClient carol(d.port());
+    REQUIRE(carol.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
+    const std::uint16_t bob_port = listener_of(carol, "bob");
+
+    std::vector<std::unique_ptr<RawClient>> strangers;
+    SUBCASE("20 from one address") {
+        strangers = silent_strangers(bob_port, 1, 20);
+    }
+    SUBCASE("40 from ten addresses") {
+        strangers = silent_strangers(bob_port, 10, 4);
+    }
+    std::this_thread::sleep_for(300ms); // bob has taken them all in
+    open_private(*alice, "alice", *bob, "bob");
+    alice->send_line("private bob through the crowd");
+    CHECK(bob->expect_line("alice (private): through the crowd"));
+    CHECK(bob->stderr_text().empty());
+}
+
+TEST_CASE("a stranger at a client's private listener is closed once it has not proven a token in 5 s") {
+    Daemon d;
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123");
+    RawClient carol(d.port());
+    REQUIRE(carol.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
+    REQUIRE(bob->expect_line("carol logged in"));
+    RawClient stranger(listener_of(carol, "bob"), 0, "127.0.0.2");
+    const long long ms = ms_until_closed(stranger, 9000ms);
+    CHECK(ms >= 4000);
+    CHECK(ms <= 7000);
+    Lines at_bob = sync(*bob);
+    CHECK(at_bob.empty()); // the user is not bothered
+}
+
+TEST_CASE("an invitation not used in time expires with a line, and its token is refused afterwards") {
+    Daemon d;
+    auto bob = ClientProcess::logged_in(d.port(), "bob", "bob123", {"--invite-timeout", "1"});
+    RawClient carol(d.port());
+    REQUIRE(carol.login("carol", "carol123").outcome == proto::LoginOutcome::ok);
+    proto::Token token{};
+    const std::uint16_t bob_port = listener_of(carol, "bob", &token);
+    CHECK(bob->expect_line("private chat invitation from carol expired (not used within 1 s)", 4000ms));
+    PskPeer peer(bob_port, token);
+    CHECK_FALSE(peer.secured());
+    CHECK_FALSE(any_contains(sync(*bob), "started"));
+}
 
 TEST_CASE("private chat works both ways and its text never passes through the server") {
     Daemon d;
