@@ -545,11 +545,14 @@ void ChatCore::settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_vi
            fmt::format("message to {} stored for delivery at next login", users_[to].name));
 }
 
-void ChatCore::deliver(UserIdx to, const StoredMessage& m) {
-    if (users_[to].conn == 0) return;
+bool ChatCore::deliver(UserIdx to, const StoredMessage& m) {
+    // Blocking hides the blocked user's messages, those stored before the block too.
+    if (blocks(to, m.from)) return false;
+    if (users_[to].conn == 0) return true;
     ++counters_.messages_offline_delivered;
     send(users_[to].conn,
          MessageEvent{m.id, std::uint64_t(m.sent_at_ms), message_flag_offline, users_[m.from].name, m.text});
+    return true;
 }
 
 std::uint64_t ChatCore::next_message_id(Now now) {

@@ -196,7 +196,7 @@ private:
     void announce(UserIdx who, proto::PresenceKind kind);
     // MailboxEvents
     void settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_view error) override;
-    void deliver(UserIdx to, const StoredMessage& m) override;
+    bool deliver(UserIdx to, const StoredMessage& m) override;
     std::uint64_t next_message_id(Now now);
     void lock_timer(const std::string& name, TimePoint until);
     // Where a Login for `name` from `peer_host` counts its failures: the name's

@@ -66,14 +66,17 @@ void Mailboxes::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
     }
     it->committed = true;
     events_.settled(p.to, p.reply, true, {});
-    events_.deliver(p.to, *it); // reaches the recipient if they logged in while it was being stored
+    // Reaches the recipient if they logged in while it was being stored.
+    if (!events_.deliver(p.to, *it)) acknowledge(p.to, std::span(&p.id, 1));
 }
 
 void Mailboxes::deliver_waiting(UserId to) {
     auto box = boxes_.find(to);
     if (box == boxes_.end()) return;
+    std::vector<std::uint64_t> unwanted;
     for (const StoredMessage& m : box->second)
-        if (m.committed) events_.deliver(to, m);
+        if (m.committed && !events_.deliver(to, m)) unwanted.push_back(m.id);
+    if (!unwanted.empty()) acknowledge(to, unwanted);
 }
 
 void Mailboxes::acknowledge(UserId to, std::span<const std::uint64_t> ids) {

@@ -61,7 +61,9 @@ public:
     virtual void settled(UserId to, const ReplyTo& reply, bool ok, std::string_view error) = 0;
     // Show a durable message to `to` if they are online. It stays in the mailbox until
     // acknowledged, so a message that finds nobody waits for the next login.
-    virtual void deliver(UserId to, const StoredMessage& m) = 0;
+    // false: `to` is never to see it (they blocked its sender): the mailbox forgets
+    // it as if it had been acknowledged.
+    virtual bool deliver(UserId to, const StoredMessage& m) = 0;
 
 protected:
     ~MailboxEvents() = default;

@@ -1237,6 +1237,51 @@ TEST_SUITE("storage") {
     }
     } // namespace
 
+    TEST_CASE("messages stored before their recipient blocked the sender are dropped at delivery and deleted") {
+        Driver d;
+        d.online(A, "alice");
+        d.online(C, "carol");
+        d.env.drain_all();
+        d.send(A, SendMessage{1, "bob", "before the block"});
+        CHECK(d.result(A, 1).code == Status::ok_stored);
+        d.send(C, SendMessage{1, "bob", "from carol"});
+        CHECK(d.result(C, 1).code == Status::ok_stored);
+        d.connect(B);
+        d.hello(B);
+        REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        auto first = d.env.take_all<MessageEvent>(B); // shown, but bob's client never acknowledged them
+        REQUIRE(first.size() == 2);
+        const std::uint64_t alices = first[0].from == "alice" ? first[0].message_id : first[1].message_id;
+        d.send(B, Block{2, "alice"});
+        d.send(B, Logout{3});
+        d.env.persisted.clear();
+
+        d.connect(B);
+        d.hello(B);
+        REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        auto again = d.env.take_all<MessageEvent>(B);
+        REQUIRE(again.size() == 1);
+        CHECK(again[0].from == "carol");
+        auto del = ops_of<store_op::DeleteMessages>(d.env);
+        REQUIRE(del.size() == 1); // acknowledged for bob: never delivered again
+        CHECK(del[0].ids == std::vector<std::uint64_t>{alices});
+
+        // One still being stored when the block came is dropped when its commit completes.
+        d.send(B, Logout{4});
+        d.commit_stores = false;
+        d.send(C, SendMessage{5, "bob", "in flight"});
+        d.connect(B);
+        d.hello(B);
+        REQUIRE(d.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        d.send(B, Block{5, "carol"});
+        d.env.drain_all();
+        d.env.persisted.clear();
+        d.commit_pending();
+        CHECK(d.env.take_all<MessageEvent>(B).empty());
+        CHECK(ops_of<store_op::DeleteMessages>(d.env).size() == 1);
+        CHECK(d.result(C, 5).code == Status::ok_stored);
+    }
+
     TEST_CASE("ok_stored is answered only once the store committed the message") {
         Driver d;
         d.commit_stores = false;

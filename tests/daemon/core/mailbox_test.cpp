@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,11 @@ struct Fixture : MailboxEvents {
     void settled(UserId to, const ReplyTo& reply, bool ok, std::string_view error) override {
         answers.push_back({to, reply, ok, std::string(error)});
     }
-    void deliver(UserId to, const StoredMessage& m) override {
+    std::set<std::pair<UserId, UserId>> unwanted; // (recipient, sender): deliver() answers false
+    bool deliver(UserId to, const StoredMessage& m) override {
+        if (unwanted.count({to, m.from})) return false;
         deliveries.push_back({to, m.id, m.sent_at_ms, m.from, m.text});
+        return true;
     }
     bool persist(StoreOp op) {
         if (!accept_stores) return false;
@@ -146,6 +150,26 @@ TEST_CASE("messages come again at every login until acknowledged") {
     REQUIRE(del.size() == 1); // a batch is one delete
     CHECK(del[0].ids == std::vector<std::uint64_t>{one, three});
     CHECK(f.box.waiting(bob) == 1);
+}
+
+TEST_CASE("a message its recipient will not see is forgotten as if acknowledged, at login and at commit") {
+    Fixture f;
+    auto stored = f.send(alice, bob, "stored");
+    f.send(carol, bob, "kept");
+    f.commit_all();
+    auto in_flight = f.send(alice, bob, "in flight");
+    f.unwanted.insert({bob, alice});
+    CHECK(f.login(bob) == Texts{"kept"});
+    auto del = f.ops<store_op::DeleteMessages>();
+    REQUIRE(del.size() == 1);
+    CHECK(del[0].ids == std::vector<std::uint64_t>{stored});
+    f.commit_all(); // committed after the login: not shown, deleted
+    CHECK(f.deliveries.size() == 1);
+    del = f.ops<store_op::DeleteMessages>();
+    REQUIRE(del.size() == 2);
+    CHECK(del[1].ids == std::vector<std::uint64_t>{in_flight});
+    CHECK(f.box.waiting(bob) == 1);
+    CHECK(f.answers.size() == 3); // every sender was still told "stored"
 }
 
 TEST_CASE("an acknowledgement deletes nothing it should not") {
