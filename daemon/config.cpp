@@ -92,6 +92,7 @@ const std::vector<KeySpec>& specs() {
         {{"allow_plaintext", "listen without TLS on an address other than loopback", false}, &Config::allow_plaintext},
         {{"control_socket", "UNIX socket for confabctl; empty = <state_dir>/control.sock", false},
          &Config::control_socket},
+        {{"metrics_listen", "ADDRESS:PORT serving GET /metrics; empty = off", false}, &Config::metrics_listen},
     };
     return table;
 }
@@ -201,6 +202,26 @@ void validate(const Config& c) {
         throw ConfigError(fmt::format("'log_level' must be error, warning, info or debug (got '{}')", c.log_level));
     if (!parse_tls_version(c.tls_min_version))
         throw ConfigError(fmt::format("'tls_min_version' must be \"1.2\" or \"1.3\" (got '{}')", c.tls_min_version));
+    if (!c.metrics_listen.empty()) parse_host_port(c.metrics_listen);
+}
+
+std::pair<std::string, std::uint16_t> parse_host_port(std::string_view s) {
+    const auto bad = [&](std::string_view why) {
+        return ConfigError(fmt::format("'metrics_listen' must be ADDRESS:PORT, e.g. \"127.0.0.1:9420\" or "
+                                       "\"[::1]:9420\" (got '{}': {})",
+                                       s, why));
+    };
+    const std::size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) throw bad("no port");
+    std::string host(s.substr(0, colon));
+    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET, host.c_str(), &a4) != 1 && inet_pton(AF_INET6, host.c_str(), &a6) != 1)
+        throw bad("not an IPv4 or IPv6 address");
+    auto port = parse_number<std::uint16_t>(s.substr(colon + 1));
+    if (!port) throw bad("the port must be a number from 0 to 65535");
+    return {host, *port};
 }
 
 void validate_transport(const Config& c, const std::string& address) {

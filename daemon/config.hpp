@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace confab {
@@ -38,6 +40,7 @@ struct Config {
     std::string tls_min_version = "1.3"; // "1.2" or "1.3"
     bool allow_plaintext = false;        // plaintext on an address other than loopback
     std::string control_socket;          // confabctl's UNIX socket; empty: <state_dir>/control.sock
+    std::string metrics_listen;          // "ADDR:PORT" for GET /metrics; empty: off
 
     std::string control_socket_path() const {
         return control_socket.empty() ? state_dir + "/control.sock" : control_socket;
@@ -64,6 +67,9 @@ Config parse_config_text(const std::string& text, const std::string& origin);
 
 // Applies `key=value` (from command-line flags) with the same checks as the file.
 void set_config_value(Config& c, const std::string& key, const std::string& value);
+
+// "127.0.0.1:9420" or "[::1]:9420" -> address and port. Throws ConfigError.
+std::pair<std::string, std::uint16_t> parse_host_port(std::string_view s);
 
 // Single-value checks (listen address syntax, log level names, TLS version).
 void validate(const Config& c);

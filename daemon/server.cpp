@@ -28,8 +28,11 @@ namespace {
 constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4, store_token = 5;
 static_assert(store_token < ControlSocket::listener_token, "the control socket's tokens come after these");
 static_assert(ControlSocket::first_token > ControlSocket::listener_token);
-static_assert(ControlSocket::first_token + (std::uint64_t(1) << 31) < ConnTable::min_id,
-              "control connection tokens never reach the connection ids");
+static_assert(ControlSocket::first_token > MetricsHttp::listener_token && MetricsHttp::listener_token > store_token);
+static_assert(ControlSocket::first_token + (std::uint64_t(1) << 30) < MetricsHttp::first_token,
+              "control connection tokens never reach the metrics connections'");
+static_assert(MetricsHttp::first_token + (std::uint64_t(1) << 30) < ConnTable::min_id,
+              "metrics connection tokens never reach the connection ids");
 static_assert(ConnTable::id_bits <= timer_id_bits, "a connection id is the id of its timers");
 constexpr std::uint32_t conn_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
@@ -149,6 +152,16 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
     if (notify_) arm_timer(timer_key(TimerKind::status, 0), monotonic_ms() + 2000);
     arm_timer(timer_key(TimerKind::log_summary, 0), monotonic_ms() + log::interval_seconds * 1000);
     log::info("control socket {}", control_->path());
+    if (!config_.metrics_listen.empty()) {
+        auto [address, port] = parse_host_port(config_.metrics_listen);
+        metrics_http_ = std::make_unique<MetricsHttp>(
+            address, port, reactor_, [this] { return metrics_text(); },
+            [this](std::uint64_t token, TimePoint deadline) {
+                arm_timer(timer_key(TimerKind::metrics_idle, token), deadline);
+            });
+        log::info("metrics on http://{}:{}/metrics",
+                  address.find(':') == std::string::npos ? address : "[" + address + "]", metrics_http_->port());
+    }
 }
 
 Server::~Server() = default;
@@ -422,6 +435,9 @@ void Server::on_timers() {
             arm_timer(key, t.mono + log::interval_seconds * 1000);
             break;
         case TimerKind::control_idle: control_->on_deadline(timer_id(key)); break;
+        case TimerKind::metrics_idle:
+            if (metrics_http_) metrics_http_->on_deadline(timer_id(key));
+            break;
         case TimerKind::login_deadline:
         case TimerKind::idle:
         case TimerKind::lock: core_.on_timer(key, t); break;
@@ -625,9 +641,16 @@ int Server::run() {
             case hash_token: on_hash_results(); break;
             case store_token: on_store_results(); break;
             case ControlSocket::listener_token: control_->on_accept(); break;
+            case MetricsHttp::listener_token:
+                if (metrics_http_) metrics_http_->on_accept();
+                break;
             default:
                 if (ev.data.u64 < ConnTable::min_id) {
-                    if (ControlSocket::is_connection_token(ev.data.u64)) control_->on_event(ev.data.u64, ev.events);
+                    if (MetricsHttp::is_connection_token(ev.data.u64)) {
+                        if (metrics_http_) metrics_http_->on_event(ev.data.u64, ev.events);
+                    } else if (ControlSocket::is_connection_token(ev.data.u64)) {
+                        control_->on_event(ev.data.u64, ev.events);
+                    }
                 } else if (Connection* c = conns_.find(ev.data.u64)) {
                     on_connection_event(*c, ev.events);
                 }

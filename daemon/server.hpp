@@ -11,6 +11,7 @@
 #include "core/chat_core.hpp"
 #include "hash_pool.hpp"
 #include "metrics.hpp"
+#include "metrics_http.hpp"
 #include "net/conn_table.hpp"
 #include "net/id_list.hpp"
 #include "net/listener.hpp"
@@ -51,6 +52,7 @@ public:
 
     std::uint16_t port() const { return listener_->port(); }
     const std::string& control_path() const { return control_->path(); }
+    std::uint16_t metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
     std::string address() const { return listener_->address(); }
     // Runs until SIGTERM/SIGINT; returns the process exit status.
     int run();
@@ -106,6 +108,7 @@ private:
     ConnTable conns_;
     ChatCore core_;
     std::unique_ptr<ControlSocket> control_;
+    std::unique_ptr<MetricsHttp> metrics_http_; // null: metrics_listen not set
     TimePoint started_mono_;
     std::int64_t started_wall_ms_;
     ServerCounters counters_;

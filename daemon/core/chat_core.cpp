@@ -249,7 +249,8 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
     case TimerKind::watchdog:
     case TimerKind::status:
     case TimerKind::log_summary:
-    case TimerKind::control_idle: return; // the glue's own: never passed here
+    case TimerKind::control_idle:
+    case TimerKind::metrics_idle: return; // the glue's own: never passed here
     }
 }
 

@@ -21,6 +21,7 @@ enum class TimerKind : std::uint8_t {
     status = 0x82,         // systemd's STATUS= line
     log_summary = 0x83,    // summary lines of rate-limited log events (log_flood.hpp)
     control_idle = 0x84,   // a control-socket connection that has said nothing for a while
+    metrics_idle = 0x85,   // a GET /metrics connection that has not finished its request
 };
 
 inline constexpr unsigned timer_id_bits = 56;

@@ -402,6 +402,37 @@ def metrics_count_what_happened(workdir):
 
 
 @test
+def metrics_over_http(workdir):
+    d = Daemon(workdir, 'metrics_listen = "127.0.0.1:0"\n')
+    try:
+        port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", d.log()).group(1))
+
+        def get(request):
+            with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+                s.sendall(request)
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return data.decode()
+                    data += chunk
+
+        r = get(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = r.split("\r\n\r\n", 1)
+        assert head.startswith("HTTP/1.1 200 OK") and "version=0.0.4" in head, head
+        assert int(re.search(r"Content-Length: (\d+)", head).group(1)) == len(body.encode())
+        types, m = parse_metrics(body)
+        assert m["confab_sessions"] == 0 and types["confab_logins_total"] == "counter", m
+        assert get(b"GET /other HTTP/1.1\r\n\r\n").startswith("HTTP/1.1 404")
+        assert get(b"DELETE /metrics HTTP/1.1\r\n\r\n").startswith("HTTP/1.1 405")
+        assert get(b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 5000).startswith("HTTP/1.1 431")
+        # The daemon is unharmed.
+        assert ctl(d, "status")[0] == 0
+    finally:
+        d.stop()
+
+
+@test
 def the_socket_file_is_replaced_when_stale_and_removed_at_exit(workdir):
     d = Daemon(workdir)
     d.proc.kill()  # no chance to clean up
