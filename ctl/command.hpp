@@ -30,6 +30,7 @@ struct UsageError : std::runtime_error {
 struct Context {
     std::string socket_path;
     std::string config_path; // --config FILE, or empty
+    std::string users_file;  // --users-file FILE, or empty (then the configuration's)
     bool json = false;
     std::vector<std::string> args; // the words after the command's name
 

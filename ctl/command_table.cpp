@@ -2,6 +2,7 @@
 // family of commands (e.g. `user ...`) adds its rows here.
 #include "command.hpp"
 #include "daemon_commands.hpp"
+#include "user_commands.hpp"
 
 namespace confab::ctl {
 
@@ -15,6 +16,8 @@ const Command table[] = {
     {"reload", "reload", "re-read the configuration, users file and certificate", run_reload},
     {"wall", "wall TEXT", "an announcement every online user sees", run_wall},
     {"metrics", "metrics", "the metrics in the Prometheus text format", run_metrics},
+    {"user", "user add|passwd|del NAME [--stdin] | user list",
+     "edit the users file (also without a daemon), then reload", run_user},
 };
 } // namespace
 

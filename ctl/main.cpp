@@ -21,11 +21,14 @@ namespace {
 constexpr const char* packaged_socket = "/run/confab/control.sock";
 
 std::string usage() {
-    std::string u = "usage: confabctl [--socket PATH | --config FILE] [--json] COMMAND [ARG...]\n\ncommands:\n";
+    std::string u = "usage: confabctl [--socket PATH | --config FILE] [--users-file FILE] [--json] COMMAND "
+                    "[ARG...]\n\ncommands:\n";
     for (const Command& c : commands()) u += fmt::format("  {:<22} {}\n", c.synopsis, c.summary);
-    u += fmt::format("\nThe socket is {} unless --socket names one or --config names the daemon's configuration.\n"
+    u += fmt::format("\nThe socket is {} unless --socket names one or --config names the daemon's configuration;\n"
+                     "user commands edit the users file that configuration names ({}/confab/confabd.toml by\n"
+                     "default) or --users-file.\n"
                      "Exit status: 0 done, 1 refused, 2 usage, 3 daemon not reachable, 4 permission denied.\n",
-                     packaged_socket);
+                     packaged_socket, CONFAB_SYSCONFDIR);
     return u;
 }
 
@@ -61,6 +64,9 @@ int main(int argc, char** argv) {
         } else if (auto v = value("--socket")) {
             if (v->empty()) return usage_error("--socket needs a PATH");
             socket = *v;
+        } else if (auto f = value("--users-file")) {
+            if (f->empty()) return usage_error("--users-file needs a FILE");
+            ctx.users_file = *f;
         } else if (auto c = value("--config")) {
             if (c->empty()) return usage_error("--config needs a FILE");
             ctx.config_path = *c;
@@ -74,7 +80,6 @@ int main(int argc, char** argv) {
     const Command* command = find_command(argv[i]);
     if (!command) return usage_error(fmt::format("unknown command '{}'", argv[i]));
     ctx.args.assign(argv + i + 1, argv + argc);
-    if (!socket.empty() && !ctx.config_path.empty()) return usage_error("give --socket or --config, not both");
 
     try {
         if (!socket.empty())

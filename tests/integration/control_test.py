@@ -433,6 +433,46 @@ def metrics_over_http(workdir):
 
 
 @test
+def user_commands_edit_the_file_and_reload_the_daemon(workdir):
+    d = Daemon(workdir)
+    dave = None
+    try:
+        def user(*args, stdin=None):
+            r = subprocess.run([CONFABCTL, "--config", d.config, "--socket", d.socket, "user"] + list(args),
+                               input=stdin, text=True, capture_output=True, timeout=WAIT)
+            return r.returncode, r.stdout, r.stderr
+
+        code, out, err = user("add", "dave", "--stdin", stdin="dave-secret\n")
+        assert code == 0 and "dave added" in out and "confabd reloaded" in out, (code, out, err)
+        assert re.search(r"^dave:\$y\$", open(d.users).read(), re.M), open(d.users).read()
+        dave = Client(d, "dave", "dave-secret")
+        dave.expect("welcome, dave")
+        code, out, err = user("add", "dave", "--stdin", stdin="again\n")
+        assert code == 1 and "dave" in err, (code, out, err)
+        code, out, err = user("passwd", "zoe", "--stdin", stdin="x\n")
+        assert code == 1, (code, out, err)
+        code, out, err = user("list")
+        assert out.split("\n")[:4] == ["alice (plaintext password)", "bob (plaintext password)",
+                                        "carol (plaintext password)", "dave"], out
+        code, out, err = subprocess.run([CONFABCTL, "--config", d.config, "--json", "user", "list"], text=True,
+                                        capture_output=True, timeout=WAIT).returncode, None, None
+        assert code == 0
+        code, out, err = user("del", "carol")
+        assert code == 0 and "carol deleted" in out, (code, out, err)
+        assert "carol" not in open(d.users).read()
+        code, out, err = user("frob")
+        assert code == 2, (code, out, err)
+        d.stop()
+        # Without a daemon the file is still edited.
+        code, out, err = user("passwd", "dave", "--stdin", stdin="new-secret\n")
+        assert code == 0 and "not running" in out, (code, out, err)
+    finally:
+        if dave:
+            dave.close()
+        d.stop()
+
+
+@test
 def the_socket_file_is_replaced_when_stale_and_removed_at_exit(workdir):
     d = Daemon(workdir)
     d.proc.kill()  # no chance to clean up
