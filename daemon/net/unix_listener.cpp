@@ -54,8 +54,12 @@ UnixListener::UnixListener(std::string path) : path_(std::move(path)) {
     const int err = errno;
     ::umask(old);
     if (rc != 0) fail(err, "bind control socket " + path_);
-    // The daemon's group even in a set-group-id directory.
-    if (::chown(path_.c_str(), uid_t(-1), ::getegid()) != 0 || ::chmod(path_.c_str(), 0660) != 0) {
+    // The daemon's group even in a set-group-id directory. chown only then: the packaged unit's
+    // system-call filter refuses it (~@privileged), and a file born in the daemon's group needs none.
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0 ||
+        (st.st_gid != ::getegid() && ::chown(path_.c_str(), uid_t(-1), ::getegid()) != 0) ||
+        ::chmod(path_.c_str(), 0660) != 0) {
         const int e = errno;
         ::unlink(path_.c_str());
         fail(e, "control socket " + path_);
