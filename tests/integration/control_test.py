@@ -323,6 +323,19 @@ def each_socket_takes_its_own_family_only(workdir):
             s.sendall(frame(b"\x01\x00\x01\x00\x04test"))
             reply = Frames(s).next()
             assert reply[:3] == b"\xbf\x00\x0a", reply
+        # At most 8 control clients at a time: the 9th is told the socket is busy.
+        held = []
+        try:
+            for _ in range(8):
+                held.append(socket.socket(socket.AF_UNIX))
+                held[-1].connect(d.socket)
+            ctl_status = ctl(d, "status")
+            assert ctl_status[0] == 3 and "too many control connections" in ctl_status[2], ctl_status
+        finally:
+            for h in held:
+                h.close()
+        time.sleep(0.2)
+        assert ctl(d, "status")[0] == 0
         # The control socket answers several requests on one connection.
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(d.socket)
