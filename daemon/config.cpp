@@ -135,7 +135,10 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
     if (!doc.is_table()) throw ConfigError(fmt::format("{}: expected a table of keys", origin));
 
     Config c;
-    for (const auto& [name, value] : doc.as_table()) {
+    for (const auto& entry : doc.as_table()) {
+        // Plain references, not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+        const std::string& name = entry.first;
+        const toml::value& value = entry.second;
         const std::string where = where_of(value, origin);
         const KeySpec* s = find_spec(name);
         if (!s) throw ConfigError(fmt::format("{}: unknown key '{}'", where, name));

@@ -9,6 +9,7 @@
 #include "core/timer_queue.hpp"
 #include "log.hpp"
 
+#include "proto/frame.hpp"
 #include "proto/messages.hpp"
 
 #include <doctest/doctest.h>
@@ -70,10 +71,12 @@ struct FakeEnv : CoreEnv {
     // ---- CoreEnv
     void send(ConnId conn, proto::Bytes frame) override {
         CHECK_MESSAGE(!closed.count(conn), "frame sent to connection ", conn, " after close");
-        REQUIRE(frame.size() > proto::frame_header_size);
-        auto r = proto::decode_payload(frame.subspan(proto::frame_header_size));
+        auto parsed = proto::parse_frame(frame);
+        REQUIRE_MESSAGE(parsed.kind == proto::FrameResult::Kind::frame, "core sent no whole frame");
+        REQUIRE_MESSAGE(parsed.consumed == frame.size(), "core sent more than one frame in one send");
+        auto r = proto::decode_payload(parsed.payload);
         REQUIRE_MESSAGE(r.message.has_value(), "core sent an undecodable frame");
-        std::visit([this](auto& m) { std::apply([this](auto&... f) { (own(f), ...); }, m.fields()); }, *r.message);
+        std::visit([&](auto& m) { std::apply([&](auto&... f) { (own(f), ...); }, m.fields()); }, *r.message);
         inbox[conn].push_back(std::move(*r.message));
     }
     void close(ConnId conn) override {

@@ -1,0 +1,397 @@
+// ChatCore under a fuzzer-chosen run of the glue's calls (tests/fuzz/chat_script.hpp),
+// through the unit tests' FakeEnv and Driver. After every call:
+//  - every reply (LoginResult, Result, UserList, PrivateIntro) answers a request of
+//    its connection with that request id that had no reply yet, and once the run
+//    ends with every hash and store answered, each open connection has its reply
+//    to every request (PROTOCOL.md 7.4: exactly one reply);
+//  - a name has at most one logged-in session, and the core counts the sessions
+//    and users the replies imply;
+//  - a private token is never handed out twice, and each PrivateIntro comes with
+//    the PrivateInvite carrying its token;
+//  - every frame decodes as one whole frame within the limits (FakeEnv checks
+//    each one), details stay within 1000 bytes, and a SessionEnded or
+//    ProtocolError is followed by the close.
+// FakeEnv's doctest assertions abort the run here (no test case is running).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include "chat_script.hpp"
+#include "check.hpp"
+#include "fuzz_input.hpp"
+
+#include "daemon/core/fake_env.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace confab;
+using namespace confab::fuzz::chat;
+using confab::fuzz::FuzzInput;
+
+namespace {
+
+const CoreSettings settings_table[] = {
+    {},
+    {.block_duration_ms = 1, .timeout_ms = 1000, .login_timeout_ms = 1},
+    {.block_duration_ms = 60'000, .timeout_ms = 600'000, .login_timeout_ms = 30'000},
+    {.block_duration_ms = 10'000, .timeout_ms = 300'000, .login_timeout_ms = 30'000, .max_offline_messages = 0},
+    {.block_duration_ms = 10'000, .timeout_ms = 300'000, .login_timeout_ms = 30'000, .presence = false},
+};
+
+const proto::Status status_table[] = {proto::Status::bad_request, proto::Status::frame_too_large,
+                                      proto::Status::unsupported_version};
+
+std::string users_text(std::uint8_t mask, bool hashed_user) {
+    std::string text;
+    for (std::size_t i = 0; i + 1 < user_count; ++i)
+        if (mask >> i & 1) text += std::string(user_names[i]) + " " + std::string(user_names[i]) + "123\n";
+    if (mask >> (user_count - 1) & 1)
+        text += hashed_user ? "erin:$y$j9T$fuzz$notarealhash\n" : "erin erin123\n"; // never checked: fuzzer answers
+    return text;
+}
+
+struct Request {
+    std::uint32_t rid;
+    proto::MessageType type;
+    std::string login_name; // Login only
+};
+
+struct Conn {
+    ConnId id = 0;
+    bool logged_in = false;
+    std::string name;
+    bool must_close = false; // got SessionEnded or ProtocolError
+    std::vector<Request> unanswered;
+    std::vector<std::uint64_t> message_ids; // delivered here: what AckMessages may name
+};
+
+// Which request a reply can answer, given whether the connection is logged in.
+bool answers(proto::MessageType reply, proto::MessageType request, bool logged_in) {
+    using T = proto::MessageType;
+    switch (reply) {
+    case T::login_result: return request == T::login;
+    case T::user_list: return request == T::who_else || request == T::who_else_since || request == T::list_blocks;
+    case T::user_seen_list: return request == T::who_else_since_seen;
+    case T::private_intro: return request == T::start_private;
+    default: // Result: the command's own, not_logged_in before login, wrong_state for a Login after it
+        switch (request) {
+        case T::login: return logged_in;
+        case T::who_else:
+        case T::who_else_since:
+        case T::who_else_since_seen:
+        case T::list_blocks:
+        case T::logout:
+        case T::ack_messages:
+        case T::private_activity: return !logged_in;
+        default: return true;
+        }
+    }
+}
+
+class Run {
+public:
+    explicit Run(std::uint8_t setup)
+        : hashed_(setup & setup_hashed_user), d_(settings(setup), users_text(0xFF, setup & setup_hashed_user)) {
+        d_.commit_stores = false; // the input says when the store answers
+        long_text_.assign(proto::max_text_length, 'a');
+        too_long_text_.assign(proto::max_text_length + 1, 'b');
+        long_host_.assign(proto::max_host_length + 1, 'h');
+    }
+
+    // Runs one operation; false once the run is over (shutdown).
+    bool step(FuzzInput& in) {
+        switch (Op(in.u8() % std::uint8_t(Op::count))) {
+        case Op::connect: {
+            ConnId id = (std::uint64_t(1) << 32) + next_conn_++;
+            Conn c;
+            c.id = id;
+            conns_.push_back(std::move(c));
+            d_.connect(id, std::string(in.pick(peer_host_table)));
+            break;
+        }
+        case Op::message:
+            if (Conn* c = pick(in)) message(in, *c);
+            break;
+        case Op::protocol_error:
+            if (Conn* c = pick(in)) d_.core.on_protocol_error(c->id, in.pick(status_table), "fuzz", d_.now());
+            break;
+        case Op::disconnect:
+            if (Conn* c = pick(in)) {
+                d_.core.on_disconnect(c->id, d_.now());
+                d_.env.closed.insert(c->id); // gone: nothing may be sent to or closed on it any more
+                forget(c->id);
+            }
+            break;
+        case Op::advance: d_.advance(in.pick(delay_table)); break;
+        case Op::verify_result: {
+            std::uint8_t which = in.u8(), bits = in.u8();
+            if (d_.env.jobs.empty()) break;
+            auto it = d_.env.jobs.begin() + which % d_.env.jobs.size();
+            FakeEnvJob job = *it;
+            if (bits & 2) { // a stale answer: a job id the connection is not waiting for; the real one comes later
+                d_.core.on_verify_result(job.conn, job.job + 1, bits & 1, d_.now());
+                break;
+            }
+            d_.env.jobs.erase(it);
+            d_.core.on_verify_result(job.conn, job.job, bits & 1, d_.now());
+            break;
+        }
+        case Op::store_result: {
+            std::uint8_t which = in.u8(), ok = in.u8() & 1;
+            if (d_.env.uncommitted.empty()) break;
+            auto it = d_.env.uncommitted.begin() + which % d_.env.uncommitted.size();
+            std::uint64_t tag = *it;
+            d_.env.uncommitted.erase(it);
+            d_.core.on_stored(tag, ok, ok ? "" : "disk full");
+            break;
+        }
+        case Op::saturate: {
+            std::uint8_t bits = in.u8();
+            d_.env.accept_jobs = !(bits & 1);
+            d_.env.accept_stores = !(bits & 2);
+            break;
+        }
+        case Op::settings: d_.core.update_settings(in.pick(settings_table)); break;
+        case Op::users: d_.core.replace_users(parse_users(users_text(in.u8(), hashed_), "fuzz-users")); break;
+        case Op::shutdown:
+            d_.core.shutdown();
+            for (const Conn& c : conns_) FUZZ_CHECK(d_.env.is_closed(c.id), "shutdown left a connection open");
+            check_output();
+            FUZZ_CHECK(d_.core.session_count() == 0 && d_.core.online_count() == 0, "sessions after shutdown");
+            return false;
+        case Op::count: break;
+        }
+        check_output();
+        return true;
+    }
+
+    // The run is over: every hash and store answers, then every open connection
+    // must have had its reply to every request.
+    void finish() {
+        d_.env.accept_jobs = d_.env.accept_stores = true;
+        while (!d_.env.jobs.empty() || !d_.env.uncommitted.empty()) {
+            while (!d_.env.jobs.empty()) {
+                auto job = d_.env.jobs.front();
+                d_.env.jobs.pop_front();
+                d_.core.on_verify_result(job.conn, job.job, false, d_.now());
+            }
+            d_.commit_pending(true);
+            check_output();
+        }
+        for (const Conn& c : conns_) FUZZ_CHECK(c.unanswered.empty(), "an open connection misses a reply");
+    }
+
+private:
+    using FakeEnvJob = test::FakeEnv::Job;
+
+    static CoreSettings settings(std::uint8_t setup) {
+        CoreSettings s;
+        s.presence = !(setup & setup_no_presence);
+        if (setup & setup_small_mailbox) s.max_offline_messages = 2;
+        return s;
+    }
+
+    Conn* pick(FuzzInput& in) {
+        std::uint8_t which = in.u8();
+        return conns_.empty() ? nullptr : &conns_[which % conns_.size()];
+    }
+    void forget(ConnId id) {
+        std::erase_if(conns_, [id](const Conn& c) { return c.id == id; });
+    }
+    Conn* find(ConnId id) {
+        for (auto& c : conns_)
+            if (c.id == id) return &c;
+        return nullptr;
+    }
+
+    std::string_view name(FuzzInput& in) {
+        std::size_t i = in.u8() % std::size(name_table);
+        return i == raw_name ? utf8(in.str()) : name_table[i];
+    }
+    std::string_view text(FuzzInput& in) {
+        std::size_t i = in.u8() % std::size(text_table);
+        if (i == long_text) return long_text_;
+        if (i == too_long_text) return too_long_text_;
+        return i == raw_text ? utf8(in.str()) : text_table[i];
+    }
+    // The core only sees decoded strings, which are valid UTF-8.
+    static std::string_view utf8(std::string_view s) { return proto::is_valid_utf8(s) ? s : "?"; }
+
+    void message(FuzzInput& in, Conn& c) {
+        auto kind = Msg(in.u8() % std::uint8_t(Msg::count));
+        if (kind == Msg::raw) { // any message type at all, as the decoder hands it over
+            std::string_view raw = in.str();
+            auto decoded =
+                proto::decode_payload(proto::Bytes(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+            if (decoded.message) deliver(c, *decoded.message);
+            return;
+        }
+        std::uint32_t rid = in.u8();
+        switch (kind) {
+        case Msg::hello: return deliver(c, proto::Hello{in.pick(version_table), "confab/fuzz"});
+        case Msg::login: {
+            std::string_view n = name(in);
+            std::string own = std::string(n) + "123";
+            std::size_t pw = in.u8() % password_count;
+            std::string_view password = pw == 0   ? std::string_view(own)
+                                        : pw == 1 ? "wrong"
+                                        : pw == 2 ? ""
+                                                  : utf8(in.str());
+            return deliver(c, proto::Login{rid, n, password});
+        }
+        case Msg::send_message: {
+            std::string_view to = name(in);
+            return deliver(c, proto::SendMessage{rid, to, text(in)});
+        }
+        case Msg::broadcast: return deliver(c, proto::Broadcast{rid, text(in)});
+        case Msg::who_else: return deliver(c, proto::WhoElse{rid});
+        case Msg::who_else_since: return deliver(c, proto::WhoElseSince{rid, in.pick(seconds_table)});
+        case Msg::who_else_since_seen: return deliver(c, proto::WhoElseSinceSeen{rid, in.pick(seconds_table)});
+        case Msg::list_blocks: return deliver(c, proto::ListBlocks{rid});
+        case Msg::private_activity: return deliver(c, proto::PrivateActivity{});
+        case Msg::block: return deliver(c, proto::Block{rid, name(in)});
+        case Msg::unblock: return deliver(c, proto::Unblock{rid, name(in)});
+        case Msg::logout: return deliver(c, proto::Logout{rid});
+        case Msg::start_private: return deliver(c, proto::StartPrivate{rid, name(in)});
+        case Msg::stop_private: return deliver(c, proto::StopPrivate{rid, name(in)});
+        case Msg::private_listen: {
+            std::string_view host = in.pick(host_table);
+            if (host == "long") host = long_host_;
+            return deliver(c, proto::PrivateListen{rid, host, in.pick(port_table)});
+        }
+        case Msg::ack_messages: {
+            proto::AckMessages ack;
+            for (unsigned n = rid % 8; n > 0; --n) {
+                std::uint8_t choice = in.u8();
+                ack.ids.push_back(
+                    c.message_ids.empty() || choice == 0xFF ? choice : c.message_ids[choice % c.message_ids.size()]);
+            }
+            return deliver(c, ack);
+        }
+        case Msg::raw:
+        case Msg::count: return;
+        }
+    }
+
+    void deliver(Conn& c, const proto::Message& m) {
+        std::visit(
+            [&](const auto& msg) {
+                using M = std::decay_t<decltype(msg)>;
+                if constexpr (std::is_same_v<M, proto::Login>)
+                    c.unanswered.push_back({msg.request_id, M::type, std::string(msg.name)});
+                else if constexpr (requires { msg.request_id; })
+                    if (M::type < proto::MessageType::welcome) c.unanswered.push_back({msg.request_id, M::type, {}});
+                // AckMessages and PrivateActivity get no reply, except Result{0, not_logged_in}
+                // before login (PROTOCOL.md 7.2).
+                if constexpr (std::is_same_v<M, proto::AckMessages> || std::is_same_v<M, proto::PrivateActivity>)
+                    if (!c.logged_in) c.unanswered.push_back({0, M::type, {}});
+            },
+            m);
+        d_.send(c.id, m);
+    }
+
+    void reply(Conn& c, proto::MessageType type, std::uint32_t rid, const proto::LoginResult* login = nullptr) {
+        auto it = std::find_if(c.unanswered.begin(), c.unanswered.end(),
+                               [&](const Request& r) { return r.rid == rid && answers(type, r.type, c.logged_in); });
+        FUZZ_CHECK(it != c.unanswered.end(), "a reply to no request (or a second reply to one)");
+        if (login && login->outcome == proto::LoginOutcome::ok) {
+            FUZZ_CHECK(!c.logged_in, "logged in twice on one connection");
+            for (const Conn& other : conns_)
+                FUZZ_CHECK(!(other.logged_in && other.name == it->login_name), "two sessions for one name");
+            c.logged_in = true;
+            c.name = it->login_name;
+        }
+        c.unanswered.erase(it);
+    }
+
+    static void check_detail(std::string_view detail) {
+        FUZZ_CHECK(detail.size() <= proto::max_detail_length, "detail over 1000 bytes");
+    }
+
+    void receive(Conn& c, const proto::Message& m, std::set<proto::Token>& intros, std::set<proto::Token>& invites) {
+        std::visit(
+            [&](const auto& msg) {
+                using M = std::decay_t<decltype(msg)>;
+                if constexpr (std::is_same_v<M, proto::LoginResult>) {
+                    reply(c, M::type, msg.request_id, &msg);
+                } else if constexpr (std::is_same_v<M, proto::Result>) {
+                    check_detail(msg.detail);
+                    reply(c, M::type, msg.request_id);
+                } else if constexpr (std::is_same_v<M, proto::UserList>) {
+                    FUZZ_CHECK(msg.names.size() <= proto::max_list_entries, "user list too long");
+                    reply(c, M::type, msg.request_id);
+                } else if constexpr (std::is_same_v<M, proto::UserSeenList>) {
+                    FUZZ_CHECK(msg.names.size() <= proto::max_list_entries, "user list too long");
+                    FUZZ_CHECK(msg.offline_for_s.size() == msg.names.size(), "one last-seen age per name");
+                    reply(c, M::type, msg.request_id);
+                } else if constexpr (std::is_same_v<M, proto::PrivateIntro>) {
+                    FUZZ_CHECK(used_tokens_.insert(msg.token).second, "a private token handed out twice");
+                    intros.insert(msg.token);
+                    reply(c, M::type, msg.request_id);
+                } else if constexpr (std::is_same_v<M, proto::PrivateInvite>) {
+                    FUZZ_CHECK(invites.insert(msg.token).second, "two invites with one token");
+                } else if constexpr (std::is_same_v<M, proto::MessageEvent>) {
+                    FUZZ_CHECK(c.logged_in, "a message to a connection not logged in");
+                    FUZZ_CHECK(is_valid_user_name(msg.from), "a message from an invalid name");
+                    FUZZ_CHECK(!msg.text.empty() && msg.text.size() <= proto::max_text_length, "message text size");
+                    c.message_ids.push_back(msg.message_id);
+                } else if constexpr (std::is_same_v<M, proto::SessionEnded> ||
+                                     std::is_same_v<M, proto::ProtocolError>) {
+                    check_detail(msg.detail);
+                    c.must_close = true;
+                }
+            },
+            m);
+    }
+
+    // Reads everything the last call sent and checks it.
+    void check_output() {
+        std::set<proto::Token> intros, invites;
+        for (auto& [id, queue] : d_.env.inbox) {
+            Conn* c = find(id);
+            FUZZ_CHECK(c || queue.empty(), "frames for a connection that is gone");
+            for (const auto& m : queue) receive(*c, m, intros, invites);
+            queue.clear();
+        }
+        FUZZ_CHECK(intros == invites, "a PrivateIntro without its PrivateInvite (or the reverse)");
+        std::size_t online = 0;
+        for (const Conn& c : conns_) {
+            if (c.must_close) FUZZ_CHECK(d_.env.is_closed(c.id), "SessionEnded or ProtocolError without the close");
+            online += c.logged_in && !d_.env.is_closed(c.id);
+        }
+        std::erase_if(conns_, [&](const Conn& c) { return d_.env.is_closed(c.id); });
+        FUZZ_CHECK(d_.core.session_count() == conns_.size(), "the core's sessions differ from the open connections");
+        FUZZ_CHECK(d_.core.online_count() == online, "the core's online users differ from the logins");
+    }
+
+    bool hashed_;
+    test::Driver d_;
+    std::vector<Conn> conns_; // open: connected, neither closed by the core nor disconnected
+    std::uint64_t next_conn_ = 1;
+    std::set<proto::Token> used_tokens_;
+    std::string long_text_, too_long_text_, long_host_;
+};
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    static doctest::Context context;
+    context.setAsDefaultForAssertsOutOfTestCases();
+    context.setAssertHandler([](const doctest::AssertData& a) {
+        std::fprintf(stderr, "%s:%d: %s failed (%s)\n", a.m_file, a.m_line, a.m_expr, a.m_decomp.c_str());
+        std::abort();
+    });
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    FuzzInput in(data, size);
+    Run run(in.u8());
+    while (!in.empty())
+        if (!run.step(in)) return 0;
+    run.finish();
+    return 0;
+}

@@ -1,0 +1,94 @@
+// The byte code the ChatCore harness runs: one operation of the glue (a
+// connection, a decoded message, a timer advance, a hash or store answer...)
+// after another. The harness and the seed generator share these tables.
+//
+// Input: [u8 setup bits] then operations, each [u8 Op] and its arguments:
+//   connect [host]            message [conn][Msg][fields]   protocol_error [conn][status]
+//   disconnect [conn]         advance [delay]               verify_result [job][bits]
+//   store_result [tag][ok]    saturate [bits]               settings [preset]
+//   users [mask]              shutdown
+// [conn] picks among the open connections; every other argument is one byte
+// indexing a table below, except raw strings ([u8 length][bytes]).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace confab::fuzz::chat {
+
+enum class Op : std::uint8_t {
+    connect,
+    message,
+    protocol_error,
+    disconnect,
+    advance,
+    verify_result,
+    store_result,
+    saturate,
+    settings,
+    users,
+    shutdown,
+    count,
+};
+
+// Message fields: hello [version]; login [rid][name][password];
+// send_message [rid][name][text]; broadcast [rid][text]; who_else [rid];
+// who_else_since [rid][seconds]; block, unblock, start_private, stop_private
+// [rid][name]; logout [rid]; private_listen [rid][host][port];
+// ack_messages [count][id choice]...; private_activity [rid, unused];
+// list_blocks [rid]; who_else_since_seen [rid][seconds]; raw [str]: any payload that decodes.
+enum class Msg : std::uint8_t {
+    hello,
+    login,
+    send_message,
+    broadcast,
+    who_else,
+    who_else_since,
+    block,
+    unblock,
+    logout,
+    start_private,
+    stop_private,
+    private_listen,
+    ack_messages,
+    private_activity,
+    list_blocks,
+    who_else_since_seen,
+    raw,
+    count,
+};
+
+// Setup bits.
+inline constexpr std::uint8_t setup_hashed_user = 1; // erin has a crypt hash: logins go through verify_result
+inline constexpr std::uint8_t setup_no_presence = 2;
+inline constexpr std::uint8_t setup_small_mailbox = 4;
+
+// Users of the users file (plaintext `<name>123`, except a hashed erin); `zed` is never a user.
+inline constexpr std::string_view user_names[] = {"alice", "bob", "carol", "dave", "erin"};
+inline constexpr std::size_t user_count = std::size(user_names);
+
+// [name]: a user, a stranger, names that break the rule, or a raw string (last).
+inline constexpr std::string_view name_table[] = {
+    "alice", "bob", "carol", "dave", "erin", "zed", "", "no space", "x23456789012345678901234567890123",
+    // 63 bytes of x and an é across byte 64: the reply that echoes it must cut on a boundary
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xC3\xA9", "\x1B[2J", "raw"};
+inline constexpr std::size_t raw_name = std::size(name_table) - 1;
+
+// [password]: 0 the user's own, 1 wrong, 2 empty, 3 raw.
+inline constexpr std::size_t password_count = 4;
+
+// [text]: the last entries are filled at run time (1000 and 1001 bytes, raw).
+inline constexpr std::string_view text_table[] = {"hi", "", "h\xC3\xA9llo \xE2\x80\xAE!", "long", "too long", "raw"};
+inline constexpr std::size_t long_text = 3, too_long_text = 4, raw_text = 5;
+
+inline constexpr std::uint16_t version_table[] = {1, 0, 2, 0xFFFF};
+inline constexpr std::uint32_t seconds_table[] = {0, 1, 30, 300, 86400, 0xFFFFFFFF};
+inline constexpr std::string_view host_table[] = {"", "198.51.100.4", "2001:db8::9", "long"}; // long: 256 bytes
+inline constexpr std::uint16_t port_table[] = {0, 1, 40000, 0xFFFF};
+inline constexpr std::string_view peer_host_table[] = {"192.0.2.7", "192.0.2.8", "2001:db8::1"};
+
+// [delay], in ms: around every deadline the core keeps (defaults: block 10 s, login 30 s, idle 300 s).
+inline constexpr std::int64_t delay_table[] = {0,     1,     500,   999,    1000,   9999,   10000,  10001,
+                                               29999, 30000, 30001, 299999, 300000, 300001, 3600000};
+
+} // namespace confab::fuzz::chat

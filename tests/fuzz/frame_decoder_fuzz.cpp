@@ -1,0 +1,147 @@
+// The frame decoder sees the same frames and the same error whether a stream
+// arrives in one piece (parse_frame over the whole buffer) or in arbitrary
+// chunks (FrameDecoder::feed/next, and drain_frames as the daemon and the
+// client read it); it never holds more than one frame's worth of bytes and
+// never stalls with input left to take.
+//
+// Input: [u8 frame-size limit choice] then chunks, each [u8 length][bytes].
+#include "check.hpp"
+#include "fuzz_input.hpp"
+
+#include "proto/drain.hpp"
+#include "proto/frame.hpp"
+#include "proto/messages.hpp"
+#include "proto/samples.hpp"
+
+#include <cstring>
+#include <vector>
+
+using namespace confab::proto;
+using ByteVec = std::vector<std::uint8_t>;
+
+namespace {
+
+// Mostly small limits, so chunks overrun the decoder's bound; sometimes the real one.
+std::size_t frame_limit(std::uint8_t choice) {
+    return choice < 64 ? max_frame_size : std::size_t(choice - 63);
+}
+
+struct Outcome {
+    std::vector<ByteVec> frames;
+    bool failed = false;
+    DecodeError error = DecodeError::truncated; // failed
+    std::size_t pending = 0;                    // !failed: bytes of an incomplete frame left over
+};
+
+Outcome one_shot(const ByteVec& stream, std::size_t max_frame) {
+    Outcome o;
+    Bytes rest(stream);
+    for (;;) {
+        FrameResult r = parse_frame(rest, max_frame);
+        if (r.kind == FrameResult::Kind::need_more) break;
+        if (r.kind == FrameResult::Kind::error) {
+            o.failed = true;
+            o.error = r.error;
+            return o;
+        }
+        FUZZ_CHECK(r.consumed == frame_header_size + r.payload.size() && r.consumed <= rest.size(), "frame size");
+        FUZZ_CHECK(!r.payload.empty() && r.payload.size() <= max_frame, "payload within 1..max_frame");
+        o.frames.emplace_back(r.payload.begin(), r.payload.end());
+        rest = rest.subspan(r.consumed);
+    }
+    o.pending = rest.size();
+    return o;
+}
+
+Outcome chunked(const std::vector<ByteVec>& chunks, std::size_t max_frame) {
+    Outcome o;
+    FrameDecoder decoder(max_frame);
+    for (const ByteVec& chunk : chunks) {
+        Bytes rest(chunk);
+        do {
+            std::size_t took = decoder.feed(rest);
+            FUZZ_CHECK(took <= rest.size(), "feed took more than it was given");
+            FUZZ_CHECK(decoder.buffered() <= frame_header_size + max_frame, "decoder holds more than one frame");
+            rest = rest.subspan(took);
+            bool progressed = took > 0;
+            for (;;) {
+                FrameResult r = decoder.next();
+                if (r.kind == FrameResult::Kind::need_more) break;
+                if (r.kind == FrameResult::Kind::error) {
+                    o.failed = true;
+                    o.error = r.error;
+                    FUZZ_CHECK(decoder.failed() && decoder.feed(rest) == 0, "a failed decoder takes nothing");
+                    FrameResult again = decoder.next();
+                    FUZZ_CHECK(again.kind == FrameResult::Kind::error && again.error == r.error, "error is sticky");
+                    return o;
+                }
+                o.frames.emplace_back(r.payload.begin(), r.payload.end());
+                progressed = true;
+            }
+            FUZZ_CHECK(progressed || rest.empty(), "decoder stalled with input left");
+        } while (!rest.empty());
+        if (chunk.size() % 2) decoder.release_if_empty(); // as an idle connection does
+    }
+    o.pending = decoder.buffered();
+    return o;
+}
+
+// drain_frames over the same chunks delivers exactly the messages the
+// reference frames decode to, and stops at the first bad frame or payload.
+void check_drain(const std::vector<ByteVec>& chunks, std::size_t max_frame, const Outcome& ref) {
+    std::size_t expected_messages = 0;
+    bool expect_malformed = ref.failed;
+    DecodeError expected_error = ref.error;
+    std::vector<DecodeResult> decoded;
+    for (const ByteVec& f : ref.frames) {
+        DecodeResult d = decode_payload(Bytes(f));
+        if (!d.message) {
+            expect_malformed = true;
+            expected_error = d.error;
+            break;
+        }
+        decoded.push_back(std::move(d));
+        ++expected_messages;
+    }
+    FrameDecoder decoder(max_frame);
+    std::size_t seen = 0;
+    for (const ByteVec& chunk : chunks) {
+        DrainResult r = drain_frames(decoder, Bytes(chunk), [&](const Message& m) {
+            FUZZ_CHECK(seen < expected_messages, "drain delivered a message the stream does not hold");
+            FUZZ_CHECK(confab::proto::test::same_fields(m, *decoded[seen].message), "drain delivered another message");
+            ++seen;
+            return true;
+        });
+        FUZZ_CHECK(r.kind != DrainResult::Kind::stopped, "drain stopped without being asked");
+        if (r.kind == DrainResult::Kind::malformed) {
+            FUZZ_CHECK(expect_malformed && r.error == expected_error, "drain reported another error");
+            FUZZ_CHECK(seen == expected_messages, "drain failed before delivering every good message");
+            return;
+        }
+    }
+    FUZZ_CHECK(seen == expected_messages, "drain missed messages");
+    FUZZ_CHECK(!expect_malformed, "drain missed a malformed frame");
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    confab::fuzz::FuzzInput in(data, size);
+    const std::size_t max_frame = frame_limit(in.u8());
+    std::vector<ByteVec> chunks;
+    ByteVec stream;
+    while (!in.empty()) {
+        std::string_view c = in.str();
+        chunks.emplace_back(c.begin(), c.end());
+        stream.insert(stream.end(), c.begin(), c.end());
+    }
+
+    const Outcome ref = one_shot(stream, max_frame);
+    const Outcome got = chunked(chunks, max_frame);
+    FUZZ_CHECK(got.frames == ref.frames, "chunked frames differ from one-shot frames");
+    FUZZ_CHECK(got.failed == ref.failed, "chunked and one-shot disagree on failure");
+    if (ref.failed) FUZZ_CHECK(got.error == ref.error, "chunked and one-shot report different errors");
+    if (!ref.failed) FUZZ_CHECK(got.pending == ref.pending, "chunked decoder kept another partial frame");
+    check_drain(chunks, max_frame, ref);
+    return 0;
+}
