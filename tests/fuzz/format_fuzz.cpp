@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzInput in(data, size);
     Strings s{in};
     std::vector<std::string> lines;
-    switch (in.u8() % 14) {
+    switch (in.u8() % 15) {
     case 0: lines.push_back(cli::printable(s.next())); break;
     case 1: {
         proto::MessageEvent m{in.u32(), std::uint64_t(in.u32()) * 1000, in.u8(), s.next(), s.next()};
@@ -129,6 +129,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 10: lines.push_back(cli::welcome_line(s.next())); break;
     case 11: lines.push_back(cli::private_started_line(s.next())); break;
     case 12: lines.push_back(cli::private_ended_line(s.next())); break;
+    case 13: {
+        proto::UserList list{in.u32(), {}};
+        for (unsigned n = in.u8() % 8; n > 0; --n) list.names.push_back(s.next());
+        lines = cli::format_block_list(list);
+        FUZZ_CHECK(!lines.empty(), "a block list prints at least one line");
+        break;
+    }
     default: lines.push_back(cli::format_timestamp(std::uint64_t(in.u32()) << 16 | in.u16())); break;
     }
     for (const auto& line : lines) check_line(line, s.valid);

@@ -2,9 +2,11 @@
 // arrives in one piece (parse_frame over the whole buffer) or in arbitrary
 // chunks (FrameDecoder::feed/next, and drain_frames as the daemon and the
 // client read it); it never holds more than one frame's worth of bytes and
-// never stalls with input left to take.
+// never stalls with input left to take. Like the daemon at login, a run may
+// raise the limit to max_frame_size after some frames (set_max_frame).
 //
-// Input: [u8 frame-size limit choice] then chunks, each [u8 length][bytes].
+// Input: [u8 frame-size limit choice][u8 raise the limit after this many frames
+// (low 4 bits, 0: never)] then chunks, each [u8 length][bytes].
 #include "check.hpp"
 #include "fuzz_input.hpp"
 
@@ -26,6 +28,14 @@ std::size_t frame_limit(std::uint8_t choice) {
     return choice < 64 ? max_frame_size : std::size_t(choice - 63);
 }
 
+struct Limits {
+    std::size_t first;       // the decoder's limit at the start
+    std::size_t raise_after; // frames delivered before the limit becomes max_frame_size; 0: never
+    std::size_t at(std::size_t frames_seen) const {
+        return raise_after != 0 && frames_seen >= raise_after ? max_frame_size : first;
+    }
+};
+
 struct Outcome {
     std::vector<ByteVec> frames;
     bool failed = false;
@@ -33,10 +43,11 @@ struct Outcome {
     std::size_t pending = 0;                    // !failed: bytes of an incomplete frame left over
 };
 
-Outcome one_shot(const ByteVec& stream, std::size_t max_frame) {
+Outcome one_shot(const ByteVec& stream, const Limits& limits) {
     Outcome o;
     Bytes rest(stream);
     for (;;) {
+        const std::size_t max_frame = limits.at(o.frames.size());
         FrameResult r = parse_frame(rest, max_frame);
         if (r.kind == FrameResult::Kind::need_more) break;
         if (r.kind == FrameResult::Kind::error) {
@@ -53,15 +64,16 @@ Outcome one_shot(const ByteVec& stream, std::size_t max_frame) {
     return o;
 }
 
-Outcome chunked(const std::vector<ByteVec>& chunks, std::size_t max_frame) {
+Outcome chunked(const std::vector<ByteVec>& chunks, const Limits& limits) {
     Outcome o;
-    FrameDecoder decoder(max_frame);
+    FrameDecoder decoder(limits.first);
     for (const ByteVec& chunk : chunks) {
         Bytes rest(chunk);
         do {
             std::size_t took = decoder.feed(rest);
             FUZZ_CHECK(took <= rest.size(), "feed took more than it was given");
-            FUZZ_CHECK(decoder.buffered() <= frame_header_size + max_frame, "decoder holds more than one frame");
+            FUZZ_CHECK(decoder.buffered() <= frame_header_size + limits.at(o.frames.size()),
+                       "decoder holds more than one frame");
             rest = rest.subspan(took);
             bool progressed = took > 0;
             for (;;) {
@@ -76,6 +88,7 @@ Outcome chunked(const std::vector<ByteVec>& chunks, std::size_t max_frame) {
                     return o;
                 }
                 o.frames.emplace_back(r.payload.begin(), r.payload.end());
+                if (o.frames.size() == limits.raise_after) decoder.set_max_frame(max_frame_size);
                 progressed = true;
             }
             FUZZ_CHECK(progressed || rest.empty(), "decoder stalled with input left");
@@ -88,7 +101,7 @@ Outcome chunked(const std::vector<ByteVec>& chunks, std::size_t max_frame) {
 
 // drain_frames over the same chunks delivers exactly the messages the
 // reference frames decode to, and stops at the first bad frame or payload.
-void check_drain(const std::vector<ByteVec>& chunks, std::size_t max_frame, const Outcome& ref) {
+void check_drain(const std::vector<ByteVec>& chunks, const Limits& limits, const Outcome& ref) {
     std::size_t expected_messages = 0;
     bool expect_malformed = ref.failed;
     DecodeError expected_error = ref.error;
@@ -103,13 +116,13 @@ void check_drain(const std::vector<ByteVec>& chunks, std::size_t max_frame, cons
         decoded.push_back(std::move(d));
         ++expected_messages;
     }
-    FrameDecoder decoder(max_frame);
+    FrameDecoder decoder(limits.first);
     std::size_t seen = 0;
     for (const ByteVec& chunk : chunks) {
         DrainResult r = drain_frames(decoder, Bytes(chunk), [&](const Message& m) {
             FUZZ_CHECK(seen < expected_messages, "drain delivered a message the stream does not hold");
             FUZZ_CHECK(confab::proto::test::same_fields(m, *decoded[seen].message), "drain delivered another message");
-            ++seen;
+            if (++seen == limits.raise_after) decoder.set_max_frame(max_frame_size); // as the daemon at login
             return true;
         });
         FUZZ_CHECK(r.kind != DrainResult::Kind::stopped, "drain stopped without being asked");
@@ -127,7 +140,8 @@ void check_drain(const std::vector<ByteVec>& chunks, std::size_t max_frame, cons
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     confab::fuzz::FuzzInput in(data, size);
-    const std::size_t max_frame = frame_limit(in.u8());
+    const std::size_t first = frame_limit(in.u8());
+    const Limits limits{first, std::size_t(in.u8() & 0x0F)};
     std::vector<ByteVec> chunks;
     ByteVec stream;
     while (!in.empty()) {
@@ -136,12 +150,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         stream.insert(stream.end(), c.begin(), c.end());
     }
 
-    const Outcome ref = one_shot(stream, max_frame);
-    const Outcome got = chunked(chunks, max_frame);
+    const Outcome ref = one_shot(stream, limits);
+    const Outcome got = chunked(chunks, limits);
     FUZZ_CHECK(got.frames == ref.frames, "chunked frames differ from one-shot frames");
     FUZZ_CHECK(got.failed == ref.failed, "chunked and one-shot disagree on failure");
     if (ref.failed) FUZZ_CHECK(got.error == ref.error, "chunked and one-shot report different errors");
     if (!ref.failed) FUZZ_CHECK(got.pending == ref.pending, "chunked decoder kept another partial frame");
-    check_drain(chunks, max_frame, ref);
+    check_drain(chunks, limits, ref);
     return 0;
 }

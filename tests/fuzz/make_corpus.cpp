@@ -27,10 +27,11 @@ void write(const std::string& harness, const std::string& name, const std::vecto
     out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
 }
 
-// ---- frame-decoder: [limit choice] then [u8 length][bytes] chunks
-std::vector<std::uint8_t> chunked(std::uint8_t limit, const std::vector<std::uint8_t>& stream, std::size_t piece) {
+// ---- frame-decoder: [limit choice][raise after] then [u8 length][bytes] chunks
+std::vector<std::uint8_t> chunked(std::uint8_t limit, const std::vector<std::uint8_t>& stream, std::size_t piece,
+                                  std::uint8_t raise_after = 0) {
     InputWriter w;
-    w.u8(limit);
+    w.u8(limit).u8(raise_after);
     std::string_view s(reinterpret_cast<const char*>(stream.data()), stream.size());
     for (std::size_t i = 0; i < s.size(); i += piece) w.str(s.substr(i, piece));
     return w.data();
@@ -45,6 +46,9 @@ void frame_seeds() {
     write("frame-decoder", "stream-in-one-piece", chunked(0, frame_of(samples[2]), 255));
     write("frame-decoder", "header-split", chunked(0, concat(frame_of(samples[4]), frame_of(samples[8])), 3));
     write("frame-decoder", "small-limit", chunked(64 + 20, stream, 50)); // limit 21: the long frames are refused
+    // limit 21 until the first frame, then 64 KiB (as at login)
+    write("frame-decoder", "raised-after-one",
+          chunked(64 + 20, concat(frame_of(samples[4]), frame_of(samples[1])), 6, 1));
     write("frame-decoder", "empty-frame", chunked(0, concat(frame_of(samples[4]), header(0)), 5));
     write("frame-decoder", "too-large", chunked(0, header(proto::max_frame_size + 1), 4));
     write("frame-decoder", "bad-payload", chunked(0, concat(frame_of(samples[4]), raw_frame(bytes({0x7F, 1}))), 9));
@@ -180,7 +184,7 @@ void format_seeds() {
                              "bidi \xE2\x80\xAE"
                              "desrever\xE2\x81\xA9",
                              "del\x7F"};
-    for (std::uint8_t which = 0; which < 14; ++which) {
+    for (std::uint8_t which = 0; which < 15; ++which) {
         InputWriter w;
         w.u8(which).u32(0x01020304).u8(which % 2).u32(1795624801).u8(3);
         for (int i = 0; i < 4; ++i) w.str(hostile[(which + i) % std::size(hostile)]);
