@@ -44,7 +44,10 @@ std::optional<std::string> apply_config_text(const std::string& text, const std:
     } catch (const std::exception& e) { return fmt::format("{}: TOML syntax error: {}", origin, e.what()); }
     if (!doc.is_table()) return fmt::format("{}: expected a table of keys", origin);
     Options o = options;
-    for (const auto& [key, value] : doc.as_table()) {
+    for (const auto& entry : doc.as_table()) {
+        // Plain references, not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+        const std::string& key = entry.first;
+        const toml::value& value = entry.second;
         const std::string where = where_of(value, origin);
         auto wrong = [&](std::string_view what) { return fmt::format("{}: '{}' must be {}", where, key, what); };
         if (key == "host") {
