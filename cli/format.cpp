@@ -1,5 +1,7 @@
 #include "cli/format.hpp"
 
+#include "proto/wire.hpp"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -13,10 +15,6 @@ std::string plural(std::uint32_t n, std::string_view word) {
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
-} // namespace
-
-namespace {
-
 // Invisible format characters that can disguise a name or reorder a line on
 // screen: bidi embeddings, overrides and isolates, zero-width characters,
 // line and paragraph separators, the byte order mark, the Arabic letter mark,
@@ -26,45 +24,39 @@ bool is_spoofing_character(char32_t c) {
            (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0xFEFF;
 }
 
-// The code point of the (valid) UTF-8 sequence at text[i] and its length; {0, 1} for a single byte.
-std::pair<char32_t, std::size_t> code_point_at(std::string_view text, std::size_t i) {
-    auto b = [&](std::size_t k) { return char32_t(static_cast<unsigned char>(text[i + k])); };
-    char32_t lead = b(0);
-    if (lead >= 0xC0 && lead < 0xE0 && i + 1 < text.size()) return {(lead & 0x1F) << 6 | (b(1) & 0x3F), 2};
-    if (lead >= 0xE0 && lead < 0xF0 && i + 2 < text.size())
-        return {(lead & 0x0F) << 12 | (b(1) & 0x3F) << 6 | (b(2) & 0x3F), 3};
-    return {0, 1};
-}
-
 } // namespace
 
 std::string printable(std::string_view text) {
     std::string out;
     out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    for (std::size_t i = 0; i < text.size();) {
         auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x20 && c != '\t') {
             out += '^';
             out += char(c + 0x40);
+            ++i;
             continue;
         }
         if (c == 0x7f) {
             out += "^?";
+            ++i;
             continue;
         }
-        if (c < 0x80) {
-            out += char(c);
+        auto ch = proto::decode_utf8_char(text.substr(i));
+        if (!ch) { // one byte of invalid UTF-8: shown as U+FFFD, so what follows it is read afresh
+            out += "\xEF\xBF\xBD";
+            ++i;
             continue;
         }
-        auto [cp, len] = code_point_at(text, i);
+        char32_t cp = ch->code_point;
         if (cp >= 0x80 && cp <= 0x9F) { // C1 controls, which some terminals obey like ESC
             out += '?';
         } else if (is_spoofing_character(cp)) {
             out += fmt::format("<U+{:04X}>", std::uint32_t(cp)); // visible, and inert
         } else {
-            out.append(text.substr(i, len));
+            out.append(text.substr(i, ch->size));
         }
-        i += len - 1;
+        i += ch->size;
     }
     return out;
 }

@@ -19,7 +19,8 @@ namespace confab::cli {
 // invisible format characters (bidi overrides and isolates, zero-width
 // characters, U+2028/2029, U+FEFF, ...) with <U+XXXX>, so text from other
 // users can neither drive the terminal, break line framing, nor disguise a
-// name or reorder what is shown.
+// name or reorder what is shown. Each byte of invalid UTF-8 is shown as
+// U+FFFD, so the output is always valid UTF-8.
 // Every line below shows each string it is given through printable(), names
 // included: a peer's name comes from the server, which may be hostile too.
 std::string printable(std::string_view text);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -18,6 +19,14 @@ namespace confab::proto {
 using Bytes = std::span<const std::uint8_t>;
 using Token = std::array<std::uint8_t, private_token_size>;
 
+// One character of UTF-8: its code point and how many bytes it takes.
+struct Utf8Char {
+    char32_t code_point;
+    std::size_t size;
+};
+// The character `s` starts with; nullopt if `s` is empty or starts with no valid
+// UTF-8 (a stray continuation byte, a truncated or overlong sequence, a surrogate, beyond U+10FFFF).
+std::optional<Utf8Char> decode_utf8_char(std::string_view s) noexcept;
 bool is_valid_utf8(std::string_view s) noexcept;
 // The longest prefix of valid UTF-8 `s` that fits in `max_bytes` and ends on a
 // character boundary: texts built from client input are cut with this, never mid-character.

@@ -61,6 +61,19 @@ TEST_CASE("control characters from others cannot reach the terminal") {
     CHECK(printable("c1:\xc2\x9b!") == "c1:?!");
 }
 
+TEST_CASE("invalid UTF-8 is shown as U+FFFD one byte at a time, and cannot hide a control byte") {
+    const std::string fffd = "\xEF\xBF\xBD";
+    CHECK(printable("\xEE\x60\x05") == fffd + "`^E"); // the lead byte promised two continuation bytes
+    CHECK(printable("\xC3\x1B[2J") == fffd + "^[[2J");
+    CHECK(printable("\xF0\x9F\x98\x07") == fffd + fffd + fffd + "^G");
+    CHECK(printable("a\x80z") == "a" + fffd + "z");                    // stray continuation byte
+    CHECK(printable("\xC0\xAF") == fffd + fffd);                       // overlong '/'
+    CHECK(printable("\xE0\x82\x9B") == fffd + fffd + fffd);            // overlong C1 control (CSI)
+    CHECK(printable("\xED\xA0\x80") == fffd + fffd + fffd);            // surrogate U+D800
+    CHECK(printable("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd); // beyond U+10FFFF
+    CHECK(printable("\xE2\x82") == fffd + fffd);                       // truncated at the end
+}
+
 TEST_CASE("printable neutralises invisible and bidi format characters, and keeps other text") {
     CHECK(printable("evil\xE2\x80\xAEgnp.exe") == "evil<U+202E>gnp.exe"); // right-to-left override
     CHECK(printable("a\xE2\x81\xA6"
