@@ -15,6 +15,15 @@ std::string plural(std::uint32_t n, std::string_view word) {
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
+// A listing as long as the server's cap (proto::max_listed_names) may have
+// been cut: more users matched than one reply holds.
+bool may_be_cut(std::size_t names) {
+    return names >= proto::max_listed_names;
+}
+std::string count_of(std::size_t names) {
+    return may_be_cut(names) ? fmt::format("{} shown; one reply lists no more", names) : std::to_string(names);
+}
+
 // Invisible format characters that can disguise a name or reorder a line on
 // screen: bidi embeddings, overrides and isolates, zero-width characters,
 // line and paragraph separators, the byte order mark, the Arabic letter mark,
@@ -100,7 +109,7 @@ std::vector<std::string> format_user_list(const proto::UserList& list) {
 
 std::vector<std::string> format_user_block(const proto::UserList& list) {
     if (list.names.empty()) return {"no other users"};
-    std::vector<std::string> lines{fmt::format("online now ({}):", list.names.size())};
+    std::vector<std::string> lines{fmt::format("online now ({}):", count_of(list.names.size()))};
     for (auto name : list.names) lines.push_back(fmt::format("  {}", printable(name)));
     return lines;
 }
@@ -108,7 +117,7 @@ std::vector<std::string> format_user_block(const proto::UserList& list) {
 std::vector<std::string> format_seen_block(const proto::UserSeenList& list, std::uint32_t seconds, std::time_t now) {
     if (list.names.empty()) return {"no other users"};
     std::vector<std::string> lines{
-        fmt::format("online in the last {} ({}):", plural(seconds, "second"), list.names.size())};
+        fmt::format("online in the last {} ({}):", plural(seconds, "second"), count_of(list.names.size()))};
     std::size_t width = 0;
     for (auto name : list.names) width = std::max(width, name.size());
     std::tm today{};
@@ -134,12 +143,14 @@ std::string format_online_line(const proto::UserList& list) {
     if (list.names.empty()) return "online: nobody else";
     std::string line = "online:";
     for (std::size_t i = 0; i < list.names.size(); ++i) line += (i ? ", " : " ") + printable(list.names[i]);
+    if (may_be_cut(list.names.size())) line += fmt::format(" (the first {} by name)", list.names.size());
     return line;
 }
 
 std::vector<std::string> format_block_list(const proto::UserList& list) {
     if (list.names.empty()) return {"you have not blocked anyone"};
-    std::vector<std::string> lines{"blocked:"};
+    std::vector<std::string> lines{
+        may_be_cut(list.names.size()) ? fmt::format("blocked ({}):", count_of(list.names.size())) : "blocked:"};
     for (auto name : list.names) lines.push_back(fmt::format("  {}", printable(name)));
     return lines;
 }

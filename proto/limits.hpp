@@ -25,5 +25,11 @@ inline constexpr std::size_t max_host_length = 255;     // private-chat host, by
 inline constexpr std::size_t max_detail_length = 1000;  // human-readable detail strings
 inline constexpr std::size_t private_token_size = 16;   // 128-bit one-time token
 inline constexpr std::size_t max_list_entries = 4096;   // names in one user list / ids in one ack
+// Names the server puts in one UserList or UserSeenList reply: as many of the
+// longest names as one frame holds in the larger of the two (type byte,
+// request_id, two list counts; per name its u16 length, its bytes and a u32),
+// so a listing is always one reply however many users match.
+inline constexpr std::size_t max_listed_names = (max_frame_size - (1 + 4 + 2 + 2)) / (2 + max_name_length + 4); // 1724
+static_assert(max_listed_names <= max_list_entries);
 
 } // namespace confab::proto

@@ -670,7 +670,7 @@ void ChatCore::list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional
         }
     }
     std::sort(found.begin(), found.end(), [&](UserIdx a, UserIdx b) { return users_[a].name < users_[b].name; });
-    if (found.size() > max_list_entries) found.resize(max_list_entries);
+    if (found.size() > max_listed_names) found.resize(max_listed_names); // the first ones in byte-wise order
     if (!seen) {
         UserList reply{rid, {}};
         for (UserIdx u : found) reply.names.push_back(users_[u].name);
@@ -691,7 +691,7 @@ void ChatCore::list_blocks(ConnId c, UserIdx me, std::uint32_t rid) {
     UserList reply{rid, {}};
     for (UserIdx u : users_[me].blocked) reply.names.push_back(users_[u].name);
     std::sort(reply.names.begin(), reply.names.end());
-    if (reply.names.size() > max_list_entries) reply.names.resize(max_list_entries);
+    if (reply.names.size() > max_listed_names) reply.names.resize(max_listed_names);
     send(c, reply);
 }
 

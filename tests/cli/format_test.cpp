@@ -190,3 +190,16 @@ TEST_CASE("interactive lists: whoelse and whoelsesince as one block with a heade
     CHECK(format_online_line(proto::UserList{1, {"bob", "carol"}}) == "online: bob, carol");
     CHECK(format_online_line(proto::UserList{1, {}}) == "online: nobody else");
 }
+
+TEST_CASE("a listing as long as the server's cap says it may have been cut") {
+    proto::UserList full{1, std::vector<std::string_view>(proto::max_listed_names, "bob")};
+    CHECK(format_user_block(full).at(0) == "online now (1724 shown; one reply lists no more):");
+    CHECK(format_block_list(full).at(0) == "blocked (1724 shown; one reply lists no more):");
+    CHECK(format_online_line(full).ends_with(", bob (the first 1724 by name)"));
+    proto::UserSeenList seen{1, full.names, std::vector<std::uint32_t>(proto::max_listed_names, 0)};
+    CHECK(format_seen_block(seen, 60, 0).at(0) ==
+          "online in the last 60 seconds (1724 shown; one reply lists no more):");
+    full.names.pop_back();
+    CHECK(format_user_block(full).at(0) == "online now (1723):");
+    CHECK(format_block_list(full).at(0) == "blocked:");
+}

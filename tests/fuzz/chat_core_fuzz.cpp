@@ -321,10 +321,10 @@ private:
                     check_detail(msg.detail);
                     reply(c, M::type, msg.request_id);
                 } else if constexpr (std::is_same_v<M, proto::UserList>) {
-                    FUZZ_CHECK(msg.names.size() <= proto::max_list_entries, "user list too long");
+                    FUZZ_CHECK(msg.names.size() <= proto::max_listed_names, "user list too long");
                     reply(c, M::type, msg.request_id);
                 } else if constexpr (std::is_same_v<M, proto::UserSeenList>) {
-                    FUZZ_CHECK(msg.names.size() <= proto::max_list_entries, "user list too long");
+                    FUZZ_CHECK(msg.names.size() <= proto::max_listed_names, "user list too long");
                     FUZZ_CHECK(msg.offline_for_s.size() == msg.names.size(), "one last-seen age per name");
                     reply(c, M::type, msg.request_id);
                 } else if constexpr (std::is_same_v<M, proto::PrivateIntro>) {

@@ -1,6 +1,8 @@
 // ChatCore rule by rule, through FakeEnv under a fake clock.
 #include "fake_env.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 using namespace confab;
@@ -848,6 +850,43 @@ TEST_SUITE("whoelse") {
         d.send(B, Block{2, "alice"});
         d.send(A, WhoElseSince{12, 3600});
         CHECK(names_of(d.env.take_all<UserList>(A).at(0)) == Names{"carol", "dave"});
+    }
+
+    TEST_CASE("a listing of more users than one frame holds is cut to max_listed_names, and still answered once") {
+        // 2000 users with names of the longest length: listed in full, neither
+        // a UserList nor a UserSeenList fits in one frame.
+        std::vector<std::string> names;
+        std::string users;
+        for (int i = 0; i < 2000; ++i) {
+            names.push_back(fmt::format("user{:028}", i));
+            users += names.back() + " pw\n";
+        }
+        REQUIRE(names[0].size() == max_name_length);
+        Driver d(settings_with([](CoreSettings& s) { s.presence = false; }), users);
+        for (std::size_t i = 0; i < names.size(); ++i) d.online(ConnId(100 + i), names[i], "pw");
+        const ConnId me = ConnId(100 + names.size() - 1); // the last name: every other one sorts before it
+        const Names first(names.begin(), names.begin() + max_listed_names);
+
+        d.send(me, WhoElse{1});
+        REQUIRE(d.env.pending(me) == 1);
+        auto l = d.env.pop<UserList>(me);
+        CHECK(l.request_id == 1);
+        CHECK(names_of(l) == first);
+
+        d.send(me, WhoElseSinceSeen{2, 60});
+        REQUIRE(d.env.pending(me) == 1);
+        auto seen = d.env.pop<UserSeenList>(me);
+        CHECK(seen.request_id == 2);
+        CHECK(Names(seen.names.begin(), seen.names.end()) == first);
+        CHECK(seen.offline_for_s == std::vector<std::uint32_t>(max_listed_names, 0));
+
+        for (std::size_t i = 0; i + 1 < names.size(); ++i) d.send(me, Block{std::uint32_t(10 + i), names[i]});
+        d.env.drain(me);
+        d.send(me, ListBlocks{3});
+        REQUIRE(d.env.pending(me) == 1);
+        auto blocks = d.env.pop<UserList>(me);
+        CHECK(blocks.request_id == 3);
+        CHECK(names_of(blocks) == first);
     }
 
     TEST_CASE("WhoElseSinceSeen: the same users, each with how long ago they left (0 = online)") {
