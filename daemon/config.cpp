@@ -115,6 +115,29 @@ std::string where_of(const toml::value& v, const std::string& origin) {
     return fmt::format("{}:{}", origin, loc.line());
 }
 
+// Sets the member of `c` that key `name` names from its TOML value.
+void apply_key(Config& c, const std::string& name, const toml::value& value, const std::string& origin) {
+    const std::string where = where_of(value, origin);
+    const KeySpec* s = find_spec(name);
+    if (!s) throw ConfigError(fmt::format("{}: unknown key '{}'", where, name));
+    std::visit(
+        [&](auto member) {
+            using T = std::remove_reference_t<decltype(c.*member)>;
+            if constexpr (std::is_same_v<T, std::int64_t>) {
+                if (!value.is_integer()) throw ConfigError(fmt::format("{}: '{}' must be an integer", where, name));
+                check_range(*s, value.as_integer(), where);
+                c.*member = value.as_integer();
+            } else if constexpr (std::is_same_v<T, bool>) {
+                if (!value.is_boolean()) throw ConfigError(fmt::format("{}: '{}' must be true or false", where, name));
+                c.*member = value.as_boolean();
+            } else {
+                if (!value.is_string()) throw ConfigError(fmt::format("{}: '{}' must be a string", where, name));
+                c.*member = value.as_string().str;
+            }
+        },
+        s->member);
+}
+
 } // namespace
 
 const std::vector<ConfigKey>& config_keys() {
@@ -135,31 +158,7 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
     if (!doc.is_table()) throw ConfigError(fmt::format("{}: expected a table of keys", origin));
 
     Config c;
-    for (const auto& entry : doc.as_table()) {
-        // Plain references, not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
-        const std::string& name = entry.first;
-        const toml::value& value = entry.second;
-        const std::string where = where_of(value, origin);
-        const KeySpec* s = find_spec(name);
-        if (!s) throw ConfigError(fmt::format("{}: unknown key '{}'", where, name));
-        std::visit(
-            [&](auto member) {
-                using T = std::remove_reference_t<decltype(c.*member)>;
-                if constexpr (std::is_same_v<T, std::int64_t>) {
-                    if (!value.is_integer()) throw ConfigError(fmt::format("{}: '{}' must be an integer", where, name));
-                    check_range(*s, value.as_integer(), where);
-                    c.*member = value.as_integer();
-                } else if constexpr (std::is_same_v<T, bool>) {
-                    if (!value.is_boolean())
-                        throw ConfigError(fmt::format("{}: '{}' must be true or false", where, name));
-                    c.*member = value.as_boolean();
-                } else {
-                    if (!value.is_string()) throw ConfigError(fmt::format("{}: '{}' must be a string", where, name));
-                    c.*member = value.as_string().str;
-                }
-            },
-            s->member);
-    }
+    for (const auto& [name, value] : doc.as_table()) apply_key(c, name, value, origin);
     try {
         validate(c);
     } catch (const ConfigError& e) { throw ConfigError(fmt::format("{}: {}", origin, e.what())); }
