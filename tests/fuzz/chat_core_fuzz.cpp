@@ -5,7 +5,9 @@
 //    ends with every hash and store answered, each open connection has its reply
 //    to every request (PROTOCOL.md 7.4: exactly one reply);
 //  - a name has at most one logged-in session, and the core counts the sessions
-//    and users the replies imply;
+//    and users the replies imply; an administrator's kick or lock that succeeds
+//    leaves no session for the name, `who` lists exactly the users logged in, and
+//    a ServerNotice (wall) reaches only logged-in users;
 //  - a private token is never handed out twice, and each PrivateIntro comes with
 //    the PrivateInvite carrying its token;
 //  - every frame decodes as one whole frame within the limits (FakeEnv checks
@@ -162,6 +164,7 @@ public:
             check_output();
             FUZZ_CHECK(d_.core.session_count() == 0 && d_.core.online_count() == 0, "sessions after shutdown");
             return false;
+        case Op::admin: admin(in); break;
         case Op::count: break;
         }
         check_output();
@@ -219,6 +222,35 @@ private:
     }
     // The core only sees decoded strings, which are valid UTF-8.
     static std::string_view utf8(std::string_view s) { return proto::is_valid_utf8(s) ? s : "?"; }
+
+    void admin(FuzzInput& in) {
+        auto kind = Admin(in.u8() % std::uint8_t(Admin::count));
+        std::string_view n = name(in), t = text(in);
+        std::uint32_t seconds = in.pick(seconds_table);
+        auto now = d_.now();
+        ChatCore::AdminResult r{proto::Status::ok, {}};
+        switch (kind) {
+        case Admin::kick: r = d_.core.kick(n, t, now); break;
+        case Admin::lock: r = d_.core.lock(n, seconds, now); break;
+        case Admin::unlock: r = d_.core.unlock(n, now); break;
+        case Admin::wall: r = d_.core.wall(t, now); break;
+        case Admin::who: {
+            std::vector<std::string> listed, logged_in;
+            for (const auto& u : d_.core.who(now)) listed.emplace_back(u.name);
+            for (const Conn& c : conns_)
+                if (c.logged_in) logged_in.push_back(c.name);
+            std::sort(logged_in.begin(), logged_in.end());
+            FUZZ_CHECK(listed == logged_in, "who differs from the users logged in");
+            break;
+        }
+        case Admin::count: break;
+        }
+        check_detail(r.detail);
+        check_output();
+        if (r.code == proto::Status::ok && (kind == Admin::kick || kind == Admin::lock))
+            for (const Conn& c : conns_)
+                FUZZ_CHECK(!(c.logged_in && c.name == n), "a kicked or locked user keeps a session");
+    }
 
     void message(FuzzInput& in, Conn& c) {
         auto kind = Msg(in.u8() % std::uint8_t(Msg::count));
@@ -338,6 +370,9 @@ private:
                     FUZZ_CHECK(is_valid_user_name(msg.from), "a message from an invalid name");
                     FUZZ_CHECK(!msg.text.empty() && msg.text.size() <= proto::max_text_length, "message text size");
                     c.message_ids.push_back(msg.message_id);
+                } else if constexpr (std::is_same_v<M, proto::ServerNotice>) {
+                    FUZZ_CHECK(c.logged_in, "a notice to a connection not logged in");
+                    FUZZ_CHECK(!msg.text.empty() && msg.text.size() <= proto::max_text_length, "notice text size");
                 } else if constexpr (std::is_same_v<M, proto::SessionEnded> ||
                                      std::is_same_v<M, proto::ProtocolError>) {
                     check_detail(msg.detail);

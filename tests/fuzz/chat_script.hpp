@@ -6,7 +6,7 @@
 //   connect [host]            message [conn][Msg][fields]   protocol_error [conn][status]
 //   disconnect [conn]         advance [delay]               verify_result [job][bits]
 //   store_result [tag][ok]    saturate [bits]               settings [preset]
-//   users [mask]              shutdown
+//   users [mask]              shutdown                     admin [Admin][name][text][seconds]
 // [conn] picks among the open connections; every other argument is one byte
 // indexing a table below, except raw strings ([u8 length][bytes]).
 #pragma once
@@ -28,6 +28,18 @@ enum class Op : std::uint8_t {
     settings,
     users,
     shutdown,
+    admin,
+    count,
+};
+
+// What the control socket asks of the core (PROTOCOL.md §11): kick [name][text], lock [name][seconds],
+// unlock [name], wall [text], who; each reads all three arguments.
+enum class Admin : std::uint8_t {
+    kick,
+    lock,
+    unlock,
+    wall,
+    who,
     count,
 };
 

@@ -158,6 +158,23 @@ void chat_seeds() {
         s.op(Op::advance).u8(13).op(Op::shutdown);
         write("chat-core", "timers-and-shutdown", s.w.data());
     }
+    { // the administrator: who, wall, kick, lock (the login is refused), unlock (it succeeds)
+        using chat::Admin;
+        auto admin = [](Script& s, Admin a, std::uint8_t name, std::uint8_t text, std::uint8_t seconds) {
+            s.op(Op::admin).u8(std::uint8_t(a)).u8(name).u8(text).u8(seconds);
+        };
+        Script s(0);
+        s.login(0, alice).login(1, bob);
+        admin(s, Admin::who, 0, 0, 0);
+        admin(s, Admin::wall, 0, 0, 0);
+        admin(s, Admin::kick, bob, 0, 0);
+        admin(s, Admin::lock, alice, 0, 3);
+        s.login(0, alice);
+        admin(s, Admin::unlock, alice, 0, 0);
+        s.login(1, alice);
+        admin(s, Admin::who, 0, 0, 0);
+        write("chat-core", "administrator", s.w.data());
+    }
     { // names that break the rule, raw strings, a server message sent to the server
         Script s(0);
         s.login(0, alice);
@@ -185,7 +202,7 @@ void format_seeds() {
                              "desrever\xE2\x81\xA9",
                              "del\x7F",
                              "\xEE\x60\x05 lead byte without its continuations"};
-    for (std::uint8_t which = 0; which < 18; ++which) {
+    for (std::uint8_t which = 0; which < 19; ++which) {
         InputWriter w;
         w.u8(which).u32(0x01020304).u8(which % 2).u32(1795624801).u8(3);
         for (int i = 0; i < 4; ++i) w.str(hostile[(which + i) % std::size(hostile)]);
