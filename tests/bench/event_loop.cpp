@@ -215,7 +215,10 @@ void Loop::flush() {
 void Loop::close(Conn& c) {
     if (!c.open) return;
     if (c.ssl) {
-        if (SSL_is_init_finished(c.ssl)) SSL_shutdown(c.ssl); // close_notify, best effort
+        if (SSL_is_init_finished(c.ssl)) {
+            tls_->handshake_done(c.ssl);
+            SSL_shutdown(c.ssl); // close_notify, best effort
+        }
         SSL_free(c.ssl);
         c.ssl = nullptr;
         ERR_clear_error();

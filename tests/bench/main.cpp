@@ -94,6 +94,14 @@ int main(int argc, char** argv) {
                 set_client_tls(tls.get());
             }
             rep = run(w, wo, target);
+            if (tls) {
+                // Counted as each Loop closes its connections, so after the workload.
+                const auto done = double(tls->handshakes()), resumed = double(tls->resumed());
+                rep->figure("tls_handshakes", done, "");
+                rep->figure("tls_resumed", resumed, fmt::format("resumed={:.0f}/{:.0f}", resumed, done));
+                if (wo.resume && resumed < done)
+                    rep->fail(fmt::format("{:.0f} of {:.0f} handshakes did not resume", done - resumed, done));
+            }
         } catch (const std::exception& e) {
             rep.emplace(w);
             rep->fail(e.what());

@@ -129,6 +129,11 @@ bool TlsClient::has_session() {
     return session_ != nullptr;
 }
 
+void TlsClient::handshake_done(SSL* ssl) {
+    handshakes_.fetch_add(1, std::memory_order_relaxed);
+    if (SSL_session_reused(ssl)) resumed_.fetch_add(1, std::memory_order_relaxed);
+}
+
 SSL* TlsClient::open(int fd) {
     SSL* ssl = SSL_new(ctx_);
     if (!ssl) return nullptr;
@@ -136,7 +141,14 @@ SSL* TlsClient::open(int fd) {
     SSL_set_connect_state(ssl);
     if (resume_) {
         std::lock_guard lock(mutex_);
-        if (session_) SSL_set_session(ssl, session_);
+        if (session_) {
+            // A copy per connection: OpenSSL's client writes to the session it resumes, and
+            // one object shared by concurrent handshakes makes some of them fall back to a
+            // full handshake.
+            SSL_SESSION* copy = SSL_SESSION_dup(session_);
+            SSL_set_session(ssl, copy);
+            SSL_SESSION_free(copy);
+        }
     }
     return ssl;
 }

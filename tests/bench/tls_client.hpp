@@ -3,6 +3,8 @@
 // (made at run time with the openssl command, never committed).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -34,6 +36,11 @@ public:
     void prime(const sockaddr_in& server);
     bool resume() const { return resume_; }
     bool has_session();
+    // Called by a Loop as each measured handshake ends: counts it, and whether the
+    // server accepted the offered ticket (SSL_session_reused) for the report.
+    void handshake_done(SSL* ssl);
+    std::uint64_t handshakes() const { return handshakes_.load(); }
+    std::uint64_t resumed() const { return resumed_.load(); }
 
 private:
     static int on_new_session(SSL* ssl, SSL_SESSION* session);
@@ -42,6 +49,7 @@ private:
     bool resume_ = false;
     std::mutex mutex_;
     SSL_SESSION* session_ = nullptr; // the latest ticket received
+    std::atomic<std::uint64_t> handshakes_{0}, resumed_{0};
 };
 
 // The client context new Loops use (nullptr: plaintext). Set by main around a workload.
