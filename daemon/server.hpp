@@ -76,6 +76,7 @@ private:
     void refuse(const UniqueFd& fd, proto::Status code, std::string_view detail) const;
     void on_connection_event(Connection& c, std::uint32_t events);
     void read_frames(Connection& c);
+    void advance_handshakes();          // a bounded number of TLS handshake steps
     void read_failed(Connection& c);    // read_into said error: log or explain, then drop
     void watch_writable(Connection& c); // EPOLLOUT registered exactly while the transport waits for it
     void mark_dirty(Connection& c);     // flush it at the end of this loop iteration
@@ -114,6 +115,7 @@ private:
     ServerCounters counters_;
     IdList dirty_;                          // connections with output to flush
     IdList read_pending_;                   // connections whose read budget ran out
+    IdList handshakes_ready_;               // TLS handshakes waiting for their turn to take a step
     std::vector<std::uint64_t> dead_;       // destroy after the current event
     std::vector<std::uint64_t> overflowed_; // slow readers: end their session after the current event
     // Where each read(2) lands before the decoder copies it; reactor thread only.

@@ -87,9 +87,10 @@ public:
     OutputBuffer& output() noexcept { return output_; }
 
     // Bookkeeping owned by the server glue.
-    bool epollout = false;     // EPOLLOUT currently requested
-    bool dirty = false;        // on the flush list
-    bool read_pending = false; // on the re-read list: read budget ran out with input left
+    bool epollout = false;        // EPOLLOUT currently requested
+    bool dirty = false;           // on the flush list
+    bool read_pending = false;    // on the re-read list: read budget ran out with input left
+    bool handshake_ready = false; // on the handshake list: its TLS handshake can take a step
 
 private:
     UniqueFd fd_;

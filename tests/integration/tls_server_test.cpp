@@ -5,14 +5,22 @@
 // a non-loopback address (checked without ever binding one).
 #include "harness.hpp"
 
+#include "proto/drain.hpp"
+
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <thread>
+#include <variant>
 
 using namespace confab;
 using namespace confab::test;
@@ -221,6 +229,104 @@ TEST_CASE("TLS: output larger than a record reaches a client that reads late") {
         got += b->text == text;
     }
     CHECK(got == 300);
+}
+
+namespace {
+
+// One client of a login storm: a non-blocking TLS connection that sends Hello + Login
+// as soon as its handshake ends and is done at its LoginResult.
+struct StormClient {
+    int fd = -1;
+    SSL* ssl = nullptr;
+    bool sent = false, done = false, ok = false;
+    std::vector<std::uint8_t> out;
+    proto::FrameDecoder decoder;
+    ~StormClient() {
+        SSL_free(ssl);
+        if (fd >= 0) ::close(fd);
+    }
+    // One pass over whatever the socket allows; false on a TLS or socket failure.
+    bool step() {
+        if (!sent) {
+            int r = SSL_write(ssl, out.data(), int(out.size())); // drives the handshake first
+            if (r <= 0)
+                return SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ || SSL_get_error(ssl, r) == SSL_ERROR_WANT_WRITE;
+            sent = true;
+        }
+        std::uint8_t buf[4096];
+        for (;;) {
+            int n = SSL_read(ssl, buf, sizeof buf);
+            if (n <= 0) return SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ;
+            auto r = proto::drain_frames(decoder, proto::Bytes(buf, std::size_t(n)), [&](const proto::Message& m) {
+                if (auto* res = std::get_if<proto::LoginResult>(&m)) {
+                    done = true;
+                    ok = res->outcome == LoginOutcome::ok;
+                }
+                return !done;
+            });
+            if (done || r.kind == proto::DrainResult::Kind::malformed) return done;
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("TLS: a storm of concurrent handshakes all complete, and chat goes on meanwhile") {
+    constexpr int clients = 300;
+    DaemonOptions o;
+    for (int i = 0; i < clients; ++i) o.users += "storm" + std::to_string(i) + " pw" + std::to_string(i) + "\n";
+    TlsDaemon d(o, "max_unauthenticated_per_address = 0\naddress_connect_rate = 0\n");
+    auto alice = tls_login(d.port(), "alice");
+    auto bob = tls_login(d.port(), "bob");
+
+    std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+    REQUIRE(ctx);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(d.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::vector<std::unique_ptr<StormClient>> storm;
+    // Every ClientHello is on its way before any answer is read: the handshakes queue up at once.
+    for (int i = 0; i < clients; ++i) {
+        auto c = std::make_unique<StormClient>();
+        c->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(c->fd >= 0);
+        REQUIRE(::connect(c->fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::fcntl(c->fd, F_SETFL, O_NONBLOCK) == 0);
+        c->ssl = SSL_new(ctx.get());
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_connect_state(c->ssl);
+        const std::string name = "storm" + std::to_string(i);
+        proto::append_frame(c->out, proto::Hello{proto::protocol_version, "storm"});
+        proto::append_frame(c->out, proto::Login{1, name, "pw" + std::to_string(i)});
+        REQUIRE(c->step());
+        storm.push_back(std::move(c));
+    }
+    check_chat(*alice, *bob, "bob", "during the storm");
+
+    const auto deadline = Clock::now() + 30s;
+    // A client can finish within its first step when the daemon answers at once.
+    std::size_t finished = std::size_t(std::count_if(storm.begin(), storm.end(), [](auto& c) { return c->done; }));
+    std::vector<pollfd> fds;
+    while (finished < storm.size() && Clock::now() < deadline) {
+        fds.clear();
+        for (auto& c : storm)
+            if (!c->done) fds.push_back({c->fd, POLLIN, 0});
+        if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+        for (auto& c : storm) {
+            if (c->done) continue;
+            if (!c->step()) {
+                const char* why = ERR_reason_error_string(ERR_get_error());
+                FAIL_CHECK("a storm client failed: " << std::string(why ? why : "connection closed"));
+                c->done = true;
+            }
+            finished += c->done;
+        }
+    }
+    ERR_clear_error();
+    CHECK(finished == storm.size());
+    CHECK(std::count_if(storm.begin(), storm.end(), [](auto& c) { return c->ok; }) == clients);
+    check_chat(*bob, *alice, "alice", "after the storm");
 }
 
 TEST_CASE("TLS: a reconnecting client resumes its session") {
