@@ -79,6 +79,10 @@ std::string render_metrics(const MetricsSnapshot& m) {
     w.single("confab_connections_refused_total", "counter", "connections refused (connection or address limits)",
              s.connections_refused);
     w.single("confab_sessions", "gauge", "users logged in", m.sessions);
+    w.family("confab_tls_handshakes_total", "counter",
+             "TLS handshakes finished, by whether a session ticket resumed them");
+    w.sample("confab_tls_handshakes_total", s.tls_handshakes - s.tls_resumed, "resumed=\"false\"");
+    w.sample("confab_tls_handshakes_total", s.tls_resumed, "resumed=\"true\"");
 
     w.family("confab_logins_total", "counter", "login answers by outcome");
     for (std::size_t i = 0; i < c.logins.size(); ++i)

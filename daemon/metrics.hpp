@@ -34,6 +34,8 @@ struct ServerCounters {
     std::uint64_t bytes_received = 0;      // user connections, after TLS
     std::uint64_t bytes_sent = 0;
     std::uint64_t output_overflows = 0; // clients dropped for reading too slowly
+    std::uint64_t tls_handshakes = 0;   // finished, resumed or not
+    std::uint64_t tls_resumed = 0;      // of those, resumed from a session ticket
     std::array<std::uint64_t, std::size_t(DropReason::count)> disconnects{};
     LatencyHistogram loop; // work per event-loop iteration (after epoll_wait returns)
 };

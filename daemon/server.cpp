@@ -432,6 +432,10 @@ void Server::advance_handshakes() {
         }
         ++steps;
         read_frames(*c); // the step, and the first frames if it finished the handshake
+        if (c->tls_established()) {
+            ++counters_.tls_handshakes;
+            counters_.tls_resumed += c->tls_resumed();
+        }
         // Output queued while the handshake ran waited for it to end.
         if (c->is_open() && !c->output().empty()) mark_dirty(*c);
         watch_writable(*c);

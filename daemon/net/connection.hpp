@@ -73,6 +73,9 @@ public:
     // waits for the socket to take output (the handshake's last flight, a key update).
     bool write_wants_readable() const noexcept { return tls_ && tls_->write_wants_readable(); }
     bool read_wants_writable() const noexcept { return tls_ && tls_->read_wants_writable(); }
+    // TLS: the handshake has finished; it resumed a session from a ticket.
+    bool tls_established() const noexcept { return tls_ && tls_->handshake_done(); }
+    bool tls_resumed() const noexcept { return tls_ && tls_->session_reused(); }
     // Orderly close: TLS close_notify, when it can be sent without blocking.
     void close_notify() noexcept {
         if (tls_) tls_->close_notify();

@@ -127,6 +127,10 @@ IoStatus TlsTransport::write(OutputBuffer& out) noexcept {
     return IoStatus::progress;
 }
 
+bool TlsTransport::session_reused() const noexcept {
+    return SSL_session_reused(ssl_) == 1;
+}
+
 void TlsTransport::close_notify() noexcept {
     if (!handshake_done_) return;
     if (SSL_shutdown(ssl_) < 0) ERR_clear_error(); // a full socket: the peer sees the TCP close

@@ -40,6 +40,8 @@ public:
     void close_notify() noexcept;
 
     bool handshake_done() const noexcept { return handshake_done_; }
+    // The finished handshake resumed a session from a ticket.
+    bool session_reused() const noexcept;
     // The last read or write stopped until the socket is writable / the last write until it is readable.
     bool wants_writable() const noexcept { return read_wants_write_ || write_wants_write_; }
     bool write_wants_readable() const noexcept { return write_wants_read_; }
