@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     FuzzInput in(data, size);
     std::vector<std::string> lines;
-    switch (in.u8() % 19) {
+    switch (in.u8() % 20) {
     case 0: lines.push_back(cli::printable(in.str())); break;
     case 1: {
         proto::MessageEvent m{in.u32(), std::uint64_t(in.u32()) * 1000, in.u8(), in.str(), in.str()};
@@ -126,6 +126,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
     }
     case 17: lines.push_back(cli::format_server_notice({std::uint64_t(in.u32()) * 1000, in.str()})); break;
+    case 18: lines.push_back(cli::private_invite_expired_line(in.str(), std::int64_t(in.u32()))); break;
     default: lines.push_back(cli::format_timestamp(std::uint64_t(in.u32()) << 16 | in.u16())); break;
     }
     for (const auto& line : lines) check_line(line);

@@ -202,7 +202,7 @@ void format_seeds() {
                              "desrever\xE2\x81\xA9",
                              "del\x7F",
                              "\xEE\x60\x05 lead byte without its continuations"};
-    for (std::uint8_t which = 0; which < 19; ++which) {
+    for (std::uint8_t which = 0; which < 20; ++which) {
         InputWriter w;
         w.u8(which).u32(0x01020304).u8(which % 2).u32(1795624801).u8(3);
         for (int i = 0; i < 4; ++i) w.str(hostile[(which + i) % std::size(hostile)]);
