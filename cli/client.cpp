@@ -533,7 +533,8 @@ bool Client::handle(const proto::IdleWarning& m) {
 
 bool Client::handle(const proto::SessionEnded& m) {
     close_private_chats();
-    may_log_in_again_ = m.reason != proto::EndReason::logged_out;
+    // An account that no longer exists cannot log in again.
+    may_log_in_again_ = m.reason != proto::EndReason::logged_out && m.reason != proto::EndReason::account_removed;
     show(format_session_end(m), LineKind::notice);
     finish(m.reason == proto::EndReason::logged_out ? exit_ok : exit_ended_by_server);
     return false;

@@ -207,6 +207,7 @@ std::string format_session_end(const proto::SessionEnded& e) {
     if (e.reason == proto::EndReason::timed_out) fallback = "timed out after inactivity";
     if (e.reason == proto::EndReason::kicked) fallback = "removed by the administrator";
     if (e.reason == proto::EndReason::locked) fallback = "your account was locked by the administrator";
+    if (e.reason == proto::EndReason::account_removed) fallback = "your account was removed by the administrator";
     return fmt::format("logged out: {}", e.detail.empty() ? fallback : printable(e.detail));
 }
 

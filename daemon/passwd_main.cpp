@@ -1,15 +1,13 @@
 // confab-passwd: add or replace one user's yescrypt hash in a users file,
-// through the administrator's editing code (admin/users_file_edit:
+// through the same editing code as `confabctl user` (admin/users_file_edit:
 // flock, atomic replace, mode and group kept). Passwords come from the
 // terminal without echo, or from one line of stdin with --stdin; never from
 // the command line.
 #include "admin/password_input.hpp"
 #include "admin/users_file_edit.hpp"
-#include "proto/names.hpp"
 
 #include "confab_build_config.hpp"
 
-#include <fmt/format.h>
 #include <getopt.h>
 
 #include <cstdio>
@@ -59,9 +57,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     const std::string path = argv[optind], name = argv[optind + 1];
-    if (!confab::proto::is_valid_user_name(name))
-        return fail(fmt::format("invalid user name '{}' ({})", name, confab::proto::user_name_rule));
     try {
+        check_user_name(name);
         std::string password =
             read_new_password(from_stdin ? PasswordSource::standard_input : PasswordSource::terminal);
         set_password(path, name, password, SetMode::add_or_replace);

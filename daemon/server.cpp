@@ -521,7 +521,7 @@ std::optional<std::string> Server::reload() {
         log::set_level(*log::parse_level(config.log_level));
         std::size_t count = users.users.size();
         core_.update_settings(core_settings(config));
-        core_.replace_users(std::move(users));
+        core_.replace_users(std::move(users), now());
         config_ = std::move(config);
         if (tls) {
             tls_ = std::move(tls); // new handshakes only: running sessions keep their context

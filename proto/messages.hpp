@@ -104,6 +104,7 @@ enum class EndReason : std::uint8_t {
     logged_out = 3,      // reply to the client's own Logout
     kicked = 4,          // an administrator ended the session (detail: the reason given)
     locked = 5,          // an administrator locked the account
+    account_removed = 6, // the user was removed from the users file (a reload)
 };
 
 // ControlLock.seconds meaning "until unlocked"; LoginResult{locked}.value for such a lock.

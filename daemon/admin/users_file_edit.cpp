@@ -117,12 +117,12 @@ void edit(const std::string& path, const EditOptions& options,
     replace_file(path, cur, next, options);
 }
 
-void check_name(std::string_view name) {
+} // namespace
+
+void check_user_name(std::string_view name) {
     if (!is_valid_user_name(name))
         throw EditError(fmt::format("invalid user name '{}' ({})", name, proto::user_name_rule));
 }
-
-} // namespace
 
 std::string password_problem(std::string_view password) {
     if (password.empty()) return "the password must not be empty";
@@ -134,7 +134,7 @@ std::string password_problem(std::string_view password) {
 
 SetOutcome set_password(const std::string& path, std::string_view name, const std::string& password, SetMode mode,
                         const EditOptions& options) {
-    check_name(name);
+    check_user_name(name);
     if (auto problem = password_problem(password); !problem.empty()) throw EditError(problem);
     std::string hash;
     try {
@@ -154,7 +154,7 @@ SetOutcome set_password(const std::string& path, std::string_view name, const st
 }
 
 void delete_user(const std::string& path, std::string_view name, const EditOptions& options) {
-    check_name(name);
+    check_user_name(name);
     edit(path, options, [&](const std::string& text, bool exists) {
         if (!exists) throw EditError(fmt::format("{} does not exist", path));
         if (!has_user_entry(text, name)) throw EditError(fmt::format("no user '{}' in {}", name, path));

@@ -34,6 +34,8 @@ struct EditOptions {
     std::string new_file_group = daemon_group; // group of a file created by the edit, if that group exists
 };
 
+// Throws EditError for a name the protocol's rule refuses (before asking for a password).
+void check_user_name(std::string_view name);
 // The refusal for a password that cannot be set (empty, too long), or empty when it is fine.
 std::string password_problem(std::string_view password);
 

@@ -39,7 +39,7 @@ ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users)
       mailbox_(std::make_unique<Mailboxes>(
           static_cast<MailboxEvents&>(*this), [&env](StoreOp op) { return env.persist(std::move(op)); },
           settings.max_offline_messages)) {
-    replace_users(std::move(users));
+    install_users(std::move(users));
 }
 
 template <class M>
@@ -60,7 +60,37 @@ void ChatCore::login_result(ConnId conn, std::uint32_t rid, LoginOutcome outcome
 
 // ---------------------------------------------------------------- users
 
-void ChatCore::replace_users(UsersFile file) {
+void ChatCore::replace_users(UsersFile file, Now now) {
+    std::vector<UserIdx> had;
+    for (UserIdx u = 0; u < users_.size(); ++u)
+        if (users_[u].cred) had.push_back(u);
+    install_users(std::move(file));
+    for (UserIdx u : had)
+        if (!users_[u].cred) remove_user(u, now);
+}
+
+void ChatCore::remove_user(UserIdx u, Now now) {
+    User& user = users_[u];
+    if (user.conn != 0) {
+        log::notice("{} was removed from the users file: session ended", user.name);
+        close_with(user.conn, SessionEnded{EndReason::account_removed, "your account was removed by the administrator"},
+                   now);
+    } else {
+        log::notice("{} was removed from the users file", user.name);
+    }
+    // Nothing of theirs is kept: a name added again later starts afresh.
+    mailbox_->forget_user(u);
+    user.blocked.clear();
+    for (User& other : users_) {
+        auto pos = std::lower_bound(other.blocked.begin(), other.blocked.end(), u);
+        if (pos != other.blocked.end() && *pos == u) other.blocked.erase(pos);
+    }
+    user.trusted.clear();
+    user.last_seen = INT64_MIN; // whoelsesince no longer lists them
+    env_.persist(store_op::ForgetUser{user.name});
+}
+
+void ChatCore::install_users(UsersFile file) {
     has_hashes_ = file.plaintext_entries < file.users.size();
     for (auto& u : users_) u.cred.reset();
     for (auto& [name, cred] : file.users) {
@@ -585,24 +615,32 @@ void ChatCore::trust_address(UserIdx u, std::string_view peer_host, Now now) {
 }
 
 void ChatCore::restore(const StoredState& state, Now now) {
+    // Users removed from the users file while the daemon was down are forgotten as at a reload.
+    std::set<std::string_view> gone;
+    auto known = [&](std::string_view name) {
+        if (find_user(name) != no_user) return true;
+        gone.insert(name);
+        return false;
+    };
     std::size_t messages = 0;
     for (const auto& m : state.messages) {
         last_message_id_ = std::max(last_message_id_, m.id);
-        UserIdx to = find_user(m.recipient), from = find_user(m.sender);
-        if (to == no_user || from == no_user) continue; // users no longer in the users file
-        mailbox_->restore(to, from, m);
+        const bool to_known = known(m.recipient), from_known = known(m.sender);
+        if (!to_known || !from_known) continue;
+        mailbox_->restore(find_user(m.recipient), find_user(m.sender), m);
         ++messages;
     }
     for (const auto& [blocker, blocked] : state.blocks) {
+        const bool a_known = known(blocker), b_known = known(blocked);
+        if (!a_known || !b_known) continue;
         UserIdx a = find_user(blocker), b = find_user(blocked);
-        if (a == no_user || b == no_user) continue;
         auto& list = users_[a].blocked;
         auto pos = std::lower_bound(list.begin(), list.end(), b);
         if (pos == list.end() || *pos != b) list.insert(pos, b);
     }
     for (const auto& t : state.trusted) { // oldest first, so the most recent ends first
+        if (!known(t.name)) continue;
         UserIdx u = find_user(t.name);
-        if (u == no_user) continue;
         auto change = users_[u].trusted.remember(t.address);
         if (change.evicted) env_.persist(store_op::SetTrustedAddress{t.name, *change.evicted, 0});
     }
@@ -630,6 +668,10 @@ void ChatCore::restore(const StoredState& state, Now now) {
     }
     log::info("restored {} stored message(s), {} block(s), {} running lock(s), {} trusted address(es)", messages,
               state.blocks.size(), locks, state.trusted.size());
+    for (std::string_view name : gone) {
+        log::notice("forgetting the stored messages and blocks of '{}', who is no longer in the users file", name);
+        env_.persist(store_op::ForgetUser{std::string(name)});
+    }
 }
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {

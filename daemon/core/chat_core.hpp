@@ -98,7 +98,9 @@ public:
 
     void update_settings(const CoreSettings& s);
     // New credentials (SIGHUP): changed passwords apply at next login; sessions stay.
-    void replace_users(UsersFile users);
+    // A user no longer in the file is logged out (SessionEnded{account_removed}) and
+    // their stored messages, blocks and trusted addresses are dropped (ForgetUser).
+    void replace_users(UsersFile users, Now now);
 
     std::size_t online_count() const noexcept { return online_.size(); }
     // "alice (192.0.2.7)" for a logged-in connection, else its address: for log lines.
@@ -173,6 +175,8 @@ private:
     std::optional<std::uint32_t> locked_value(std::string_view name, std::string_view lock_key, Now now);
     // An administrative target: a valid name in the users file, else no_user and `error` says why.
     UserIdx admin_target(std::string_view name, AdminResult& error) const;
+    void install_users(UsersFile users);
+    void remove_user(UserIdx u, Now now);
     void end_session(ConnId conn, Now now); // forget a session, logout presence if online
     void close_with(ConnId conn, const proto::Message& last, Now now);
 

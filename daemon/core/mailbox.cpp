@@ -1,6 +1,9 @@
 #include "core/mailbox.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
+#include <vector>
 
 namespace confab {
 
@@ -95,6 +98,31 @@ void Mailboxes::acknowledge(UserId to, std::span<const std::uint64_t> ids) {
     });
     if (box->second.empty()) boxes_.erase(box);
     if (!done.ids.empty()) persist_(std::move(done));
+}
+
+void Mailboxes::forget_user(UserId u) {
+    std::vector<std::pair<UserId, std::uint64_t>> lost; // (recipient, id) of deposits not yet durable
+    for (auto box = boxes_.begin(); box != boxes_.end();) {
+        const UserId to = box->first;
+        std::erase_if(box->second, [&](const StoredMessage& m) {
+            if (to != u && m.from != u) return false;
+            if (!m.committed) lost.emplace_back(to, m.id);
+            forget(to, m.from);
+            return true;
+        });
+        box = box->second.empty() ? boxes_.erase(box) : std::next(box);
+    }
+    if (lost.empty()) return;
+    std::sort(lost.begin(), lost.end());
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        const Pending p = it->second;
+        if (!std::binary_search(lost.begin(), lost.end(), std::pair{p.to, p.id})) {
+            ++it;
+            continue;
+        }
+        it = pending_.erase(it);
+        events_.settled(p.to, p.reply, false, "the user was removed");
+    }
 }
 
 void Mailboxes::restore(UserId to, UserId from, const StoredState::Message& m) {

@@ -86,6 +86,9 @@ public:
     // A message read back from durable state at start-up (its names resolved by the core).
     virtual void restore(UserId to, UserId from, const StoredState::Message& m) = 0;
     virtual void set_capacity(std::size_t per_user) = 0;
+    // `u` no longer exists: drop every message to or from them. A deposit still being
+    // stored is settled as lost; the store forgets the user's rows itself (ForgetUser).
+    virtual void forget_user(UserId u) = 0;
     // Messages held for all recipients, committed or not.
     virtual std::size_t held() const = 0;
 };
@@ -102,6 +105,7 @@ public:
     void acknowledge(UserId to, std::span<const std::uint64_t> ids) override;
     void restore(UserId to, UserId from, const StoredState::Message& m) override;
     void set_capacity(std::size_t per_user) override { capacity_ = per_user; }
+    void forget_user(UserId u) override;
     std::size_t held() const override { return total_; }
 
     // Messages held for `to`, committed or not.

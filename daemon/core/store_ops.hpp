@@ -25,6 +25,11 @@ struct SetBlock {
     std::string blocker, blocked;
     bool blocked_now;
 };
+// A user removed from the users file: their messages (to and from them), blocks
+// (theirs and of them) and trusted addresses go.
+struct ForgetUser {
+    std::string name;
+};
 struct SetLock {
     std::string name;
     std::int64_t until_wall_ms; // 0 clears the lock; INT64_MAX: until unlocked (admin locks)
@@ -38,7 +43,7 @@ struct SetTrustedAddress {
 } // namespace store_op
 
 using StoreOp = std::variant<store_op::InsertMessage, store_op::DeleteMessages, store_op::SetBlock, store_op::SetLock,
-                             store_op::SetTrustedAddress>;
+                             store_op::SetTrustedAddress, store_op::ForgetUser>;
 
 struct StoredState {
     struct Message {

@@ -231,15 +231,20 @@ struct Store::Statements {
           admin_lock(prepare(db, "INSERT OR REPLACE INTO admin_locks(name, locked_until_ms) VALUES (?,?);")),
           admin_unlock(prepare(db, "DELETE FROM admin_locks WHERE name = ?;")),
           trust(prepare(db, "INSERT OR REPLACE INTO trusted_addresses(name, address, last_login_ms) VALUES (?,?,?);")),
-          distrust(prepare(db, "DELETE FROM trusted_addresses WHERE name = ? AND address = ?;")) {}
-    Stmt insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock, trust, distrust;
+          distrust(prepare(db, "DELETE FROM trusted_addresses WHERE name = ? AND address = ?;")),
+          forget_messages(prepare(db, "DELETE FROM messages WHERE recipient = ?1 OR sender = ?1;")),
+          forget_blocks(prepare(db, "DELETE FROM blocks WHERE blocker = ?1 OR blocked = ?1;")),
+          forget_trusted(prepare(db, "DELETE FROM trusted_addresses WHERE name = ?;")) {}
+    Stmt insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock, trust, distrust, forget_messages,
+        forget_blocks, forget_trusted;
 };
 
 void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completion>& done) {
     std::string error;
     try {
         if (!statements_) statements_ = std::make_unique<Statements>(db_);
-        auto& [insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock, trust, distrust] = *statements_;
+        auto& [insert, erase, block, unblock, lock, unlock, admin_lock, admin_unlock, trust, distrust, forget_messages,
+               forget_blocks, forget_trusted] = *statements_;
         exec("BEGIN IMMEDIATE;");
         for (const StoreOp& op : batch) {
             if (const auto* m = std::get_if<store_op::InsertMessage>(&op)) {
@@ -276,6 +281,11 @@ void Store::commit_batch(const std::deque<StoreOp>& batch, std::vector<Completio
                 bind_text(s, 2, a->address);
                 if (a->at_wall_ms > 0) sqlite3_bind_int64(s, 3, a->at_wall_ms);
                 step_done(db_, s);
+            } else if (const auto* f = std::get_if<store_op::ForgetUser>(&op)) {
+                for (sqlite3_stmt* s : {forget_messages.get(), forget_blocks.get(), forget_trusted.get()}) {
+                    bind_text(s, 1, f->name);
+                    step_done(db_, s);
+                }
             }
         }
         exec("COMMIT;");

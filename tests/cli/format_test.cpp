@@ -164,6 +164,8 @@ TEST_CASE("session ends") {
     CHECK(format_session_end({proto::EndReason::kicked, ""}) == "logged out: removed by the administrator");
     CHECK(format_session_end({proto::EndReason::locked, ""}) ==
           "logged out: your account was locked by the administrator");
+    CHECK(format_session_end({proto::EndReason::account_removed, ""}) ==
+          "logged out: your account was removed by the administrator");
     CHECK(format_server_notice({0, "maintenance at 6"}) == "announcement from the server: maintenance at 6");
     CHECK(format_login_refusal({1, proto::LoginOutcome::locked, proto::lock_until_unlocked}, "bob") ==
           "error: account locked by the administrator");

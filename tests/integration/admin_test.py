@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
 """The administrator's side against the real binaries: confab-passwd (stdin
-and terminal, Ctrl-C at the prompt), and what confabd does with the files it
+and terminal, Ctrl-C at the prompt), confabctl user with and without a
+running daemon (a deleted user's session, messages and blocks end), and what confabd does with the files it
 is given and makes (state modes under umask 000, an empty users file). Every wait is bounded; each daemon and tmux server is stopped at
 the end whatever happens."""
 import os
 import re
 import shutil
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
 import time
 
+from control_test import Client
 from tmux_test import Screen
 
 CONFABD = os.environ["CONFABD"]
 CONFAB = os.environ["CONFAB"]
 CONFAB_PASSWD = os.environ["CONFAB_PASSWD"]
+CONFABCTL = os.environ["CONFABCTL"]
 WAIT = 10.0
 failures = []
 TESTS = []
@@ -51,14 +55,15 @@ class Daemon:
         self.proc = subprocess.Popen([CONFABD, "--config", self.config], stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      preexec_fn=None if umask is None else (lambda: os.umask(umask)))
-        wait_until(lambda: self.port() or self.proc.poll() is not None, "confabd listening")
-        if not self.port():
+        wait_until(lambda: self.listening_port() or self.proc.poll() is not None, "confabd listening")
+        self.port = self.listening_port()
+        if not self.port:
             raise AssertionError("confabd did not start:\n" + self.text())
 
     def text(self):
         return open(self.log_path).read()
 
-    def port(self):
+    def listening_port(self):
         m = re.search(r"listening on 127\.0\.0\.1:(\d+)\n", self.text())
         return int(m.group(1)) if m else None
 
@@ -102,13 +107,13 @@ def confab_passwd_stdin_makes_a_0640_file_whatever_the_umask_and_a_reload_applie
     assert re.fullmatch(r"alice:\$y\$\S+\n", open(users).read()), open(users).read()
     d = Daemon(workdir, users)
     try:
-        code, out, err = client(d.port(), "alice\nfirst-pass\n")
+        code, out, err = client(d.port, "alice\nfirst-pass\n")
         assert "welcome, alice" in out, (out, err)
         assert passwd_stdin(users, "alice", "second-pass").returncode == 0
         d.reload()
-        code, out, err = client(d.port(), "alice\nfirst-pass\n")
+        code, out, err = client(d.port, "alice\nfirst-pass\n")
         assert code == 2 and "wrong password" in err, (code, out, err)
-        code, out, err = client(d.port(), "alice\nsecond-pass\n")
+        code, out, err = client(d.port, "alice\nsecond-pass\n")
         assert "welcome, alice" in out, (out, err)
     finally:
         d.stop()
@@ -163,6 +168,119 @@ def confab_passwd_on_the_terminal_asks_twice(workdir):
     assert not os.path.exists(users)
 
 
+def ctl_user(d, *args, password=None):
+    """confabctl --config CONFIG user ARGS; the password, if any, on stdin."""
+    cmd = [CONFABCTL, "--config", d.config, "user"] + list(args)
+    return subprocess.run(cmd, input=None if password is None else password + "\n", text=True,
+                          capture_output=True, timeout=WAIT)
+
+
+class Config:
+    """The files a daemon would use, without one running."""
+
+    def __init__(self, workdir):
+        self.users = os.path.join(workdir, "users")
+        self.config = os.path.join(workdir, "confabd.toml")
+        with open(self.config, "w") as f:
+            f.write('listen = "127.0.0.1"\nport = 0\nusers_file = "%s"\nstate_dir = "%s"\nhash_workers = 1\n'
+                    % (self.users, os.path.join(workdir, "state")))
+
+
+def rows(workdir, sql):
+    db = sqlite3.connect(os.path.join(workdir, "state", "confab.db"))
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+@test
+def confabctl_user_edits_the_file_without_a_daemon(workdir):
+    c = Config(workdir)
+    r = ctl_user(c, "add", "--stdin", "alice", password="alice-pass")
+    assert r.returncode == 0, r
+    assert r.stdout.strip() == "alice added in %s; confabd is not running here: it reads the file when it starts" \
+        % c.users, r.stdout
+    assert stat.S_IMODE(os.stat(c.users).st_mode) == 0o640
+    r = ctl_user(c, "add", "--stdin", "alice", password="again")
+    assert r.returncode == 1 and "user 'alice' already exists" in r.stderr, r
+    r = ctl_user(c, "passwd", "--stdin", "bob", password="x")
+    assert r.returncode == 1 and "no user 'bob'" in r.stderr, r
+    r = ctl_user(c, "del", "bob")
+    assert r.returncode == 1 and "no user 'bob'" in r.stderr, r
+    r = ctl_user(c, "add", "--stdin", "al/ice", password="x")
+    assert r.returncode == 1 and "invalid user name" in r.stderr, r
+    r = ctl_user(c, "frob")
+    assert r.returncode == 2 and "unknown subcommand 'frob'" in r.stderr, r
+    r = ctl_user(c, "add")
+    assert r.returncode == 2 and "takes one NAME" in r.stderr, r
+    assert ctl_user(c, "add", "--stdin", "bob", password="bob-pass").returncode == 0
+    r = ctl_user(c, "list")
+    assert r.returncode == 0 and r.stdout == "alice\nbob\n", r
+    r = subprocess.run([CONFABCTL, "--config", c.config, "--json", "user", "list"], text=True, capture_output=True,
+                       timeout=WAIT)
+    assert r.stdout == '{"users":[{"name":"alice","plaintext":false},{"name":"bob","plaintext":false}]}\n', r.stdout
+    r = ctl_user(c, "del", "alice")
+    assert r.returncode == 0 and "alice deleted from" in r.stdout, r
+    assert ctl_user(c, "list").stdout == "bob\n"
+
+
+@test
+def concurrent_confabctl_user_adds_lose_nothing(workdir):
+    c = Config(workdir)
+    names = ["user%d" % i for i in range(6)]
+    procs = [subprocess.Popen([CONFABCTL, "--config", c.config, "user", "add", "--stdin", n], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in names]
+    for p in procs:
+        p.communicate("pw-%d\n" % procs.index(p), timeout=WAIT)
+        assert p.returncode == 0, p.returncode
+    assert ctl_user(c, "list").stdout.split() == names
+
+
+@test
+def confabctl_user_against_a_running_daemon(workdir):
+    c = Config(workdir)
+    for name in ("alice", "bob", "carol", "dave"):
+        assert ctl_user(c, "add", "--stdin", name, password=name + "-pass").returncode == 0
+    d = Daemon(workdir, c.users)
+    alice = Client(d, "alice", "alice-pass")
+    try:
+        alice.expect(r"welcome, alice")
+        alice.send("block bob")
+        alice.expect(r"bob is blocked")
+        # A message waits for dave, who is offline.
+        code, out, err = client(d.port, "carol\ncarol-pass\nmessage dave for later\n")
+        assert "stored" in out + err, (out, err)
+        wait_until(lambda: rows(workdir, "SELECT count(*) FROM messages WHERE recipient = 'dave'") == [(1,)],
+                   "the message to dave stored")
+        # A new user can log in at once; a changed password keeps alice's session.
+        r = ctl_user(d, "add", "--stdin", "erin", password="erin-pass")
+        assert r.returncode == 0 and r.stdout.strip().endswith("confabd reloaded"), r
+        code, out, err = client(d.port, "erin\nerin-pass\n")
+        assert "welcome, erin" in out, (out, err)
+        r = ctl_user(d, "passwd", "--stdin", "alice", password="alice-new")
+        assert r.returncode == 0 and "alice password changed" in r.stdout, r
+        alice.send("whoelse")
+        alice.expect(r"no other users|online")
+        # Deleting alice ends her session with the reason, and drops her blocks.
+        r = ctl_user(d, "del", "alice")
+        assert r.returncode == 0 and r.stdout.strip().endswith("confabd reloaded"), r
+        alice.expect(r"^logged out: your account was removed by the administrator$")
+        assert alice.exit_status() == 3
+        wait_until(lambda: rows(workdir, "SELECT count(*) FROM blocks WHERE blocker = 'alice'") == [(0,)],
+                   "alice's blocks deleted")
+        assert "alice was removed from the users file: session ended" in d.text()
+        code, out, err = client(d.port, "alice\nalice-new\n")
+        assert code == 2, (code, out, err)
+        # dave's stored message goes with him.
+        assert ctl_user(d, "del", "dave").returncode == 0
+        wait_until(lambda: rows(workdir, "SELECT count(*) FROM messages WHERE recipient = 'dave'") == [(0,)],
+                   "dave's stored message deleted")
+    finally:
+        alice.close()
+        d.stop()
+
+
 @test
 def state_directory_0700_and_database_0600_under_umask_000(workdir):
     users = os.path.join(workdir, "users")
@@ -171,7 +289,7 @@ def state_directory_0700_and_database_0600_under_umask_000(workdir):
     d = Daemon(workdir, users, umask=0)
     try:
         # A stored message makes sure the WAL files exist too.
-        code, out, err = client(d.port(), "alice\nalice123\nmessage bob hello\n")
+        code, out, err = client(d.port, "alice\nalice123\nmessage bob hello\n")
         assert "stored" in out + err, (out, err)
         state = os.path.join(workdir, "state")
         assert stat.S_IMODE(os.stat(state).st_mode) == 0o700, oct(os.stat(state).st_mode)

@@ -200,6 +200,7 @@ TEST_CASE("wire values of status codes and enums match PROTOCOL.md") {
     CHECK(int(EndReason::logged_out) == 3);
     CHECK(int(EndReason::kicked) == 4);
     CHECK(int(EndReason::locked) == 5);
+    CHECK(int(EndReason::account_removed) == 6);
     CHECK(lock_until_unlocked == 0xFFFFFFFF);
     CHECK(int(PeerByeReason::stopped) == 1);
     CHECK(int(PeerByeReason::logged_out) == 2);

@@ -1212,6 +1212,16 @@ TEST_SUITE("session end") {
 
 } // TEST_SUITE session end
 
+namespace {
+template <class Op>
+std::vector<Op> ops_of(const confab::test::FakeEnv& env) {
+    std::vector<Op> out;
+    for (const auto& op : env.persisted)
+        if (const auto* o = std::get_if<Op>(&op)) out.push_back(*o);
+    return out;
+}
+} // namespace
+
 // ====================================================================== reload
 
 TEST_SUITE("reload") {
@@ -1221,7 +1231,7 @@ TEST_SUITE("reload") {
         d.online(A, "alice");
         d.online(B, "bob");
         d.env.drain_all();
-        d.core.replace_users(parse_users("alice newpass\nbob bob123\nerin erin123\n", "reload"));
+        d.core.replace_users(parse_users("alice newpass\nbob bob123\nerin erin123\n", "reload"), d.now());
 
         // Sessions are untouched.
         CHECK_FALSE(d.env.is_closed(A));
@@ -1252,7 +1262,7 @@ TEST_SUITE("reload") {
     TEST_CASE("replace_users with hashes: a changed hashed password applies at next login") {
         Driver d({}, "erin:" + make_hash("old") + "\n");
         d.online(A, "erin", "old");
-        d.core.replace_users(parse_users("erin:" + make_hash("new") + "\n", "reload"));
+        d.core.replace_users(parse_users("erin:" + make_hash("new") + "\n", "reload"), d.now());
         d.send(A, Logout{1});
         d.connect(B);
         d.hello(B);
@@ -1260,21 +1270,116 @@ TEST_SUITE("reload") {
         CHECK(d.login(B, "erin", "new", 2).outcome == LoginOutcome::ok);
     }
 
+    TEST_CASE("a user removed at reload is logged out with the reason; the others see them leave") {
+        Driver d;
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.env.drain_all();
+        d.core.replace_users(parse_users("bob bob123\ncarol carol123\ndave dave123\n", "reload"), d.now());
+        auto end = d.env.pop<SessionEnded>(A);
+        CHECK(end.reason == EndReason::account_removed);
+        CHECK(end.detail == "your account was removed by the administrator");
+        CHECK(d.env.is_closed(A));
+        auto p = d.env.pop<PresenceEvent>(B);
+        CHECK(p.kind == PresenceKind::logout);
+        CHECK(p.user == "alice");
+        CHECK(d.core.online_count() == 1);
+        CHECK_FALSE(d.env.is_closed(B));
+        // The name no longer logs in, and the store is told to forget it.
+        d.connect(C);
+        d.hello(C);
+        CHECK(d.login(C, "alice", "alice123").outcome == LoginOutcome::wrong_password);
+        auto forgot = ops_of<store_op::ForgetUser>(d.env);
+        REQUIRE(forgot.size() == 1);
+        CHECK(forgot[0].name == "alice");
+    }
+
+    TEST_CASE("a changed password at reload keeps the session; an unchanged file forgets nobody") {
+        Driver d;
+        d.online(A, "alice");
+        d.env.drain_all();
+        d.core.replace_users(parse_users("alice:$y$changed\nbob bob123\ncarol carol123\ndave dave123\n", "reload"),
+                             d.now());
+        d.core.replace_users(parse_users("alice other\nbob bob123\ncarol carol123\ndave dave123\n", "reload"), d.now());
+        CHECK_FALSE(d.env.is_closed(A));
+        CHECK(d.env.pending(A) == 0);
+        CHECK(ops_of<store_op::ForgetUser>(d.env).empty());
+    }
+
+    TEST_CASE("a removed user's stored messages and blocks are gone, also when added again") {
+        Driver d;
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.env.drain_all();
+        d.send(A, Block{1, "bob"});
+        CHECK(d.result(A, 1).code == Status::ok);
+        d.send(B, Block{2, "alice"});
+        CHECK(d.result(B, 2).code == Status::ok);
+        d.send(A, SendMessage{5, "carol", "to carol from alice"});
+        CHECK(d.result(A, 5).code == Status::ok_stored);
+        d.send(B, SendMessage{6, "carol", "to carol from bob"});
+        CHECK(d.result(B, 6).code == Status::ok_stored);
+        d.send(A, Logout{7});
+        d.online(D, "dave");
+        d.env.drain_all();
+        d.send(D, SendMessage{8, "alice", "to alice"});
+        CHECK(d.result(D, 8).code == Status::ok_stored);
+        d.env.drain_all();
+
+        d.core.replace_users(parse_users("bob bob123\ncarol carol123\n", "reload"), d.now());
+        d.core.replace_users(parse_users(confab::test::demo_users_text, "reload"), d.now()); // alice is back, afresh
+        // bob no longer blocks alice: her broadcast reaches him.
+        d.connect(A);
+        d.hello(A);
+        REQUIRE(d.login(A, "alice", "alice123").outcome == LoginOutcome::ok);
+        CHECK(d.env.take_all<MessageEvent>(A).empty()); // "to alice" went with her
+        d.env.drain_all();
+        d.send(A, Broadcast{9, "hello again"});
+        CHECK(d.result(A, 9).code == Status::ok);
+        CHECK(d.env.pop<BroadcastEvent>(B).text == "hello again");
+        d.send(A, ListBlocks{10});
+        CHECK(d.env.pop<UserList>(A).names.empty());
+        // carol gets bob's message only: alice's went with her.
+        d.connect(C);
+        d.hello(C);
+        REQUIRE(d.login(C, "carol", "carol123").outcome == LoginOutcome::ok);
+        auto got = d.env.take_all<MessageEvent>(C);
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].text == "to carol from bob");
+    }
+
+    TEST_CASE("a message to a removed user still being stored is answered as lost") {
+        Driver d;
+        d.commit_stores = false;
+        d.online(B, "bob");
+        d.send(B, SendMessage{1, "alice", "pending"});
+        CHECK(d.env.pending(B) == 0); // not durable yet: no answer
+        d.core.replace_users(parse_users("bob bob123\n", "reload"), d.now());
+        auto r = d.result(B, 1);
+        CHECK(r.code == Status::storage_failed);
+        CHECK(r.detail == "message to alice could not be stored: the user was removed");
+        d.commit_pending(); // the store's late answer changes nothing
+        CHECK(d.env.pending(B) == 0);
+    }
+
+    TEST_CASE("whoelsesince no longer lists a removed user") {
+        Driver d;
+        d.online(A, "alice");
+        d.online(B, "bob");
+        d.send(B, Logout{1});
+        d.env.drain_all();
+        d.send(A, WhoElseSince{2, 3600});
+        CHECK(names_of(d.env.pop<UserList>(A)) == std::vector<std::string>{"bob"});
+        d.core.replace_users(parse_users("alice alice123\n", "reload"), d.now());
+        d.send(A, WhoElseSince{3, 3600});
+        CHECK(d.env.pop<UserList>(A).names.empty());
+    }
+
 } // TEST_SUITE reload
 
 // ====================================================================== durable state
 
 TEST_SUITE("storage") {
-
-    namespace {
-    template <class Op>
-    std::vector<Op> ops_of(const confab::test::FakeEnv& env) {
-        std::vector<Op> out;
-        for (const auto& op : env.persisted)
-            if (const auto* o = std::get_if<Op>(&op)) out.push_back(*o);
-        return out;
-    }
-    } // namespace
 
     TEST_CASE("messages stored before their recipient blocked the sender are dropped at delivery and deleted") {
         Driver d;
@@ -1479,6 +1584,10 @@ TEST_SUITE("storage") {
         st.blocks = {{"bob", "dave"}, {"ghost", "bob"}};
         st.locks = {{"carol", w + 5'500}, {"dave", w - 1}};
         d.core.restore(st, d.now());
+        // ghost left the users file while the daemon was down: the store forgets it.
+        auto forgot = ops_of<store_op::ForgetUser>(d.env);
+        REQUIRE(forgot.size() == 1);
+        CHECK(forgot[0].name == "ghost");
         auto cleared = ops_of<store_op::SetLock>(d.env);
         REQUIRE(cleared.size() == 1); // dave's lock ran out while the daemon was down
         CHECK(cleared[0].name == "dave");

@@ -40,6 +40,7 @@ inline doctest::String toString(EndReason r) {
     case EndReason::logged_out: return "logged_out";
     case EndReason::kicked: return "kicked";
     case EndReason::locked: return "locked";
+    case EndReason::account_removed: return "account_removed";
     }
     return "EndReason(?)";
 }
