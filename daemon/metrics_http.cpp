@@ -1,5 +1,7 @@
 #include "metrics_http.hpp"
 
+#include "core/endpoint.hpp"
+
 #include "log.hpp"
 #include "log_flood.hpp"
 
@@ -61,7 +63,8 @@ MetricsHttp::Client* MetricsHttp::find(std::uint64_t token) {
 }
 
 void MetricsHttp::on_accept() {
-    while (listener_.accept_some(max_connections, [this](UniqueFd fd, std::string peer) {
+    while (listener_.accept_some(max_connections, [this](UniqueFd fd, PeerAddress address) {
+        std::string peer = endpoint_string(address.host, address.port);
         if (clients_.size() >= max_connections) {
             // A scraper asks once per interval; more at once is a flood: the close is the answer.
             log::flood(log::Flood::refused_connection, log::Level::warning,

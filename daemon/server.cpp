@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include "core/clock.hpp"
+#include "core/endpoint.hpp"
 #include "log.hpp"
 #include "log_flood.hpp"
 #include "net/peer_endpoint.hpp"
@@ -262,21 +263,22 @@ void Server::refuse(const UniqueFd& fd, proto::Status code, std::string_view det
 }
 
 void Server::on_accept() {
-    accept_pending_ = listener_->accept_some(accepts_per_wakeup, [this](UniqueFd fd, std::string peer) {
+    accept_pending_ = listener_->accept_some(accepts_per_wakeup, [this](UniqueFd fd, PeerAddress peer) {
         if (stopping_) return;
+        std::string endpoint = endpoint_string(peer.host, peer.port);
         if (conns_.size() >= std::size_t(config_.max_connections)) {
             ++counters_.connections_refused;
             refuse(fd, proto::Status::server_busy, "too many connections");
             log::flood(log::Flood::refused_connection, log::Level::warning,
-                       "refused a connection from {}: max_connections ({}) reached", peer, config_.max_connections);
+                       "refused a connection from {}: max_connections ({}) reached", endpoint, config_.max_connections);
             return;
         }
         const Now t = now();
-        if (auto a = core_.admit(peer, t); !a.ok) {
+        if (auto a = core_.admit(peer.host, t); !a.ok) {
             ++counters_.connections_refused;
             refuse(fd, a.code, a.detail);
-            log::flood(log::Flood::refused_connection, log::Level::warning, "refused a connection from {}: {}", peer,
-                       a.detail);
+            log::flood(log::Flood::refused_connection, log::Level::warning, "refused a connection from {}: {}",
+                       endpoint, a.detail);
             return;
         }
         std::unique_ptr<TlsTransport> tls;
@@ -284,15 +286,15 @@ void Server::on_accept() {
             try {
                 tls = std::make_unique<TlsTransport>(tls_->get(), fd.get());
             } catch (const TlsError& e) {
-                log::warning("refused a connection from {}: {}", peer, e.what());
+                log::warning("refused a connection from {}: {}", endpoint, e.what());
                 return;
             }
         }
-        Connection& c = conns_.insert(std::move(fd), std::move(peer), std::move(tls));
+        Connection& c = conns_.insert(std::move(fd), std::move(endpoint), std::move(tls));
         ++counters_.connections_accepted;
         reactor_.add(c.fd(), c.id(), conn_events);
         log::debug("connection from {}", c.peer());
-        core_.on_connect(c.id(), c.peer(), t);
+        core_.on_connect(c.id(), std::move(peer.host), peer.port, t);
     });
 }
 

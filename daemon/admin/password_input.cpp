@@ -73,11 +73,11 @@ void say(int tty, const char* text) {
 
 // One line from the terminal with echo off; empty optional at end of input.
 std::optional<std::string> read_hidden(int tty, const char* prompt) {
-    say(tty, prompt);
     std::string line;
     bool got_newline = false;
     {
-        EchoOff quiet(tty);
+        EchoOff quiet(tty); // before the prompt: what is typed after seeing it never echoes
+        say(tty, prompt);
         char ch;
         for (;;) {
             ssize_t n = ::read(tty, &ch, 1);

@@ -1,5 +1,7 @@
 #include "core/chat_core.hpp"
 
+#include "core/endpoint.hpp"
+
 #include "log.hpp"
 #include "log_flood.hpp"
 
@@ -165,13 +167,14 @@ ChatCore::Admission ChatCore::admit(std::string_view peer_host, Now now) {
 std::string ChatCore::describe(ConnId conn) const {
     auto it = sessions_.find(conn);
     if (it == sessions_.end()) return "a closed connection";
-    if (it->second.state != State::online) return it->second.peer_host;
-    return fmt::format("{} ({})", users_[it->second.user].name, it->second.peer_host);
+    if (it->second.state != State::online) return it->second.endpoint;
+    return fmt::format("{} ({})", users_[it->second.user].name, it->second.endpoint);
 }
 
-void ChatCore::on_connect(ConnId conn, std::string peer_host, Now now) {
+void ChatCore::on_connect(ConnId conn, std::string peer_host, std::uint16_t peer_port, Now now) {
     addresses_.opened(peer_host);
     Session& s = sessions_[conn];
+    s.endpoint = endpoint_string(peer_host, peer_port);
     s.peer_host = std::move(peer_host);
     env_.arm_timer(timer_key(TimerKind::login_deadline, conn), now.mono + settings_.login_timeout_ms);
 }
@@ -213,7 +216,7 @@ void ChatCore::close_with(ConnId conn, const Message& last, Now now) {
 void ChatCore::on_protocol_error(ConnId conn, Status code, std::string_view detail, Now now) {
     auto it = sessions_.find(conn);
     if (it == sessions_.end()) return;
-    log::flood(log::Flood::dropped_client, log::Level::info, "connection from {} dropped: {}", it->second.peer_host,
+    log::flood(log::Flood::dropped_client, log::Level::info, "connection from {} dropped: {}", it->second.endpoint,
                detail);
     close_with(conn, ProtocolError{code, detail}, now);
 }
@@ -241,7 +244,7 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         auto it = sessions_.find(c);
         if (it == sessions_.end() || it->second.state == State::online) return;
         log::flood(log::Flood::login_deadline, log::Level::info, "connection from {} closed: no login within {} s",
-                   it->second.peer_host, settings_.login_timeout_ms / 1000);
+                   it->second.endpoint, settings_.login_timeout_ms / 1000);
         close_with(c, ProtocolError{Status::login_timeout, "no login before the deadline"}, now);
         return;
     }
@@ -370,8 +373,8 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
     // Other connections may have locked the name while this password was checked.
     if (auto value = locked_value(name, key, now)) return login_result(c, rid, LoginOutcome::locked, *value);
     if (!password_ok) {
-        // fail2ban matches: failed login for '<name>' from <HOST>
-        log::flood(log::Flood::failed_login, log::Level::notice, "failed login for '{}' from {}", name, s.peer_host);
+        // packaging/fail2ban/confabd.conf matches this line: failed login for 'NAME' from HOST:PORT ([IPv6]:PORT)
+        log::flood(log::Flood::failed_login, log::Level::notice, "failed login for '{}' from {}", name, s.endpoint);
         addresses_.record_failure(s.peer_host, now.mono);
         auto f = lockout_.record_failure(key, now.mono);
         if (f.attempts_left > 0) {
@@ -384,7 +387,7 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         env_.persist(store_op::SetLock{key, now.wall_ms + (f.locked_until - now.mono)});
         log::flood(log::Flood::locked_name, log::Level::warning,
                    "login name {} locked for {} s after {} wrong passwords (last from {})", lock_label(key),
-                   settings_.block_duration_ms / 1000, Lockout::max_failures, s.peer_host);
+                   settings_.block_duration_ms / 1000, Lockout::max_failures, s.endpoint);
         login_result(c, rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono));
         return;
     }
@@ -409,7 +412,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     s.idle_warned = false;
     env_.arm_timer(timer_key(TimerKind::idle, c), idle_check_at(s, settings_.timeout_ms));
     trust_address(u, s.peer_host, now);
-    log::info("{} logged in from {}", users_[u].name, s.peer_host);
+    log::info("{} logged in from {}", users_[u].name, s.endpoint);
     login_result(c, s.login_request, LoginOutcome::ok, 0);
     mailbox_->deliver_waiting(u);
     announce(u, PresenceKind::login);

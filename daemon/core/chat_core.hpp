@@ -83,7 +83,7 @@ public:
         std::string detail;
     };
     Admission admit(std::string_view peer_host, Now now);
-    void on_connect(ConnId conn, std::string peer_host, Now now);
+    void on_connect(ConnId conn, std::string peer_host, std::uint16_t peer_port, Now now);
     void on_message(ConnId conn, const proto::Message& msg, Now now);
     void on_protocol_error(ConnId conn, proto::Status code, std::string_view detail, Now now);
     void on_disconnect(ConnId conn, Now now); // the socket closed or failed
@@ -156,6 +156,7 @@ private:
         TimePoint last_activity = 0;
         bool idle_warned = false; // IdleWarning sent since the last activity
         std::string peer_host;    // address the connection comes from
+        std::string endpoint;     // peer_host:port as log lines write it (core/endpoint)
         std::string listen_host;  // private-chat listener; empty = peer_host
         std::uint16_t listen_port = 0;
         std::int64_t login_at_ms = 0; // Unix milliseconds, once online

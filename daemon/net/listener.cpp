@@ -1,6 +1,7 @@
 #include "net/listener.hpp"
 
 #include "log.hpp"
+#include "net/peer_endpoint.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -19,14 +20,6 @@ UniqueFd open_spare() {
     return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
-std::string peer_string(const sockaddr_storage& ss) {
-    char buf[INET6_ADDRSTRLEN] = "?";
-    if (ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, buf, sizeof buf);
-    else if (ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, buf, sizeof buf);
-    return buf;
-}
 } // namespace
 
 bool is_loopback_address(const std::string& address) {
@@ -82,10 +75,10 @@ std::string Listener::address() const {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
-    return peer_string(ss);
+    return peer_address(ss).host;
 }
 
-bool Listener::accept_some(std::size_t budget, const std::function<void(UniqueFd, std::string)>& on_accept) {
+bool Listener::accept_some(std::size_t budget, const std::function<void(UniqueFd, PeerAddress)>& on_accept) {
     for (std::size_t accepted = 0;;) {
         if (accepted == budget) return true;
         sockaddr_storage ss{};
@@ -95,7 +88,7 @@ bool Listener::accept_some(std::size_t budget, const std::function<void(UniqueFd
             int one = 1; // chat frames are small and latency-sensitive
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             ++accepted;
-            on_accept(UniqueFd(fd), peer_string(ss));
+            on_accept(UniqueFd(fd), peer_address(ss));
             continue;
         }
         switch (errno) {

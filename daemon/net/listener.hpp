@@ -5,6 +5,7 @@
 // Reactor thread only.
 #pragma once
 
+#include "net/peer_endpoint.hpp"
 #include "proto/io/unique_fd.hpp"
 
 #include <cstdint>
@@ -27,10 +28,10 @@ public:
     std::uint16_t port() const;
     std::string address() const;
 
-    // Calls on_accept(fd, peer address) for every pending connection.
+    // Calls on_accept(fd, peer address and port) for every pending connection.
     // Accepts until EAGAIN or `budget` connections; true when the budget ran
     // out first (connections may be pending, and edge-triggered epoll will not say so again).
-    bool accept_some(std::size_t budget, const std::function<void(UniqueFd, std::string)>& on_accept);
+    bool accept_some(std::size_t budget, const std::function<void(UniqueFd, PeerAddress)>& on_accept);
 
 private:
     UniqueFd fd_;

@@ -157,7 +157,7 @@ public:
             break;
         }
         case Op::settings: d_.core.update_settings(in.pick(settings_table)); break;
-        case Op::users: d_.core.replace_users(parse_users(users_text(in.u8(), hashed_), "fuzz-users")); break;
+        case Op::users: d_.core.replace_users(parse_users(users_text(in.u8(), hashed_), "fuzz-users"), d_.now()); break;
         case Op::shutdown:
             d_.core.shutdown();
             for (const Conn& c : conns_) FUZZ_CHECK(d_.env.is_closed(c.id), "shutdown left a connection open");

@@ -5,9 +5,11 @@ running daemon (a deleted user's session, messages and blocks end), and what con
 is given and makes (state modes under umask 000, an empty users file). Every wait is bounded; each daemon and tmux server is stopped at
 the end whatever happens."""
 import os
+import configparser
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -44,12 +46,12 @@ def wait_until(predicate, what, limit=WAIT):
 class Daemon:
     """confabd on an ephemeral 127.0.0.1 port with the given users file."""
 
-    def __init__(self, workdir, users, extra="", umask=None):
+    def __init__(self, workdir, users, extra="", umask=None, listen="127.0.0.1"):
         self.dir = workdir
         self.config = os.path.join(workdir, "confabd.toml")
         with open(self.config, "w") as f:
-            f.write('listen = "127.0.0.1"\nport = 0\nusers_file = "%s"\nstate_dir = "%s"\nhash_workers = 1\n%s'
-                    % (users, os.path.join(workdir, "state"), extra))
+            f.write('listen = "%s"\nport = 0\nusers_file = "%s"\nstate_dir = "%s"\nhash_workers = 1\n%s'
+                    % (listen, users, os.path.join(workdir, "state"), extra))
         self.log_path = os.path.join(workdir, "daemon.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([CONFABD, "--config", self.config], stdin=subprocess.DEVNULL,
@@ -64,7 +66,7 @@ class Daemon:
         return open(self.log_path).read()
 
     def listening_port(self):
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)\n", self.text())
+        m = re.search(r"listening on (?:127\.0\.0\.1|::1|::ffff:127\.0\.0\.1):(\d+)\n", self.text())
         return int(m.group(1)) if m else None
 
     def reload(self):
@@ -209,7 +211,7 @@ def confabctl_user_edits_the_file_without_a_daemon(workdir):
     r = ctl_user(c, "del", "bob")
     assert r.returncode == 1 and "no user 'bob'" in r.stderr, r
     r = ctl_user(c, "add", "--stdin", "al/ice", password="x")
-    assert r.returncode == 1 and "invalid user name" in r.stderr, r
+    assert r.returncode == 2 and "invalid user name" in r.stderr, r
     r = ctl_user(c, "frob")
     assert r.returncode == 2 and "unknown subcommand 'frob'" in r.stderr, r
     r = ctl_user(c, "add")
@@ -278,6 +280,79 @@ def confabctl_user_against_a_running_daemon(workdir):
                    "dave's stored message deleted")
     finally:
         alice.close()
+        d.stop()
+
+
+# fail2ban's own expansion of <HOST> (filter.d/common.conf and failregex.py, 0.11).
+FAIL2BAN_HOST = (r"(?:(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})"
+                 r"|\[?(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):))\]?"
+                 r"|(?P<dns>[\w\-.^_]*\w))")
+
+
+def fail2ban_filter():
+    """The shipped filter's failregex, as fail2ban would compile it."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "fail2ban",
+                             "confabd.conf"))
+    return re.compile(parser["Definition"]["failregex"].replace("<HOST>", FAIL2BAN_HOST))
+
+
+def failed_login_hosts(d, count):
+    """The hosts the filter finds in the daemon's log, once `count` failed-login lines are there."""
+    pattern = fail2ban_filter()
+    wait_until(lambda: d.text().count("failed login for") >= count, "%d failed-login lines" % count)
+    hosts = []
+    for line in d.text().splitlines():
+        m = pattern.search(line)
+        if m:
+            assert " notice: " in line, line
+            hosts.append(m.group("ip4") or m.group("ip6"))
+    return hosts
+
+
+@test
+def failed_logins_name_address_and_port_for_the_fail2ban_filter(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("alice alice123\n")
+    # An IPv6 socket taking IPv4 connections, as a dual-stack listener on :: does.
+    d = Daemon(workdir, users, listen="::ffff:127.0.0.1")
+    try:
+        client(d.port, "alice\nwrong\n")
+        client(d.port, "mallory\nguess\n")
+        code, out, err = client(d.port, "alice\nalice123\n")
+        assert "welcome, alice" in out, (out, err)
+        assert failed_login_hosts(d, 2) == ["127.0.0.1", "127.0.0.1"], d.text()
+        lines = [l for l in d.text().splitlines() if "failed login" in l]
+        assert re.search(r"notice: failed login for 'alice' from 127\.0\.0\.1:\d+$", lines[0]), lines
+        assert re.search(r"notice: failed login for 'mallory' from 127\.0\.0\.1:\d+$", lines[1]), lines
+        assert "::ffff:" not in d.text(), d.text()
+        assert re.search(r"alice logged in from 127\.0\.0\.1:\d+\n", d.text()), d.text()
+    finally:
+        d.stop()
+
+
+@test
+def an_ipv6_peer_is_logged_in_brackets(workdir):
+    if not socket.has_ipv6:
+        return
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+    except OSError:
+        return  # no IPv6 loopback here
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("alice alice123\n")
+    d = Daemon(workdir, users, listen="::1")
+    try:
+        r = subprocess.run([CONFAB, "--host", "::1", "--port", str(d.port)], input="alice\nwrong\n", text=True,
+                           capture_output=True, timeout=WAIT)
+        assert "wrong password" in r.stderr, r
+        assert failed_login_hosts(d, 1) == ["::1"], d.text()
+        assert re.search(r"failed login for 'alice' from \[::1\]:\d+$", d.text(), re.M), d.text()
+    finally:
         d.stop()
 
 

@@ -113,7 +113,7 @@ TEST_CASE("TLS: TLS 1.2 is refused by default and accepted with tls_min_version 
     {
         TlsDaemon d;
         CHECK_THROWS(RawClient(d.port(), old));
-        CHECK(d.daemon.log_contains("TLS handshake with 127.0.0.1 failed", 3000ms));
+        CHECK(d.daemon.log_contains("TLS handshake with 127.0.0.1:", 3000ms));
         auto alice = tls_login(d.port(), "alice"); // the refusal harmed nothing
     }
     TlsDaemon d({}, "tls_min_version = \"1.2\"\n");
@@ -163,9 +163,9 @@ TEST_CASE("TLS: garbage instead of a ClientHello is logged once and disturbs no 
         CHECK(closed_raw(huge));
     }
     check_chat(*alice, *bob, "bob", "still fine");
-    CHECK(d.daemon.log_contains("TLS handshake with 127.0.0.1 failed", 3000ms));
+    CHECK(d.daemon.log_contains("TLS handshake with 127.0.0.1:", 3000ms));
     std::this_thread::sleep_for(200ms);
-    CHECK(count_of(d.daemon.log(), "TLS handshake with 127.0.0.1 failed") == 2); // one line per connection
+    CHECK(count_of(d.daemon.log(), "TLS handshake with 127.0.0.1:") == 2); // one line per connection
     auto carol = tls_login(d.port(), "carol");
     check_chat(*carol, *alice, "alice", "new ones too");
 }

@@ -60,6 +60,8 @@ for pattern in \
     '^/usr/share/man/man5/confabd\.toml\.5\.gz$' \
     '^/usr/share/doc/confabd/copyright$' \
     '^/usr/share/doc/confabd/examples/certbot-deploy-hook$' \
+    '^/usr/share/doc/confabd/examples/fail2ban/confabd\.conf$' \
+    '^/usr/share/doc/confabd/examples/fail2ban/confabd\.local$' \
     '^/usr/share/confabd/make-cert$'
 do
     grep -qE "$pattern" "$work/confabd.files" || fail "confabd .deb lacks $pattern"

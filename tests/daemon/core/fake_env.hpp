@@ -175,7 +175,7 @@ struct Driver {
     void connect(ConnId c, std::string host = "192.0.2.7") {
         env.closed.erase(c);
         env.inbox.erase(c);
-        core.on_connect(c, std::move(host), now());
+        core.on_connect(c, std::move(host), std::uint16_t(40000 + c % 20000), now());
     }
     // Sends a message; stores it asks for commit at once unless `commit_stores` is off.
     bool commit_stores = true;
