@@ -5,11 +5,13 @@
 #include "net/tls_context.hpp"
 #include "proto/io/read_file.hpp"
 #include "proto/parse_number.hpp"
+#include "proto/wire.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <toml.hpp>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -93,6 +95,9 @@ const std::vector<KeySpec>& specs() {
         {{"control_socket", "UNIX socket for confabctl; empty = <state_dir>/control.sock", false},
          &Config::control_socket},
         {{"metrics_listen", "ADDRESS:PORT serving GET /metrics; empty = off", false}, &Config::metrics_listen},
+        {{"motd_file", "message of the day shown to each user at login (UTF-8, at most 4096 bytes); empty = none",
+          true},
+         &Config::motd_file},
     };
     return table;
 }
@@ -205,6 +210,34 @@ void validate(const Config& c) {
     if (!parse_tls_version(c.tls_min_version))
         throw ConfigError(fmt::format("'tls_min_version' must be \"1.2\" or \"1.3\" (got '{}')", c.tls_min_version));
     if (!c.metrics_listen.empty()) parse_host_port(c.metrics_listen);
+}
+
+std::vector<std::string> parse_motd(std::string_view text, const std::string& origin) {
+    if (text.size() > max_motd_bytes)
+        throw ConfigError(fmt::format("{}: the message of the day is over {} bytes", origin, max_motd_bytes));
+    if (!proto::is_valid_utf8(text)) throw ConfigError(fmt::format("{}: the message of the day is not UTF-8", origin));
+    std::vector<std::string> lines;
+    while (!text.empty()) {
+        std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.size() > max_motd_line_bytes)
+            throw ConfigError(fmt::format("{}:{}: a line of the message of the day is over {} bytes", origin,
+                                          lines.size() + 1, max_motd_line_bytes));
+        lines.emplace_back(line);
+    }
+    while (!lines.empty() && lines.back().find_first_not_of(" \t") == std::string::npos) lines.pop_back();
+    return lines;
+}
+
+std::vector<std::string> load_motd(const std::string& path) {
+    FileText file = read_file(path, max_motd_bytes + 1);
+    if (file.error == EFBIG)
+        throw ConfigError(fmt::format("{}: the message of the day is over {} bytes", path, max_motd_bytes));
+    if (file.error)
+        throw ConfigError(fmt::format("{}: cannot read the message of the day: {}", path, std::strerror(file.error)));
+    return parse_motd(file.text, path);
 }
 
 std::pair<std::string, std::uint16_t> parse_host_port(std::string_view s) {

@@ -41,6 +41,8 @@ struct Config {
     bool allow_plaintext = false;        // plaintext on an address other than loopback
     std::string control_socket;          // confabctl's UNIX socket; empty: <state_dir>/control.sock
     std::string metrics_listen;          // "ADDR:PORT" for GET /metrics; empty: off
+    std::string motd_file;               // message of the day shown at login; empty: none
+    std::vector<std::string> motd;       // motd_file's lines, read by load_motd (not a key)
 
     std::string control_socket_path() const {
         return control_socket.empty() ? state_dir + "/control.sock" : control_socket;
@@ -78,6 +80,14 @@ void validate(const Config& c);
 // tls_cert and tls_key come together, and a listener on `address` (normally c.listen)
 // other than loopback speaks TLS unless allow_plaintext says otherwise.
 void validate_transport(const Config& c, const std::string& address);
+
+// The message of the day: at most max_motd_bytes of UTF-8, each line at most
+// max_motd_line_bytes (one ServerNotice per line at login). `origin` names it in errors;
+// a final newline and trailing blank lines are dropped. Throws ConfigError.
+inline constexpr std::size_t max_motd_bytes = 4096;
+inline constexpr std::size_t max_motd_line_bytes = 1000;
+std::vector<std::string> parse_motd(std::string_view text, const std::string& origin);
+std::vector<std::string> load_motd(const std::string& path);
 
 // Keys whose change needs a restart, named for the reload log line.
 std::vector<std::string> restart_only_changes(const Config& before, const Config& after);

@@ -92,6 +92,7 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src) {
                          users.plaintext_entries);
         if (users.users.empty()) log::warning("{}: no users yet: {}", c.users_file, add_first_user_hint);
     }
+    if (!c.motd_file.empty()) c.motd = load_motd(c.motd_file);
     validate_transport(c, c.listen);
     return {std::move(c), std::move(users)};
 }
@@ -114,6 +115,7 @@ CoreSettings core_settings(const Config& c) {
     s.login_timeout_ms = c.login_timeout * 1000;
     s.max_offline_messages = std::size_t(c.max_offline_messages);
     s.presence = c.presence;
+    s.motd = c.motd;
     s.address.max_unauthenticated = std::size_t(c.max_unauthenticated);
     s.address.max_unauthenticated_per_address = std::size_t(c.max_unauthenticated_per_address);
     s.address.connects = Rate{double(c.address_connect_rate), 5.0 * double(c.address_connect_rate)};

@@ -414,6 +414,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     trust_address(u, s.peer_host, now);
     log::info("{} logged in from {}", users_[u].name, s.endpoint);
     login_result(c, s.login_request, LoginOutcome::ok, 0);
+    for (const std::string& line : settings_.motd) send(c, ServerNotice{std::uint64_t(now.wall_ms), line});
     mailbox_->deliver_waiting(u);
     announce(u, PresenceKind::login);
 }

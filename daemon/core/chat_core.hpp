@@ -69,6 +69,8 @@ struct CoreSettings {
     // one per recipient) and bytes delivered. Over it a request gets rate_limited.
     Rate user_deliveries;
     Rate user_bytes;
+    // The message of the day: one ServerNotice per line right after a successful login.
+    std::vector<std::string> motd;
 };
 
 class ChatCore : private MailboxEvents {

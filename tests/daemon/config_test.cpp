@@ -269,3 +269,19 @@ TEST_CASE("keep_restart_only keeps the running restart-only keys and takes every
     CHECK(next.presence == false);
     CHECK(next.log_level == "debug");
 }
+
+TEST_CASE("motd: lines without the final newline and trailing blank lines; CRLF; bounded and UTF-8") {
+    CHECK(parse_motd("Welcome to confab\r\n\nBe nice. \xc3\xa9\n\n \n", "motd") ==
+          std::vector<std::string>{"Welcome to confab", "", "Be nice. \xc3\xa9"});
+    CHECK(parse_motd("", "motd").empty());
+    std::string four_full_lines;
+    for (int i = 0; i < 4; ++i) four_full_lines += std::string(max_motd_line_bytes, 'x') + "\n";
+    CHECK(parse_motd(four_full_lines, "motd").size() == 4);
+    CHECK_THROWS_WITH_AS(parse_motd(std::string(max_motd_bytes + 1, 'x'), "motd"),
+                         "motd: the message of the day is over 4096 bytes", ConfigError);
+    CHECK_THROWS_WITH_AS(parse_motd("ok\n\xff\n", "motd"), "motd: the message of the day is not UTF-8", ConfigError);
+    CHECK_THROWS_WITH_AS(parse_motd("short\n" + std::string(1001, 'y'), "motd"),
+                         "motd:2: a line of the message of the day is over 1000 bytes", ConfigError);
+    CHECK_THROWS_AS(load_motd("/nonexistent/motd"), ConfigError);
+    CHECK(parse_config_text("motd_file = \"/etc/confab/motd\"\n", "t").motd_file == "/etc/confab/motd");
+}

@@ -357,6 +357,36 @@ def an_ipv6_peer_is_logged_in_brackets(workdir):
 
 
 @test
+def the_message_of_the_day_is_shown_at_login_and_reloaded(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("alice alice123\n")
+    motd = os.path.join(workdir, "motd")
+    with open(motd, "w") as f:
+        f.write("Welcome to confab.\nMaintenance on Sunday.\n")
+    d = Daemon(workdir, users, extra='motd_file = "%s"\n' % motd)
+    try:
+        code, out, err = client(d.port, "alice\nalice123\n")
+        assert "announcement from the server: Welcome to confab.\n" in out, (out, err)
+        assert "announcement from the server: Maintenance on Sunday.\n" in out, (out, err)
+        with open(motd, "w") as f:
+            f.write("New text.\n")
+        d.reload()
+        code, out, err = client(d.port, "alice\nalice123\n")
+        assert "announcement from the server: New text.\n" in out and "Sunday" not in out, (out, err)
+        # Not UTF-8: the reload is refused and the old text stays.
+        with open(motd, "wb") as f:
+            f.write(b"caf\xe9\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reload failed" in d.text(), "the reload refused")
+        assert "the message of the day is not UTF-8" in d.text(), d.text()
+        code, out, err = client(d.port, "alice\nalice123\n")
+        assert "announcement from the server: New text.\n" in out, (out, err)
+    finally:
+        d.stop()
+
+
+@test
 def state_directory_0700_and_database_0600_under_umask_000(workdir):
     users = os.path.join(workdir, "users")
     with open(users, "w") as f:

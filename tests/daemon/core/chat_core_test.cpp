@@ -1375,6 +1375,28 @@ TEST_SUITE("reload") {
         CHECK(d.env.pop<UserList>(A).names.empty());
     }
 
+    TEST_CASE("the message of the day comes right after a successful login, one notice per line") {
+        CoreSettings s;
+        s.motd = {"Welcome!", "Be nice."};
+        Driver d(s);
+        d.connect(A);
+        d.hello(A);
+        d.send(A, Login{1, "alice", "wrong"});
+        CHECK(d.env.pop<LoginResult>(A).outcome == LoginOutcome::wrong_password);
+        CHECK(d.env.pending(A) == 0); // nothing for a failed login
+        d.send(A, Login{2, "alice", "alice123"});
+        CHECK(d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
+        CHECK(d.env.pop<ServerNotice>(A).text == "Welcome!");
+        CHECK(d.env.pop<ServerNotice>(A).text == "Be nice.");
+        // A new text applies to the next login.
+        s.motd = {"Changed."};
+        d.core.update_settings(s);
+        d.connect(C);
+        d.hello(C);
+        CHECK(d.login(C, "carol", "carol123").outcome == LoginOutcome::ok);
+        CHECK(d.env.pop<ServerNotice>(C).text == "Changed.");
+    }
+
 } // TEST_SUITE reload
 
 // ====================================================================== durable state
