@@ -4,7 +4,6 @@
 #include "core/endpoint.hpp"
 #include "log.hpp"
 #include "log_flood.hpp"
-#include "net/peer_endpoint.hpp"
 #include "proto/drain.hpp"
 #include "signals.hpp"
 #include "systemd_integration.hpp"
@@ -608,7 +607,7 @@ void Server::answer(const proto::Message& request, std::vector<std::uint8_t>& ou
                 proto::ControlWhoReply r{m.request_id, {}, {}, {}, {}, {}};
                 for (const auto& u : users) {
                     const Connection* c = conns_.find(u.conn);
-                    endpoints.push_back(c ? peer_endpoint(c->fd()) : "?");
+                    endpoints.push_back(c ? c->peer() : "?"); // endpoint_string at accept
                     r.names.push_back(u.name);
                     r.login_at_ms.push_back(std::uint64_t(u.login_at_ms));
                     r.idle_s.push_back(u.idle_s);

@@ -1,7 +1,5 @@
 #include "net/peer_endpoint.hpp"
 
-#include "core/endpoint.hpp"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -26,15 +24,6 @@ PeerAddress peer_address(const sockaddr_storage& ss) {
     }
     out.host = buf;
     return out;
-}
-
-std::string peer_endpoint(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
-    PeerAddress p = peer_address(ss);
-    if (p.host == "?") return "?";
-    return endpoint_string(p.host, p.port);
 }
 
 } // namespace confab

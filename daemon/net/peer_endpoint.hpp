@@ -1,4 +1,4 @@
-// The address and port of a socket's peer as the daemon reports them:
+// The address and port of an accepted connection's peer as the daemon reports them:
 // an IPv4 client of a dual-stack listener as IPv4 (no ::ffff:), so limits per
 // address and log lines treat it like any IPv4 client. The written form is
 // core/endpoint's: 192.0.2.7:40000, [2001:db8::1]:40000, "?" if unknown.
@@ -17,6 +17,5 @@ struct PeerAddress {
 };
 
 PeerAddress peer_address(const sockaddr_storage& ss);
-std::string peer_endpoint(int fd); // getpeername, then endpoint_string
 
 } // namespace confab
