@@ -1,7 +1,9 @@
 // Who may use the control socket: root, the daemon's own user, and members of
-// the daemon's group (the peer's own gid, or any group getgrouplist(3) lists
-// for the peer uid's user). One rule, shared by the daemon and its tests.
+// the daemon's group (the peer's gid or one of its supplementary groups, as the
+// kernel recorded them at connect). One rule, shared by the daemon and its tests.
 #pragma once
+
+#include "net/unix_listener.hpp"
 
 #include <sys/types.h>
 
@@ -12,6 +14,6 @@ struct ControlIdentity {
     gid_t gid; // the daemon's group
 };
 
-bool control_peer_allowed(uid_t peer_uid, gid_t peer_gid, const ControlIdentity& self);
+bool control_peer_allowed(const PeerCredentials& peer, const ControlIdentity& self);
 
 } // namespace confab

@@ -32,12 +32,12 @@ Connection* ControlSocket::find(std::uint64_t token) {
 void ControlSocket::on_accept() {
     // The few clients an administrator runs fit in one pass; a flood waits for the next edge.
     while (listener_.accept_some(max_connections, [this](UniqueFd fd) {
-        ucred peer{};
+        PeerCredentials peer;
         const bool known = peer_credentials(fd.get(), peer);
         auto& c = *conns_.emplace_back(std::make_unique<Connection>(
             std::move(fd), next_token_++, known ? fmt::format("uid {} pid {}", peer.uid, peer.pid) : "unknown peer"));
         reactor_.add(c.fd(), c.id(), control_events);
-        if (!known || !control_peer_allowed(peer.uid, peer.gid, self_)) {
+        if (!known || !control_peer_allowed(peer, self_)) {
             log::notice("control socket: refused {} (not root, the daemon's user or a member of its group)", c.peer());
             return refuse(c, proto::Status::permission_denied,
                           "permission denied: only root, the daemon's user and its group may control it");

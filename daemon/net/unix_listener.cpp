@@ -90,9 +90,25 @@ bool UnixListener::accept_some(std::size_t budget, const std::function<void(Uniq
     return true;
 }
 
-bool peer_credentials(int fd, ucred& out) noexcept {
-    socklen_t len = sizeof out;
-    return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &out, &len) == 0 && len == sizeof out;
+bool peer_credentials(int fd, PeerCredentials& out) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) return false;
+    out.uid = cred.uid;
+    out.gid = cred.gid;
+    out.pid = cred.pid;
+    // The kernel answers ERANGE with the size it needs when the buffer is short.
+    out.groups.resize(32);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        len = socklen_t(out.groups.size() * sizeof(gid_t));
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.groups.data(), &len) == 0) {
+            out.groups.resize(len / sizeof(gid_t));
+            return true;
+        }
+        if (errno != ERANGE) return false;
+        out.groups.resize(len / sizeof(gid_t));
+    }
+    return false;
 }
 
 } // namespace confab

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace confab {
 
@@ -34,7 +35,16 @@ private:
     UniqueFd fd_;
 };
 
-// The uid, gid and pid of the process at the other end of a UNIX socket (SO_PEERCRED).
-bool peer_credentials(int fd, ucred& out) noexcept;
+// The credentials the process at the other end of a UNIX socket connected with.
+struct PeerCredentials {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    pid_t pid = 0;
+    std::vector<gid_t> groups; // its supplementary groups
+};
+
+// SO_PEERCRED and SO_PEERGROUPS: the kernel's record of the peer, so no user
+// database lookup (which may go to the network through NSS) runs on the reactor.
+bool peer_credentials(int fd, PeerCredentials& out);
 
 } // namespace confab

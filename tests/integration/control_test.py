@@ -71,11 +71,13 @@ class Daemon:
             self.proc.wait(5)
 
 
-def ctl(daemon, *args, user=None):
-    """Runs confabctl --socket; returns (exit status, stdout, stderr)."""
+def ctl(daemon, *args, user=None, groups=None):
+    """Runs confabctl --socket, as `user` with only the supplementary `groups` if given;
+    returns (exit status, stdout, stderr)."""
     cmd = [CONFABCTL, "--socket", daemon.socket] + list(args)
     if user:
-        cmd = ["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups"] + cmd
+        extra = ["--groups", ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+        cmd = ["setpriv", "--reuid", user, "--regid", "nogroup"] + extra + cmd
     r = subprocess.run(cmd, text=True, capture_output=True, timeout=WAIT)
     return r.returncode, r.stdout, r.stderr
 
@@ -302,6 +304,22 @@ def another_uid_is_refused(workdir):
         assert re.search(r"notice: control socket: refused uid 65534 pid \d+", d.log()), d.log()
         code, out, err = ctl(d, "status")
         assert code == 0, (code, out, err)
+    finally:
+        d.stop()
+
+
+@test
+def a_member_of_the_daemons_group_is_let_in(workdir):
+    if os.geteuid() != 0:
+        print("skip a_member_of_the_daemons_group_is_let_in: needs root to run confabctl as nobody")
+        return
+    os.chmod(workdir, 0o755)
+    d = Daemon(workdir)
+    try:
+        # nobody, with the daemon's group among its supplementary groups only
+        # (not in the group database): the kernel's record of the peer decides.
+        code, out, err = ctl(d, "status", user="nobody", groups=[os.getegid()])
+        assert code == 0 and "users online" in out.lower(), (code, out, err)
     finally:
         d.stop()
 
