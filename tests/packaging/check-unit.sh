@@ -62,7 +62,6 @@ for line in \
     'MemoryMax=1G' \
     'TasksMax=64' \
     'ProtectSystem=strict' \
-    'PrivateUsers=yes' \
     'MemoryDenyWriteExecute=yes' \
     'SystemCallFilter=@system-service' \
     'SystemCallFilter=~@privileged @resources' \
@@ -72,6 +71,8 @@ for line in \
 do
     grep -qxF -- "$line" "$service" || fail "$service lacks '$line'"
 done
+# Inside PrivateUsers= the control socket sees members of the daemon's group as nobody.
+grep -q '^PrivateUsers=yes' "$service" && fail "$service sets PrivateUsers=yes: confabctl would refuse group members"
 grep -qE '^ExecStart=/[^ ]*/sbin/confabd --config /[^ ]*/confab/confabd\.toml$' "$service" ||
     fail "ExecStart is not '<sbindir>/confabd --config <sysconfdir>/confab/confabd.toml'"
 if grep -q '@[a-z]*@' "$service"; then
