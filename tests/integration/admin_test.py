@@ -7,17 +7,15 @@ the end whatever happens."""
 import os
 import configparser
 import re
-import shutil
 import signal
 import socket
 import sqlite3
 import stat
 import subprocess
-import sys
-import tempfile
 import time
 
 from control_test import Client
+from scenarios import Scenarios
 from tmux_test import Screen
 
 CONFABD = os.environ["CONFABD"]
@@ -25,13 +23,7 @@ CONFAB = os.environ["CONFAB"]
 CONFAB_PASSWD = os.environ["CONFAB_PASSWD"]
 CONFABCTL = os.environ["CONFABCTL"]
 WAIT = 10.0
-failures = []
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+test = Scenarios()
 
 
 def wait_until(predicate, what, limit=WAIT):
@@ -442,16 +434,4 @@ def an_empty_users_file_says_how_to_add_the_first_user(workdir):
 
 
 if __name__ == "__main__":
-    signal.alarm(240)
-    for fn in TESTS:
-        workdir = tempfile.mkdtemp(prefix="confab-admin-")
-        try:
-            fn(workdir)
-            print("ok   %s" % fn.__name__)
-        except Exception as e:
-            failures.append(fn.__name__)
-            print("FAIL %s: %s" % (fn.__name__, e))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("%d passed, %d failed" % (len(TESTS) - len(failures), len(failures)))
-    sys.exit(1 if failures else 0)
+    test.run("confab-admin-", 240)

@@ -9,26 +9,19 @@ import os
 import queue
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
-import sys
-import tempfile
 import threading
 import time
+
+from scenarios import Scenarios
 
 CONFABD = os.environ["CONFABD"]
 CONFAB = os.environ["CONFAB"]
 CONFABCTL = os.environ["CONFABCTL"]
 WAIT = 10.0
-failures = []
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+test = Scenarios()
 
 
 class Daemon:
@@ -524,16 +517,4 @@ def the_socket_file_is_replaced_when_stale_and_removed_at_exit(workdir):
 
 
 if __name__ == "__main__":
-    signal.alarm(240)
-    for fn in TESTS:
-        workdir = tempfile.mkdtemp(prefix="confab-control-")
-        try:
-            fn(workdir)
-            print("ok   %s" % fn.__name__)
-        except Exception as e:
-            failures.append(fn.__name__)
-            print("FAIL %s: %s" % (fn.__name__, e))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("%d passed, %d failed" % (len(TESTS) - len(failures), len(failures)))
-    sys.exit(1 if failures else 0)
+    test.run("confab-control-", 240)

@@ -4,23 +4,15 @@
 Every wait is bounded; the daemon is stopped at the end whatever happens."""
 import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
+
+from scenarios import Scenarios
 
 CONFABD = os.environ["CONFABD"]
 CONFAB = os.environ["CONFAB"]
 WAIT = 10.0
-failures = []
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+test = Scenarios()
 
 
 def start_daemon(workdir, args):
@@ -110,16 +102,4 @@ def block_duration_and_timeout_flags(workdir):
 
 
 if __name__ == "__main__":
-    signal.alarm(120)
-    for fn in TESTS:
-        workdir = tempfile.mkdtemp(prefix="confab-invocation-")
-        try:
-            fn(workdir)
-            print("ok   %s" % fn.__name__)
-        except Exception as e:
-            failures.append(fn.__name__)
-            print("FAIL %s: %s" % (fn.__name__, e))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print("%d passed, %d failed" % (len(TESTS) - len(failures), len(failures)))
-    sys.exit(1 if failures else 0)
+    test.run("confab-invocation-", 120)
