@@ -621,8 +621,9 @@ void ChatCore::trust_address(UserIdx u, std::string_view peer_host, Now now) {
 void ChatCore::restore(const StoredState& state, Now now) {
     // Users removed from the users file while the daemon was down are forgotten as at a reload.
     std::set<std::string_view> gone;
+    bool any_known = false;
     auto known = [&](std::string_view name) {
-        if (find_user(name) != no_user) return true;
+        if (find_user(name) != no_user) return any_known = true;
         gone.insert(name);
         return false;
     };
@@ -672,6 +673,15 @@ void ChatCore::restore(const StoredState& state, Now now) {
     }
     log::info("restored {} stored message(s), {} block(s), {} running lock(s), {} trusted address(es)", messages,
               state.blocks.size(), locks, state.trusted.size());
+    if (!gone.empty() && !any_known) {
+        // Not one name with stored state is in the users file: more likely the
+        // wrong file (a demo one, a typo in users_file) than every user deleted.
+        // Forgetting would destroy real users' messages; keep them unrestored.
+        log::warning("none of the {} name(s) with stored messages, blocks or trusted addresses is in the users "
+                     "file; nothing is forgotten (is users_file the right file?)",
+                     gone.size());
+        return;
+    }
     for (std::string_view name : gone) {
         log::notice("forgetting the stored messages and blocks of '{}', who is no longer in the users file", name);
         env_.persist(store_op::ForgetUser{std::string(name)});

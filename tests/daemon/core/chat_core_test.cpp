@@ -1595,6 +1595,18 @@ TEST_SUITE("storage") {
         CHECK(locks[1].until_wall_ms == 0);
     }
 
+    TEST_CASE("restore: a users file with none of the stored names (the wrong file?) forgets nothing") {
+        Driver d;
+        const std::int64_t w = d.now().wall_ms;
+        StoredState st;
+        st.messages = {{1000, "zoe", "yves", w - 1, "kept for the right users file"}};
+        st.blocks = {{"yves", "xena"}};
+        d.core.restore(st, d.now());
+        CHECK(ops_of<store_op::ForgetUser>(d.env).empty());
+        d.online(B, "bob"); // the names that are in this file still log in
+        CHECK(d.env.take_all<MessageEvent>(B).empty());
+    }
+
     TEST_CASE("restore: stored messages, blocks and running lockouts come back") {
         Driver d;
         const std::int64_t w = d.now().wall_ms;
