@@ -563,6 +563,8 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
                                   m.to));
     case DepositResult::store_busy:
         return result(c, m.request_id, Status::storage_failed, "the server is too busy to store messages; try again");
+    case DepositResult::unavailable:
+        return result(c, m.request_id, Status::storage_failed, "service temporarily unavailable; try again");
     }
 }
 

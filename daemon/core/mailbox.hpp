@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,7 +54,8 @@ struct Deposit {
 
 // sender_share_full: this sender already holds its share of the recipient's
 // mailbox (three quarters of it), so one sender can never fill it for everyone else.
-enum class DepositResult : std::uint8_t { accepted, mailbox_full, sender_share_full, store_busy };
+// unavailable: the shared store (a cluster's engine) cannot be reached now.
+enum class DepositResult : std::uint8_t { accepted, mailbox_full, sender_share_full, store_busy, unavailable };
 
 // What a mailbox tells its owner.
 class MailboxEvents {
@@ -92,6 +95,20 @@ public:
     // Messages held for all recipients, committed or not.
     virtual std::size_t held() const = 0;
 };
+
+// Names for the core's user indexes, for a mailbox that keeps names (a store shared
+// by several daemons, whose user indexes differ).
+class UserDirectory {
+public:
+    virtual std::string_view name_of(UserId u) const = 0;
+    virtual std::optional<UserId> find(std::string_view name) const = 0; // a name in the users file
+protected:
+    ~UserDirectory() = default;
+};
+
+// Makes the mailbox a ChatCore talks to (default: Mailboxes over the daemon's store).
+using MailboxFactory =
+    std::function<std::unique_ptr<OfflineMailbox>(MailboxEvents&, const UserDirectory&, std::size_t capacity)>;
 
 class Mailboxes final : public OfflineMailbox {
 public:

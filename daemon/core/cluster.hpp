@@ -1,0 +1,134 @@
+// The chat core's view of the other nodes of a cluster (docs/CLUSTER.md), without I/O.
+//
+// Every node keeps a replica of what the rules need to answer at once: who is
+// online on which node (with the private-chat endpoint), last-seen times, block
+// lists and lockouts. The replica is fed by Events from the other nodes; the
+// shared engine (Redis) is the source of truth for the one session per name and
+// the offline mailboxes, and answers those asynchronously. Traffic between two
+// users of the same node never crosses this interface.
+//
+// The single-node deployment has no ClusterLink at all (ChatCore is given a
+// null one); the core then behaves exactly as before and pays nothing.
+#pragma once
+
+#include "proto/messages.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace confab {
+
+namespace cluster {
+
+// `name` is logged in on `node` since `at_wall_ms`; private chats dial
+// listen_host:listen_port (port 0: no listener). Sent at login and again when
+// the user's PrivateListen changes.
+struct Online {
+    std::string name, node;
+    std::int64_t at_wall_ms = 0;
+    std::string listen_host;
+    std::uint16_t listen_port = 0;
+};
+// `name` logged out of `node` at `at_wall_ms` (its last-seen time).
+struct Offline {
+    std::string name, node;
+    std::int64_t at_wall_ms = 0;
+};
+// A direct message for `to`, who is online on the node it is routed to.
+struct Direct {
+    std::string to, from;
+    std::uint64_t id = 0;
+    std::int64_t sent_at_ms = 0;
+    std::string text;
+};
+// A broadcast from `from` on `node`: every other node shows it to its own users
+// (except those who blocked the sender).
+struct Broadcast {
+    std::string from, node;
+    std::int64_t sent_at_ms = 0;
+    std::string text;
+};
+// `blocker` blocked (on) or unblocked `blocked`.
+struct BlockChanged {
+    std::string blocker, blocked;
+    bool on = false;
+};
+// A wrong password for Lockout key `lock_key` on another node: it counts here too.
+struct LoginFailed {
+    std::string lock_key;
+};
+// A lock on `lock_key` set (until_wall_ms > 0; INT64_MAX: until unlocked) or lifted (0).
+// admin: confabctl lock/unlock (the key is then a plain name), else a lockout.
+struct Locked {
+    std::string lock_key;
+    std::int64_t until_wall_ms = 0;
+    bool admin = false;
+};
+// Routed to `to`'s node: a PrivateInvite from `from`.
+struct Invite {
+    std::string to, from;
+    proto::Token token{};
+};
+// Routed to `to`'s node: the private pair (to, peer) ended; `revoked` tells `to`
+// with PrivateRevoked (a block), otherwise the pair is forgotten silently.
+struct PairEnded {
+    std::string to, peer;
+    bool revoked = false;
+};
+// Routed to `name`'s node: end that session (confabctl kick or lock on another node).
+struct EndSession {
+    std::string name;
+    proto::EndReason reason = proto::EndReason::kicked;
+    std::string detail;
+};
+// A ServerNotice (confabctl wall) for every user of every node.
+struct Notice {
+    std::int64_t at_wall_ms = 0;
+    std::string text;
+};
+// Made by the engine itself, never sent: `node` stopped heartbeating; its users are gone.
+struct NodeDown {
+    std::string node;
+};
+// Made by the engine itself after (re)connecting: everyone online on the other live
+// nodes, and the last-seen times it holds. Replaces the replica's remote part.
+struct Snapshot {
+    std::vector<Online> online;
+    std::vector<std::pair<std::string, std::int64_t>> last_seen; // (name, Unix ms)
+};
+
+using Event = std::variant<Online, Offline, Direct, Broadcast, BlockChanged, LoginFailed, Locked, Invite, PairEnded,
+                           EndSession, Notice, NodeDown, Snapshot>;
+
+enum class Claim : std::uint8_t {
+    claimed,     // this node now holds the name's session
+    taken,       // a live node holds it: already logged in
+    unavailable, // the engine could not be asked
+};
+
+} // namespace cluster
+
+// What the core asks of the cluster. Answers come back through the glue, which
+// forwards them to ChatCore::on_claimed / on_routed / on_cluster_event with the time.
+class ClusterLink {
+public:
+    virtual ~ClusterLink() = default;
+    // This node's id (unique in the cluster, e.g. "host:port").
+    virtual const std::string& node_id() const = 0;
+    // The engine is reachable now; when false, what needs it is refused as unavailable.
+    virtual bool available() const = 0;
+    // Claim `name`'s one session cluster-wide; answered once by on_claimed(tag, …).
+    virtual void claim(std::uint64_t tag, std::string_view name) = 0;
+    // This node's session of `name` ended: drop the claim (only if this node holds it).
+    virtual void release(std::string_view name) = 0;
+    // To every other node, best effort (Online and Offline also update the shared presence).
+    virtual void publish(const cluster::Event& e) = 0;
+    // To one node. tag != 0: answered once by on_routed(tag, delivered), where
+    // delivered says the node was listening (false: it is gone or the engine is down).
+    virtual void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) = 0;
+};
+
+} // namespace confab
