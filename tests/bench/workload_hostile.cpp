@@ -12,8 +12,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <sys/resource.h>
+#include <thread>
 
 namespace confab::bench {
 
@@ -226,6 +228,9 @@ Report run_hostile(const std::string& attack, const Options& o, Target& target) 
         }
         for (Conn* c : lo.conns)
             if (c) loop.close(*c);
+        // That login was a while ago: the 100 good users' logins come next from the same
+        // address, exactly the burst of address_connect_rate (5 s of it) by default.
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
 
     crew.start(threads + 1, [&](int t) {
