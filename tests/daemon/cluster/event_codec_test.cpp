@@ -1,0 +1,137 @@
+// The cluster's pub/sub payloads: every event survives encode -> decode, and
+// truncated, padded or garbage payloads are refused with an error.
+#include "cluster/event_codec.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace confab;
+using namespace confab::cluster;
+
+namespace {
+
+std::vector<Event> samples() {
+    proto::Token token{};
+    for (std::size_t i = 0; i < token.size(); ++i) token[i] = std::uint8_t(i * 7 + 1);
+    Snapshot snap;
+    snap.online.push_back(Online{"alice", "n1:7420", 1'700'000'000'123, "192.0.2.1", 40000});
+    snap.online.push_back(Online{"bob", "n2:7420", 1'700'000'000'456, "", 0});
+    snap.last_seen.emplace_back("carol", 1'699'999'999'000);
+    return {
+        Online{"alice", "n1:7420", 1'700'000'000'123, "2001:db8::1", 65535},
+        Offline{"alice", "n1:7420", 1'700'000'001'000},
+        Direct{"bob", "alice", 0xfedc'ba98'7654'3210ULL, 1'700'000'000'999, "héllo wörld"},
+        Broadcast{"alice", "n1:7420", 42, "to everyone"},
+        BlockChanged{"alice", "bob", true},
+        BlockChanged{"alice", "bob", false},
+        LoginFailed{"alice@192.0.2.7"},
+        Locked{"alice", INT64_MAX, true},
+        Locked{"alice", 0, false},
+        Invite{"bob", "alice", token},
+        PairEnded{"bob", "alice", true},
+        EndSession{"bob", proto::EndReason::locked, "locked by the administrator"},
+        Notice{-5, "maintenance at noon"},
+        NodeDown{"n3:7420"},
+        snap,
+        Snapshot{},
+    };
+}
+
+std::string encoded(const Event& e, std::string_view origin = "n1:7420") {
+    auto bytes = encode_event(e, origin);
+    REQUIRE(bytes);
+    return *bytes;
+}
+
+} // namespace
+
+TEST_CASE("every event type survives a round trip, with its origin") {
+    for (const Event& e : samples()) {
+        const std::string bytes = encoded(e, "node-a:7420");
+        auto out = decode_event(bytes);
+        REQUIRE(out.decoded);
+        CHECK(out.decoded->origin == "node-a:7420");
+        CHECK(out.decoded->event.index() == e.index());
+        // The encoding is injective, so equal bytes mean equal fields.
+        CHECK(encoded(out.decoded->event, "node-a:7420") == bytes);
+    }
+}
+
+TEST_CASE("decoded fields are the ones sent") {
+    auto out = decode_event(encoded(Direct{"bob", "alice", 77, -1, "hi"}));
+    REQUIRE(out.decoded);
+    const auto& d = std::get<Direct>(out.decoded->event);
+    CHECK(d.to == "bob");
+    CHECK(d.from == "alice");
+    CHECK(d.id == 77);
+    CHECK(d.sent_at_ms == -1);
+    CHECK(d.text == "hi");
+    auto on = decode_event(encoded(Online{"carol", "n2", 5, "::1", 7000}));
+    REQUIRE(on.decoded);
+    CHECK(std::get<Online>(on.decoded->event).listen_port == 7000);
+    CHECK(std::get<Online>(on.decoded->event).listen_host == "::1");
+}
+
+TEST_CASE("every truncation of every event is refused") {
+    for (const Event& e : samples()) {
+        const std::string bytes = encoded(e);
+        for (std::size_t n = 0; n < bytes.size(); ++n) {
+            auto out = decode_event(std::string_view(bytes).substr(0, n));
+            CHECK_FALSE(out.decoded);
+        }
+    }
+    CHECK(decode_event("").error == proto::DecodeError::empty_frame);
+}
+
+TEST_CASE("a trailing byte, an unknown type, bad UTF-8 and bad flags are refused") {
+    std::string bytes = encoded(LoginFailed{"alice"});
+    CHECK(decode_event(bytes + "x").error == proto::DecodeError::trailing_bytes);
+
+    std::string unknown = bytes;
+    unknown[0] = char(0);
+    CHECK(decode_event(unknown).error == proto::DecodeError::unknown_type);
+    unknown[0] = char(200);
+    CHECK(decode_event(unknown).error == proto::DecodeError::unknown_type);
+
+    std::string utf8 = bytes;
+    utf8.back() = char(0xff); // inside "alice"
+    CHECK(decode_event(utf8).error == proto::DecodeError::bad_utf8);
+
+    std::string flag = encoded(BlockChanged{"a", "b", true});
+    flag.back() = char(2);
+    CHECK_FALSE(decode_event(flag).decoded);
+
+    std::string reason = encoded(EndSession{"bob", proto::EndReason::kicked, ""});
+    reason[reason.size() - 3] = char(99); // the reason byte, before the empty detail's length
+    CHECK_FALSE(decode_event(reason).decoded);
+}
+
+TEST_CASE("a snapshot announcing more entries than its payload holds is refused before allocating") {
+    std::string bytes = encoded(Snapshot{});
+    // type, origin, then the online count: make it 2^32 - 1.
+    const std::size_t count_at = 1 + 2 + std::string("n1:7420").size();
+    for (std::size_t i = 0; i < 4; ++i) bytes[count_at + i] = char(0xff);
+    auto out = decode_event(bytes);
+    CHECK_FALSE(out.decoded);
+    CHECK(out.error == proto::DecodeError::truncated);
+}
+
+TEST_CASE("random garbage never crashes the decoder") {
+    std::mt19937 rng(12345);
+    std::size_t accepted = 0;
+    for (int round = 0; round < 20000; ++round) {
+        std::string bytes(rng() % 64, '\0');
+        for (char& c : bytes) c = char(rng());
+        if (!bytes.empty()) bytes[0] = char(1 + rng() % 13); // a real type byte, to reach the fields
+        accepted += decode_event(bytes).decoded.has_value();
+    }
+    CHECK(accepted < 20000);
+}
+
+TEST_CASE("a string field over 65535 bytes cannot be encoded") {
+    CHECK_FALSE(encode_event(Notice{0, std::string(70000, 'x')}, "n1"));
+}
