@@ -22,6 +22,12 @@ inline constexpr const char* hashed_password = "storm-password";
 // (one hash computed once and shared: the daemon still pays full cost per login).
 std::string users_file_text(std::int64_t plain, std::int64_t hashed);
 
+// Small helpers shared with the redis-server process.
+std::string read_text_file(const std::string& path);
+void write_text_file(const std::string& path, const std::string& text); // throws on failure
+std::string make_temp_dir();                                            // under $TMPDIR, else /tmp
+std::uint16_t pick_free_port();                                         // on 127.0.0.1; 0 if none
+
 struct ProcSample {
     bool ok = false;
     std::uint64_t cpu_us = 0;   // utime + stime, all threads (clock-tick resolution)
@@ -30,6 +36,8 @@ struct ProcSample {
     std::uint64_t hwm_bytes = 0; // VmHWM: the peak RSS since the process started
 };
 ProcSample sample_process(int pid);
+// Summed over processes (all of a cluster's): CPU and RSS add up; ok only if every sample was.
+ProcSample& operator+=(ProcSample& sum, const ProcSample& one);
 
 struct DaemonSetup {
     std::int64_t plain_users = 0;
@@ -38,6 +46,11 @@ struct DaemonSetup {
     std::string extra_config; // TOML lines appended to the generated config (e.g. raised limits)
     // Lift timeout, login_timeout and max_connections out of the way (false: the daemon's defaults).
     bool lift_limits = true;
+    // A cluster node: the users file the nodes share (written once; empty: the daemon's own),
+    // and its [cluster] settings (empty redis: the local engine).
+    std::string users_file;
+    std::string redis; // host:port
+    std::string node_id;
 };
 
 // Lines of a log file from byte `offset` on, and the first of them.
@@ -75,17 +88,6 @@ private:
     bool reaped_ = false;
     int status_ = 0;
     std::uint16_t port_ = 0;
-};
-
-// What a workload talks to: our daemon or --connect's.
-struct Target {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 0;
-    int pid = 0; // 0: unknown, no /proc figures
-    Daemon* daemon = nullptr;
-
-    bool alive() const;
-    ProcSample sample() const { return pid > 0 ? sample_process(pid) : ProcSample{}; }
 };
 
 } // namespace confab::bench

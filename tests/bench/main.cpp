@@ -1,6 +1,7 @@
 // confab-bench: runs the selected workloads against confabd (one fresh
 // daemon per workload, or --connect's) and prints one result line each.
 // Exit status 0 only if every workload completed without loss.
+#include "cluster_proc.hpp"
 #include "daemon_proc.hpp"
 #include "options.hpp"
 #include "session.hpp"
@@ -72,9 +73,14 @@ int main(int argc, char** argv) {
                 wo.resume = wo.resume || prefix == "tls-resume:";
                 w = w.substr(prefix.size());
             }
+        if (w.rfind("same-node:", 0) == 0) {
+            wo.same_node = true;
+            w = w.substr(10);
+        }
         if (w.rfind("hostile-", 0) == 0) wo.tls = wo.resume = false; // attacks speak plain TCP
         Target target;
         std::unique_ptr<Daemon> daemon;
+        std::unique_ptr<Cluster> cluster;
         std::unique_ptr<TlsClient> tls;
         std::optional<Report> rep;
         try {
@@ -82,6 +88,12 @@ int main(int argc, char** argv) {
                 target.host = o.connect_host;
                 target.port = o.connect_port;
                 target.pid = o.pid;
+            } else if (o.nodes > 1) {
+                cluster = std::make_unique<Cluster>(wo, setup_for(w, wo));
+                target.port = cluster->node(0).port();
+                target.pid = cluster->node(0).pid();
+                target.cluster = cluster.get();
+                target.pair_span = wo.same_node ? 2 : 1;
             } else {
                 daemon = std::make_unique<Daemon>(wo, setup_for(w, wo));
                 target.port = daemon->port();
@@ -108,10 +120,20 @@ int main(int argc, char** argv) {
         }
         set_client_tls(nullptr);
         if (wo.tls) rep->tag(wo.resume ? "tls+resume" : "tls");
+        if (o.nodes > 1) {
+            rep->param("nodes", o.nodes);
+            if (wo.same_node) rep->param("same_node", 1);
+            rep->note("redis_aof", o.redis_aof);
+        }
         if (daemon) {
             if (!rep->ok()) fmt::print(stderr, "confabd log (tail):\n{}\n", daemon->log_tail());
             int status = daemon->stop(30);
             if (status != 0) rep->fail(fmt::format("confabd did not stop cleanly (status {})", status));
+        }
+        if (cluster) {
+            if (!rep->ok()) fmt::print(stderr, "cluster logs (tails):\n{}\n", cluster->log_tails());
+            int status = cluster->stop(30);
+            if (status != 0) rep->fail(fmt::format("a cluster process did not stop cleanly (status {})", status));
         }
         all_ok = all_ok && rep->ok();
         if (o.json) {

@@ -30,6 +30,18 @@ Target:
   --keep-dir            keep the daemon's temp dir (config, users, log)
   --set KEY=VALUE       passed on to the started confabd as --set KEY=VALUE (repeatable)
 
+Cluster (docs/CLUSTER.md):
+  --nodes N             start a redis-server (127.0.0.1, ephemeral port, temp dir, no RDB)
+                        and N confabd nodes ([cluster] engine = "redis", node ids node0..,
+                        one users file); user u logs in on node u % N, so the two users of
+                        a direct pair are on different nodes. CPU and RSS figures are the
+                        sum over every node and redis-server. Default workloads: direct,
+                        direct with --same-node, fanout, idle, login, store
+  --same-node           direct: both users of a pair on one node (pairs spread over nodes)
+  --redis-server PATH   redis-server binary (default redis-server on PATH)
+  --redis-aof MODE      always (appendonly yes, appendfsync always: the prescribed
+                        setting; default), everysec, or no (appendonly no)
+
 Client:
   --tls                 TLS 1.3: the started daemon gets a certificate made at run time
                         (openssl req, ECDSA P-256, in its temp dir) and every session
@@ -116,6 +128,10 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         resume,
         json,
         smoke,
+        nodes,
+        same_node,
+        redis_server,
+        redis_aof,
         print_users
     };
     static const option longopts[] = {
@@ -159,6 +175,10 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         {"resume", no_argument, nullptr, resume},
         {"json", no_argument, nullptr, json},
         {"smoke", no_argument, nullptr, smoke},
+        {"nodes", required_argument, nullptr, nodes},
+        {"same-node", no_argument, nullptr, same_node},
+        {"redis-server", required_argument, nullptr, redis_server},
+        {"redis-aof", required_argument, nullptr, redis_aof},
         {"print-users", required_argument, nullptr, print_users},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
@@ -236,6 +256,13 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         case resume: o.resume = true; break;
         case json: o.json = true; break;
         case smoke: o.smoke = true; break;
+        case nodes: ok = parse_num(a, o.nodes) && o.nodes >= 1 && o.nodes <= 64; break;
+        case same_node: o.same_node = true; break;
+        case redis_server: o.redis_server = a; break;
+        case redis_aof:
+            ok = a == "always" || a == "everysec" || a == "no";
+            o.redis_aof = a;
+            break;
         case print_users: ok = parse_num(a, o.print_users) && o.print_users >= 0; break;
         default: ok = false;
         }
@@ -261,6 +288,13 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
         }
     }
     if (o.resume && !o.tls) return bad("--resume needs --tls");
+    if (o.nodes > 1) {
+        if (!o.connect_host.empty()) return bad("--nodes starts its own cluster: not with --connect");
+        if (o.tls) return bad("--nodes runs plaintext only (each node would present its own certificate)");
+        for (const auto& w : o.workloads)
+            if (w.rfind("hostile-", 0) == 0) return bad("hostile attacks run against one daemon: not with --nodes");
+        if (o.workloads.empty()) o.workloads = {"direct", "same-node:direct", "fanout", "idle", "login", "store"};
+    }
     if (o.workloads.empty()) {
         o.workloads = {"direct", "fanout", "idle", "login", "store"};
         if (o.smoke) add_hostile();

@@ -25,6 +25,13 @@ struct Options {
     bool keep_dir = false;               // keep the temp dir (logs, config) for inspection
     std::vector<std::string> daemon_set; // --set KEY=VALUE, passed on to the started confabd
 
+    // --nodes N (> 1): the bench's own cluster, a redis-server and N confabd nodes
+    // with [cluster] engine = "redis"; sessions spread over the nodes.
+    int nodes = 1;
+    std::string redis_server = "redis-server"; // binary, found on PATH
+    std::string redis_aof = "always";          // always | everysec | no (appendonly off)
+    bool same_node = false;                    // direct: each pair's two users on one node
+
     // TLS 1.3 between the bench and the started daemon (certificate made at run time).
     bool tls = false;
     bool resume = false; // with --tls: every measured connection resumes a saved session

@@ -31,8 +31,8 @@ bool parse_stamp(std::string_view text, Clock& sent, std::uint32_t& seq) {
     return r1.ec == std::errc{} && r2.ec == std::errc{};
 }
 
-LoginDriver::LoginDriver(Loop& loop, const sockaddr_in& server, LoginBatch batch)
-    : loop_(loop), server_(server), batch_(std::move(batch)), conns_(batch_.users.size(), nullptr) {
+LoginDriver::LoginDriver(Loop& loop, Servers servers, LoginBatch batch)
+    : loop_(loop), servers_(std::move(servers)), batch_(std::move(batch)), conns_(batch_.users.size(), nullptr) {
     started_ = now_ns();
 }
 
@@ -41,7 +41,7 @@ void LoginDriver::pump() {
         std::size_t i = next_++;
         std::uint32_t src = batch_.spread_sources ? source_ip_for(batch_.source_offset + i) : 0;
         std::string err;
-        Conn* c = loop_.connect(server_, src, err);
+        Conn* c = loop_.connect(servers_.of(batch_.users[i]), src, err);
         if (!c) {
             error_ = fmt::format("session {}: {}", i, err);
             return;
@@ -101,8 +101,8 @@ LoginOutcome LoginDriver::outcome() const {
     return o;
 }
 
-LoginOutcome login_all(Loop& loop, const sockaddr_in& server, LoginBatch batch, Clock deadline) {
-    LoginDriver d(loop, server, std::move(batch));
+LoginOutcome login_all(Loop& loop, const Servers& servers, LoginBatch batch, Clock deadline) {
+    LoginDriver d(loop, servers, std::move(batch));
     d.pump();
     loop.flush();
     while (!d.done() && now_ns() < deadline) {

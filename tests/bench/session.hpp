@@ -25,6 +25,22 @@ struct Credentials {
 };
 using CredentialsFn = std::function<Credentials(std::uint32_t user)>;
 
+// Where each user logs in: one daemon, or the nodes of a cluster. User u goes
+// to node (u / span) % N: span 1 puts the two users of a direct pair (2p, 2p+1)
+// on different nodes, span 2 keeps each pair on one node.
+class Servers {
+public:
+    Servers(const sockaddr_in& one) : nodes_{one} {} // implicit: a lone daemon is a Servers of one
+    Servers(std::vector<sockaddr_in> nodes, std::uint32_t span) : nodes_(std::move(nodes)), span_(span) {}
+    const sockaddr_in& of(std::uint32_t user) const { return nodes_[(user / span_) % nodes_.size()]; }
+    const sockaddr_in& first() const { return nodes_.front(); }
+    std::size_t size() const { return nodes_.size(); }
+
+private:
+    std::vector<sockaddr_in> nodes_;
+    std::uint32_t span_ = 1;
+};
+
 struct LoginBatch {
     std::vector<std::uint32_t> users; // user indices to log in
     CredentialsFn credentials;
@@ -40,12 +56,13 @@ struct LoginOutcome {
     Clock started = 0, finished = 0;
 };
 
-// Starts the handshakes of `batch` (Hello + Login pipelined), keeping at most
+// Starts the handshakes of `batch` (Hello + Login pipelined, each user to its
+// node of `servers`), keeping at most
 // `concurrency` in flight, and polls until all are online or `deadline`.
 // Frames other than the handshake's are passed to `other` (may be empty).
 class LoginDriver {
 public:
-    LoginDriver(Loop& loop, const sockaddr_in& server, LoginBatch batch);
+    LoginDriver(Loop& loop, Servers servers, LoginBatch batch);
     // Call after each poll (or use run()). True once every login finished.
     bool done() const { return finished_ == batch_.users.size() || !error_.empty(); }
     // Frame/close hooks to call from the loop's callbacks; return true if consumed.
@@ -57,7 +74,7 @@ public:
 
 private:
     Loop& loop_;
-    sockaddr_in server_;
+    Servers servers_;
     LoginBatch batch_;
     std::vector<Conn*> conns_;
     std::size_t next_ = 0, finished_ = 0, in_flight_ = 0;
@@ -66,7 +83,7 @@ private:
 };
 
 // Runs a LoginDriver alone on `loop` until done or deadline.
-LoginOutcome login_all(Loop& loop, const sockaddr_in& server, LoginBatch batch, Clock deadline);
+LoginOutcome login_all(Loop& loop, const Servers& servers, LoginBatch batch, Clock deadline);
 
 // Message text: "<16 hex ns> <8 hex seq> " padded with '.' to `size` bytes.
 void stamp_text(std::string& buf, std::size_t size, Clock sent, std::uint32_t seq);

@@ -48,7 +48,7 @@ Report run_direct(const Options& o, Target& target) {
     const int threads = std::min(o.threads, o.pairs);
     const double limit_s = deadline_seconds(o, 60 + double(o.messages) / 20000 + o.duration_s);
     const Clock deadline = deadline_after(limit_s);
-    const sockaddr_in server = make_address(target.host, target.port);
+    const Servers servers = target.servers();
 
     Crew crew(threads);
     std::mutex merge_mutex;
@@ -67,7 +67,7 @@ Report run_direct(const Options& o, Target& target) {
         }
         batch.credentials = [](std::uint32_t u) { return Credentials{plain_user(u), plain_password(u)}; };
         batch.concurrency = o.concurrency;
-        LoginOutcome lo = login_all(loop, server, batch, deadline);
+        LoginOutcome lo = login_all(loop, servers, batch, deadline);
         if (!lo.ok) crew.fail("login: " + lo.error);
 
         std::vector<PairTraffic::Pair> pairs;

@@ -22,7 +22,7 @@ Report run_fanout(const Options& o, Target& target) {
     const std::uint64_t K = std::uint64_t(o.users);
     const double limit_s = deadline_seconds(o, 60 + double(K) / 500 + double(B * K) / 200000);
     const Clock deadline = deadline_after(limit_s);
-    const sockaddr_in server = make_address(target.host, target.port);
+    const Servers servers = target.servers();
 
     Crew crew(threads);
     std::vector<Clock> sent_at(B, 0);
@@ -48,7 +48,7 @@ Report run_fanout(const Options& o, Target& target) {
         batch.concurrency = std::max(1, o.concurrency / threads);
         batch.spread_sources = K > 20000;
         batch.source_offset = std::uint64_t(t) * 7919;
-        LoginOutcome lo = login_all(loop, server, batch, deadline);
+        LoginOutcome lo = login_all(loop, servers, batch, deadline);
         if (!lo.ok) crew.fail("login: " + lo.error);
         Conn* sender = t == 0 && lo.ok ? lo.conns[0] : nullptr;
 

@@ -23,7 +23,7 @@ Report run_login(const Options& o, Target& target) {
     const int threads = std::max(1, std::min(o.threads, o.login_pairs));
     const double limit_s = deadline_seconds(o, 60 + double(o.logins) / 20);
     const Clock deadline = deadline_after(limit_s);
-    const sockaddr_in server = make_address(target.host, target.port);
+    const Servers servers = target.servers();
     constexpr double warmup_s = 0.2, cooldown_s = 0.2;
 
     Crew crew(2 * threads);
@@ -49,7 +49,7 @@ Report run_login(const Options& o, Target& target) {
                 batch.users.push_back(std::uint32_t(2 * p + 1));
             }
             batch.credentials = [](std::uint32_t u) { return Credentials{plain_user(u), plain_password(u)}; };
-            LoginOutcome lo = login_all(loop, server, batch, deadline);
+            LoginOutcome lo = login_all(loop, servers, batch, deadline);
             if (!lo.ok) crew.fail("login of the traffic pairs: " + lo.error);
             std::vector<PairTraffic::Pair> pairs;
             if (lo.ok)
@@ -94,7 +94,7 @@ Report run_login(const Options& o, Target& target) {
                     break;
                 }
                 if (storm_role && !driver && now >= storm_start) {
-                    driver.emplace(loop, server, storm);
+                    driver.emplace(loop, servers, storm);
                     driver->pump();
                 }
                 if (driver && !storm_done && driver->done()) {

@@ -140,7 +140,7 @@ Report run_store(const Options& o, Target& target) {
     const int threads = std::max(1, std::min(o.threads, std::max(o.store_pairs, o.store_senders)));
     const double limit_s = deadline_seconds(o, 60 + double(o.store_messages) / 500);
     const Clock deadline = deadline_after(limit_s);
-    const sockaddr_in server = make_address(target.host, target.port);
+    const Servers servers = target.servers();
     constexpr double warmup_s = 0.2, cooldown_s = 0.2;
     // User indices: pairs 0..2P-1, then the senders, then their recipients.
     const std::int64_t first_sender = 2 * std::int64_t(o.store_pairs);
@@ -169,7 +169,7 @@ Report run_store(const Options& o, Target& target) {
         }
         batch.credentials = [](std::uint32_t u) { return Credentials{plain_user(u), plain_password(u)}; };
         batch.concurrency = o.concurrency;
-        LoginOutcome lo = login_all(loop, server, batch, deadline);
+        LoginOutcome lo = login_all(loop, servers, batch, deadline);
         if (!lo.ok) crew.fail("login of the pairs and senders: " + lo.error);
         std::vector<PairTraffic::Pair> pairs;
         std::vector<StoreSenders::Sender> senders;
@@ -258,11 +258,13 @@ Report run_store(const Options& o, Target& target) {
 
     crew.sync();
     const ProcSample before = target.sample();
+    const std::uint64_t redis_before = target.redis_used_memory();
     phase_start = now_ns();
     store_start = phase_start + Clock(warmup_s * 1e9);
     crew.sync();
     crew.sync();
     const ProcSample after = target.sample();
+    const std::uint64_t redis_after = target.redis_used_memory(); // every stored message still queued
     crew.join();
 
     const double store_secs = store_end > store_start ? double(store_end - store_start) / 1e9 : NAN;
@@ -279,6 +281,12 @@ Report run_store(const Options& o, Target& target) {
     rep.latency("ack_", ack_latency);
     rep.figure("messages_sent", double(sent), "");
     rep.figure("messages_received", double(received), "");
+    if (redis_before > 0 && redis_after > 0 && stored > 0) {
+        const double per = (double(redis_after) - double(redis_before)) / double(stored);
+        rep.figure("redis_used_memory_bytes", double(redis_after), "");
+        rep.figure("redis_bytes_per_stored", per,
+                   fmt::format("redis_per_stored={:.0f}B ({}B text)", per, o.text_bytes));
+    }
     if (target.daemon) {
         const std::string fs = volatile_fs(target.daemon->state_dir());
         if (!fs.empty()) {

@@ -3,17 +3,14 @@
 // the daemon died or the deadline passed).
 #pragma once
 
+#include "crew.hpp"
 #include "daemon_proc.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "target.hpp"
 
-#include <atomic>
-#include <barrier>
-#include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace confab::bench {
 
@@ -28,40 +25,6 @@ Report run_store(const Options& opts, Target& target);
 // hostile-<attack>: `attack` is one of attack_names() (attacks.hpp).
 Report run_hostile(const std::string& attack, const Options& opts, Target& target);
 DaemonSetup hostile_setup(const Options& opts);
-
-// Worker threads that meet the main thread at phase boundaries: main waits
-// at each sync() for all workers, samples /proc, and releases them.
-class Crew {
-public:
-    explicit Crew(int workers) : barrier_(workers + 1) {}
-    void sync() { barrier_.arrive_and_wait(); }
-    template <class Fn>
-    void start(int workers, Fn fn) {
-        for (int t = 0; t < workers; ++t) threads_.emplace_back([fn, t] { fn(t); });
-    }
-    void join() {
-        for (auto& th : threads_) th.join();
-        threads_.clear();
-    }
-    // First failure of any worker; workers keep arriving at barriers after it.
-    void fail(const std::string& why) {
-        std::lock_guard lock(mutex_);
-        if (error_.empty()) error_ = why;
-        failed_ = true;
-    }
-    bool failed() const { return failed_.load(); }
-    std::string error() const {
-        std::lock_guard lock(mutex_);
-        return error_;
-    }
-
-private:
-    std::barrier<> barrier_;
-    std::vector<std::thread> threads_;
-    mutable std::mutex mutex_;
-    std::string error_;
-    std::atomic<bool> failed_{false};
-};
 
 double deadline_seconds(const Options& opts, double derived);
 
