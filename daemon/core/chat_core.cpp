@@ -374,7 +374,8 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
     if (auto value = locked_value(name, key, now)) return login_result(c, rid, LoginOutcome::locked, *value);
     if (!password_ok) {
         // packaging/fail2ban/confabd.conf matches this line: failed login for 'NAME' from HOST:PORT ([IPv6]:PORT)
-        log::flood(log::Flood::failed_login, log::Level::notice, "failed login for '{}' from {}", name, s.endpoint);
+        log::flood_from(log::Flood::failed_login, s.peer_host, log::Level::notice, "failed login for '{}' from {}",
+                        name, s.endpoint);
         addresses_.record_failure(s.peer_host, now.mono);
         auto f = lockout_.record_failure(key, now.mono);
         if (f.attempts_left > 0) {

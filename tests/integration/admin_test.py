@@ -281,25 +281,58 @@ FAIL2BAN_HOST = (r"(?:(?:::f{4,6}:)?(?P<ip4>(?:\d{1,3}\.){3}\d{1,3})"
                  r"|(?P<dns>[\w\-.^_]*\w))")
 
 
-def fail2ban_filter():
-    """The shipped filter's failregex, as fail2ban would compile it."""
+def fail2ban_filters():
+    """The shipped filter's failregex lines, as fail2ban would compile them (one regex per line)."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging", "fail2ban",
                              "confabd.conf"))
-    return re.compile(parser["Definition"]["failregex"].replace("<HOST>", FAIL2BAN_HOST))
+    return [re.compile(line.strip().replace("<HOST>", FAIL2BAN_HOST))
+            for line in parser["Definition"]["failregex"].splitlines() if line.strip()]
+
+
+def fail2ban_hosts(d):
+    """The host of each line of the daemon's log that the filter matches, in order."""
+    patterns = fail2ban_filters()
+    hosts = []
+    for line in d.text().splitlines():
+        for pattern in patterns:
+            m = pattern.search(line)
+            if m:
+                assert " notice: " in line, line
+                hosts.append(m.group("ip4") or m.group("ip6"))
+                break
+    return hosts
 
 
 def failed_login_hosts(d, count):
     """The hosts the filter finds in the daemon's log, once `count` failed-login lines are there."""
-    pattern = fail2ban_filter()
     wait_until(lambda: d.text().count("failed login for") >= count, "%d failed-login lines" % count)
-    hosts = []
-    for line in d.text().splitlines():
-        m = pattern.search(line)
-        if m:
-            assert " notice: " in line, line
-            hosts.append(m.group("ip4") or m.group("ip6"))
-    return hosts
+    return fail2ban_hosts(d)
+
+
+@test
+def a_storm_of_failed_logins_is_summarised_per_address_for_the_fail2ban_filter(workdir):
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("alice alice123\n")
+    # More wrong passwords than the 20 lines per 10 s the daemon writes one by one
+    # (even if the attempts straddle two of its 10 s intervals).
+    attempts = 45
+    d = Daemon(workdir, users, extra="address_failed_logins = 1000\n")
+    try:
+        for k in range(attempts):
+            client(d.port, "mallory%d\nguess\n" % k)
+
+        def summarised():
+            return [int(n) for n in re.findall(r"notice: \.\.\. (\d+) more failed logins from 127\.0\.0\.1 in the last "
+                                               r"10 s \(not logged one by one\)\n", d.text())]
+        wait_until(lambda: d.text().count("failed login for") + sum(summarised()) == attempts,
+                   "every failed login logged or summarised", limit=25)
+        one_by_one = d.text().count("failed login for")
+        assert summarised() and one_by_one <= 40, d.text()
+        assert fail2ban_hosts(d) == ["127.0.0.1"] * (one_by_one + len(summarised())), d.text()
+    finally:
+        d.stop()
 
 
 @test
