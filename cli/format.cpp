@@ -175,7 +175,8 @@ std::optional<std::string> format_result(const PendingRequest& request, const pr
             return fmt::format("message to {} stored for delivery at next login", printable(request.target));
         return std::nullopt;
     case RequestKind::broadcast:
-        if (r.code == proto::Status::ok_partial) return "your message could not be delivered to some recipients";
+        if (r.code == proto::Status::ok_partial) // the server says who was missed (blockers, or other servers)
+            return r.detail.empty() ? "your message could not be delivered to some recipients" : printable(r.detail);
         return std::nullopt;
     case RequestKind::block: return fmt::format("{} is blocked", printable(request.target));
     case RequestKind::unblock: return fmt::format("{} is unblocked", printable(request.target));
@@ -193,7 +194,7 @@ std::string format_login_refusal(const proto::LoginResult& r, std::string_view n
         if (r.value == proto::lock_until_unlocked) return "error: account locked by the administrator";
         return fmt::format("error: account locked, try again in {}", plural(r.value, "second"));
     case proto::LoginOutcome::already_logged_in: return fmt::format("error: {} is already logged in", printable(name));
-    case proto::LoginOutcome::unavailable: return "error: the server cannot check passwords right now, try again later";
+    case proto::LoginOutcome::unavailable: return "error: the server cannot log you in right now, try again later";
     case proto::LoginOutcome::too_many_attempts:
         return fmt::format("error: too many attempts from your address, retry in {}", plural(r.value, "second"));
     case proto::LoginOutcome::ok: break;

@@ -43,6 +43,7 @@ std::string_view to_string(Status s) noexcept {
     case Status::login_timeout: return "no login before the deadline";
     case Status::server_busy: return "server busy";
     case Status::permission_denied: return "permission denied";
+    case Status::unavailable: return "service temporarily unavailable";
     }
     return "unknown status";
 }

@@ -51,6 +51,7 @@ enum class Status : std::uint16_t {
     login_timeout = 41,     // no login within the handshake deadline
     server_busy = 42,       // connection limit reached
     permission_denied = 43, // control socket: the peer's uid is not allowed
+    unavailable = 44,       // a cluster's shared engine cannot be reached now; try again
 };
 
 std::string_view to_string(Status s) noexcept;

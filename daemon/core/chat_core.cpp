@@ -36,12 +36,16 @@ std::int64_t idle_warning_lead(std::int64_t timeout_ms) {
 }
 } // namespace
 
-ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users)
+ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users, ClusterLink* cluster, MailboxFactory mailboxes)
     : env_(env), settings_(settings), lockout_(settings.block_duration_ms), addresses_(settings.address),
-      mailbox_(std::make_unique<Mailboxes>(
-          static_cast<MailboxEvents&>(*this), [&env](StoreOp op) { return env.persist(std::move(op)); },
-          settings.max_offline_messages)) {
+      cluster_(cluster) {
     install_users(std::move(users));
+    MailboxEvents& events = *this;
+    if (mailboxes)
+        mailbox_ = mailboxes(events, static_cast<const UserDirectory&>(*this), settings.max_offline_messages);
+    else
+        mailbox_ = std::make_unique<Mailboxes>(
+            events, [&env](StoreOp op) { return env.persist(std::move(op)); }, settings.max_offline_messages);
 }
 
 template <class M>

@@ -4,10 +4,14 @@
 // hash results, and answers through CoreEnv: frames to send, connections to
 // close, timers to arm, passwords to verify. The reactor owns the sockets; tests drive this
 // class directly with a fake environment and clock.
+// In a cluster (docs/CLUSTER.md) it is one node: a ClusterLink claims sessions and
+// carries events to the other nodes, whose users it keeps a replica of
+// (chat_core_cluster.cpp); without one it is the whole service.
 // Single-threaded: every call comes from the reactor thread.
 #pragma once
 
 #include "core/address_limits.hpp"
+#include "core/cluster.hpp"
 #include "core/counters.hpp"
 #include "core/credentials.hpp"
 #include "core/lockout.hpp"
@@ -26,6 +30,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace confab {
@@ -73,9 +78,11 @@ struct CoreSettings {
     std::vector<std::string> motd;
 };
 
-class ChatCore : private MailboxEvents {
+class ChatCore : private MailboxEvents, private UserDirectory {
 public:
-    ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users);
+    // cluster: null for a single node. mailboxes: null for Mailboxes over env.persist.
+    ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users, ClusterLink* cluster = nullptr,
+             MailboxFactory mailboxes = {});
 
     // May a connection from `peer_host` be accepted? Asked before on_connect;
     // a refusal carries the status and text to send before closing.
@@ -97,6 +104,16 @@ public:
     void restore(const StoredState& state, Now now);
     // Tells every client the server is stopping and closes them all.
     void shutdown();
+
+    // ---- the cluster (only with a ClusterLink), answers and events the glue forwards
+    // The claim `tag` of a login was answered.
+    void on_claimed(std::uint64_t tag, cluster::Claim result, Now now);
+    // The Direct sent with `tag` reached its node (delivered) or not.
+    void on_routed(std::uint64_t tag, bool delivered, Now now);
+    void on_cluster_event(const cluster::Event& e, Now now);
+    // The engine lost (false) or regained (true) the shared state.
+    void on_cluster_available(bool up, Now now);
+    std::size_t remote_online_count() const noexcept { return remote_.size(); } // users online on other nodes
 
     void update_settings(const CoreSettings& s);
     // New credentials (SIGHUP): changed passwords apply at next login; sessions stay.
@@ -151,7 +168,7 @@ private:
         TokenBucket deliveries, bytes;   // what this user has sent lately (user_deliveries, user_bytes)
         TrustedAddresses trusted;        // where this user last logged in from
     };
-    enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, online };
+    enum class State : std::uint8_t { awaiting_hello, awaiting_login, verifying, claiming, online };
     struct Session {
         State state = State::awaiting_hello;
         UserIdx user = no_user;
@@ -162,8 +179,9 @@ private:
         std::string listen_host;  // private-chat listener; empty = peer_host
         std::uint16_t listen_port = 0;
         std::int64_t login_at_ms = 0; // Unix milliseconds, once online
-        // while verifying
+        // while verifying (job) or claiming (claim_tag)
         std::uint64_t job = 0;
+        std::uint64_t claim_tag = 0;
         std::uint32_t login_request = 0;
         std::string login_name;
         std::string login_lock; // the Lockout key the attempt counts under
@@ -186,6 +204,8 @@ private:
     void handle_hello(ConnId c, Session& s, const proto::Hello& m, Now now);
     void handle_login(ConnId c, Session& s, const proto::Login& m, Now now);
     void finish_login(ConnId c, Session& s, bool password_ok, Now now);
+    // The password was right: claim the name cluster-wide, or log in at once on a single node.
+    void accept_login(ConnId c, Session& s, UserIdx u, std::string key, Now now);
     void complete_login(ConnId c, Session& s, UserIdx u, Now now);
     void handle_command(ConnId c, Session& s, const proto::Message& m, Now now);
     // Charges `from` for `deliveries` and `bytes`; false (and a rate_limited answer) when over its rate.
@@ -204,6 +224,11 @@ private:
     // MailboxEvents
     void settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_view error) override;
     bool deliver(UserIdx to, const StoredMessage& m) override;
+    // UserDirectory
+    std::string_view name_of(UserId u) const override { return users_[u].name; }
+    std::optional<UserId> find(std::string_view name) const override;
+    // Keeps a message for offline `to` and answers `reply` (conn 0: nobody).
+    void deposit(const Deposit& d);
     std::uint64_t next_message_id(Now now);
     void lock_timer(const std::string& name, TimePoint until);
     // Where a Login for `name` from `peer_host` counts its failures: the name's
@@ -211,6 +236,39 @@ private:
     std::string lock_key(std::string_view name, std::string_view peer_host) const;
     void trust_address(UserIdx u, std::string_view peer_host, Now now);
     void revoke_private(UserIdx a, UserIdx b);
+    // Lifts `name`'s administrative lock and lockouts (its own and its trusted addresses');
+    // `persist`: this node is where it was asked. Returns whether anything was locked.
+    bool lift_locks(UserIdx u, bool persist, Now now);
+
+    // ---- the cluster's side (chat_core_cluster.cpp); each is called only with cluster_ set
+    struct RemoteUser { // online on another node
+        std::string node;
+        std::int64_t login_at_ms = 0;
+        std::string listen_host; // the effective private-chat host
+        std::uint16_t listen_port = 0;
+    };
+    const RemoteUser* remote(UserIdx u) const; // null: not online on another node (or no cluster)
+    bool online_anywhere(UserIdx u) const { return users_[u].conn != 0 || remote(u) != nullptr; }
+    cluster::Online online_event(UserIdx u, const Session& s) const;
+    void claim(ConnId c, Session& s, UserIdx u, bool reclaim);
+    void left_cluster(UserIdx u, Now now); // a local session of `u` ended
+    void route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx to, const RemoteUser& r, std::uint64_t id,
+                      std::string_view text, Now now);
+    void remote_online(const cluster::Online& e, Now now);
+    void remote_offline(UserIdx u, TimePoint seen, Now now);
+    void remote_direct(const cluster::Direct& e, Now now);
+    void remote_broadcast(const cluster::Broadcast& e);
+    void remote_block(const cluster::BlockChanged& e);
+    void remote_login_failed(const cluster::LoginFailed& e, Now now);
+    void remote_locked(const cluster::Locked& e, Now now);
+    void remote_invite(const cluster::Invite& e);
+    void remote_pair_ended(const cluster::PairEnded& e);
+    void remote_end_session(const cluster::EndSession& e, Now now);
+    void remote_notice(const cluster::Notice& e);
+    void node_down(const cluster::NodeDown& e, Now now);
+    void snapshot(const cluster::Snapshot& e, Now now);
+    // The private pairs of local `u` with remote users end: tell their nodes.
+    void end_remote_pairs(UserIdx u);
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.
     UserIdx target(ConnId c, std::uint32_t rid, UserIdx me, std::string_view name, std::string_view self_error);
@@ -243,6 +301,28 @@ private:
     std::uint64_t next_job_ = 1;
     std::uint64_t last_message_id_ = 0;
     std::unique_ptr<OfflineMailbox> mailbox_;
+
+    // ---- the cluster (all empty without one)
+    ClusterLink* cluster_;
+    bool cluster_up_ = false;                        // what on_cluster_available last said
+    std::unordered_map<UserIdx, RemoteUser> remote_; // the replica: users online on other nodes
+    struct PendingClaim {
+        ConnId conn;
+        UserIdx user;
+        bool reclaim; // of a session already online, after the engine came back
+    };
+    std::unordered_map<std::uint64_t, PendingClaim> claims_; // by tag
+    std::unordered_set<UserIdx> claiming_;                   // users with a login claim in flight
+    struct PendingRoute {
+        ConnId conn;
+        std::uint32_t request;
+        UserIdx to, from;
+        std::uint64_t id;
+        std::int64_t sent_at_ms;
+        std::string text;
+    };
+    std::unordered_map<std::uint64_t, PendingRoute> routes_; // Directs sent to other nodes, by tag
+    std::uint64_t next_cluster_tag_ = 1;
     std::vector<std::uint8_t> frame_; // scratch: one encoding shared by every recipient
 };
 

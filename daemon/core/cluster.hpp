@@ -118,6 +118,9 @@ public:
     virtual ~ClusterLink() = default;
     // This node's id (unique in the cluster, e.g. "host:port").
     virtual const std::string& node_id() const = 0;
+    // 0..1023, distinct among the live nodes: the low bits of this node's message ids,
+    // so ids stay unique cluster-wide.
+    virtual std::uint16_t node_ordinal() const = 0;
     // The engine is reachable now; when false, what needs it is refused as unavailable.
     virtual bool available() const = 0;
     // Claim `name`'s one session cluster-wide; answered once by on_claimed(tag, …).

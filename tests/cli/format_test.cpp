@@ -118,6 +118,9 @@ TEST_CASE("results of each command") {
     CHECK(format_result(broadcast, result(proto::Status::ok)) == std::nullopt);
     CHECK(format_result(broadcast, result(proto::Status::ok_partial)) ==
           "your message could not be delivered to some recipients");
+    CHECK(format_result(broadcast, result(proto::Status::ok_partial, "users on other servers could not be reached")) ==
+          "users on other servers could not be reached");
+    CHECK(format_result(send, result(proto::Status::unavailable)) == "error: service temporarily unavailable");
 
     CHECK(format_result({RequestKind::block, "bob"}, result(proto::Status::ok)) == "bob is blocked");
     CHECK(format_result({RequestKind::unblock, "bob"}, result(proto::Status::ok)) == "bob is unblocked");

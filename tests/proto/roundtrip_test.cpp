@@ -180,6 +180,7 @@ TEST_CASE("wire values of status codes and enums match PROTOCOL.md") {
         {Status::login_timeout, 41},
         {Status::server_busy, 42},
         {Status::permission_denied, 43},
+        {Status::unavailable, 44},
     };
     for (auto [s, v] : table) {
         CAPTURE(v);

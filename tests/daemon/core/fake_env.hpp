@@ -166,8 +166,11 @@ struct Driver {
     ChatCore core;
     TimePoint t = 1'000;
 
-    explicit Driver(CoreSettings s = {}, const std::string& users = demo_users_text)
-        : core(env, s, (log::set_level(log::Level::error), parse_users(users, "test-users"))) {}
+    // `cluster`: the core is one node of a cluster (tests/daemon/core/cluster_test.cpp).
+    explicit Driver(CoreSettings s = {}, const std::string& users = demo_users_text, ClusterLink* cluster = nullptr,
+                    MailboxFactory mailboxes = {})
+        : core(env, s, (log::set_level(log::Level::error), parse_users(users, "test-users")), cluster,
+               std::move(mailboxes)) {}
 
     Now now() const { return Now{t, wall_base + t}; }
 
