@@ -12,6 +12,9 @@ namespace confab {
 using namespace proto;
 
 namespace {
+// Message ids of a cluster's node end in its ordinal (ClusterLink::node_ordinal).
+constexpr unsigned node_ordinal_bits = 10;
+constexpr std::uint64_t node_ordinals = 1u << node_ordinal_bits;
 // An invalid name is echoed in its error reply up to this many bytes, cut on a character boundary.
 constexpr std::size_t shown_name_bytes = 64;
 std::uint32_t ceil_seconds(std::int64_t ms) {
@@ -46,13 +49,6 @@ ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users, Cluster
     else
         mailbox_ = std::make_unique<Mailboxes>(
             events, [&env](StoreOp op) { return env.persist(std::move(op)); }, settings.max_offline_messages);
-}
-
-template <class M>
-void ChatCore::send(ConnId conn, const M& msg) {
-    frame_.clear();
-    append_frame(frame_, Message{msg});
-    env_.send(conn, frame_);
 }
 
 void ChatCore::result(ConnId conn, std::uint32_t rid, Status code, std::string_view detail) {
@@ -198,6 +194,10 @@ void ChatCore::end_session(ConnId conn, Now now) {
     if (u == no_user) return;
     remove_online(u);
     users_[u].last_seen = now.mono;
+    if (cluster_) {
+        end_remote_pairs(u);
+        left_cluster(u, now);
+    }
     // Private sessions die with the login; the clients see their peer connection close.
     std::erase_if(private_pairs_, [u](const auto& p) { return p.first == u || p.second == u; });
     log::info("{} logged out", users_[u].name);
@@ -225,13 +225,18 @@ void ChatCore::on_protocol_error(ConnId conn, Status code, std::string_view deta
     close_with(conn, ProtocolError{code, detail}, now);
 }
 
-void ChatCore::shutdown() {
+void ChatCore::shutdown(std::optional<Now> now) {
     std::vector<ConnId> conns;
     for (const auto& [c, s] : sessions_) conns.push_back(c);
     for (ConnId c : conns) {
         if (sessions_[c].state == State::online) {
             send(c, SessionEnded{EndReason::server_shutdown, "server shutting down"});
             counters_.count_end(EndReason::server_shutdown);
+            if (cluster_) {
+                const std::string& name = users_[sessions_[c].user].name;
+                cluster_->release(name);
+                if (now) cluster_->publish(cluster::Offline{name, cluster_->node_id(), now->wall_ms});
+            }
         } else
             addresses_.closed_unauthenticated(sessions_[c].peer_host);
         sessions_.erase(c);
@@ -325,7 +330,7 @@ void ChatCore::handle_hello(ConnId c, Session& s, const Hello& m, Now now) {
 
 void ChatCore::handle_login(ConnId c, Session& s, const Login& m, Now now) {
     if (s.state == State::online) return result(c, m.request_id, Status::wrong_state, "already logged in");
-    if (s.state == State::verifying) {
+    if (s.state == State::verifying || s.state == State::claiming) {
         close_with(c, ProtocolError{Status::wrong_state, "Login sent while the previous one is being checked"}, now);
         return;
     }
@@ -382,6 +387,7 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
                         name, s.endpoint);
         addresses_.record_failure(s.peer_host, now.mono);
         auto f = lockout_.record_failure(key, now.mono);
+        if (cluster_) cluster_->publish(cluster::LoginFailed{key}); // it counts on every node
         if (f.attempts_left > 0) {
             login_result(c, rid, LoginOutcome::wrong_password, f.attempts_left);
             return;
@@ -400,6 +406,14 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
     if (users_[u].conn != 0) {
         login_result(c, rid, LoginOutcome::already_logged_in, 0);
         return;
+    }
+    accept_login(c, s, u, std::string(key), now);
+}
+
+void ChatCore::accept_login(ConnId c, Session& s, UserIdx u, std::string key, Now now) {
+    if (cluster_) {
+        s.login_lock = std::move(key); // looked at again when the claim is answered
+        return claim(c, s, u);
     }
     lockout_.record_success(key);
     complete_login(c, s, u, now);
@@ -422,6 +436,10 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     for (const std::string& line : settings_.motd) send(c, ServerNotice{std::uint64_t(now.wall_ms), line});
     mailbox_->deliver_waiting(u);
     announce(u, PresenceKind::login);
+    if (cluster_) {
+        remote_.erase(u); // a stale entry: the claim says the name is ours now
+        cluster_->publish(online_event(u, s));
+    }
 }
 
 void ChatCore::announce(UserIdx who, PresenceKind kind) {
@@ -495,6 +513,7 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
                                   "listener host must be an IP address (or empty: the address you connect from)");
                 s.listen_host = std::string(m.host);
                 s.listen_port = m.port;
+                if (cluster_) cluster_->publish(online_event(me, s)); // the endpoint peers elsewhere dial
                 result(c, m.request_id, Status::ok);
             } else if constexpr (std::is_same_v<M, Logout>) {
                 close_with(c, SessionEnded{EndReason::logged_out, "logged out"}, now);
@@ -554,22 +573,35 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
         ++counters_.messages_direct;
         return result(c, m.request_id, Status::ok);
     }
-    const Deposit deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, {c, m.request_id}};
-    switch (mailbox_->deposit(deposit)) {
-    case DepositResult::accepted: // "stored" is only said once the message is durable: settled() answers
+    if (cluster_)
+        if (const RemoteUser* rr = remote(to)) return route_direct(c, m.request_id, from, to, *rr, id, m.text, now);
+    deposit(Deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, {c, m.request_id}});
+}
+
+void ChatCore::deposit(const Deposit& d) {
+    const DepositResult outcome = mailbox_->deposit(d);
+    if (outcome == DepositResult::accepted) { // "stored" is only said once the message is durable: settled() answers
         ++counters_.messages_stored;
         return;
+    }
+    // A deposit after a failed route may find its sender gone, one from another node has none.
+    auto sender = sessions_.find(d.reply.conn);
+    if (sender == sessions_.end() || sender->second.state != State::online) return;
+    const ConnId c = d.reply.conn;
+    const std::uint32_t rid = d.reply.request;
+    switch (outcome) {
+    case DepositResult::accepted: return;
     case DepositResult::mailbox_full:
-        return result(c, m.request_id, Status::mailbox_full, fmt::format("{}'s mailbox is full", m.to));
+        return result(c, rid, Status::mailbox_full, fmt::format("{}'s mailbox is full", d.to_name));
     case DepositResult::sender_share_full:
-        return result(c, m.request_id, Status::mailbox_full,
+        return result(c, rid, Status::mailbox_full,
                       fmt::format("you already have as many messages waiting for {} as one sender may; wait until "
                                   "they log in",
-                                  m.to));
+                                  d.to_name));
     case DepositResult::store_busy:
-        return result(c, m.request_id, Status::storage_failed, "the server is too busy to store messages; try again");
+        return result(c, rid, Status::storage_failed, "the server is too busy to store messages; try again");
     case DepositResult::unavailable:
-        return result(c, m.request_id, Status::storage_failed, "service temporarily unavailable; try again");
+        return result(c, rid, Status::unavailable, "service temporarily unavailable; try again");
     }
 }
 
@@ -601,6 +633,8 @@ std::uint64_t ChatCore::next_message_id(Now now) {
     // Unique across restarts without a stored counter: ids follow the wall clock
     // (microsecond scale) and never go backwards within a run.
     last_message_id_ = std::max(last_message_id_ + 1, std::uint64_t(std::max<std::int64_t>(now.wall_ms, 0)) * 1000);
+    // In a cluster the node's ordinal fills the low bits, so two nodes never make the same id.
+    if (cluster_) return last_message_id_ << node_ordinal_bits | (cluster_->node_ordinal() & (node_ordinals - 1));
     return last_message_id_;
 }
 
@@ -636,7 +670,7 @@ void ChatCore::restore(const StoredState& state, Now now) {
     };
     std::size_t messages = 0;
     for (const auto& m : state.messages) {
-        last_message_id_ = std::max(last_message_id_, m.id);
+        last_message_id_ = std::max(last_message_id_, cluster_ ? m.id >> node_ordinal_bits : m.id);
         const bool to_known = known(m.recipient), from_known = known(m.sender);
         if (!to_known || !from_known) continue;
         mailbox_->restore(find_user(m.recipient), find_user(m.sender), m);
@@ -697,8 +731,9 @@ void ChatCore::restore(const StoredState& state, Now now) {
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
     if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
-    // A broadcast weighs what it reaches: one delivery per other user online.
-    const double reach = double(online_.size() - 1);
+    // A broadcast weighs what it reaches: one delivery per other user online (on any node it can reach).
+    const bool shared = cluster_ && cluster_->available();
+    const double reach = double(online_.size() - 1) + (shared ? double(remote_.size()) : 0.0);
     if (!charge(c, m.request_id, from, reach, reach * double(m.text.size()), now)) return;
     frame_.clear();
     append_frame(frame_, Message{BroadcastEvent{std::uint64_t(now.wall_ms), users_[from].name, m.text}});
@@ -713,6 +748,14 @@ void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
         ++counters_.broadcast_deliveries;
     }
     ++counters_.broadcasts;
+    if (cluster_) {
+        if (!shared)
+            return result(c, m.request_id, Status::ok_partial,
+                          "users on other servers could not be reached (service temporarily unavailable)");
+        cluster_->publish(cluster::Broadcast{users_[from].name, cluster_->node_id(), now.wall_ms, std::string(m.text)});
+        skipped = skipped ||
+                  std::any_of(remote_.begin(), remote_.end(), [&](const auto& r) { return blocks(r.first, from); });
+    }
     if (skipped)
         return result(c, m.request_id, Status::ok_partial, "your message could not be delivered to some recipients");
     result(c, m.request_id, Status::ok);
@@ -725,11 +768,14 @@ void ChatCore::list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional
     if (!since_s) {
         for (UserIdx u : online_)
             if (visible(u)) found.push_back(u);
+        if (cluster_)
+            for (const auto& r : remote_)
+                if (visible(r.first)) found.push_back(r.first);
     } else {
         const TimePoint cutoff = now.mono - std::int64_t(*since_s) * 1000;
         for (UserIdx u = 0; u < users_.size(); ++u) {
             const User& user = users_[u];
-            if (visible(u) && (user.conn != 0 || user.last_seen >= cutoff)) found.push_back(u);
+            if (visible(u) && (user.last_seen >= cutoff || online_anywhere(u))) found.push_back(u);
         }
     }
     std::sort(found.begin(), found.end(), [&](UserIdx a, UserIdx b) { return users_[a].name < users_[b].name; });
@@ -744,7 +790,7 @@ void ChatCore::list_users(ConnId c, UserIdx me, std::uint32_t rid, std::optional
         reply.names.push_back(users_[u].name);
         // 0 means online, so someone who left this very millisecond is 1 s ago.
         std::int64_t ago =
-            users_[u].conn != 0 ? 0 : std::max<std::int64_t>(1, ceil_seconds(now.mono - users_[u].last_seen));
+            online_anywhere(u) ? 0 : std::max<std::int64_t>(1, ceil_seconds(now.mono - users_[u].last_seen));
         reply.offline_for_s.push_back(std::uint32_t(ago));
     }
     send(c, reply);
@@ -773,12 +819,14 @@ void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view n
         if (present) return result(c, rid, Status::already_blocked, fmt::format("{} is already blocked", name));
         list.insert(pos, u);
         env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, true});
+        if (cluster_) cluster_->publish(cluster::BlockChanged{users_[me].name, users_[u].name, true});
         revoke_private(me, u);
         return result(c, rid, Status::ok, fmt::format("{} is blocked", name));
     }
     if (!present) return result(c, rid, Status::not_blocked, fmt::format("{} is not blocked", name));
     list.erase(pos);
     env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, false});
+    if (cluster_) cluster_->publish(cluster::BlockChanged{users_[me].name, users_[u].name, false});
     result(c, rid, Status::ok, fmt::format("{} is unblocked", name));
 }
 
@@ -815,7 +863,19 @@ ChatCore::AdminResult ChatCore::kick(std::string_view name, std::string_view rea
     if (u == no_user) return r;
     if (reason.size() > max_detail_length)
         return {Status::invalid_text, fmt::format("the reason is longer than {} bytes", max_detail_length)};
-    if (users_[u].conn == 0) return {Status::user_offline, fmt::format("{} is not logged in", name)};
+    if (users_[u].conn == 0) {
+        const RemoteUser* elsewhere = remote(u);
+        if (!elsewhere) return {Status::user_offline, fmt::format("{} is not logged in", name)};
+        if (!cluster_->available()) return {Status::unavailable, std::string(unavailable_text)};
+        log::notice("{} (on node {}) kicked by the administrator{}{}", name, elsewhere->node,
+                    reason.empty() ? "" : ": ", reason);
+        ++counters_.kicks;
+        // Its node ends the session (cluster::EndSession).
+        cluster_->send_to(elsewhere->node, 0,
+                          cluster::EndSession{std::string(name), EndReason::kicked,
+                                              reason.empty() ? "removed by the administrator" : std::string(reason)});
+        return {Status::ok, fmt::format("{} logged out", name)};
+    }
     log::notice("{} kicked by the administrator{}{}", describe(users_[u].conn), reason.empty() ? "" : ": ", reason);
     ++counters_.kicks;
     close_with(users_[u].conn,
@@ -832,6 +892,8 @@ ChatCore::AdminResult ChatCore::lock(std::string_view name, std::uint32_t second
     const std::int64_t ms = std::int64_t(seconds) * 1000;
     admin_locks_.insert_or_assign(std::string(name), forever ? TimePoint(INT64_MAX) : now.mono + ms);
     env_.persist(store_op::SetLock{std::string(name), forever ? INT64_MAX : now.wall_ms + ms, true});
+    // Every node refuses the name from now on, and the one holding its session ends it.
+    if (cluster_) cluster_->publish(cluster::Locked{std::string(name), forever ? INT64_MAX : now.wall_ms + ms, true});
     ++counters_.admin_locks;
     std::string how = forever ? "until unlocked" : fmt::format("for {} s", seconds);
     log::notice("login name '{}' locked by the administrator {}", name, how);
@@ -844,25 +906,32 @@ ChatCore::AdminResult ChatCore::unlock(std::string_view name, Now now) {
     AdminResult r{Status::ok, {}};
     UserIdx u = admin_target(name, r);
     if (u == no_user) return r;
+    const bool was_locked = lift_locks(u, true, now);
+    if (cluster_) cluster_->publish(cluster::Locked{std::string(name), 0, true});
+    if (!was_locked) return {Status::ok, fmt::format("{} was not locked", name)};
+    log::notice("login name '{}' unlocked by the administrator", name);
+    return {Status::ok, fmt::format("{} unlocked", name)};
+}
+
+bool ChatCore::lift_locks(UserIdx u, bool persist, Now now) {
+    const std::string& name = users_[u].name;
     bool was_locked = false;
     if (auto it = admin_locks_.find(name); it != admin_locks_.end()) {
         was_locked = it->second > now.mono;
         admin_locks_.erase(it);
-        env_.persist(store_op::SetLock{std::string(name), 0, true});
+        if (persist) env_.persist(store_op::SetLock{name, 0, true});
     }
     // The name's own lockout and those of its trusted addresses.
-    std::vector<std::string> keys{std::string(name)};
+    std::vector<std::string> keys{name};
     for (const auto& address : users_[u].trusted.keys()) keys.push_back(Lockout::scoped(name, address));
     for (const auto& key : keys) {
         if (lockout_.locked_for(key, now.mono) > 0) {
             was_locked = true;
-            env_.persist(store_op::SetLock{key, 0});
+            if (persist) env_.persist(store_op::SetLock{key, 0});
         }
         lockout_.record_success(key); // forgets a lock and a failure count alike; its timer then finds nothing
     }
-    if (!was_locked) return {Status::ok, fmt::format("{} was not locked", name)};
-    log::notice("login name '{}' unlocked by the administrator", name);
-    return {Status::ok, fmt::format("{} unlocked", name)};
+    return was_locked;
 }
 
 ChatCore::AdminResult ChatCore::wall(std::string_view text, Now now) {
@@ -871,8 +940,18 @@ ChatCore::AdminResult ChatCore::wall(std::string_view text, Now now) {
     append_frame(frame_, Message{ServerNotice{std::uint64_t(now.wall_ms), text}});
     for (UserIdx u : online_) env_.send(users_[u].conn, frame_);
     ++counters_.notices;
-    log::notice("announcement to {} user(s): {}", online_.size(), text);
-    return {Status::ok, fmt::format("sent to {} user(s)", online_.size())};
+    std::size_t reached = online_.size();
+    if (cluster_) {
+        if (!cluster_->available()) {
+            log::notice("announcement to {} user(s) of this node only: {}", reached, text);
+            return {Status::ok_partial,
+                    fmt::format("sent to {} user(s) of this server; the others cannot be reached now", reached)};
+        }
+        cluster_->publish(cluster::Notice{now.wall_ms, std::string(text)});
+        reached += remote_.size();
+    }
+    log::notice("announcement to {} user(s): {}", reached, text);
+    return {Status::ok, fmt::format("sent to {} user(s)", reached)};
 }
 
 std::vector<ChatCore::OnlineUser> ChatCore::who(Now now) const {
@@ -897,8 +976,19 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
     if (peer == no_user) return;
     if (blocks(peer, me))
         return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.user));
-    if (users_[peer].conn == 0)
-        return result(c, m.request_id, Status::user_offline, fmt::format("{} is offline", m.user));
+    if (users_[peer].conn == 0) {
+        const RemoteUser* r = remote(peer);
+        if (!r) return result(c, m.request_id, Status::user_offline, fmt::format("{} is offline", m.user));
+        if (r->listen_port == 0)
+            return result(c, m.request_id, Status::no_private_endpoint,
+                          fmt::format("{} cannot accept private chats", m.user));
+        if (!cluster_->available()) return result(c, m.request_id, Status::unavailable, unavailable_text);
+        Token token = env_.random_token();
+        private_pairs_.insert(std::minmax(me, peer));
+        send(c, PrivateIntro{m.request_id, users_[peer].name, r->listen_host, r->listen_port, token});
+        cluster_->send_to(r->node, 0, cluster::Invite{users_[peer].name, users_[me].name, token});
+        return;
+    }
     const Session& ps = sessions_.at(users_[peer].conn);
     if (ps.listen_port == 0)
         return result(c, m.request_id, Status::no_private_endpoint,
@@ -917,6 +1007,8 @@ void ChatCore::stop_private(ConnId c, UserIdx me, const StopPrivate& m) {
     UserIdx peer = find_user(m.user);
     if (peer == no_user || private_pairs_.erase(std::minmax(me, peer)) == 0)
         return result(c, m.request_id, Status::no_private_session, fmt::format("no private session with {}", m.user));
+    if (const RemoteUser* r = remote(peer))
+        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[me].name, false});
     result(c, m.request_id, Status::ok);
 }
 
@@ -924,6 +1016,8 @@ void ChatCore::revoke_private(UserIdx a, UserIdx b) {
     if (private_pairs_.erase(std::minmax(a, b)) == 0) return;
     if (users_[a].conn) send(users_[a].conn, PrivateRevoked{users_[b].name});
     if (users_[b].conn) send(users_[b].conn, PrivateRevoked{users_[a].name});
+    if (const RemoteUser* r = remote(b))
+        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[b].name, users_[a].name, true});
 }
 
 } // namespace confab

@@ -102,8 +102,9 @@ public:
     void on_stored(std::uint64_t tag, bool ok, std::string_view error);
     // Durable state read at start-up: mailboxes, blocks, running lockouts.
     void restore(const StoredState& state, Now now);
-    // Tells every client the server is stopping and closes them all.
-    void shutdown();
+    // Tells every client the server is stopping and closes them all. In a cluster the
+    // names are released; given the time, the other nodes are told of the logouts at once.
+    void shutdown(std::optional<Now> now = std::nullopt);
 
     // ---- the cluster (only with a ClusterLink), answers and events the glue forwards
     // The claim `tag` of a login was answered.
@@ -157,6 +158,8 @@ public:
 private:
     using UserIdx = UserId;
     static constexpr UserIdx no_user = UINT32_MAX;
+    // What a request that needs a cluster's unreachable shared state is told (Status::unavailable).
+    static constexpr std::string_view unavailable_text = "service temporarily unavailable; try again";
 
     struct User {
         std::string name;
@@ -187,8 +190,12 @@ private:
         std::string login_lock; // the Lockout key the attempt counts under
     };
 
-    template <class M>
-    void send(ConnId conn, const M& msg);
+    template <class M> // here, not in the .cpp: chat_core_cluster.cpp sends too
+    void send(ConnId conn, const M& msg) {
+        frame_.clear();
+        proto::append_frame(frame_, proto::Message{msg});
+        env_.send(conn, frame_);
+    }
     void result(ConnId conn, std::uint32_t rid, proto::Status code, std::string_view detail = {});
     void login_result(ConnId conn, std::uint32_t rid, proto::LoginOutcome outcome, std::uint32_t value);
     // The LoginResult{locked} value when `name` is locked administratively, or its
@@ -250,13 +257,13 @@ private:
     const RemoteUser* remote(UserIdx u) const; // null: not online on another node (or no cluster)
     bool online_anywhere(UserIdx u) const { return users_[u].conn != 0 || remote(u) != nullptr; }
     cluster::Online online_event(UserIdx u, const Session& s) const;
-    void claim(ConnId c, Session& s, UserIdx u, bool reclaim);
+    void claim(ConnId c, Session& s, UserIdx u);
     void left_cluster(UserIdx u, Now now); // a local session of `u` ended
     void route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx to, const RemoteUser& r, std::uint64_t id,
                       std::string_view text, Now now);
-    void remote_online(const cluster::Online& e, Now now);
-    void remote_offline(UserIdx u, TimePoint seen, Now now);
-    void remote_direct(const cluster::Direct& e, Now now);
+    void remote_online(const cluster::Online& e);
+    void remote_offline(UserIdx u, TimePoint seen); // `u` is no longer in remote_
+    void remote_direct(const cluster::Direct& e);
     void remote_broadcast(const cluster::Broadcast& e);
     void remote_block(const cluster::BlockChanged& e);
     void remote_login_failed(const cluster::LoginFailed& e, Now now);
@@ -269,6 +276,7 @@ private:
     void snapshot(const cluster::Snapshot& e, Now now);
     // The private pairs of local `u` with remote users end: tell their nodes.
     void end_remote_pairs(UserIdx u);
+    static TimePoint mono_of(std::int64_t wall_ms, Now now); // a Unix time from another node, on our clock
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.
     UserIdx target(ConnId c, std::uint32_t rid, UserIdx me, std::string_view name, std::string_view self_error);

@@ -1,14 +1,27 @@
-// ChatCore's side of a cluster (docs/CLUSTER.md): the replica of the other
-// nodes' users, login claims, routing to other nodes and the events they send.
-// Kept apart from chat_core.cpp so the single-node rules read without it; every
-// function here runs only when the core has a ClusterLink.
+// ChatCore as one node of a cluster (docs/CLUSTER.md): the replica of the other
+// nodes' users, login claims, messages routed to other nodes and the events
+// they send. Apart from chat_core.cpp so that the single-node rules read
+// without it: everything here runs only when the core has a ClusterLink.
 #include "core/chat_core.hpp"
 
 #include "log.hpp"
+#include "log_flood.hpp"
+
+#include <algorithm>
 
 namespace confab {
 
 using namespace proto;
+
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+} // namespace
 
 std::optional<UserId> ChatCore::find(std::string_view name) const {
     UserIdx u = find_user(name);
@@ -16,11 +29,320 @@ std::optional<UserId> ChatCore::find(std::string_view name) const {
     return u;
 }
 
-void ChatCore::on_claimed(std::uint64_t, cluster::Claim, Now) {}
-void ChatCore::on_routed(std::uint64_t, bool, Now) {}
-void ChatCore::on_cluster_event(const cluster::Event&, Now) {}
+const ChatCore::RemoteUser* ChatCore::remote(UserIdx u) const {
+    if (!cluster_) return nullptr;
+    auto it = remote_.find(u);
+    return it == remote_.end() ? nullptr : &it->second;
+}
+
+cluster::Online ChatCore::online_event(UserIdx u, const Session& s) const {
+    return cluster::Online{users_[u].name, cluster_->node_id(), s.login_at_ms,
+                           s.listen_host.empty() ? s.peer_host : s.listen_host, s.listen_port};
+}
+
+// ---------------------------------------------------------------- sessions
+
+void ChatCore::claim(ConnId c, Session& s, UserIdx u) {
+    // Two local logins of one name would both win the claim (a node may re-claim its own).
+    if (claiming_.contains(u)) return login_result(c, s.login_request, LoginOutcome::already_logged_in, 0);
+    if (!cluster_->available()) return login_result(c, s.login_request, LoginOutcome::unavailable, 0);
+    const std::uint64_t tag = next_cluster_tag_++;
+    claims_.emplace(tag, PendingClaim{c, u, false});
+    claiming_.insert(u);
+    s.state = State::claiming;
+    s.claim_tag = tag;
+    cluster_->claim(tag, users_[u].name); // may answer at once: nothing of `s` is used after it
+}
+
+void ChatCore::on_claimed(std::uint64_t tag, cluster::Claim result, Now now) {
+    auto node = claims_.extract(tag);
+    if (node.empty()) return;
+    const PendingClaim p = node.mapped();
+    const std::string& name = users_[p.user].name;
+    if (p.reclaim) {
+        if (users_[p.user].conn != p.conn) return; // that session ended meanwhile
+        if (result == cluster::Claim::claimed) {
+            cluster_->publish(online_event(p.user, sessions_.at(p.conn)));
+        } else if (result == cluster::Claim::taken) {
+            log::notice("{} logged in on another node while this one was cut off: session ended", name);
+            close_with(p.conn, SessionEnded{EndReason::kicked, "you logged in on another server"}, now);
+        }
+        return;
+    }
+    claiming_.erase(p.user);
+    auto it = sessions_.find(p.conn);
+    if (it == sessions_.end() || it->second.state != State::claiming || it->second.claim_tag != tag) {
+        // The connection closed while the claim was out: give the name back.
+        if (result == cluster::Claim::claimed && users_[p.user].conn == 0) cluster_->release(name);
+        return;
+    }
+    Session& s = it->second;
+    s.state = State::awaiting_login;
+    const std::uint32_t rid = s.login_request;
+    const std::string key = std::move(s.login_lock);
+    switch (result) {
+    case cluster::Claim::taken: return login_result(p.conn, rid, LoginOutcome::already_logged_in, 0);
+    case cluster::Claim::unavailable: return login_result(p.conn, rid, LoginOutcome::unavailable, 0);
+    case cluster::Claim::claimed: break;
+    }
+    // A lock may have come (here or from another node), or the user gone, while the claim was out.
+    const std::optional<std::uint32_t> locked = locked_value(name, key, now);
+    if (locked || !users_[p.user].cred) {
+        cluster_->release(name);
+        if (locked) return login_result(p.conn, rid, LoginOutcome::locked, *locked);
+        return login_result(p.conn, rid, LoginOutcome::wrong_password, Lockout::max_failures - 1);
+    }
+    // Failures are counted on every node: a success starts the count again everywhere.
+    if (lockout_.tracks(key)) cluster_->publish(cluster::Locked{key, 0, false});
+    lockout_.record_success(key);
+    complete_login(p.conn, s, p.user, now);
+}
+
+void ChatCore::left_cluster(UserIdx u, Now now) {
+    cluster_->release(users_[u].name);
+    cluster_->publish(cluster::Offline{users_[u].name, cluster_->node_id(), now.wall_ms});
+}
+
+void ChatCore::end_remote_pairs(UserIdx u) {
+    for (const auto& [a, b] : private_pairs_) {
+        if (a != u && b != u) continue;
+        const UserIdx peer = a == u ? b : a;
+        if (const RemoteUser* r = remote(peer))
+            cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[u].name, false});
+    }
+}
+
 void ChatCore::on_cluster_available(bool up, Now) {
+    const bool was = cluster_up_;
     cluster_up_ = up;
+    if (!cluster_ || up == was) return;
+    if (!up) {
+        log::warning("cluster: the shared state cannot be reached; logins and messages to other nodes are refused "
+                     "until it is back");
+        return;
+    }
+    log::notice("cluster: the shared state is reachable again");
+    // The other nodes may have taken this one for dead meanwhile and forgotten its
+    // sessions: claim and announce them again (a name logged in elsewhere since ends here).
+    std::vector<UserIdx> local(online_);
+    for (UserIdx u : local) {
+        const std::uint64_t tag = next_cluster_tag_++;
+        claims_.emplace(tag, PendingClaim{users_[u].conn, u, true});
+        cluster_->claim(tag, users_[u].name);
+    }
+}
+
+// ---------------------------------------------------------------- messages
+
+void ChatCore::route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx to, const RemoteUser& r,
+                            std::uint64_t id, std::string_view text, Now now) {
+    if (!cluster_->available()) return result(c, rid, Status::unavailable, unavailable_text);
+    const std::uint64_t tag = next_cluster_tag_++;
+    const PendingRoute& route =
+        routes_.emplace(tag, PendingRoute{c, rid, to, from, id, now.wall_ms, std::string(text)}).first->second;
+    cluster_->send_to(r.node, tag, cluster::Direct{users_[to].name, users_[from].name, id, now.wall_ms, route.text});
+}
+
+void ChatCore::on_routed(std::uint64_t tag, bool delivered, Now) {
+    auto node = routes_.extract(tag);
+    if (node.empty()) return;
+    const PendingRoute& r = node.mapped();
+    if (delivered) {
+        auto s = sessions_.find(r.conn);
+        if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
+            result(r.conn, r.request, Status::ok);
+        return;
+    }
+    // Its node is gone: kept for the next login, as for any offline user.
+    deposit(
+        Deposit{r.to, r.from, users_[r.to].name, users_[r.from].name, r.id, r.sent_at_ms, r.text, {r.conn, r.request}});
+}
+
+void ChatCore::remote_direct(const cluster::Direct& e) {
+    const UserIdx to = find_user(e.to), from = find_user(e.from);
+    if (to == no_user || from == no_user || blocks(to, from)) return;
+    if (users_[to].conn != 0) {
+        send(users_[to].conn, MessageEvent{e.id, std::uint64_t(e.sent_at_ms), 0, e.from, e.text});
+        ++counters_.messages_direct;
+        return;
+    }
+    // `to` left this node just now: the message waits for their next login (its sender was told ok).
+    deposit(Deposit{to, from, users_[to].name, users_[from].name, e.id, e.sent_at_ms, e.text, {0, 0}});
+}
+
+void ChatCore::remote_broadcast(const cluster::Broadcast& e) {
+    const UserIdx from = find_user(e.from);
+    if (from == no_user || e.node == cluster_->node_id()) return;
+    frame_.clear();
+    append_frame(frame_, Message{BroadcastEvent{std::uint64_t(e.sent_at_ms), e.from, e.text}});
+    for (UserIdx u : online_) {
+        if (u == from || blocks(u, from)) continue;
+        env_.send(users_[u].conn, frame_);
+        ++counters_.broadcast_deliveries;
+    }
+}
+
+void ChatCore::remote_notice(const cluster::Notice& e) {
+    frame_.clear();
+    append_frame(frame_, Message{ServerNotice{std::uint64_t(e.at_wall_ms), e.text}});
+    for (UserIdx u : online_) env_.send(users_[u].conn, frame_);
+}
+
+// ---------------------------------------------------------------- presence
+
+void ChatCore::remote_online(const cluster::Online& e) {
+    if (e.node == cluster_->node_id()) return;
+    const UserIdx u = find_user(e.name);
+    if (u == no_user || users_[u].conn != 0) return; // unknown here, or stale: the claim says it is ours
+    auto [it, fresh] = remote_.try_emplace(u);
+    it->second = RemoteUser{e.node, e.at_wall_ms, e.listen_host, e.listen_port};
+    if (fresh) announce(u, PresenceKind::login);
+}
+
+void ChatCore::remote_offline(UserIdx u, TimePoint seen) {
+    users_[u].last_seen = std::max(users_[u].last_seen, seen);
+    std::erase_if(private_pairs_, [u](const auto& p) { return p.first == u || p.second == u; });
+    announce(u, PresenceKind::logout);
+}
+
+void ChatCore::node_down(const cluster::NodeDown& e, Now now) {
+    std::vector<UserIdx> gone;
+    for (const auto& [u, r] : remote_)
+        if (r.node == e.node) gone.push_back(u);
+    if (gone.empty()) return;
+    log::notice("cluster: node {} is down; its {} user(s) are logged out", e.node, gone.size());
+    std::sort(gone.begin(), gone.end());
+    for (UserIdx u : gone) {
+        remote_.erase(u);
+        remote_offline(u, now.mono);
+    }
+}
+
+void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
+    std::unordered_map<UserIdx, RemoteUser> fresh;
+    for (const auto& o : e.online) {
+        const UserIdx u = find_user(o.name);
+        if (o.node == cluster_->node_id() || u == no_user || users_[u].conn != 0) continue;
+        fresh[u] = RemoteUser{o.node, o.at_wall_ms, o.listen_host, o.listen_port};
+    }
+    for (const auto& [name, at_ms] : e.last_seen) {
+        const UserIdx u = find_user(name);
+        if (u != no_user)
+            users_[u].last_seen = std::max(users_[u].last_seen, mono_of(std::min(at_ms, now.wall_ms), now));
+    }
+    std::vector<UserIdx> gone, came;
+    for (const auto& [u, r] : remote_)
+        if (!fresh.contains(u)) gone.push_back(u);
+    for (const auto& [u, r] : fresh)
+        if (!remote_.contains(u)) came.push_back(u);
+    remote_ = std::move(fresh);
+    std::sort(gone.begin(), gone.end());
+    std::sort(came.begin(), came.end());
+    for (UserIdx u : gone) remote_offline(u, now.mono);
+    for (UserIdx u : came) announce(u, PresenceKind::login);
+}
+
+TimePoint ChatCore::mono_of(std::int64_t wall_ms, Now now) {
+    return now.mono + (wall_ms - now.wall_ms);
+}
+
+// ---------------------------------------------------------------- blocks, locks, private chats, sessions
+
+void ChatCore::remote_block(const cluster::BlockChanged& e) {
+    const UserIdx a = find_user(e.blocker), b = find_user(e.blocked);
+    if (a == no_user || b == no_user || a == b) return;
+    auto& list = users_[a].blocked;
+    auto pos = std::lower_bound(list.begin(), list.end(), b);
+    const bool present = pos != list.end() && *pos == b;
+    if (e.on && !present) list.insert(pos, b);
+    if (!e.on && present) list.erase(pos);
+}
+
+void ChatCore::remote_login_failed(const cluster::LoginFailed& e, Now now) {
+    if (lockout_.locked_for(e.lock_key, now.mono) > 0) return;
+    auto f = lockout_.record_failure(e.lock_key, now.mono);
+    if (f.attempts_left > 0) return;
+    lock_timer(e.lock_key, f.locked_until); // the node that saw the last failure stores the lock
+    ++counters_.lockouts;
+    log::flood(log::Flood::locked_name, log::Level::info,
+               "login name '{}' locked for {} s after wrong passwords on "
+               "several nodes",
+               e.lock_key, settings_.block_duration_ms / 1000);
+}
+
+void ChatCore::remote_locked(const cluster::Locked& e, Now now) {
+    if (!e.admin) {
+        // A login succeeded on another node: its failure count starts again (a running lock stays).
+        if (e.until_wall_ms == 0 && lockout_.locked_for(e.lock_key, now.mono) == 0) lockout_.record_success(e.lock_key);
+        return;
+    }
+    const UserIdx u = find_user(e.lock_key);
+    if (u == no_user) return;
+    if (e.until_wall_ms == 0) {
+        lift_locks(u, false, now); // the node that was asked stored it
+        return;
+    }
+    if (e.until_wall_ms != INT64_MAX && e.until_wall_ms <= now.wall_ms) return;
+    admin_locks_.insert_or_assign(e.lock_key,
+                                  e.until_wall_ms == INT64_MAX ? TimePoint(INT64_MAX) : mono_of(e.until_wall_ms, now));
+    if (ConnId c = users_[u].conn) {
+        log::notice("{} locked by the administrator on another node: session ended", users_[u].name);
+        close_with(c, SessionEnded{EndReason::locked, "your account was locked by the administrator"}, now);
+    }
+}
+
+void ChatCore::remote_invite(const cluster::Invite& e) {
+    const UserIdx to = find_user(e.to), from = find_user(e.from);
+    if (to == no_user || from == no_user || users_[to].conn == 0) return;
+    private_pairs_.insert(std::minmax(to, from));
+    send(users_[to].conn, PrivateInvite{e.from, e.token});
+}
+
+void ChatCore::remote_pair_ended(const cluster::PairEnded& e) {
+    const UserIdx to = find_user(e.to), peer = find_user(e.peer);
+    if (to == no_user || peer == no_user) return;
+    if (private_pairs_.erase(std::minmax(to, peer)) == 0) return;
+    if (e.revoked && users_[to].conn != 0) send(users_[to].conn, PrivateRevoked{e.peer});
+}
+
+void ChatCore::remote_end_session(const cluster::EndSession& e, Now now) {
+    const UserIdx u = find_user(e.name);
+    if (u == no_user || users_[u].conn == 0) return;
+    log::notice("{} logged out by the administrator on another node{}{}", describe(users_[u].conn),
+                e.detail.empty() ? "" : ": ", e.detail);
+    close_with(users_[u].conn, SessionEnded{e.reason, e.detail}, now);
+}
+
+void ChatCore::on_cluster_event(const cluster::Event& event, Now now) {
+    if (!cluster_) return;
+    std::visit(Overloaded{
+                   [&](const cluster::Online& e) { remote_online(e); },
+                   [&](const cluster::Offline& e) {
+                       const UserIdx u = find_user(e.name);
+                       if (u == no_user) return;
+                       const TimePoint seen = mono_of(std::min(e.at_wall_ms, now.wall_ms), now); // never in the future
+                       auto it = remote_.find(u);
+                       if (it == remote_.end() || it->second.node != e.node) {
+                           // Already gone here, or logged in again elsewhere since: only the time is news.
+                           if (users_[u].conn == 0) users_[u].last_seen = std::max(users_[u].last_seen, seen);
+                           return;
+                       }
+                       remote_.erase(it);
+                       remote_offline(u, seen);
+                   },
+                   [&](const cluster::Direct& e) { remote_direct(e); },
+                   [&](const cluster::Broadcast& e) { remote_broadcast(e); },
+                   [&](const cluster::BlockChanged& e) { remote_block(e); },
+                   [&](const cluster::LoginFailed& e) { remote_login_failed(e, now); },
+                   [&](const cluster::Locked& e) { remote_locked(e, now); },
+                   [&](const cluster::Invite& e) { remote_invite(e); },
+                   [&](const cluster::PairEnded& e) { remote_pair_ended(e); },
+                   [&](const cluster::EndSession& e) { remote_end_session(e, now); },
+                   [&](const cluster::Notice& e) { remote_notice(e); },
+                   [&](const cluster::NodeDown& e) { node_down(e, now); },
+                   [&](const cluster::Snapshot& e) { snapshot(e, now); },
+               },
+               event);
 }
 
 } // namespace confab

@@ -50,6 +50,8 @@ public:
     };
     Failure record_failure(std::string_view name, TimePoint now);
     void record_success(std::string_view name);
+    // Has `name` a failure count or a lock?
+    bool tracks(std::string_view name) const { return find(name) != entries_.end(); }
     // A lock read back from durable state at start-up.
     void restore(std::string_view name, TimePoint locked_until);
     // The lock timer fired: forget the lock if it has run out. Returns true if lifted.

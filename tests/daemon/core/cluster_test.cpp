@@ -1,0 +1,904 @@
+// ChatCore as one node of a cluster, rule by rule: through a FakeCluster (which
+// records what the core asks of the engine and lets the test answer) on the
+// FakeEnv and fake clock; two nodes are joined by a small in-test bus that
+// carries one core's publishes and sends to the other and keeps the one
+// session per name, as the shared engine does.
+#include "fake_env.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+using namespace confab;
+using namespace confab::proto;
+using confab::test::Driver;
+
+namespace {
+
+constexpr ConnId A = 1, B = 2, C = 3, D = 4;
+using Names = std::vector<std::string>;
+
+Names names_of(const UserList& l) {
+    return {l.names.begin(), l.names.end()};
+}
+
+struct FakeCluster final : ClusterLink {
+    std::string id;
+    std::uint16_t ordinal = 0;
+    bool up = true;
+    struct ClaimAsked {
+        std::uint64_t tag;
+        std::string name;
+    };
+    struct Sent {
+        std::string node;
+        std::uint64_t tag;
+        cluster::Event event;
+    };
+    std::deque<ClaimAsked> claims; // not answered yet
+    std::vector<std::string> released;
+    std::vector<cluster::Event> published;
+    std::vector<Sent> sent;
+    std::vector<std::string> log;                        // "claim alice", "release alice", "publish Offline", in order
+    std::size_t published_carried = 0, sent_carried = 0; // what the Bus has carried already
+
+    FakeCluster(std::string node, std::uint16_t ord) : id(std::move(node)), ordinal(ord) {}
+    const std::string& node_id() const override { return id; }
+    std::uint16_t node_ordinal() const override { return ordinal; }
+    bool available() const override { return up; }
+    void claim(std::uint64_t tag, std::string_view name) override {
+        claims.push_back({tag, std::string(name)});
+        log.push_back("claim " + std::string(name));
+    }
+    void release(std::string_view name) override {
+        released.emplace_back(name);
+        log.push_back("release " + std::string(name));
+    }
+    void publish(const cluster::Event& e) override {
+        published.push_back(e);
+        log.push_back("publish " + std::to_string(e.index()));
+    }
+    void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) override {
+        sent.push_back({std::string(node), tag, e});
+    }
+
+    template <class E>
+    std::vector<E> published_of() const {
+        std::vector<E> out;
+        for (const auto& e : published)
+            if (auto* x = std::get_if<E>(&e)) out.push_back(*x);
+        return out;
+    }
+    template <class E>
+    std::vector<Sent> sent_of() const {
+        std::vector<Sent> out;
+        for (const auto& s : sent)
+            if (std::holds_alternative<E>(s.event)) out.push_back(s);
+        return out;
+    }
+};
+
+template <class E>
+constexpr std::size_t event_index = [] {
+    cluster::Event e{E{}};
+    return e.index();
+}();
+
+struct Bus;
+
+// One node: a ChatCore with its FakeEnv and FakeCluster.
+struct Node {
+    FakeCluster link;
+    Driver d;
+    Bus* bus = nullptr;
+
+    explicit Node(std::string id, std::uint16_t ordinal = 0, CoreSettings s = {}, MailboxFactory mailboxes = {})
+        : link(std::move(id), ordinal), d(s, test::demo_users_text, &link, std::move(mailboxes)) {}
+
+    Now now() const { return d.now(); }
+    // Answers the oldest claim not yet answered.
+    void answer_claim(cluster::Claim answer) {
+        REQUIRE_FALSE(link.claims.empty());
+        auto c = link.claims.front();
+        link.claims.pop_front();
+        d.core.on_claimed(c.tag, answer, now());
+    }
+    void settle_claims(); // by the bus if there is one, else claimed
+    LoginResult login(ConnId c, std::string_view name, std::string_view pw, std::uint32_t rid = 1) {
+        d.send(c, Login{rid, name, pw});
+        d.run_jobs();
+        settle_claims();
+        auto r = d.env.pop<LoginResult>(c);
+        CHECK(r.request_id == rid);
+        return r;
+    }
+    void online(ConnId c, std::string_view name) {
+        d.connect(c);
+        d.hello(c);
+        REQUIRE(login(c, name, std::string(name) + "123").outcome == LoginOutcome::ok);
+        drain_everywhere();
+    }
+    void drain_everywhere(); // every inbox of every node: a test's setup leaves nothing unread
+};
+
+// Carries events between nodes and holds the one session per name, like the engine.
+struct Bus {
+    std::vector<Node*> nodes;
+    std::map<std::string, std::string> sessions; // name -> node id
+    std::set<std::string> gone;                  // nodes that no longer listen
+
+    explicit Bus(std::initializer_list<Node*> ns) : nodes(ns) {
+        for (Node* n : nodes) n->bus = this;
+    }
+    Node* node(std::string_view id) {
+        for (Node* n : nodes)
+            if (n->link.id == id && !gone.count(n->link.id)) return n;
+        return nullptr;
+    }
+    void settle_claims(Node& n) {
+        while (!n.link.claims.empty()) {
+            auto& holder = sessions[n.link.claims.front().name];
+            const bool free = holder.empty() || holder == n.link.id || gone.count(holder);
+            if (free) holder = n.link.id;
+            n.answer_claim(free ? cluster::Claim::claimed : cluster::Claim::taken);
+        }
+    }
+    // Carries everything published and sent, until nothing is left.
+    void pump() {
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (Node* n : nodes) {
+                for (const auto& r : n->link.released)
+                    if (sessions[r] == n->link.id) sessions.erase(r);
+                n->link.released.clear();
+                while (n->link.published_carried < n->link.published.size()) {
+                    moved = true;
+                    const cluster::Event e = n->link.published[n->link.published_carried++];
+                    for (Node* other : nodes)
+                        if (other != n && !gone.count(other->link.id)) other->d.core.on_cluster_event(e, other->now());
+                }
+                while (n->link.sent_carried < n->link.sent.size()) {
+                    moved = true;
+                    const FakeCluster::Sent s = n->link.sent[n->link.sent_carried++];
+                    Node* to = node(s.node);
+                    if (to) to->d.core.on_cluster_event(s.event, to->now());
+                    if (s.tag != 0) n->d.core.on_routed(s.tag, to != nullptr, n->now());
+                }
+            }
+        }
+    }
+    void advance(std::int64_t ms) {
+        for (Node* n : nodes) n->d.advance(ms);
+    }
+};
+
+void Node::drain_everywhere() {
+    d.env.drain_all();
+    if (bus)
+        for (Node* n : bus->nodes) n->d.env.drain_all();
+}
+
+void Node::settle_claims() {
+    if (bus) {
+        bus->settle_claims(*this);
+        bus->pump();
+    } else {
+        while (!link.claims.empty()) answer_claim(cluster::Claim::claimed);
+    }
+}
+
+// Two nodes a and b on one bus.
+struct Pair {
+    Node a{"node-a", 1}, b{"node-b", 2};
+    Bus bus{&a, &b};
+    explicit Pair(CoreSettings s = {}) : a("node-a", 1, s), b("node-b", 2, s) {}
+};
+
+} // namespace
+
+// ====================================================================== login and session
+
+TEST_SUITE("cluster: login") {
+
+    TEST_CASE("a right password claims the name; the session exists only once the claim is won") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        REQUIRE(n.link.claims.size() == 1);
+        CHECK(n.link.claims.front().name == "alice");
+        CHECK(n.d.env.pending(A) == 0); // no answer before the claim's
+        CHECK(n.d.core.online_count() == 0);
+        n.d.send(A, WhoElse{2});
+        CHECK(n.d.env.pop<Result>(A).code == Status::not_logged_in);
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
+        CHECK(n.d.core.online_count() == 1);
+        auto online = n.link.published_of<cluster::Online>();
+        REQUIRE(online.size() == 1);
+        CHECK(online[0].name == "alice");
+        CHECK(online[0].node == "node-a");
+        CHECK(online[0].at_wall_ms == n.now().wall_ms);
+        CHECK(online[0].listen_host == "192.0.2.7"); // no listener yet: the address it connects from
+        CHECK(online[0].listen_port == 0);
+    }
+
+    TEST_CASE("a claim refused as taken is already_logged_in; unavailable is unavailable; the name stays free") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::taken);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::already_logged_in);
+        n.d.send(A, Login{2, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::unavailable);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::unavailable);
+        CHECK(n.d.core.online_count() == 0);
+        CHECK(n.link.published.empty());
+        CHECK(n.link.released.empty()); // never held
+        // The connection may try again and win.
+        n.d.send(A, Login{3, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("with the engine down a login is unavailable at once, without a claim") {
+        Node n("node-a");
+        n.link.up = false;
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::unavailable);
+        CHECK(n.link.claims.empty());
+        CHECK(n.d.env.pending(A) == 0);
+    }
+
+    TEST_CASE("a connection that closes while claiming gets nothing; a won claim is released") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.d.core.on_disconnect(A, n.now());
+        n.answer_claim(cluster::Claim::claimed); // FakeEnv fails on a frame to a gone connection
+        CHECK(n.d.env.pending(A) == 0);
+        CHECK(n.link.released == std::vector<std::string>{"alice"});
+        CHECK(n.link.published.empty());
+        CHECK(n.d.core.online_count() == 0);
+        CHECK(n.d.core.session_count() == 0);
+        // A lost claim of a closed connection is not released (another holds it).
+        n.d.connect(B);
+        n.d.hello(B);
+        n.d.send(B, Login{1, "alice", "alice123"});
+        n.d.core.on_disconnect(B, n.now());
+        n.answer_claim(cluster::Claim::taken);
+        CHECK(n.link.released.size() == 1);
+    }
+
+    TEST_CASE("a login deadline passing while claiming closes the connection; the claim is then given back") {
+        Node n("node-a", 0, [] {
+            CoreSettings s;
+            s.login_timeout_ms = 5'000;
+            return s;
+        }());
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.d.advance(5'000);
+        CHECK(n.d.env.pop<ProtocolError>(A).code == Status::login_timeout);
+        CHECK(n.d.env.is_closed(A));
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.link.released == std::vector<std::string>{"alice"});
+    }
+
+    TEST_CASE("a second Login while claiming is a protocol error; a second connection's login of the name is refused") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.connect(B);
+        n.d.hello(B);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.d.send(B, Login{1, "alice", "alice123"});
+        CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::already_logged_in);
+        CHECK(n.link.claims.size() == 1); // the name is claimed once
+        n.d.send(A, Login{2, "alice", "alice123"});
+        CHECK(n.d.env.pop<ProtocolError>(A).code == Status::wrong_state);
+        CHECK(n.d.env.is_closed(A));
+    }
+
+    TEST_CASE("a lock set while the claim is out refuses the login and gives the name back") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        CHECK(n.d.core.lock("alice", 60, n.now()).code == Status::ok);
+        n.answer_claim(cluster::Claim::claimed);
+        auto r = n.d.env.pop<LoginResult>(A);
+        CHECK(r.outcome == LoginOutcome::locked);
+        CHECK(r.value == 60);
+        CHECK(n.link.released == std::vector<std::string>{"alice"});
+        CHECK(n.d.core.online_count() == 0);
+    }
+
+    TEST_CASE("the end of a session releases the name, then publishes Offline with the time") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.link.log.clear();
+        n.d.advance(2'000);
+        n.d.send(A, Logout{});
+        CHECK(n.d.env.pop<SessionEnded>(A).reason == EndReason::logged_out);
+        CHECK(n.link.log ==
+              std::vector<std::string>{"release alice", "publish " + std::to_string(event_index<cluster::Offline>)});
+        auto off = n.link.published_of<cluster::Offline>();
+        REQUIRE(off.size() == 1);
+        CHECK(off[0].name == "alice");
+        CHECK(off[0].node == "node-a");
+        CHECK(off[0].at_wall_ms == n.now().wall_ms);
+    }
+
+    TEST_CASE("PrivateListen publishes Online again with the endpoint peers elsewhere dial") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.d.send(A, PrivateListen{2, "", 7000});
+        CHECK(n.d.result(A, 2).code == Status::ok);
+        n.d.send(A, PrivateListen{3, "198.51.100.4", 7001});
+        CHECK(n.d.result(A, 3).code == Status::ok);
+        auto online = n.link.published_of<cluster::Online>();
+        REQUIRE(online.size() == 3);
+        CHECK(online[1].listen_host == "192.0.2.7"); // empty host: the address it connects from
+        CHECK(online[1].listen_port == 7000);
+        CHECK(online[2].listen_host == "198.51.100.4");
+        CHECK(online[2].listen_port == 7001);
+        CHECK(online[2].at_wall_ms == online[0].at_wall_ms); // still the login time
+    }
+
+    TEST_CASE("one session per name across nodes: a login on the other node is refused as today") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.d.connect(A);
+        p.b.d.hello(A);
+        CHECK(p.b.login(A, "alice", "alice123").outcome == LoginOutcome::already_logged_in);
+        p.a.d.send(A, Logout{});
+        p.bus.pump();
+        CHECK(p.b.login(A, "alice", "alice123", 2).outcome == LoginOutcome::ok);
+    }
+}
+
+// ====================================================================== messages
+
+TEST_SUITE("cluster: messages") {
+
+    TEST_CASE("a message to a user on another node is routed there; ok only once it was delivered") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.a.d.send(A, SendMessage{5, "bob", "hi bob"});
+        CHECK(p.a.d.env.pending(A) == 0); // not before the route's answer
+        auto routed = p.a.link.sent_of<cluster::Direct>();
+        REQUIRE(routed.size() == 1);
+        CHECK(routed[0].node == "node-b");
+        CHECK(routed[0].tag != 0);
+        p.bus.pump();
+        auto m = p.b.d.env.pop<MessageEvent>(B);
+        CHECK(m.from == "alice");
+        CHECK(m.text == "hi bob");
+        CHECK(m.flags == 0);
+        CHECK(m.sent_at_ms == std::uint64_t(p.a.now().wall_ms));
+        CHECK(p.a.d.result(A, 5).code == Status::ok);
+    }
+
+    TEST_CASE("a message to users on the same node never crosses the cluster") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.online(B, "bob");
+        n.link.published.clear();
+        n.d.send(A, SendMessage{5, "bob", "hi"});
+        CHECK(n.d.env.pop<MessageEvent>(B).text == "hi");
+        CHECK(n.d.result(A, 5).code == Status::ok);
+        CHECK(n.link.sent.empty());
+        CHECK(n.link.published.empty());
+        // ... and keeps working with the engine down.
+        n.link.up = false;
+        n.d.send(A, SendMessage{6, "bob", "still here"});
+        CHECK(n.d.env.pop<MessageEvent>(B).text == "still here");
+        CHECK(n.d.result(A, 6).code == Status::ok);
+    }
+
+    TEST_CASE("a route that finds its node gone stores the message: ok_stored, delivered at the next login") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.bus.gone.insert("node-b"); // killed: not listening any more
+        p.a.d.send(A, SendMessage{5, "bob", "are you there"});
+        p.bus.pump();
+        p.a.d.commit_pending();
+        CHECK(p.a.d.result(A, 5).code == Status::ok_stored);
+        // bob logs in again on node a once node b is gone (the bus frees its names).
+        p.a.d.connect(C);
+        p.a.d.hello(C);
+        REQUIRE(p.a.login(C, "bob", "bob123").outcome == LoginOutcome::ok);
+        auto m = p.a.d.env.pop<MessageEvent>(C);
+        CHECK(m.text == "are you there");
+        CHECK((m.flags & message_flag_offline) != 0);
+    }
+
+    TEST_CASE("with the engine down a message to another node is unavailable; one to an offline user too") {
+        struct DownMailbox final : OfflineMailbox {
+            DepositResult deposit(const Deposit&) override { return DepositResult::unavailable; }
+            void on_stored(std::uint64_t, bool, std::string_view) override {}
+            void deliver_waiting(UserId) override {}
+            void acknowledge(UserId, std::span<const std::uint64_t>) override {}
+            void restore(UserId, UserId, const StoredState::Message&) override {}
+            void set_capacity(std::size_t) override {}
+            void forget_user(UserId) override {}
+            std::size_t held() const override { return 0; }
+        };
+        bool made = false;
+        Node a("node-a", 1, {}, [&](MailboxEvents&, const UserDirectory& dir, std::size_t) {
+            made = dir.find("alice").has_value() && !dir.find("nobody") && dir.name_of(*dir.find("bob")) == "bob";
+            return std::make_unique<DownMailbox>();
+        });
+        CHECK(made);
+        Node b("node-b", 2);
+        Bus bus{&a, &b};
+        a.online(A, "alice");
+        b.online(B, "bob");
+        a.link.up = false;
+        a.d.core.on_cluster_available(false, a.now());
+        a.d.send(A, SendMessage{5, "bob", "hello"});
+        auto r = a.d.result(A, 5);
+        CHECK(r.code == Status::unavailable);
+        CHECK(r.detail == "service temporarily unavailable; try again");
+        CHECK(a.link.sent.empty());
+        a.d.send(A, SendMessage{6, "carol", "hello"});
+        CHECK(a.d.result(A, 6).code == Status::unavailable);
+        CHECK(a.d.env.pending(A) == 0); // exactly one reply each
+        CHECK(to_string(Status::unavailable) == "service temporarily unavailable");
+    }
+
+    TEST_CASE("a Direct for a user who has just left goes to the mailbox, with no reply to anyone") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.d.send(A, Logout{});
+        n.d.env.drain_all();
+        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 4242, n.now().wall_ms, "late"}, n.now());
+        REQUIRE(n.d.env.uncommitted.size() == 1);
+        auto* ins = std::get_if<store_op::InsertMessage>(&n.d.env.persisted.back());
+        REQUIRE(ins);
+        CHECK(ins->recipient == "alice");
+        CHECK(ins->sender == "bob");
+        CHECK(ins->id == 4242);
+        n.d.commit_pending();
+        CHECK(n.d.env.inbox.empty());
+        n.d.connect(B);
+        n.d.hello(B);
+        REQUIRE(n.login(B, "alice", "alice123").outcome == LoginOutcome::ok);
+        auto m = n.d.env.pop<MessageEvent>(B);
+        CHECK(m.message_id == 4242);
+        CHECK(m.text == "late");
+        CHECK((m.flags & message_flag_offline) != 0);
+    }
+
+    TEST_CASE("a Direct for a local user is shown to them, unless they blocked its sender meanwhile") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 77, n.now().wall_ms, "from b"}, n.now());
+        auto m = n.d.env.pop<MessageEvent>(A);
+        CHECK(m.message_id == 77);
+        CHECK(m.from == "bob");
+        n.d.send(A, Block{2, "bob"});
+        CHECK(n.d.result(A, 2).code == Status::ok);
+        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 78, n.now().wall_ms, "blocked"}, n.now());
+        CHECK(n.d.env.pending(A) == 0);
+    }
+
+    TEST_CASE("message ids are distinct across nodes at the same instant, and end in the node's ordinal") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.a.online(B, "carol");
+        p.b.online(B, "bob");
+        p.b.online(C, "dave");
+        std::set<std::uint64_t> ids;
+        for (std::uint32_t i = 0; i < 5; ++i) {
+            p.a.d.send(A, SendMessage{i, "carol", "x"});
+            p.b.d.send(B, SendMessage{i, "dave", "y"});
+            auto ma = p.a.d.env.pop<MessageEvent>(B);
+            auto mb = p.b.d.env.pop<MessageEvent>(C);
+            CHECK((ma.message_id & 1023) == 1);
+            CHECK((mb.message_id & 1023) == 2);
+            ids.insert(ma.message_id);
+            ids.insert(mb.message_id);
+        }
+        CHECK(ids.size() == 10);
+    }
+}
+
+// ====================================================================== broadcast
+
+TEST_SUITE("cluster: broadcast") {
+
+    TEST_CASE("a broadcast reaches every node's users; ok_partial when a user elsewhere blocks the sender") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.a.online(B, "bob");
+        p.b.online(C, "carol");
+        p.b.online(D, "dave");
+        p.a.d.send(A, Broadcast{1, "hello all"});
+        CHECK(p.a.d.result(A, 1).code == Status::ok);
+        CHECK(p.a.d.env.pop<BroadcastEvent>(B).text == "hello all"); // at once, locally
+        p.bus.pump();
+        CHECK(p.b.d.env.pop<BroadcastEvent>(C).from == "alice");
+        CHECK(p.b.d.env.pop<BroadcastEvent>(D).text == "hello all");
+        // carol (on b) blocks alice: the block reaches a's replica.
+        p.b.d.send(C, Block{2, "alice"});
+        CHECK(p.b.d.result(C, 2).code == Status::ok);
+        p.bus.pump();
+        p.a.d.send(A, Broadcast{3, "again"});
+        CHECK(p.a.d.result(A, 3).code == Status::ok_partial);
+        p.bus.pump();
+        CHECK(p.b.d.env.pending(C) == 0);
+        CHECK(p.b.d.env.pop<BroadcastEvent>(D).text == "again");
+        CHECK(p.a.d.env.pop<BroadcastEvent>(B).text == "again");
+    }
+
+    TEST_CASE("a broadcast is charged for the users it reaches on other nodes too") {
+        CoreSettings s;
+        s.user_deliveries = Rate{1, 1};
+        Pair p(s);
+        p.a.online(A, "alice");
+        p.a.d.send(A, Broadcast{1, "alone"});
+        CHECK(p.a.d.result(A, 1).code == Status::ok);
+        p.a.d.send(A, Broadcast{2, "alone"});
+        CHECK(p.a.d.result(A, 2).code == Status::ok); // reaching nobody costs nothing
+        p.b.online(B, "bob");
+        p.b.online(C, "carol");
+        p.b.online(D, "dave");
+        p.a.d.send(A, Broadcast{3, "three elsewhere"});
+        CHECK(p.a.d.result(A, 3).code == Status::ok);
+        p.a.d.send(A, Broadcast{4, "too soon"});
+        CHECK(p.a.d.result(A, 4).code == Status::rate_limited);
+    }
+
+    TEST_CASE("with the engine down a broadcast reaches this node's users and says the others were not reached") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.a.online(B, "bob");
+        p.b.online(C, "carol");
+        p.a.link.up = false;
+        p.a.d.send(A, Broadcast{1, "anyone"});
+        auto r = p.a.d.result(A, 1);
+        CHECK(r.code == Status::ok_partial);
+        CHECK(r.detail.find("other servers") != std::string_view::npos);
+        CHECK(p.a.d.env.pop<BroadcastEvent>(B).text == "anyone");
+        CHECK(p.a.link.published_of<cluster::Broadcast>().empty());
+        CHECK(p.a.d.env.pending(A) == 0);
+    }
+}
+
+// ====================================================================== presence
+
+TEST_SUITE("cluster: presence") {
+
+    TEST_CASE("logins and logouts elsewhere are announced, whoelse lists them, blocks hide them") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.d.connect(B);
+        p.b.d.hello(B);
+        REQUIRE(p.b.login(B, "bob", "bob123").outcome == LoginOutcome::ok);
+        p.b.d.env.drain(B);
+        auto came = p.a.d.env.pop<PresenceEvent>(A);
+        CHECK(came.kind == PresenceKind::login);
+        CHECK(came.user == "bob");
+        p.a.d.send(A, WhoElse{1});
+        CHECK(names_of(p.a.d.env.pop<UserList>(A)) == Names{"bob"});
+        p.b.d.send(B, WhoElse{1});
+        CHECK(names_of(p.b.d.env.pop<UserList>(B)) == Names{"alice"});
+        // carol on b has blocked alice: alice is not told of her and does not see her.
+        p.b.d.connect(C);
+        p.b.d.hello(C);
+        REQUIRE(p.b.login(C, "carol", "carol123").outcome == LoginOutcome::ok);
+        p.b.d.env.drain(C);
+        p.a.d.env.drain(A);
+        p.b.d.send(C, Block{2, "alice"});
+        p.b.d.env.drain(C);
+        p.b.d.send(C, Logout{});
+        p.bus.pump();
+        CHECK(p.a.d.env.pending(A) == 0); // carol's logout is hidden from alice too
+        p.b.online(C, "carol");
+        p.bus.pump();
+        CHECK(p.a.d.env.pending(A) == 0);
+        p.a.d.send(A, WhoElse{3});
+        CHECK(names_of(p.a.d.env.pop<UserList>(A)) == Names{"bob"});
+        // bob leaves: alice is told, and whoelsesince still lists him.
+        p.bus.advance(3'000);
+        p.b.d.send(B, Logout{});
+        p.bus.pump();
+        auto ev = p.a.d.env.pop<PresenceEvent>(A);
+        CHECK(ev.kind == PresenceKind::logout);
+        CHECK(ev.user == "bob");
+        p.bus.advance(4'000);
+        p.a.d.send(A, WhoElse{4});
+        CHECK(names_of(p.a.d.env.pop<UserList>(A)).empty());
+        p.a.d.send(A, WhoElseSinceSeen{5, 60});
+        auto seen = p.a.d.env.pop<UserSeenList>(A);
+        REQUIRE(seen.names.size() == 1);
+        CHECK(seen.names[0] == "bob");
+        CHECK(seen.offline_for_s[0] == 4);
+    }
+
+    TEST_CASE("NodeDown logs out every user of that node, last seen now") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"dave", "node-c", a.now().wall_ms, "192.0.2.10", 0}, a.now());
+        CHECK(a.d.env.take_all<PresenceEvent>(A).size() == 3);
+        CHECK(a.d.core.remote_online_count() == 3);
+        a.d.advance(1'000);
+        a.d.core.on_cluster_event(cluster::NodeDown{"node-b"}, a.now());
+        auto gone = a.d.env.take_all<PresenceEvent>(A);
+        REQUIRE(gone.size() == 2);
+        CHECK(gone[0].kind == PresenceKind::logout);
+        CHECK(gone[0].user == "bob");
+        CHECK(gone[1].user == "carol");
+        a.d.send(A, WhoElse{1});
+        CHECK(names_of(a.d.env.pop<UserList>(A)) == Names{"dave"});
+        a.d.advance(2'000);
+        a.d.send(A, WhoElseSinceSeen{2, 10});
+        auto seen = a.d.env.pop<UserSeenList>(A);
+        CHECK(seen.offline_for_s == std::vector<std::uint32_t>{2, 2, 0});
+    }
+
+    TEST_CASE("a Snapshot replaces the replica and announces only what changed") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.env.drain(A);
+        cluster::Snapshot snap;
+        snap.online.push_back({"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0});
+        snap.online.push_back({"dave", "node-c", a.now().wall_ms, "192.0.2.10", 0});
+        snap.online.push_back({"alice", "node-a", a.now().wall_ms, "192.0.2.7", 0}); // ourselves: ignored
+        snap.last_seen.push_back({"bob", a.now().wall_ms - 30'000});
+        a.d.core.on_cluster_event(snap, a.now());
+        auto ev = a.d.env.take_all<PresenceEvent>(A);
+        REQUIRE(ev.size() == 2);
+        CHECK(ev[0].kind == PresenceKind::logout);
+        CHECK(ev[0].user == "bob");
+        CHECK(ev[1].kind == PresenceKind::login);
+        CHECK(ev[1].user == "dave");
+        a.d.send(A, WhoElse{1});
+        CHECK(names_of(a.d.env.pop<UserList>(A)) == Names{"carol", "dave"});
+        CHECK(a.d.core.online_count() == 1);
+    }
+
+    TEST_CASE("Online and Offline from this very node, or an Offline of a node the user has left, change nothing") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-c", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.env.drain(A);
+        a.d.core.on_cluster_event(cluster::Offline{"bob", "node-b", a.now().wall_ms}, a.now()); // an older session
+        a.d.core.on_cluster_event(cluster::Online{"carol", "node-a", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        CHECK(a.d.env.pending(A) == 0);
+        a.d.send(A, WhoElse{1});
+        CHECK(names_of(a.d.env.pop<UserList>(A)) == Names{"bob"});
+    }
+}
+
+// ====================================================================== lockout and administration
+
+TEST_SUITE("cluster: lockout and administration") {
+
+    TEST_CASE("two wrong passwords on one node and one on the other lock the name on both") {
+        Pair p;
+        p.a.d.connect(A);
+        p.a.d.hello(A);
+        p.b.d.connect(B);
+        p.b.d.hello(B);
+        CHECK(p.a.login(A, "alice", "wrong").value == 2);
+        p.bus.pump();
+        CHECK(p.a.login(A, "alice", "wrong", 2).value == 1);
+        p.bus.pump();
+        auto r = p.b.login(B, "alice", "wrong");
+        CHECK(r.outcome == LoginOutcome::locked);
+        p.bus.pump();
+        CHECK(p.a.login(A, "alice", "alice123", 3).outcome == LoginOutcome::locked);
+        CHECK(p.b.login(B, "alice", "alice123", 2).outcome == LoginOutcome::locked);
+        CHECK(p.a.link.claims.empty());
+        CHECK(p.b.link.claims.empty());
+        // The lock runs out on both.
+        p.bus.advance(10'000);
+        CHECK(p.a.login(A, "alice", "alice123", 4).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("a successful login starts the count again on every node") {
+        Pair p;
+        p.a.d.connect(A);
+        p.a.d.hello(A);
+        p.b.d.connect(B);
+        p.b.d.hello(B);
+        CHECK(p.a.login(A, "alice", "wrong").value == 2);
+        CHECK(p.a.login(A, "alice", "wrong", 2).value == 1);
+        p.bus.pump();
+        REQUIRE(p.a.login(A, "alice", "alice123", 3).outcome == LoginOutcome::ok);
+        p.a.d.send(A, Logout{});
+        p.bus.pump();
+        CHECK(p.b.login(B, "alice", "wrong").value == 2);
+    }
+
+    TEST_CASE("an administrator's lock on one node ends the session on another and refuses logins there") {
+        Pair p;
+        p.b.online(B, "bob");
+        auto r = p.a.d.core.lock("bob", 60, p.a.now());
+        CHECK(r.code == Status::ok);
+        p.bus.pump();
+        auto e = p.b.d.env.pop<SessionEnded>(B);
+        CHECK(e.reason == EndReason::locked);
+        CHECK(p.b.d.env.is_closed(B));
+        p.b.d.connect(C);
+        p.b.d.hello(C);
+        auto l = p.b.login(C, "bob", "bob123");
+        CHECK(l.outcome == LoginOutcome::locked);
+        CHECK(l.value == 60);
+        CHECK(p.a.d.core.unlock("bob", p.a.now()).code == Status::ok);
+        p.bus.pump();
+        CHECK(p.b.login(C, "bob", "bob123", 2).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("kick of a user on another node ends that session there") {
+        Pair p;
+        p.b.online(B, "bob");
+        auto r = p.a.d.core.kick("bob", "enough", p.a.now());
+        CHECK(r.code == Status::ok);
+        auto sent = p.a.link.sent_of<cluster::EndSession>();
+        REQUIRE(sent.size() == 1);
+        CHECK(sent[0].node == "node-b");
+        p.bus.pump();
+        auto e = p.b.d.env.pop<SessionEnded>(B);
+        CHECK(e.reason == EndReason::kicked);
+        CHECK(e.detail == "enough");
+        CHECK(p.a.d.core.kick("bob", "", p.a.now()).code == Status::user_offline);
+        p.b.online(B, "bob");
+        p.a.link.up = false;
+        CHECK(p.a.d.core.kick("bob", "", p.a.now()).code == Status::unavailable);
+    }
+
+    TEST_CASE("wall reaches the users of every node") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.b.online(C, "carol");
+        auto r = p.a.d.core.wall("maintenance at noon", p.a.now());
+        CHECK(r.code == Status::ok);
+        CHECK(r.detail == "sent to 3 user(s)");
+        CHECK(p.a.d.env.pop<ServerNotice>(A).text == "maintenance at noon");
+        p.bus.pump();
+        CHECK(p.b.d.env.pop<ServerNotice>(B).text == "maintenance at noon");
+        CHECK(p.b.d.env.pop<ServerNotice>(C).text == "maintenance at noon");
+    }
+}
+
+// ====================================================================== private chats
+
+TEST_SUITE("cluster: private chat") {
+
+    TEST_CASE("an introduction across nodes: the intro at once with the peer's endpoint, the invite there") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.bus.pump();
+        p.a.d.send(A, StartPrivate{1, "bob"});
+        CHECK(p.a.d.result(A, 1).code == Status::no_private_endpoint);
+        p.b.d.send(B, PrivateListen{1, "198.51.100.2", 7000});
+        CHECK(p.b.d.result(B, 1).code == Status::ok);
+        p.bus.pump();
+        p.a.d.env.drain(A);
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        auto intro = p.a.d.env.pop<PrivateIntro>(A);
+        CHECK(intro.peer == "bob");
+        CHECK(intro.host == "198.51.100.2");
+        CHECK(intro.port == 7000);
+        p.bus.pump();
+        auto invite = p.b.d.env.pop<PrivateInvite>(B);
+        CHECK(invite.peer == "alice");
+        CHECK(invite.token == intro.token);
+        // Both sides know the pair: stopping on either side is ok, then it is gone on both.
+        p.b.d.send(B, StopPrivate{2, "alice"});
+        CHECK(p.b.d.result(B, 2).code == Status::ok);
+        p.bus.pump();
+        p.a.d.send(A, StopPrivate{3, "bob"});
+        CHECK(p.a.d.result(A, 3).code == Status::no_private_session);
+    }
+
+    TEST_CASE("blocking a peer on another node revokes the pair there; a logout ends it silently") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.b.d.send(B, PrivateListen{1, "", 7000});
+        p.b.d.env.drain(B);
+        p.bus.pump();
+        p.a.d.env.drain(A);
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        p.a.d.env.pop<PrivateIntro>(A);
+        p.bus.pump();
+        p.b.d.env.pop<PrivateInvite>(B);
+        p.a.d.send(A, Block{3, "bob"});
+        CHECK(p.a.d.env.pop<PrivateRevoked>(A).peer == "bob");
+        CHECK(p.a.d.result(A, 3).code == Status::ok);
+        p.bus.pump();
+        CHECK(p.b.d.env.pop<PrivateRevoked>(B).peer == "alice");
+        // Again after an unblock, ended by a logout this time: forgotten on b, nothing said.
+        p.a.d.send(A, Unblock{4, "bob"});
+        p.a.d.env.drain(A);
+        p.bus.pump();
+        p.a.d.send(A, StartPrivate{5, "bob"});
+        p.a.d.env.pop<PrivateIntro>(A);
+        p.bus.pump();
+        p.b.d.env.pop<PrivateInvite>(B);
+        p.a.d.send(A, Logout{});
+        p.bus.pump();
+        p.b.d.env.take_all<PresenceEvent>(B);
+        CHECK(p.b.d.env.pending(B) == 0);
+        p.b.d.send(B, StopPrivate{2, "alice"});
+        CHECK(p.b.d.result(B, 2).code == Status::no_private_session);
+    }
+}
+
+// ====================================================================== the engine going and coming back
+
+TEST_SUITE("cluster: engine down and back") {
+
+    TEST_CASE("every request gets exactly one reply while the engine is down") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.b.d.send(B, PrivateListen{1, "", 7000});
+        p.bus.pump();
+        p.a.d.env.drain(A);
+        p.a.link.up = false;
+        p.a.d.core.on_cluster_available(false, p.a.now());
+        std::uint32_t rid = 10;
+        const std::vector<Message> requests{
+            SendMessage{rid, "bob", "x"}, Broadcast{rid + 1, "y"},      WhoElse{rid + 2},
+            Block{rid + 3, "carol"},      StartPrivate{rid + 4, "bob"}, WhoElseSince{rid + 5, 60},
+        };
+        for (const auto& m : requests) p.a.d.send(A, m);
+        p.bus.pump();
+        auto& q = p.a.d.env.inbox[A];
+        REQUIRE(q.size() == requests.size());
+        for (std::size_t i = 0; i < q.size(); ++i) {
+            std::uint32_t got = std::visit(
+                [](const auto& m) -> std::uint32_t {
+                    if constexpr (requires { m.request_id; }) return m.request_id;
+                    return 0;
+                },
+                q[i]);
+            CHECK(got == rid + i);
+        }
+        CHECK(std::get<Result>(q[0]).code == Status::unavailable);
+        CHECK(std::get<Result>(q[4]).code == Status::unavailable);
+    }
+
+    TEST_CASE("when the engine is back, this node's sessions are claimed and announced again") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        a.online(B, "bob");
+        a.link.published.clear();
+        a.link.up = false;
+        a.d.core.on_cluster_available(false, a.now());
+        a.link.up = true;
+        a.d.core.on_cluster_available(true, a.now());
+        REQUIRE(a.link.claims.size() == 2);
+        // alice's name is free still; bob logged in elsewhere while this node was cut off.
+        for (int i = 0; i < 2; ++i) {
+            auto c = a.link.claims.front();
+            a.link.claims.pop_front();
+            a.d.core.on_claimed(c.tag, c.name == "alice" ? cluster::Claim::claimed : cluster::Claim::taken, a.now());
+        }
+        auto online = a.link.published_of<cluster::Online>();
+        REQUIRE(online.size() == 1);
+        CHECK(online[0].name == "alice");
+        CHECK(a.d.env.pop<SessionEnded>(B).reason == EndReason::kicked);
+        CHECK(a.d.env.is_closed(B));
+        CHECK(a.d.core.online_count() == 1);
+    }
+}
