@@ -124,8 +124,10 @@ void ChatCore::on_cluster_available(bool up, Now) {
     log::notice("cluster: the shared state is reachable again");
     // The other nodes may have taken this one for dead meanwhile and forgotten its
     // sessions: claim and announce them again (a name logged in elsewhere since ends here).
+    // The engine may answer a claim at once, and a lost one ends a session: walk a copy.
     std::vector<UserIdx> local(online_);
     for (UserIdx u : local) {
+        if (users_[u].conn == 0) continue;
         const std::uint64_t tag = next_cluster_tag_++;
         claims_.emplace(tag, PendingClaim{users_[u].conn, u, true});
         cluster_->claim(tag, users_[u].name);

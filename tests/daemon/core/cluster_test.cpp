@@ -6,6 +6,7 @@
 #include "fake_env.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -46,9 +47,14 @@ struct FakeCluster final : ClusterLink {
     const std::string& node_id() const override { return id; }
     std::uint16_t node_ordinal() const override { return ordinal; }
     bool available() const override { return up; }
+    // Set: every claim is answered at once, from inside claim() (an engine may do that).
+    std::function<cluster::Claim(std::string_view)> answer_at_once;
+    ChatCore* core = nullptr; // for answer_at_once
+    Now at{};
     void claim(std::uint64_t tag, std::string_view name) override {
-        claims.push_back({tag, std::string(name)});
         log.push_back("claim " + std::string(name));
+        if (answer_at_once) return core->on_claimed(tag, answer_at_once(name), at);
+        claims.push_back({tag, std::string(name)});
     }
     void release(std::string_view name) override {
         released.emplace_back(name);
@@ -333,6 +339,20 @@ TEST_SUITE("cluster: login") {
         CHECK(off[0].name == "alice");
         CHECK(off[0].node == "node-a");
         CHECK(off[0].at_wall_ms == n.now().wall_ms);
+    }
+
+    TEST_CASE("a shutdown releases every name and, given the time, tells the other nodes of the logouts") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.online(B, "bob");
+        n.link.published.clear();
+        n.d.core.shutdown(n.now());
+        std::vector<std::string> released = n.link.released;
+        std::sort(released.begin(), released.end());
+        CHECK(released == std::vector<std::string>{"alice", "bob"});
+        CHECK(n.link.published_of<cluster::Offline>().size() == 2);
+        CHECK(n.d.env.pop<SessionEnded>(A).reason == EndReason::server_shutdown);
+        CHECK(n.d.env.is_closed(B));
     }
 
     TEST_CASE("PrivateListen publishes Online again with the endpoint peers elsewhere dial") {
@@ -876,6 +896,27 @@ TEST_SUITE("cluster: engine down and back") {
         }
         CHECK(std::get<Result>(q[0]).code == Status::unavailable);
         CHECK(std::get<Result>(q[4]).code == Status::unavailable);
+    }
+
+    TEST_CASE("an engine that answers a claim from inside claim() is served as well") {
+        Node a("node-a", 1);
+        a.link.core = &a.d.core;
+        a.link.at = a.now();
+        a.link.answer_at_once = [](std::string_view) { return cluster::Claim::claimed; };
+        a.online(A, "alice");
+        a.online(B, "bob");
+        a.online(C, "carol");
+        CHECK(a.d.core.online_count() == 3);
+        // Back after a cut: every name was taken elsewhere meanwhile; each session ends, once.
+        a.link.answer_at_once = [](std::string_view) { return cluster::Claim::taken; };
+        a.d.core.on_cluster_available(false, a.now());
+        a.d.core.on_cluster_available(true, a.now());
+        for (ConnId c : {A, B, C}) {
+            CHECK(a.d.env.take_all<SessionEnded>(c).size() == 1);
+            CHECK(a.d.env.is_closed(c));
+        }
+        CHECK(a.d.core.online_count() == 0);
+        CHECK(a.d.core.session_count() == 0);
     }
 
     TEST_CASE("when the engine is back, this node's sessions are claimed and announced again") {
