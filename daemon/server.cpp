@@ -25,6 +25,7 @@ namespace confab {
 
 namespace {
 // epoll tokens: the reactor's own fds, then connection ids, which never come that low.
+// Between them: ReactorRedisLoop's (0x100...), ControlSocket's and MetricsHttp's connections.
 constexpr std::uint64_t listener_token = 1, timer_token = 2, signal_token = 3, hash_token = 4, store_token = 5;
 static_assert(store_token < ControlSocket::listener_token, "the control socket's tokens come after these");
 static_assert(ControlSocket::first_token > ControlSocket::listener_token);
@@ -478,6 +479,7 @@ void Server::on_timers() {
         case TimerKind::login_deadline:
         case TimerKind::idle:
         case TimerKind::lock: core_.on_timer(key, t); break;
+        case TimerKind::redis_retry: break; // a ReactorRedisLoop's, when the server has one
         }
     }
 }

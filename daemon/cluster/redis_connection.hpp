@@ -6,6 +6,21 @@
 // connection, pub/sub (subscribe(): every message on the channels goes to the
 // message handler; the channels are subscribed again after every reconnect).
 // Reactor thread only.
+//
+// Life cycle: start() connects without blocking; the first command on the new
+// connection is AUTH (when a password is set) or PING, then SUBSCRIBE (pub/sub
+// use); `up` fires once Redis has answered all of them. A connection not up
+// within connect_timeout_ms is dropped. Once up, commands that get no reply at
+// all for command_timeout_ms (Redis stopped, a dead peer) drop the connection.
+// Every drop, and every failed attempt, fires `down` with the reason and
+// schedules a retry after a backoff doubling from backoff_min_ms to
+// backoff_max_ms, with jitter (reset by each `up`).
+//
+// Re-entrancy: handlers and hooks may issue commands and may destroy the
+// connection; destruction from inside a handler is deferred until hiredis has
+// returned (the remaining handlers then get null). Hooks never run inside hiredis.
+// A host name (not an address) in RedisAddress::host is resolved once, in the
+// constructor (start-up), so that no connect ever waits on DNS.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -26,6 +41,12 @@ struct RedisAddress {
     std::string unix_path;
     std::string user, password;   // AUTH [user] password after connecting, when password is set
     std::string describe() const; // "127.0.0.1:6379" or the socket path, for log lines
+};
+
+struct RedisTimings {
+    std::int64_t connect_timeout_ms = 2000; // connect + AUTH/PING + SUBSCRIBE
+    std::int64_t command_timeout_ms = 3000; // no reply at all while commands are pending
+    std::int64_t backoff_min_ms = 100, backoff_max_ms = 5000;
 };
 
 // What the connection needs from the reactor glue (the daemon's Server, or a test's loop).
@@ -54,24 +75,28 @@ public:
     };
     static constexpr std::size_t max_pending = 100'000; // commands sent and not yet answered
 
-    RedisConnection(RedisLoop& loop, std::uint64_t token, RedisAddress address, Hooks hooks);
-    ~RedisConnection(); // disconnects; pending handlers are called with null
+    RedisConnection(RedisLoop& loop, std::uint64_t token, RedisAddress address, Hooks hooks, RedisTimings timings = {});
+    ~RedisConnection(); // disconnects; pending handlers are called with null; no hook fires
     RedisConnection(const RedisConnection&) = delete;
     RedisConnection& operator=(const RedisConnection&) = delete;
 
     void start(); // connect (non-blocking); Hooks::up when ready
     bool up() const noexcept;
-    // argv form (binary-safe). The handler runs exactly once, maybe before command() returns
-    // when the connection is down.
+    // argv form (binary-safe). The handler runs exactly once, with the reply (valid during the
+    // call only) or null; null before command() returns when the connection is not up (still
+    // connecting counts as not up), on a pub/sub connection, or with max_pending already waiting.
+    // Handlers must not throw (they run inside hiredis, a C library: a throw terminates).
     void command(std::span<const std::string_view> argv, ReplyHandler done);
     // Pub/sub mode: this connection subscribes to `channels` (again after each reconnect)
-    // and hands every message to `on_message`. Use a connection for this alone.
+    // and hands every message to `on_message`. Use a connection for this alone. Called
+    // again, it adds channels (and replaces the handler). Before start(): `up` then waits
+    // for the subscriptions too.
     void subscribe(std::vector<std::string> channels, MessageHandler on_message);
 
     // From the reactor glue:
     void on_ready(std::uint32_t epoll_events); // the watched fd is readable/writable
     void on_retry_timer();
-    std::size_t pending() const noexcept;
+    std::size_t pending() const noexcept; // commands waiting for their reply
 
 private:
     struct Impl;

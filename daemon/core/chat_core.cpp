@@ -292,7 +292,8 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
     case TimerKind::status:
     case TimerKind::log_summary:
     case TimerKind::control_idle:
-    case TimerKind::metrics_idle: return; // the glue's own: never passed here
+    case TimerKind::metrics_idle:
+    case TimerKind::redis_retry: return; // the glue's own: never passed here
     }
 }
 

@@ -22,6 +22,7 @@ enum class TimerKind : std::uint8_t {
     log_summary = 0x83,    // summary lines of rate-limited log events (log_flood.hpp)
     control_idle = 0x84,   // a control-socket connection that has said nothing for a while
     metrics_idle = 0x85,   // a GET /metrics connection that has not finished its request
+    redis_retry = 0x86,    // a Redis connection's connect/command deadline or reconnect (id: its epoll token)
 };
 
 inline constexpr unsigned timer_id_bits = 56;
