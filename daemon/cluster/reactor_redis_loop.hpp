@@ -2,7 +2,9 @@
 // and its timers in the server's TimerQueue (kind TimerKind::redis_retry, id =
 // the connection's epoll token). The server creates one, makes its connections
 // with connect(), and routes to it the epoll events whose token is_token() and
-// the timers of kind redis_retry. Reactor thread only.
+// the timers of kind redis_retry. Reactor thread only. The server's TimerFd
+// is re-armed from the TimerQueue before each wait, so arming from here needs
+// nothing more. Destroy it before the Reactor and TimerQueue it was given.
 #pragma once
 
 #include "cluster/redis_connection.hpp"
