@@ -29,6 +29,7 @@ std::string_view what(Flood kind) noexcept {
     case Flood::failed_login: return "failed logins";
     case Flood::locked_name: return "names locked";
     case Flood::dropped_client: return "connections dropped";
+    case Flood::cluster_error: return "cluster errors";
     case Flood::count_: break;
     }
     return "events";
@@ -37,6 +38,7 @@ std::string_view what(Flood kind) noexcept {
 Level level_of(Flood kind) noexcept {
     switch (kind) {
     case Flood::refused_connection:
+    case Flood::cluster_error:
     case Flood::locked_name: return Level::warning;
     case Flood::failed_login: return Level::notice;
     default: return Level::info;

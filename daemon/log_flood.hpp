@@ -22,6 +22,7 @@ enum class Flood : std::uint8_t {
     failed_login,       // wrong password or unknown name
     locked_name,        // a name locked after too many failures
     dropped_client,     // protocol errors and slow readers
+    cluster_error,      // failed Redis writes, undecodable cluster messages
     count_
 };
 inline constexpr int interval_seconds = 10;

@@ -52,6 +52,12 @@ struct Deposit {
     ReplyTo reply;
 };
 
+// How many messages of one mailbox one sender may hold: three quarters of it (at
+// least one), so one sender can never fill it for everyone else.
+constexpr std::size_t sender_share_of(std::size_t capacity) noexcept {
+    return std::max<std::size_t>(1, capacity - capacity / 4);
+}
+
 // sender_share_full: this sender already holds its share of the recipient's
 // mailbox (three quarters of it), so one sender can never fill it for everyone else.
 // unavailable: the shared store (a cluster's engine) cannot be reached now.
@@ -128,7 +134,7 @@ public:
     // Messages held for `to`, committed or not.
     std::size_t waiting(UserId to) const;
     // How many of them one sender may hold: three quarters of the mailbox (at least one).
-    std::size_t sender_share() const noexcept { return std::max<std::size_t>(1, capacity_ - capacity_ / 4); }
+    std::size_t sender_share() const noexcept { return sender_share_of(capacity_); }
 
 private:
     using Box = std::vector<StoredMessage>; // a vector: an empty deque costs ~600 B

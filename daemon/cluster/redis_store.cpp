@@ -1,0 +1,125 @@
+#include "cluster/redis_store.hpp"
+
+#include "cluster/keys.hpp"
+#include "log_flood.hpp"
+#include "proto/parse_number.hpp"
+
+#include <algorithm>
+#include <array>
+#include <type_traits>
+#include <variant>
+
+namespace confab {
+namespace {
+
+namespace keys = cluster::keys;
+
+// A lock key is a name, or "name@address" for a trusted address (Lockout::scoped):
+// it lives in that name's hash.
+std::string_view name_of_lock(std::string_view lock_key) {
+    return lock_key.substr(0, lock_key.find('@'));
+}
+
+std::int64_t to_i64(std::string_view s) {
+    return parse_number<std::int64_t>(s).value_or(0);
+}
+
+// HGETALL / ZRANGE WITHSCORES replies: (field, value) pairs.
+template <class F>
+void for_pairs(const redisReply* r, F&& f) {
+    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    for (std::size_t i = 0; i + 1 < r->elements; i += 2) f(redis_text(r->element[i]), redis_text(r->element[i + 1]));
+}
+
+} // namespace
+
+StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> names) {
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(names.size() * 3);
+    for (const std::string& name : names) {
+        commands.push_back({"SMEMBERS", keys::blocks(name)});
+        commands.push_back({"HGETALL", keys::locks(name)});
+        commands.push_back({"ZRANGE", keys::trusted(name), "0", "-1", "WITHSCORES"});
+    }
+    auto replies = redis.pipeline(commands);
+    StoredState state;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::string& name = names[i];
+        for (const redisReply* r : {replies[3 * i].get(), replies[3 * i + 1].get(), replies[3 * i + 2].get()})
+            if (r->type == REDIS_REPLY_ERROR) throw RedisError(fmt::format("reading {}: {}", name, redis_text(r)));
+        const redisReply* blocks = replies[3 * i].get();
+        for (std::size_t j = 0; j < blocks->elements; ++j)
+            state.blocks.emplace_back(name, std::string(redis_text(blocks->element[j])));
+        for_pairs(replies[3 * i + 1].get(), [&](std::string_view field, std::string_view until) {
+            if (field == keys::admin_lock_field)
+                state.admin_locks.emplace_back(name, to_i64(until));
+            else
+                state.locks.emplace_back(std::string(field), to_i64(until));
+        });
+        for_pairs(replies[3 * i + 2].get(), [&](std::string_view address, std::string_view at) {
+            state.trusted.push_back({name, std::string(address), to_i64(at)});
+        });
+    }
+    std::stable_sort(state.trusted.begin(), state.trusted.end(),
+                     [](const auto& a, const auto& b) { return a.at_wall_ms < b.at_wall_ms; });
+    return state;
+}
+
+void RedisStore::write(std::span<const std::string_view> argv, const char* what) {
+    commands_.command(argv, [this, what](const redisReply* r) {
+        if (r && r->type != REDIS_REPLY_ERROR) return;
+        ++failed_;
+        log::flood(log::Flood::cluster_error, log::Level::warning, "Redis: storing {} failed: {}", what,
+                   r ? redis_text(r) : std::string_view("not connected"));
+    });
+}
+
+bool RedisStore::persist(const StoreOp& op) {
+    std::visit(
+        [&](const auto& o) {
+            using O = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<O, store_op::SetBlock>) {
+                const std::string key = keys::blocks(o.blocker);
+                const std::array<std::string_view, 3> argv{o.blocked_now ? "SADD" : "SREM", key, o.blocked};
+                write(argv, "a block");
+            } else if constexpr (std::is_same_v<O, store_op::SetLock>) {
+                const std::string key = keys::locks(name_of_lock(o.name));
+                const std::string_view field = o.admin ? keys::admin_lock_field : std::string_view(o.name);
+                if (o.until_wall_ms == 0) {
+                    const std::array<std::string_view, 3> argv{"HDEL", key, field};
+                    write(argv, "a lock");
+                } else {
+                    const std::string until = std::to_string(o.until_wall_ms);
+                    const std::array<std::string_view, 4> argv{"HSET", key, field, until};
+                    write(argv, "a lock");
+                }
+            } else if constexpr (std::is_same_v<O, store_op::SetTrustedAddress>) {
+                const std::string key = keys::trusted(o.name);
+                if (o.at_wall_ms == 0) {
+                    const std::array<std::string_view, 3> argv{"ZREM", key, o.address};
+                    write(argv, "a trusted address");
+                } else {
+                    const std::string at = std::to_string(o.at_wall_ms);
+                    const std::array<std::string_view, 4> argv{"ZADD", key, at, o.address};
+                    write(argv, "a trusted address");
+                }
+            } else if constexpr (std::is_same_v<O, store_op::ForgetUser>) {
+                // Their own keys. Blocks of them and messages from them in other users' keys stay
+                // until those are read: restore drops blocks of unknown names, and the mailbox
+                // drops messages from them at delivery.
+                const std::string k[] = {keys::blocks(o.name),  keys::locks(o.name),   keys::trusted(o.name),
+                                         keys::mailbox(o.name), keys::senders(o.name), keys::seen(o.name)};
+                const std::array<std::string_view, 7> argv{"DEL", k[0], k[1], k[2], k[3], k[4], k[5]};
+                write(argv, "the removal of a user");
+            } else {
+                // InsertMessage, DeleteMessages: the Redis mailbox keeps its own messages.
+                static_assert(std::is_same_v<O, store_op::InsertMessage> ||
+                              std::is_same_v<O, store_op::DeleteMessages>);
+                log::error("Redis store: a mailbox write reached the store (the Redis mailbox writes its own)");
+            }
+        },
+        op);
+    return true;
+}
+
+} // namespace confab

@@ -1,0 +1,42 @@
+// The durable state of cluster mode in Redis (docs/CLUSTER.md): block lists,
+// lockouts and administrative locks, trusted addresses. The chat core's
+// StoreOps are written on the engine's command connection, without waiting;
+// load() reads it all back at start-up with a blocking connection, before the
+// reactor runs, like the SQLite store's load.
+//
+// Offline messages are not here: the Redis mailbox (redis_mailbox.hpp) writes
+// its own, so InsertMessage and DeleteMessages never reach this store.
+// A write that fails (Redis unreachable) is logged, rate-limited, and not
+// retried: a block or lock set during an outage lasts until the restart of the
+// node that set it. Nothing a user was told is stored depends on these writes.
+#pragma once
+
+#include "cluster/redis_connection.hpp"
+#include "cluster/redis_sync.hpp"
+#include "core/store_ops.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace confab {
+
+class RedisStore {
+public:
+    explicit RedisStore(RedisConnection& commands) : commands_(commands) {}
+
+    // The blocks, locks and trusted addresses of `names` (the users file). Throws RedisError.
+    static StoredState load(RedisSync& redis, std::span<const std::string> names);
+
+    // Sends the write; true always (a failure is logged when Redis answers).
+    bool persist(const StoreOp& op);
+
+    std::uint64_t failed_writes() const noexcept { return failed_; }
+
+private:
+    void write(std::span<const std::string_view> argv, const char* what);
+    RedisConnection& commands_;
+    std::uint64_t failed_ = 0;
+};
+
+} // namespace confab
