@@ -98,6 +98,12 @@ const std::vector<KeySpec>& specs() {
         {{"motd_file", "message of the day shown to each user at login (UTF-8, at most 4096 bytes); empty = none",
           true},
          &Config::motd_file},
+        {{"cluster.engine", "\"local\" (one daemon, SQLite) or \"redis\" (a node of a cluster sharing Redis)", false},
+         &Config::cluster_engine},
+        {{"cluster.redis", "Redis as HOST:PORT or a unix socket path", false}, &Config::cluster_redis},
+        {{"cluster.redis_user", "Redis ACL user; empty = the default user", false}, &Config::cluster_redis_user},
+        {{"cluster.redis_password", "Redis password; empty = no AUTH", false}, &Config::cluster_redis_password},
+        {{"cluster.node_id", "this node's id in the cluster; empty = host name:port", false}, &Config::cluster_node_id},
     };
     return table;
 }
@@ -143,6 +149,14 @@ void apply_key(Config& c, const std::string& name, const toml::value& value, con
         s->member);
 }
 
+bool is_section(std::string_view name) {
+    for (const auto& s : specs()) {
+        std::string_view key = s.key.name;
+        if (key.size() > name.size() && key.starts_with(name) && key[name.size()] == '.') return true;
+    }
+    return false;
+}
+
 } // namespace
 
 const std::vector<ConfigKey>& config_keys() {
@@ -163,7 +177,14 @@ Config parse_config_text(const std::string& text, const std::string& origin) {
     if (!doc.is_table()) throw ConfigError(fmt::format("{}: expected a table of keys", origin));
 
     Config c;
-    for (const auto& [name, value] : doc.as_table()) apply_key(c, name, value, origin);
+    for (const auto& [name, value] : doc.as_table()) {
+        // A section ([cluster]) holds the keys named "section.key" in the table.
+        if (value.is_table() && is_section(name)) {
+            for (const auto& [key, v] : value.as_table()) apply_key(c, name + "." + key, v, origin);
+            continue;
+        }
+        apply_key(c, name, value, origin);
+    }
     try {
         validate(c);
     } catch (const ConfigError& e) { throw ConfigError(fmt::format("{}: {}", origin, e.what())); }
@@ -210,6 +231,44 @@ void validate(const Config& c) {
     if (!parse_tls_version(c.tls_min_version))
         throw ConfigError(fmt::format("'tls_min_version' must be \"1.2\" or \"1.3\" (got '{}')", c.tls_min_version));
     if (!c.metrics_listen.empty()) parse_host_port(c.metrics_listen);
+    if (c.cluster_engine != "local" && c.cluster_engine != "redis")
+        throw ConfigError(fmt::format("'cluster.engine' must be \"local\" or \"redis\" (got '{}')", c.cluster_engine));
+    parse_redis_endpoint(c.cluster_redis);
+    if (!c.cluster_node_id.empty())
+        if (auto problem = node_id_problem(c.cluster_node_id); !problem.empty())
+            throw ConfigError(fmt::format("'cluster.node_id' {} (got '{}')", problem, c.cluster_node_id));
+    if (!c.cluster_redis_user.empty() && c.cluster_redis_password.empty())
+        throw ConfigError("'cluster.redis_user' needs 'cluster.redis_password'");
+}
+
+RedisEndpoint parse_redis_endpoint(std::string_view s) {
+    const auto bad = [&](std::string_view why) {
+        return ConfigError(fmt::format("'cluster.redis' must be HOST:PORT (e.g. \"127.0.0.1:6379\") or the path of "
+                                       "a unix socket (e.g. \"/run/redis/redis.sock\") (got '{}': {})",
+                                       s, why));
+    };
+    RedisEndpoint e;
+    if (s.starts_with('/')) {
+        e.unix_path = std::string(s);
+        return e;
+    }
+    const std::size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) throw bad("no port");
+    std::string_view host = s.substr(0, colon);
+    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+    if (host.empty() || host.find_first_of(" \t[]/") != std::string_view::npos) throw bad("not a host name or address");
+    auto port = parse_number<std::uint16_t>(s.substr(colon + 1));
+    if (!port || *port == 0) throw bad("the port must be a number from 1 to 65535");
+    e.host = std::string(host);
+    e.port = *port;
+    return e;
+}
+
+std::string node_id_problem(std::string_view id) {
+    if (id.empty() || id.size() > 200) return "must be 1 to 200 characters";
+    for (char ch : id)
+        if (ch <= ' ' || ch > '~' || ch == '{' || ch == '}') return "must be printable ASCII without spaces or braces";
+    return {};
 }
 
 std::vector<std::string> parse_motd(std::string_view text, const std::string& origin) {

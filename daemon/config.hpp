@@ -43,6 +43,15 @@ struct Config {
     std::string metrics_listen;          // "ADDR:PORT" for GET /metrics; empty: off
     std::string motd_file;               // message of the day shown at login; empty: none
     std::vector<std::string> motd;       // motd_file's lines, read by load_motd (not a key)
+    // [cluster] (docs/CLUSTER.md): "local" is one daemon with its own SQLite state;
+    // "redis" makes this daemon one node of a cluster sharing state through Redis.
+    std::string cluster_engine = "local";
+    std::string cluster_redis = "127.0.0.1:6379"; // host:port, or a unix socket's path
+    std::string cluster_redis_user;               // ACL user; empty: the default user
+    std::string cluster_redis_password;           // empty: no AUTH
+    std::string cluster_node_id;                  // empty: host name + ":" + port
+
+    bool clustered() const { return cluster_engine == "redis"; }
 
     std::string control_socket_path() const {
         return control_socket.empty() ? state_dir + "/control.sock" : control_socket;
@@ -72,6 +81,17 @@ void set_config_value(Config& c, const std::string& key, const std::string& valu
 
 // "127.0.0.1:9420" or "[::1]:9420" -> address and port. Throws ConfigError.
 std::pair<std::string, std::uint16_t> parse_host_port(std::string_view s);
+
+// cluster.redis -> (host, port) or a unix socket path (starting with '/'). Throws ConfigError.
+struct RedisEndpoint {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string unix_path;
+};
+RedisEndpoint parse_redis_endpoint(std::string_view s);
+// A node id: 1..200 printable ASCII characters, none of them a space or a brace
+// (it goes into Redis keys as a hash tag). Empty for a valid one, else why not.
+std::string node_id_problem(std::string_view id);
 
 // Single-value checks (listen address syntax, log level names, TLS version).
 void validate(const Config& c);

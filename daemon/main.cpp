@@ -136,6 +136,13 @@ int main(int argc, char** argv) {
                         tls->summary().c_str());
         else
             std::printf("configuration OK: %zu users\n", users.users.size());
+        if (config.clustered())
+            std::printf("cluster: engine redis, Redis %s%s%s, node id %s\n", config.cluster_redis.c_str(),
+                        config.cluster_redis_user.empty() ? "" : (" as " + config.cluster_redis_user).c_str(),
+                        config.cluster_redis_password.empty() ? "" : " with a password",
+                        config.cluster_node_id.empty() ? "<host name>:<port>" : config.cluster_node_id.c_str());
+        else
+            std::printf("cluster: engine local (this daemon alone, state in %s)\n", config.state_dir.c_str());
         return 0;
     }
 

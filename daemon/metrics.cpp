@@ -117,8 +117,24 @@ std::string render_metrics(const MetricsSnapshot& m) {
     for (std::size_t i = 0; i < s.disconnects.size(); ++i)
         w.sample("confab_disconnects_total", s.disconnects[i], fmt::format("reason=\"{}\"", to_string(DropReason(i))));
 
-    w.single("confab_store_queue_depth", "gauge", "changes waiting for the next commit", m.store_queue_depth);
-    w.histogram("confab_store_commit_seconds", "duration of each group commit to the state database", *m.store_commit);
+    if (m.store_commit) {
+        w.single("confab_store_queue_depth", "gauge", "changes waiting for the next commit", m.store_queue_depth);
+        w.histogram("confab_store_commit_seconds", "duration of each group commit to the state database",
+                    *m.store_commit);
+    }
+    if (const ClusterCounters* k = m.cluster) {
+        w.single("confab_cluster_available", "gauge", "1 while the cluster engine (Redis) is reachable",
+                 int(m.cluster_available));
+        w.single("confab_cluster_published_total", "counter", "events published to other nodes", k->published);
+        w.single("confab_cluster_received_total", "counter", "events received from other nodes", k->received);
+        w.single("confab_cluster_undecodable_total", "counter", "cluster messages that could not be decoded",
+                 k->undecodable);
+        w.single("confab_cluster_routed_not_delivered_total", "counter",
+                 "events for one node that found it not listening", k->routed_not_delivered);
+        w.single("confab_cluster_nodes_down_total", "counter", "nodes noticed to have stopped heartbeating",
+                 k->nodes_down);
+        w.single("confab_cluster_failed_writes_total", "counter", "state writes Redis did not take", k->failed_writes);
+    }
     w.histogram("confab_event_loop_iteration_seconds", "work done per event-loop iteration", s.loop);
 
     w.single("confab_control_connections", "gauge", "control-socket connections open", m.control_connections);

@@ -4,6 +4,7 @@
 // text exposition format 0.0.4 (confabctl metrics; GET /metrics).
 #pragma once
 
+#include "cluster/cluster_counters.hpp"
 #include "core/counters.hpp"
 #include "latency_histogram.hpp"
 
@@ -54,7 +55,9 @@ struct MetricsSnapshot {
     std::uint64_t control_refused = 0; // peers the control socket turned away
     const CoreCounters* core = nullptr;
     const ServerCounters* server = nullptr;
-    const LatencyHistogram* store_commit = nullptr;
+    const LatencyHistogram* store_commit = nullptr; // null: no SQLite store (cluster mode)
+    const ClusterCounters* cluster = nullptr;       // null: not a cluster node
+    bool cluster_available = false;
 };
 
 std::string render_metrics(const MetricsSnapshot& m);

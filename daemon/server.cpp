@@ -61,10 +61,42 @@ UniqueFd make_signal_fd() {
 std::unique_ptr<Store> open_store(const Config& c) {
     std::error_code ec;
     // Stored messages are private: a directory made here is 0700 whatever the umask (the parents are not ours).
+    // Made in cluster mode too: the control socket lives there by default.
     if (std::filesystem::create_directories(c.state_dir, ec))
         std::filesystem::permissions(c.state_dir, std::filesystem::perms::owner_all, ec);
     if (ec) throw StoreError(fmt::format("cannot create state directory {}: {}", c.state_dir, ec.message()));
+    if (c.clustered()) return nullptr; // the state is in Redis
     return std::make_unique<Store>(c.state_dir + "/confab.db");
+}
+
+RedisAddress redis_address(const Config& c) {
+    RedisAddress a;
+    RedisEndpoint e = parse_redis_endpoint(c.cluster_redis);
+    a.host = e.host;
+    a.port = e.port;
+    a.unix_path = e.unix_path;
+    a.user = c.cluster_redis_user;
+    a.password = c.cluster_redis_password;
+    return a;
+}
+
+// cluster.node_id, or this host's name and the port clients connect to.
+std::string node_id_of(const Config& c, std::uint16_t port) {
+    if (!c.cluster_node_id.empty()) return c.cluster_node_id;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
+    std::string id = fmt::format("{}:{}", host, port);
+    if (auto problem = node_id_problem(id); !problem.empty())
+        throw ConfigError(
+            fmt::format("the host name makes no valid node id ('{}' {}): set cluster.node_id", id, problem));
+    return id;
+}
+
+std::vector<std::string> names_of(const UsersFile& users) {
+    std::vector<std::string> names;
+    names.reserve(users.users.size());
+    for (const auto& [name, cred] : users.users) names.push_back(name);
+    return names;
 }
 
 std::unique_ptr<Listener> make_listener(const Config& c) {
@@ -129,7 +161,11 @@ CoreSettings core_settings(const Config& c) {
 Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_ptr<TlsContext> tls)
     : source_(std::move(source)), config_(std::move(config)), tls_(std::move(tls)), listener_(make_listener(config_)),
       signal_fd_(make_signal_fd()), hashes_(std::size_t(config_.hash_workers), max_queued_hashes),
-      store_(open_store(config_)), core_(*this, core_settings(config_), std::move(users)),
+      store_(open_store(config_)),
+      redis_loop_(config_.clustered() ? std::make_unique<ReactorRedisLoop>(reactor_, timers_) : nullptr),
+      engine_(make_engine(users)), redis_store_(engine_ ? std::make_unique<RedisStore>(engine_->commands()) : nullptr),
+      core_(*this, core_settings(config_), std::move(users), engine_.get(),
+            engine_ ? redis_mailbox_factory(engine_->commands(), *engine_) : MailboxFactory{}),
       control_(std::make_unique<ControlSocket>(config_.control_socket_path(), reactor_,
                                                static_cast<ControlRequests&>(*this),
                                                ControlIdentity{::geteuid(), ::getegid()},
@@ -145,9 +181,15 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
         log::warning("listening on {} without TLS (allow_plaintext = true): passwords and messages cross the "
                      "network unencrypted",
                      listener_->address());
-    core_.restore(store_->load(), now());
-    store_->start();
-    reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
+    if (store_) {
+        core_.restore(store_->load(), now());
+        store_->start();
+        reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
+    } else {
+        RedisSync redis(redis_address(config_));
+        core_.restore(RedisStore::load(redis, engine_->names()), now());
+        engine_->start();
+    }
     reactor_.add(listener_->fd(), listener_token, EPOLLIN | EPOLLET);
     reactor_.add(timer_fd_.fd(), timer_token, EPOLLIN | EPOLLET);
     reactor_.add(signal_fd_.get(), signal_token, EPOLLIN | EPOLLET);
@@ -173,6 +215,53 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
 }
 
 Server::~Server() = default;
+
+std::unique_ptr<RedisEngine> Server::make_engine(const UsersFile& users) {
+    if (!config_.clustered()) return nullptr;
+    const RedisAddress address = redis_address(config_);
+    auto connect = [this, address](RedisConnection::Hooks hooks) -> RedisConnection& {
+        return redis_loop_->connect(address, std::move(hooks));
+    };
+    RedisEngine::Timers timers{
+        [this](std::int64_t ms) { arm_timer(timer_key(TimerKind::cluster_heartbeat, 0), monotonic_ms() + ms); },
+        [this](std::int64_t ms) { arm_timer(timer_key(TimerKind::cluster_liveness, 0), monotonic_ms() + ms); }};
+    auto engine = std::make_unique<RedisEngine>(connect, node_id_of(config_, listener_->port()),
+                                                static_cast<ClusterEvents&>(*this), std::move(timers));
+    engine->set_names(names_of(users));
+    try {
+        RedisSync redis(address);
+        engine->prepare(redis);
+    } catch (const RedisError& e) {
+        throw RedisError(fmt::format("cluster: {} (Redis must be reachable at start-up)", e.what()));
+    }
+    log::info("cluster: Redis {}", address.describe());
+    return engine;
+}
+
+void Server::leave_cluster() {
+    if (!engine_) return;
+    try {
+        RedisSync redis(redis_address(config_), 2000);
+        engine_->leave(redis);
+        log::info("cluster: node {} left", engine_->node_id());
+    } catch (const RedisError& e) {
+        log::warning("cluster: could not leave cleanly ({}); the other nodes notice within {} s", e.what(),
+                     RedisEngine::alive_ttl_ms / 1000 + 2);
+    }
+}
+
+void Server::on_claimed(std::uint64_t tag, cluster::Claim result) {
+    core_.on_claimed(tag, result, now());
+}
+void Server::on_routed(std::uint64_t tag, bool delivered) {
+    core_.on_routed(tag, delivered, now());
+}
+void Server::on_cluster_event(const cluster::Event& e) {
+    core_.on_cluster_event(e, now());
+}
+void Server::on_cluster_available(bool up) {
+    core_.on_cluster_available(up, now());
+}
 
 Now Server::now() const {
     return Now{monotonic_ms(), wall_ms()};
@@ -235,6 +324,7 @@ bool Server::verify_password(ConnId conn, std::uint64_t job, const std::string& 
 }
 
 bool Server::persist(StoreOp op) {
+    if (redis_store_) return redis_store_->persist(op);
     if (store_->submit(std::move(op))) return true;
     // Messages tell their sender; blocks, locks and acks have no one to tell but the log.
     log::error("state database queue full: a change was not saved");
@@ -476,10 +566,18 @@ void Server::on_timers() {
         case TimerKind::metrics_idle:
             if (metrics_http_) metrics_http_->on_deadline(timer_id(key));
             break;
+        case TimerKind::redis_retry:
+            if (redis_loop_) redis_loop_->on_timer(timer_id(key));
+            break;
+        case TimerKind::cluster_heartbeat:
+            if (engine_) engine_->on_heartbeat_timer();
+            break;
+        case TimerKind::cluster_liveness:
+            if (engine_) engine_->on_liveness_timer();
+            break;
         case TimerKind::login_deadline:
         case TimerKind::idle:
         case TimerKind::lock: core_.on_timer(key, t); break;
-        case TimerKind::redis_retry: break; // a ReactorRedisLoop's, when the server has one
         }
     }
 }
@@ -526,6 +624,7 @@ std::optional<std::string> Server::reload() {
         log::set_level(*log::parse_level(config.log_level));
         std::size_t count = users.users.size();
         core_.update_settings(core_settings(config));
+        if (engine_) engine_->set_names(names_of(users));
         core_.replace_users(std::move(users), now());
         config_ = std::move(config);
         if (tls) {
@@ -568,14 +667,23 @@ proto::ControlStatusReply Server::status_reply(std::uint32_t rid) const {
     r.messages_direct = n.messages_direct;
     r.messages_broadcast = n.broadcasts;
     r.offline_stored = core_.offline_held();
-    r.store_queue_depth = std::uint32_t(store_->queue_depth());
-    r.last_commit_us = std::uint64_t(store_->commit_stats().last_us);
+    if (store_) {
+        r.store_queue_depth = std::uint32_t(store_->queue_depth());
+        r.last_commit_us = std::uint64_t(store_->commit_stats().last_us);
+    } else {
+        r.store_queue_depth = std::uint32_t(engine_->commands().pending()); // Redis commands in flight
+    }
     r.memory_bytes = resident_bytes();
     return r;
 }
 
 std::string Server::metrics_text() {
-    const Store::CommitStats store = store_->commit_stats();
+    const Store::CommitStats store = store_ ? store_->commit_stats() : Store::CommitStats{};
+    ClusterCounters cluster;
+    if (engine_) {
+        cluster = engine_->counters();
+        cluster.failed_writes = redis_store_->failed_writes();
+    }
     MetricsSnapshot m;
     m.version = CONFAB_VERSION;
     m.start_time_s = double(started_wall_ms_) / 1000;
@@ -584,13 +692,15 @@ std::string Server::metrics_text() {
     m.sessions = core_.online_count();
     m.offline_held = core_.offline_held();
     m.lockouts_tracked = core_.lockouts_tracked();
-    m.store_queue_depth = store_->queue_depth();
+    m.store_queue_depth = store_ ? store_->queue_depth() : engine_->commands().pending();
     m.control_connections = control_->connections();
     m.control_requests = control_->requests_answered();
     m.control_refused = control_->peers_refused();
     m.core = &core_.counters();
     m.server = &counters_;
-    m.store_commit = &store.latency;
+    m.store_commit = store_ ? &store.latency : nullptr;
+    m.cluster = engine_ ? &cluster : nullptr;
+    m.cluster_available = engine_ && engine_->available();
     return render_metrics(m);
 }
 
@@ -664,11 +774,13 @@ int Server::run() {
     for (;;) {
         if (stopping_) {
             if (stop_by == never) stop_by = monotonic_ms() + 2000; // bounded goodbye
-            if (conns_.size() == 0 || monotonic_ms() >= stop_by) break;
+            // The goodbyes' Redis commands (releases, Offline) go out before leaving.
+            const bool redis_idle = !engine_ || engine_->idle() || !engine_->connected();
+            if ((conns_.size() == 0 && redis_idle) || monotonic_ms() >= stop_by) break;
         }
         timer_fd_.arm(timers_.next_deadline());
-        const bool more_work =
-            !read_pending_.empty() || !handshakes_ready_.empty() || accept_pending_ || timers_due(now().mono);
+        const bool more_work = !read_pending_.empty() || !handshakes_ready_.empty() || accept_pending_ ||
+                               timers_due(now().mono) || (engine_ && engine_->has_deferred());
         int timeout = more_work ? 0 : -1;
         if (stopping_) timeout = 50;
         const auto events = reactor_.wait(timeout);
@@ -686,7 +798,9 @@ int Server::run() {
                 break;
             default:
                 if (ev.data.u64 < ConnTable::min_id) {
-                    if (MetricsHttp::is_connection_token(ev.data.u64)) {
+                    if (ReactorRedisLoop::is_token(ev.data.u64)) {
+                        if (redis_loop_) redis_loop_->on_event(ev.data.u64, ev.events);
+                    } else if (MetricsHttp::is_connection_token(ev.data.u64)) {
                         if (metrics_http_) metrics_http_->on_event(ev.data.u64, ev.events);
                     } else if (ControlSocket::is_connection_token(ev.data.u64)) {
                         control_->on_event(ev.data.u64, ev.events);
@@ -696,6 +810,11 @@ int Server::run() {
                 }
                 break;
             }
+            destroy_dead();
+        }
+        // The engine's answers that came while the core was calling in (a claim refused at once).
+        if (engine_ && engine_->has_deferred()) {
+            engine_->deliver_deferred();
             destroy_dead();
         }
         // Work whose budget ran out: edge-triggered epoll and a fired timerfd will not report it again.
@@ -724,6 +843,7 @@ int Server::run() {
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - work_started)
                 .count());
     }
+    leave_cluster();
     log::info("stopped");
     return 0;
 }

@@ -6,6 +6,10 @@
 // Owned and run by main(); every method runs on the reactor thread.
 #pragma once
 
+#include "cluster/reactor_redis_loop.hpp"
+#include "cluster/redis_engine.hpp"
+#include "cluster/redis_mailbox.hpp"
+#include "cluster/redis_store.hpp"
 #include "config.hpp"
 #include "control_socket.hpp"
 #include "core/chat_core.hpp"
@@ -43,7 +47,7 @@ CoreSettings core_settings(const Config& c);
 // The TLS context the configuration asks for (null: plaintext). Throws TlsError.
 std::unique_ptr<TlsContext> load_tls(const Config& c);
 
-class Server final : private CoreEnv, private ControlRequests {
+class Server final : private CoreEnv, private ControlRequests, private ClusterEvents {
 public:
     // `tls` (from load_tls) makes the listener speak TLS. Throws ConfigError when the
     // listening socket turns out to need TLS the configuration does not give it.
@@ -67,6 +71,15 @@ private:
     proto::Token random_token() override;
     bool persist(StoreOp op) override;
     void allow_large_frames(ConnId conn) override;
+
+    // ClusterEvents: the Redis engine's answers and news, to the core with the time.
+    void on_claimed(std::uint64_t tag, cluster::Claim result) override;
+    void on_routed(std::uint64_t tag, bool delivered) override;
+    void on_cluster_event(const cluster::Event& e) override;
+    void on_cluster_available(bool up) override;
+    // cluster.engine = "redis": the engine, connected to Redis and prepared (blocking, start-up).
+    std::unique_ptr<RedisEngine> make_engine(const UsersFile& users);
+    void leave_cluster(); // exit: this node's sessions and presence out of Redis (blocking)
 
     // ControlRequests: confabctl's requests, answered from the core and the server's own state.
     void answer(const proto::Message& request, std::vector<std::uint8_t>& reply) override;
@@ -104,8 +117,12 @@ private:
     TimerFd timer_fd_;
     UniqueFd signal_fd_;
     HashPool hashes_;
-    std::unique_ptr<Store> store_;
+    std::unique_ptr<Store> store_; // null in cluster mode: the state is in Redis
     TimerQueue timers_;
+    // Cluster mode (cluster.engine = "redis"), else all null. Before core_, which they serve.
+    std::unique_ptr<ReactorRedisLoop> redis_loop_;
+    std::unique_ptr<RedisEngine> engine_;
+    std::unique_ptr<RedisStore> redis_store_;
     ConnTable conns_;
     ChatCore core_;
     std::unique_ptr<ControlSocket> control_;

@@ -293,7 +293,9 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
     case TimerKind::log_summary:
     case TimerKind::control_idle:
     case TimerKind::metrics_idle:
-    case TimerKind::redis_retry: return; // the glue's own: never passed here
+    case TimerKind::redis_retry:
+    case TimerKind::cluster_heartbeat:
+    case TimerKind::cluster_liveness: return; // the glue's own: never passed here
     }
 }
 

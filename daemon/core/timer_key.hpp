@@ -16,13 +16,15 @@ enum class TimerKind : std::uint8_t {
     idle = 2,           // a logged-in session without a command
     lock = 3,           // a locked login name
     // the reactor glue's (Server)
-    close_deadline = 0x80, // a closing connection's last frames
-    watchdog = 0x81,       // systemd's WATCHDOG=1
-    status = 0x82,         // systemd's STATUS= line
-    log_summary = 0x83,    // summary lines of rate-limited log events (log_flood.hpp)
-    control_idle = 0x84,   // a control-socket connection that has said nothing for a while
-    metrics_idle = 0x85,   // a GET /metrics connection that has not finished its request
-    redis_retry = 0x86,    // a Redis connection's connect/command deadline or reconnect (id: its epoll token)
+    close_deadline = 0x80,    // a closing connection's last frames
+    watchdog = 0x81,          // systemd's WATCHDOG=1
+    status = 0x82,            // systemd's STATUS= line
+    log_summary = 0x83,       // summary lines of rate-limited log events (log_flood.hpp)
+    control_idle = 0x84,      // a control-socket connection that has said nothing for a while
+    metrics_idle = 0x85,      // a GET /metrics connection that has not finished its request
+    redis_retry = 0x86,       // a Redis connection's connect/command deadline or reconnect (id: its epoll token)
+    cluster_heartbeat = 0x87, // refresh this node's alive key in Redis (RedisEngine)
+    cluster_liveness = 0x88,  // look for nodes that stopped heartbeating (RedisEngine)
 };
 
 inline constexpr unsigned timer_id_bits = 56;

@@ -285,3 +285,47 @@ TEST_CASE("motd: lines without the final newline and trailing blank lines; CRLF;
     CHECK_THROWS_AS(load_motd("/nonexistent/motd"), ConfigError);
     CHECK(parse_config_text("motd_file = \"/etc/confab/motd\"\n", "t").motd_file == "/etc/confab/motd");
 }
+
+TEST_CASE("the [cluster] table: the local engine by default, redis with its address, credentials and node id") {
+    Config d;
+    CHECK(d.cluster_engine == "local");
+    CHECK_FALSE(d.clustered());
+    CHECK(d.cluster_redis == "127.0.0.1:6379");
+    CHECK(d.cluster_node_id.empty());
+
+    Config c = parse_config_text("port = 1\n[cluster]\nengine = \"redis\"\nredis = \"redis.example:6380\"\n"
+                                 "redis_user = \"confab\"\nredis_password = \"s3cret\"\nnode_id = \"chat1:7420\"\n",
+                                 "test.toml");
+    CHECK(c.clustered());
+    CHECK(c.cluster_redis == "redis.example:6380");
+    CHECK(c.cluster_redis_user == "confab");
+    CHECK(c.cluster_redis_password == "s3cret");
+    CHECK(c.cluster_node_id == "chat1:7420");
+    CHECK(c.port == 1);
+
+    auto e = parse_redis_endpoint("redis.example:6380");
+    CHECK(e.host == "redis.example");
+    CHECK(e.port == 6380);
+    CHECK(e.unix_path.empty());
+    CHECK(parse_redis_endpoint("[::1]:6379").host == "::1");
+    CHECK(parse_redis_endpoint("/run/redis/redis.sock").unix_path == "/run/redis/redis.sock");
+
+    Config s;
+    set_config_value(s, "cluster.engine", "redis");
+    CHECK(s.clustered());
+    for (const auto& key : restart_only_changes(Config{}, s)) CHECK(key == "cluster.engine");
+    CHECK(restart_only_changes(Config{}, s).size() == 1);
+}
+
+TEST_CASE("bad [cluster] values are refused with the key named") {
+    CHECK(contains(error_of("[cluster]\nengine = \"etcd\"\n"), "'cluster.engine'"));
+    CHECK(contains(error_of("[cluster]\nredis = \"localhost\"\n"), "'cluster.redis'"));
+    CHECK(contains(error_of("[cluster]\nredis = \"localhost:0\"\n"), "'cluster.redis'"));
+    CHECK(contains(error_of("[cluster]\nredis = \"localhost:99999\"\n"), "'cluster.redis'"));
+    CHECK(contains(error_of("[cluster]\nnode_id = \"a {b}\"\n"), "'cluster.node_id'"));
+    CHECK(contains(error_of("[cluster]\nnode_id = \"\"\nredis_user = \"u\"\n"), "'cluster.redis_user'"));
+    CHECK(contains(error_of("[cluster]\nengines = \"redis\"\n"), "'cluster.engines'"));
+    CHECK(contains(error_of("[cluster]\nengine = 1\n"), "must be a string"));
+    CHECK(node_id_problem("chat1:7420").empty());
+    CHECK_FALSE(node_id_problem(std::string(201, 'x')).empty());
+}

@@ -152,3 +152,34 @@ TEST_CASE("a histogram puts each sample in the first bucket whose bound holds it
     CHECK(h.count() == 3);
     CHECK(h.sum_us() == 21);
 }
+
+TEST_CASE("a cluster node shows the engine's counters instead of the SQLite store's") {
+    CoreCounters core;
+    ServerCounters server;
+    ClusterCounters cluster;
+    cluster.published = 11;
+    cluster.received = 7;
+    cluster.undecodable = 1;
+    cluster.routed_not_delivered = 2;
+    cluster.nodes_down = 1;
+    cluster.failed_writes = 3;
+    MetricsSnapshot m;
+    m.version = "1";
+    m.core = &core;
+    m.server = &server;
+    m.cluster = &cluster;
+    m.cluster_available = true;
+    const Parsed p = parse(render_metrics(m));
+    CHECK(p.samples.at("confab_cluster_available") == 1);
+    CHECK(p.samples.at("confab_cluster_published_total") == 11);
+    CHECK(p.samples.at("confab_cluster_received_total") == 7);
+    CHECK(p.samples.at("confab_cluster_undecodable_total") == 1);
+    CHECK(p.samples.at("confab_cluster_routed_not_delivered_total") == 2);
+    CHECK(p.samples.at("confab_cluster_nodes_down_total") == 1);
+    CHECK(p.samples.at("confab_cluster_failed_writes_total") == 3);
+    CHECK(p.samples.count("confab_store_queue_depth") == 0);
+
+    MetricsSnapshot local = m;
+    local.cluster = nullptr;
+    CHECK(parse(render_metrics(local)).samples.count("confab_cluster_available") == 0);
+}

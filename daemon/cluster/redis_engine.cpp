@@ -1,0 +1,448 @@
+#include "cluster/redis_engine.hpp"
+
+#include "cluster/event_codec.hpp"
+#include "cluster/keys.hpp"
+#include "core/clock.hpp"
+#include "log.hpp"
+#include "log_flood.hpp"
+#include "proto/parse_number.hpp"
+
+#include <array>
+#include <string>
+
+namespace confab {
+namespace {
+
+namespace keys = cluster::keys;
+
+// KEYS: a session key. ARGV: this node. 2: claimed (the key was free), 1: it was
+// this node's already (a re-claim after a reconnect), 0: another node holds it.
+constexpr std::string_view claim_script = R"lua(
+local holder = redis.call('GET', KEYS[1])
+if not holder then redis.call('SET', KEYS[1], ARGV[1]) return 2 end
+if holder == ARGV[1] then return 1 end
+return 0
+)lua";
+
+// KEYS: a session key. ARGV: a node. Deletes the key only if that node holds it.
+constexpr std::string_view release_script = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
+const std::string alive_ttl = std::to_string(RedisEngine::alive_ttl_ms);
+
+// A node's users hash value "login_ms listen_host listen_port" (the host may be empty).
+std::optional<cluster::Online> parse_users_value(std::string_view name, std::string_view node, std::string_view v) {
+    const std::size_t first = v.find(' '), last = v.rfind(' ');
+    if (first == std::string_view::npos || first == last) return std::nullopt;
+    auto login = parse_number<std::int64_t>(v.substr(0, first));
+    auto port = parse_number<std::uint16_t>(v.substr(last + 1));
+    if (!login || !port) return std::nullopt;
+    return cluster::Online{std::string(name), std::string(node), *login,
+                           std::string(v.substr(first + 1, last - first - 1)), *port};
+}
+
+bool ok_reply(const redisReply* r) {
+    return r && r->type != REDIS_REPLY_ERROR;
+}
+
+} // namespace
+
+struct RedisEngine::Snapshotting {
+    std::uint64_t generation;
+    int outstanding = 0;
+    bool failed = false;
+    cluster::Snapshot snapshot;
+};
+
+RedisEngine::RedisEngine(const Connect& connect, std::string node_id, ClusterEvents& out, Timers timers)
+    : node_id_(std::move(node_id)), out_(out), timers_(std::move(timers)) {
+    const auto hooks = [this](bool subscriber) {
+        std::weak_ptr<RedisEngine*> self = self_;
+        return RedisConnection::Hooks{[self] {
+                                          if (auto e = self.lock()) (*e)->on_up();
+                                      },
+                                      [self, subscriber](std::string_view why) {
+                                          if (auto e = self.lock()) {
+                                              log::flood(log::Flood::cluster_error, log::Level::warning,
+                                                         "Redis {} connection lost: {}",
+                                                         subscriber ? "subscriber" : "command", why);
+                                              (*e)->on_down(why);
+                                          }
+                                      }};
+    };
+    commands_ = &connect(hooks(false));
+    subscriber_ = &connect(hooks(true));
+}
+
+RedisEngine::~RedisEngine() {
+    self_.reset(); // the connections' last callbacks (null replies) find no engine
+}
+
+// ---------------------------------------------------------------- start-up and exit (blocking)
+
+namespace {
+// Removes `node`'s sessions and presence from Redis (its users are logged out now):
+// after a restart of the same node id, and when leaving.
+void clean_up_node(RedisSync& redis, const std::string& node) {
+    auto users = redis.command({"HKEYS", keys::node_users(node)});
+    const std::string now = std::to_string(wall_ms());
+    std::vector<std::vector<std::string>> commands;
+    for (std::size_t i = 0; i < users->elements; ++i) {
+        const std::string name(redis_text(users->element[i]));
+        commands.push_back({"EVAL", std::string(release_script), "1", keys::session(name), node});
+        commands.push_back({"SET", keys::seen(name), now});
+        if (auto offline = cluster::encode_event(cluster::Offline{name, node, wall_ms()}, node))
+            commands.push_back({"PUBLISH", std::string(keys::all_channel), std::move(*offline)});
+    }
+    commands.push_back({"DEL", keys::node_users(node)});
+    redis.pipeline(commands);
+    if (users->elements > 0) log::info("cluster: {} session(s) of an earlier run of {} ended", users->elements, node);
+}
+} // namespace
+
+void RedisEngine::prepare(RedisSync& redis) {
+    clean_up_node(redis, node_id_);
+    auto ordinal = redis.command({"INCR", keys::node_ordinal});
+    ordinal_ = std::uint16_t(std::uint64_t(ordinal->integer) % 1024);
+    redis.command({"SET", keys::node_alive(node_id_), "1", "PX", alive_ttl});
+    redis.command({"SADD", keys::nodes, node_id_});
+    log::info("cluster: node {} (ordinal {})", node_id_, ordinal_);
+}
+
+void RedisEngine::leave(RedisSync& redis) {
+    std::vector<std::vector<std::string>> commands;
+    for (const std::string& name : held_)
+        commands.push_back({"EVAL", std::string(release_script), "1", keys::session(name), node_id_});
+    redis.pipeline(commands);
+    clean_up_node(redis, node_id_);
+    redis.command({"DEL", keys::node_alive(node_id_)});
+    redis.command({"SREM", keys::nodes, node_id_});
+    held_.clear();
+}
+
+void RedisEngine::start() {
+    commands_->start();
+    std::weak_ptr<RedisEngine*> self = self_;
+    subscriber_->subscribe({std::string(keys::all_channel), keys::node_channel(node_id_)},
+                           [self](std::string_view channel, std::string_view payload) {
+                               if (auto e = self.lock()) (*e)->on_message(channel, payload);
+                           });
+    subscriber_->start();
+    timers_.heartbeat(heartbeat_ms);
+    timers_.liveness(liveness_ms);
+}
+
+bool RedisEngine::connected() const noexcept {
+    return commands_->up() && subscriber_->up();
+}
+
+bool RedisEngine::idle() const noexcept {
+    return commands_->pending() == 0;
+}
+
+// ---------------------------------------------------------------- connection state
+
+void RedisEngine::on_up() {
+    if (!connected()) return; // the other connection is not there yet
+    ++generation_;
+    log::info("cluster: connected to Redis");
+    reassert();
+    take_snapshot();
+}
+
+void RedisEngine::on_down(std::string_view) {
+    ++generation_; // a Snapshot being read is no longer worth anything
+    buffered_.clear();
+    if (!ready_) return;
+    ready_ = false;
+    log::warning("cluster: Redis unreachable; logins and messages to other servers are refused until it is back");
+    out_.on_cluster_available(false);
+}
+
+void RedisEngine::reassert() {
+    // Redis may have been restarted, or another node may have taken this one for dead and
+    // cleaned up after it: the alive key and the node set come back at once. The sessions
+    // this node holds are claimed again by the core (a re-claim of its own name succeeds).
+    heartbeat();
+}
+
+void RedisEngine::heartbeat() {
+    const std::string alive = keys::node_alive(node_id_);
+    const std::array<std::string_view, 5> set{"SET", alive, "1", "PX", alive_ttl};
+    send(set, [](const redisReply*) {});
+    const std::array<std::string_view, 3> add{"SADD", keys::nodes, node_id_};
+    send(add, [](const redisReply*) {});
+}
+
+void RedisEngine::on_heartbeat_timer() {
+    if (commands_->up()) heartbeat();
+    timers_.heartbeat(heartbeat_ms);
+}
+
+// ---------------------------------------------------------------- the replica after a (re)connect
+
+void RedisEngine::take_snapshot() {
+    auto s = std::make_shared<Snapshotting>();
+    s->generation = generation_;
+    std::weak_ptr<RedisEngine*> self = self_;
+    const auto done = [self, s] {
+        if (--s->outstanding > 0) return;
+        if (auto e = self.lock()) (*e)->finish_snapshot(*s);
+    };
+    const auto track = [s](const redisReply* r) {
+        if (!ok_reply(r)) s->failed = true;
+        return !s->failed;
+    };
+    ++s->outstanding;
+    const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};
+    send(members, [this, self, s, done, track](const redisReply* r) {
+        if (track(r) && self.lock() && r->type == REDIS_REPLY_ARRAY) {
+            for (std::size_t i = 0; i < r->elements; ++i) {
+                const std::string node(redis_text(r->element[i]));
+                if (node == node_id_) continue;
+                ++s->outstanding;
+                const std::string users = keys::node_users(node);
+                const std::array<std::string_view, 2> all{"HGETALL", users};
+                // Users of a node that stopped heartbeating are dropped by its NodeDown soon after.
+                send(all, [s, done, track, node](const redisReply* u) {
+                    if (track(u) && u->type == REDIS_REPLY_ARRAY)
+                        for (std::size_t j = 0; j + 1 < u->elements; j += 2)
+                            if (auto o =
+                                    parse_users_value(redis_text(u->element[j]), node, redis_text(u->element[j + 1])))
+                                s->snapshot.online.push_back(std::move(*o));
+                    done();
+                });
+            }
+        }
+        done();
+    });
+    // Last-seen times of the users file's names, a chunk per MGET.
+    constexpr std::size_t chunk = 500;
+    for (std::size_t start = 0; start < names_.size(); start += chunk) {
+        const std::size_t end = std::min(names_.size(), start + chunk);
+        std::vector<std::string> k;
+        for (std::size_t i = start; i < end; ++i) k.push_back(keys::seen(names_[i]));
+        std::vector<std::string_view> argv{"MGET"};
+        argv.insert(argv.end(), k.begin(), k.end());
+        ++s->outstanding;
+        send(argv, [this, self, s, done, track, start](const redisReply* r) {
+            if (track(r) && self.lock() && r->type == REDIS_REPLY_ARRAY)
+                for (std::size_t i = 0; i < r->elements && start + i < names_.size(); ++i)
+                    if (auto at = parse_number<std::int64_t>(redis_text(r->element[i])))
+                        s->snapshot.last_seen.emplace_back(names_[start + i], *at);
+            done();
+        });
+    }
+}
+
+void RedisEngine::finish_snapshot(Snapshotting& s) {
+    if (s.generation != generation_) return; // a newer connection takes its own
+    if (s.failed || !connected()) return;    // the connection went down: the next up tries again
+    ready_ = true;
+    log::info("cluster: available ({} user(s) online on other servers)", s.snapshot.online.size());
+    out_.on_cluster_available(true);
+    out_.on_cluster_event(s.snapshot);
+    // What was heard while the Snapshot was read happened after (or during) it: applied on top.
+    std::vector<cluster::Event> heard;
+    heard.swap(buffered_);
+    for (const auto& e : heard) out_.on_cluster_event(e);
+}
+
+// ---------------------------------------------------------------- the core's requests
+
+void RedisEngine::answer(std::function<void()> f) {
+    if (in_call_ > 0)
+        deferred_.push_back(std::move(f));
+    else
+        f();
+}
+
+void RedisEngine::deliver_deferred() {
+    std::vector<std::function<void()>> now;
+    now.swap(deferred_);
+    for (auto& f : now) f();
+}
+
+void RedisEngine::send(std::span<const std::string_view> argv, RedisConnection::ReplyHandler done) {
+    commands_->command(argv, std::move(done));
+}
+
+namespace {
+// Marks the engine as being called by the core for the scope, so answers that come at
+// once (Redis down) wait for the loop instead of re-entering the core.
+struct InCall {
+    int& depth;
+    explicit InCall(int& d) : depth(d) { ++depth; }
+    ~InCall() { --depth; }
+};
+} // namespace
+
+void RedisEngine::claim(std::uint64_t tag, std::string_view name) {
+    InCall in(in_call_);
+    const std::string who(name);
+    if (!ready_) return answer([this, tag] { out_.on_claimed(tag, cluster::Claim::unavailable); });
+    // Two claims of one name at once from this node: the script would let both through as "this node's".
+    if (!claiming_.insert(who).second) return answer([this, tag] { out_.on_claimed(tag, cluster::Claim::taken); });
+    const std::string key = keys::session(name);
+    const std::array<std::string_view, 5> argv{"EVAL", claim_script, "1", key, node_id_};
+    std::weak_ptr<RedisEngine*> self = self_;
+    send(argv, [self, tag, who](const redisReply* r) {
+        auto e = self.lock();
+        if (!e) return;
+        RedisEngine& engine = **e;
+        engine.claiming_.erase(who);
+        cluster::Claim result = cluster::Claim::unavailable;
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            result = r->integer > 0 ? cluster::Claim::claimed : cluster::Claim::taken;
+        if (result == cluster::Claim::claimed) engine.held_.insert(who);
+        engine.answer([&engine, tag, result] { engine.out_.on_claimed(tag, result); });
+    });
+}
+
+void RedisEngine::release(std::string_view name) {
+    InCall in(in_call_);
+    held_.erase(std::string(name));
+    const std::string key = keys::session(name), users = keys::node_users(node_id_);
+    const std::array<std::string_view, 5> argv{"EVAL", release_script, "1", key, node_id_};
+    send(argv, [](const redisReply*) {});
+    const std::array<std::string_view, 3> hdel{"HDEL", users, name};
+    send(hdel, [](const redisReply*) {});
+}
+
+std::string RedisEngine::users_value(const cluster::Online& o) const {
+    return fmt::format("{} {} {}", o.at_wall_ms, o.listen_host, o.listen_port);
+}
+
+void RedisEngine::publish(const cluster::Event& e) {
+    InCall in(in_call_);
+    if (const auto* on = std::get_if<cluster::Online>(&e)) {
+        const std::string users = keys::node_users(node_id_), value = users_value(*on);
+        const std::array<std::string_view, 4> hset{"HSET", users, on->name, value};
+        send(hset, [](const redisReply*) {});
+    } else if (const auto* off = std::get_if<cluster::Offline>(&e)) {
+        const std::string users = keys::node_users(node_id_), seen = keys::seen(off->name);
+        const std::string at = std::to_string(off->at_wall_ms);
+        const std::array<std::string_view, 3> hdel{"HDEL", users, off->name};
+        send(hdel, [](const redisReply*) {});
+        const std::array<std::string_view, 3> set{"SET", seen, at};
+        send(set, [](const redisReply*) {});
+    }
+    auto payload = cluster::encode_event(e, node_id_);
+    if (!payload) return log::error("cluster: an event too large to encode was not published");
+    const std::array<std::string_view, 3> argv{"PUBLISH", keys::all_channel, *payload};
+    ++counters_.published;
+    send(argv, [](const redisReply*) {});
+}
+
+void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) {
+    InCall in(in_call_);
+    auto payload = cluster::encode_event(e, node_id_);
+    if (!ready_ || !payload) {
+        if (!payload) log::error("cluster: an event too large to encode was not sent");
+        ++counters_.routed_not_delivered;
+        if (tag != 0) answer([this, tag] { out_.on_routed(tag, false); });
+        return;
+    }
+    const std::string channel = keys::node_channel(node);
+    const std::array<std::string_view, 3> argv{"PUBLISH", channel, *payload};
+    ++counters_.published;
+    std::weak_ptr<RedisEngine*> self = self_;
+    send(argv, [self, tag](const redisReply* r) {
+        auto e = self.lock();
+        if (!e) return;
+        RedisEngine& engine = **e;
+        // PUBLISH answers with the number of subscribers that got it: 0, the node is gone.
+        const bool delivered = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        if (!delivered) ++engine.counters_.routed_not_delivered;
+        if (tag != 0) engine.answer([&engine, tag, delivered] { engine.out_.on_routed(tag, delivered); });
+    });
+}
+
+// ---------------------------------------------------------------- what other nodes say
+
+void RedisEngine::on_message(std::string_view channel, std::string_view payload) {
+    auto decoded = cluster::decode_event(payload);
+    if (!decoded.decoded) {
+        ++counters_.undecodable;
+        log::flood(log::Flood::cluster_error, log::Level::warning,
+                   "cluster: an undecodable message ({} bytes) on {}: {}", payload.size(), channel,
+                   proto::to_string(decoded.error));
+        return;
+    }
+    if (decoded.decoded->origin == node_id_ && channel == keys::all_channel) return; // our own
+    // Made by engines, never sent: one from the wire is a bug or an impostor.
+    if (std::holds_alternative<cluster::NodeDown>(decoded.decoded->event) ||
+        std::holds_alternative<cluster::Snapshot>(decoded.decoded->event)) {
+        ++counters_.undecodable;
+        return;
+    }
+    if (!ready_) {
+        if (buffered_.size() < max_buffered_events) buffered_.push_back(std::move(decoded.decoded->event));
+        return;
+    }
+    ++counters_.received;
+    out_.on_cluster_event(decoded.decoded->event);
+}
+
+// ---------------------------------------------------------------- liveness of the others
+
+void RedisEngine::on_liveness_timer() {
+    timers_.liveness(liveness_ms);
+    if (!ready_) return;
+    std::weak_ptr<RedisEngine*> self = self_;
+    const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};
+    send(members, [self](const redisReply* r) {
+        auto e = self.lock();
+        if (!e || !r || r->type != REDIS_REPLY_ARRAY) return;
+        RedisEngine& engine = **e;
+        for (std::size_t i = 0; i < r->elements; ++i) {
+            std::string node(redis_text(r->element[i]));
+            if (node == engine.node_id_ || engine.cleaning_.contains(node)) continue;
+            const std::string alive = keys::node_alive(node);
+            const std::array<std::string_view, 2> exists{"EXISTS", alive};
+            engine.send(exists, [self, node = std::move(node)](const redisReply* x) {
+                auto e2 = self.lock();
+                // Only a clear "no such key" says the node is gone, not a failed check.
+                if (e2 && x && x->type == REDIS_REPLY_INTEGER && x->integer == 0) (*e2)->node_down(node);
+            });
+        }
+    });
+}
+
+void RedisEngine::node_down(const std::string& node) {
+    if (!ready_ || !cleaning_.insert(node).second) return;
+    ++counters_.nodes_down;
+    log::warning("cluster: node {} stopped heartbeating; its users are logged out", node);
+    out_.on_cluster_event(cluster::NodeDown{node});
+    std::weak_ptr<RedisEngine*> self = self_;
+    const std::string users = keys::node_users(node);
+    const std::array<std::string_view, 2> hkeys{"HKEYS", users};
+    send(hkeys, [self, node, users](const redisReply* r) {
+        auto e = self.lock();
+        if (!e) return;
+        RedisEngine& engine = **e;
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            engine.cleaning_.erase(node); // tried again at the next check
+            return;
+        }
+        const std::string now = std::to_string(wall_ms());
+        for (std::size_t i = 0; i < r->elements; ++i) {
+            const std::string_view name = redis_text(r->element[i]);
+            const std::string key = keys::session(name), seen = keys::seen(name);
+            const std::array<std::string_view, 5> release{"EVAL", release_script, "1", key, node};
+            engine.send(release, [](const redisReply*) {});
+            const std::array<std::string_view, 3> set{"SET", seen, now};
+            engine.send(set, [](const redisReply*) {});
+        }
+        const std::array<std::string_view, 2> del{"DEL", users};
+        engine.send(del, [](const redisReply*) {});
+        const std::array<std::string_view, 3> srem{"SREM", keys::nodes, node};
+        engine.send(srem, [self, node](const redisReply*) {
+            if (auto e2 = self.lock()) (*e2)->cleaning_.erase(node);
+        });
+    });
+}
+
+} // namespace confab

@@ -1,0 +1,427 @@
+// The Redis engine's pieces against a real redis-server, without a chat core:
+// RedisEngine (claims, presence, routing, snapshots, node-down detection and
+// the clean-up after it, Redis going away), RedisMailbox (deposit scripts,
+// delivery order, acknowledgement) and RedisStore (writes read back by load).
+// Each node runs the daemon's own glue: Reactor + TimerQueue + ReactorRedisLoop.
+#include "cluster/event_codec.hpp"
+#include "cluster/keys.hpp"
+#include "cluster/reactor_redis_loop.hpp"
+#include "cluster/redis_engine.hpp"
+#include "cluster/redis_mailbox.hpp"
+#include "cluster/redis_store.hpp"
+#include "core/clock.hpp"
+#include "core/timer_key.hpp"
+#include "redis_server.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace confab;
+using namespace confab::test;
+
+namespace {
+
+RedisAddress address_of(const RedisServer& redis) {
+    RedisAddress a;
+    a.host = "127.0.0.1";
+    a.port = redis.port();
+    return a;
+}
+
+// One node: the daemon's reactor glue around a RedisEngine, and what the engine told the "core".
+struct Node final : ClusterEvents {
+    Node(const RedisServer& redis, std::string id, bool prepare = true) : address(address_of(redis)) {
+        RedisEngine::Timers t{
+            [this](std::int64_t ms) { timers.arm(timer_key(TimerKind::cluster_heartbeat, 0), monotonic_ms() + ms); },
+            [this](std::int64_t ms) { timers.arm(timer_key(TimerKind::cluster_liveness, 0), monotonic_ms() + ms); }};
+        engine = std::make_unique<RedisEngine>(
+            [this](RedisConnection::Hooks h) -> RedisConnection& { return loop.connect(address, std::move(h)); },
+            std::move(id), *this, std::move(t));
+        engine->set_names({"alice", "bob", "carol"});
+        if (prepare) {
+            RedisSync sync(address);
+            engine->prepare(sync);
+        }
+    }
+    void start() { engine->start(); }
+
+    // ClusterEvents: the engine must never call back while the core is calling in.
+    void on_claimed(std::uint64_t tag, cluster::Claim r) override {
+        CHECK(!calling);
+        claims[tag] = r;
+    }
+    void on_routed(std::uint64_t tag, bool delivered) override {
+        CHECK(!calling);
+        routes[tag] = delivered;
+    }
+    void on_cluster_event(const cluster::Event& e) override { events.push_back(e); }
+    void on_cluster_available(bool up) override { availability.push_back(up); }
+
+    void turn() {
+        for (const epoll_event& ev : reactor.wait(5))
+            if (ReactorRedisLoop::is_token(ev.data.u64)) loop.on_event(ev.data.u64, ev.events);
+        for (TimerQueue::Key key : timers.expire(monotonic_ms())) {
+            switch (timer_kind(key)) {
+            case TimerKind::redis_retry: loop.on_timer(timer_id(key)); break;
+            case TimerKind::cluster_heartbeat: engine->on_heartbeat_timer(); break;
+            case TimerKind::cluster_liveness: engine->on_liveness_timer(); break;
+            default: break;
+            }
+        }
+        engine->deliver_deferred();
+    }
+    std::optional<cluster::Claim> claim(std::uint64_t tag, std::string_view name) {
+        calling = true;
+        engine->claim(tag, name);
+        calling = false;
+        return claims.contains(tag) ? std::optional(claims[tag]) : std::nullopt;
+    }
+    template <class E>
+    std::vector<E> seen() const {
+        std::vector<E> out;
+        for (const auto& e : events)
+            if (const E* x = std::get_if<E>(&e)) out.push_back(*x);
+        return out;
+    }
+
+    RedisAddress address;
+    Reactor reactor;
+    TimerQueue timers;
+    ReactorRedisLoop loop{reactor, timers};
+    std::unique_ptr<RedisEngine> engine;
+    std::map<std::uint64_t, cluster::Claim> claims;
+    std::map<std::uint64_t, bool> routes;
+    std::vector<cluster::Event> events;
+    std::vector<bool> availability;
+    bool calling = false;
+};
+
+// Turns every node until `done` holds or `limit_ms` pass.
+bool run_until(std::initializer_list<Node*> nodes, const std::function<bool()>& done, std::int64_t limit_ms = 5000) {
+    const TimePoint deadline = monotonic_ms() + limit_ms;
+    while (!done()) {
+        if (monotonic_ms() >= deadline) return false;
+        for (Node* n : nodes) n->turn();
+    }
+    return true;
+}
+
+bool available(Node& n) {
+    return n.engine->available();
+}
+
+} // namespace
+
+TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
+    RedisServer redis;
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+    CHECK(a.availability == std::vector<bool>{true});
+    CHECK(a.seen<cluster::Snapshot>().size() == 1);
+    CHECK(a.engine->node_ordinal() != b.engine->node_ordinal());
+
+    // A claim is answered later, never inside claim(); the second holder is refused.
+    CHECK_FALSE(a.claim(1, "alice"));
+    REQUIRE(run_until({&a, &b}, [&] { return a.claims.contains(1); }));
+    CHECK(a.claims[1] == cluster::Claim::claimed);
+    b.claim(2, "alice");
+    REQUIRE(run_until({&a, &b}, [&] { return b.claims.contains(2); }));
+    CHECK(b.claims[2] == cluster::Claim::taken);
+    // A name this node holds, claimed again (after a reconnect): still this node's.
+    a.claim(3, "alice");
+    REQUIRE(run_until({&a, &b}, [&] { return a.claims.contains(3); }));
+    CHECK(a.claims[3] == cluster::Claim::claimed);
+
+    // Presence reaches the other node, not the sender; the users hash has it.
+    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "127.0.0.1", 4000});
+    REQUIRE(run_until({&a, &b}, [&] { return !b.seen<cluster::Online>().empty(); }));
+    CHECK(b.seen<cluster::Online>()[0].name == "alice");
+    CHECK(a.seen<cluster::Online>().empty());
+    CHECK(redis.cli({"HGET", cluster::keys::node_users("node-a"), "alice"}) == "1000 127.0.0.1 4000");
+
+    // Routing: delivered to a listening node, not to one that does not exist.
+    a.engine->send_to("node-b", 7, cluster::Direct{"bob", "alice", 42, 1000, "hi"});
+    a.engine->send_to("node-gone", 8, cluster::Direct{"bob", "alice", 43, 1000, "hi"});
+    REQUIRE(run_until({&a, &b}, [&] { return a.routes.size() == 2 && !b.seen<cluster::Direct>().empty(); }));
+    CHECK(a.routes[7] == true);
+    CHECK(a.routes[8] == false);
+    CHECK(b.seen<cluster::Direct>()[0].text == "hi");
+
+    // A third node's Snapshot has alice on node-a.
+    Node c(redis, "node-c");
+    c.start();
+    REQUIRE(run_until({&a, &b, &c}, [&] { return available(c); }));
+    auto snaps = c.seen<cluster::Snapshot>();
+    REQUIRE(snaps.size() == 1);
+    REQUIRE(snaps[0].online.size() == 1);
+    CHECK(snaps[0].online[0].name == "alice");
+    CHECK(snaps[0].online[0].node == "node-a");
+    CHECK(snaps[0].online[0].listen_port == 4000);
+
+    // Release + Offline: the name is free, the last-seen time stored and in the next Snapshot.
+    a.engine->release("alice");
+    a.engine->publish(cluster::Offline{"alice", "node-a", 5000});
+    b.claim(9, "alice");
+    REQUIRE(run_until({&a, &b, &c}, [&] { return b.claims.contains(9); }));
+    CHECK(b.claims[9] == cluster::Claim::claimed);
+    CHECK(redis.cli({"GET", cluster::keys::seen("alice")}) == "5000");
+    CHECK(redis.cli({"HEXISTS", cluster::keys::node_users("node-a"), "alice"}) == "0");
+}
+
+TEST_CASE("a node that stops heartbeating is declared down and its sessions freed; a restart cleans up its own") {
+    RedisServer redis;
+    Node b(redis, "node-b");
+    b.start();
+    {
+        Node a(redis, "node-a");
+        a.start();
+        REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+        a.claim(1, "alice");
+        REQUIRE(run_until({&a, &b}, [&] { return a.claims.contains(1); }));
+        a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0});
+        REQUIRE(run_until({&a, &b}, [&] { return !b.seen<cluster::Online>().empty(); }));
+    } // node-a is gone without leaving: like SIGKILL
+    // Rather than wait 10 s for the alive key to expire, expire it now.
+    redis.cli({"DEL", cluster::keys::node_alive("node-a")});
+    REQUIRE(run_until(
+        {&b}, [&] { return !b.seen<cluster::NodeDown>().empty(); }, 5000));
+    CHECK(b.seen<cluster::NodeDown>()[0].node == "node-a");
+    REQUIRE(run_until({&b}, [&] { return redis.cli({"EXISTS", cluster::keys::session("alice")}) == "0"; }));
+    CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "0");
+    b.claim(2, "alice");
+    REQUIRE(run_until({&b}, [&] { return b.claims.contains(2); }));
+    CHECK(b.claims[2] == cluster::Claim::claimed);
+
+    // A node restarted under its id ends what its earlier run left in Redis (and tells the others).
+    redis.cli({"SET", cluster::keys::session("carol"), "node-c"});
+    redis.cli({"HSET", cluster::keys::node_users("node-c"), "carol", "1 h 0"});
+    Node c(redis, "node-c");
+    CHECK(redis.cli({"EXISTS", cluster::keys::session("carol")}) == "0");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_users("node-c")}) == "0");
+    CHECK(redis.cli({"EXISTS", cluster::keys::seen("carol")}) == "1");
+    REQUIRE(run_until({&b}, [&] { return !b.seen<cluster::Offline>().empty(); }));
+    CHECK(b.seen<cluster::Offline>()[0].name == "carol");
+}
+
+TEST_CASE("Redis going away: unavailable at once (answered from the loop), back with a Snapshot") {
+    RedisServer redis;
+    Node a(redis, "node-a");
+    a.start();
+    REQUIRE(run_until({&a}, [&] { return available(a); }));
+    a.claim(1, "alice");
+    REQUIRE(run_until({&a}, [&] { return a.claims.contains(1); }));
+    redis.stop();
+    REQUIRE(run_until({&a}, [&] { return !available(a); }));
+    CHECK(a.availability == std::vector<bool>{true, false});
+    CHECK_FALSE(a.claim(2, "bob")); // not inside claim()
+    a.engine->send_to("node-b", 3, cluster::Direct{"bob", "alice", 1, 1, "x"});
+    CHECK(a.routes.empty());
+    a.turn();
+    CHECK(a.claims[2] == cluster::Claim::unavailable);
+    CHECK(a.routes[3] == false);
+
+    redis.start();
+    REQUIRE(run_until(
+        {&a}, [&] { return available(a); }, 15000));
+    CHECK(a.availability == std::vector<bool>{true, false, true});
+    CHECK(a.seen<cluster::Snapshot>().size() == 2);
+    // The node is back in the node set, heartbeating.
+    CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "1");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_alive("node-a")}) == "1");
+}
+
+TEST_CASE("leave(): this node's sessions, presence and membership are gone from Redis") {
+    RedisServer redis;
+    Node a(redis, "node-a");
+    a.start();
+    REQUIRE(run_until({&a}, [&] { return available(a); }));
+    a.claim(1, "alice");
+    REQUIRE(run_until({&a}, [&] { return a.claims.contains(1); }));
+    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0});
+    REQUIRE(run_until({&a}, [&] { return a.engine->idle(); }));
+    RedisSync sync(a.address);
+    a.engine->leave(sync);
+    CHECK(redis.cli({"EXISTS", cluster::keys::session("alice")}) == "0");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_alive("node-a")}) == "0");
+    CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "0");
+}
+
+// ---------------------------------------------------------------- RedisMailbox
+
+namespace {
+
+constexpr UserId alice = 0, bob = 1, carol = 2;
+
+struct Directory final : UserDirectory {
+    std::vector<std::string> names{"alice", "bob", "carol"};
+    std::string_view name_of(UserId u) const override { return names.at(u); }
+    std::optional<UserId> find(std::string_view name) const override {
+        for (UserId u = 0; u < names.size(); ++u)
+            if (names[u] == name) return u;
+        return std::nullopt;
+    }
+};
+
+struct Box final : MailboxEvents {
+    struct Answer {
+        std::uint32_t request;
+        bool ok;
+        std::string error;
+    };
+    explicit Box(Node& n, std::size_t capacity = 4)
+        : node(n), mailbox(*this, directory, capacity, n.engine->commands(), *n.engine) {}
+    void settled(UserId, const ReplyTo& reply, bool ok, std::string_view error) override {
+        answers.push_back({reply.request, ok, std::string(error)});
+    }
+    bool deliver(UserId to, const StoredMessage& m) override {
+        delivered.push_back({to, m.id, m.from, m.text});
+        return !refuse_from || m.from != *refuse_from;
+    }
+    DepositResult send(UserId from, UserId to, std::uint64_t id, std::string text, std::uint32_t request) {
+        return mailbox.deposit(Deposit{
+            to, from, directory.names[to], directory.names[from], id, 1000 + std::int64_t(id), text, {1, request}});
+    }
+    struct Delivery {
+        UserId to;
+        std::uint64_t id;
+        UserId from;
+        std::string text;
+    };
+    Node& node;
+    Directory directory;
+    RedisMailbox mailbox;
+    std::vector<Answer> answers;
+    std::vector<Delivery> delivered;
+    std::optional<UserId> refuse_from;
+};
+
+} // namespace
+
+TEST_CASE("the Redis mailbox: stored only once Redis answered, delivered oldest first, acknowledged, bounded") {
+    RedisServer redis;
+    Node n(redis, "node-a");
+    n.start();
+    REQUIRE(run_until({&n}, [&] { return available(n); }));
+    Box box(n, 4);
+
+    CHECK(box.send(alice, bob, 10, "first", 1) == DepositResult::accepted);
+    CHECK(box.answers.empty()); // not before Redis answered
+    CHECK(box.mailbox.held() == 1);
+    CHECK(box.send(alice, bob, 11, "second", 2) == DepositResult::accepted);
+    CHECK(box.send(alice, bob, 12, "third", 3) == DepositResult::accepted);
+    REQUIRE(run_until({&n}, [&] { return box.answers.size() == 3; }));
+    for (const auto& a : box.answers) CHECK(a.ok);
+    CHECK(box.mailbox.held() == 0);
+
+    // The sender's share of a 4-message mailbox is 3: alice's fourth is refused, carol's first is not;
+    // then the mailbox is full for everyone.
+    box.answers.clear();
+    box.send(alice, bob, 13, "over her share", 4);
+    box.send(carol, bob, 14, "from carol", 5);
+    box.send(carol, bob, 15, "over capacity", 6);
+    REQUIRE(run_until({&n}, [&] { return box.answers.size() == 3; }));
+    CHECK_FALSE(box.answers[0].ok);
+    CHECK(box.answers[0].error.find("one sender") != std::string::npos);
+    CHECK(box.answers[1].ok);
+    CHECK_FALSE(box.answers[2].ok);
+    CHECK(box.answers[2].error.find("full") != std::string::npos);
+
+    // At login: every message, oldest first.
+    box.delivered.clear();
+    box.mailbox.deliver_waiting(bob);
+    REQUIRE(run_until({&n}, [&] { return box.delivered.size() == 4; }));
+    std::vector<std::uint64_t> ids;
+    for (const auto& d : box.delivered) ids.push_back(d.id);
+    CHECK(ids == std::vector<std::uint64_t>{10, 11, 12, 14});
+    CHECK(box.delivered[3].from == carol);
+    CHECK(box.delivered[0].text == "first");
+
+    // Acknowledged ones go (and free their senders' share); the rest come again.
+    const std::uint64_t acked[] = {10, 14};
+    box.mailbox.acknowledge(bob, acked);
+    box.delivered.clear();
+    box.mailbox.deliver_waiting(bob);
+    REQUIRE(run_until({&n}, [&] { return box.delivered.size() == 2; }));
+    CHECK(box.delivered[0].id == 11);
+    CHECK(box.delivered[1].id == 12);
+    CHECK(redis.cli({"HGET", cluster::keys::senders("bob"), "alice"}) == "2");
+    CHECK(redis.cli({"HGET", cluster::keys::senders("bob"), "carol"}) == "(nil)");
+
+    // A message the recipient is not to see (deliver() false) is acknowledged.
+    box.refuse_from = alice;
+    box.delivered.clear();
+    box.mailbox.deliver_waiting(bob);
+    REQUIRE(run_until({&n}, [&] { return box.delivered.size() == 2; }));
+    REQUIRE(run_until({&n}, [&] { return redis.cli({"XLEN", cluster::keys::mailbox("bob")}) == "0"; }));
+
+    // A user removed: their mailbox goes.
+    box.refuse_from.reset();
+    box.answers.clear();
+    box.send(alice, carol, 20, "for carol", 7);
+    REQUIRE(run_until({&n}, [&] { return box.answers.size() == 1; }));
+    box.mailbox.forget_user(carol);
+    REQUIRE(run_until({&n}, [&] { return redis.cli({"EXISTS", cluster::keys::mailbox("carol")}) == "0"; }));
+}
+
+TEST_CASE("the Redis mailbox refuses deposits as unavailable while Redis is away") {
+    RedisServer redis;
+    Node n(redis, "node-a");
+    n.start();
+    REQUIRE(run_until({&n}, [&] { return available(n); }));
+    Box box(n);
+    redis.stop();
+    REQUIRE(run_until({&n}, [&] { return !available(n); }));
+    CHECK(box.send(alice, bob, 1, "x", 1) == DepositResult::unavailable);
+}
+
+// ---------------------------------------------------------------- RedisStore
+
+TEST_CASE("the Redis store: blocks, locks and trusted addresses written, read back at start-up, forgotten") {
+    RedisServer redis;
+    Node n(redis, "node-a");
+    n.start();
+    REQUIRE(run_until({&n}, [&] { return available(n); }));
+    RedisStore store(n.engine->commands());
+    store.persist(store_op::SetBlock{"alice", "bob", true});
+    store.persist(store_op::SetBlock{"alice", "carol", true});
+    store.persist(store_op::SetBlock{"alice", "carol", false});
+    store.persist(store_op::SetLock{"bob", 5000});
+    store.persist(store_op::SetLock{"bob@192.0.2.0", 6000});
+    store.persist(store_op::SetLock{"carol", INT64_MAX, true});
+    store.persist(store_op::SetTrustedAddress{"alice", "192.0.2.1", 300});
+    store.persist(store_op::SetTrustedAddress{"bob", "192.0.2.2", 100});
+    store.persist(store_op::SetTrustedAddress{"alice", "192.0.2.3", 200});
+    store.persist(store_op::SetTrustedAddress{"alice", "192.0.2.3", 0});
+    REQUIRE(run_until({&n}, [&] { return n.engine->idle(); }));
+    CHECK(store.failed_writes() == 0);
+
+    RedisSync sync(n.address);
+    const std::vector<std::string> names{"alice", "bob", "carol", "dave"};
+    StoredState s = RedisStore::load(sync, names);
+    CHECK(s.blocks == std::vector<std::pair<std::string, std::string>>{{"alice", "bob"}});
+    auto locks = s.locks;
+    std::sort(locks.begin(), locks.end());
+    CHECK(locks == std::vector<std::pair<std::string, std::int64_t>>{{"bob", 5000}, {"bob@192.0.2.0", 6000}});
+    CHECK(s.admin_locks == std::vector<std::pair<std::string, std::int64_t>>{{"carol", INT64_MAX}});
+    REQUIRE(s.trusted.size() == 2);
+    CHECK(s.trusted[0].name == "bob"); // oldest first
+    CHECK(s.trusted[1].address == "192.0.2.1");
+    CHECK(s.messages.empty());
+
+    store.persist(store_op::SetLock{"bob", 0});
+    store.persist(store_op::ForgetUser{"alice"});
+    REQUIRE(run_until({&n}, [&] { return n.engine->idle(); }));
+    s = RedisStore::load(sync, names);
+    CHECK(s.blocks.empty());
+    CHECK(s.locks.size() == 1);
+    CHECK(s.trusted.size() == 1);
+}
