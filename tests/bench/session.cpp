@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <charconv>
+#include <map>
+#include <set>
 #include <stdexcept>
 
 namespace confab::bench {
@@ -113,6 +116,62 @@ LoginOutcome login_all(Loop& loop, const Servers& servers, LoginBatch batch, Clo
     LoginOutcome o = d.outcome();
     if (!o.ok && o.error.empty()) o.error = "logins did not finish before the deadline";
     return o;
+}
+
+std::string await_presence(Loop& loop, const Servers& servers, const std::vector<Conn*>& conns,
+                           const std::vector<std::string>& online,
+                           const std::function<std::string(std::uint32_t user)>& name_of, Clock deadline) {
+    if (servers.size() < 2) return {};
+    // One asker per node: the first of `conns` logged in there.
+    std::map<std::uint16_t, Conn*> askers;
+    for (Conn* c : conns)
+        if (c && c->open) askers.try_emplace(servers.of(c->user).sin_port, c);
+    const std::set<std::string> everyone(online.begin(), online.end());
+    std::map<Conn*, std::uint32_t> asked; // asker -> request id of its WhoElse in flight
+    std::size_t settled = 0;
+    std::string missing;
+    auto ask = [&](Conn* c) {
+        asked[c] = c->next_request;
+        loop.send(*c, proto::WhoElse{c->next_request++});
+    };
+    for (const auto& [port, c] : askers) ask(c);
+    loop.flush();
+    Clock retry_at = 0;
+    std::vector<Conn*> again;
+    while (settled < askers.size()) {
+        if (now_ns() > deadline)
+            return fmt::format("presence not settled before the deadline ({} of {} nodes list everyone; {})", settled,
+                               askers.size(), missing);
+        if (!again.empty() && now_ns() >= retry_at) {
+            for (Conn* c : again) ask(c);
+            again.clear();
+            loop.flush();
+        }
+        std::string closed;
+        loop.poll(
+            10,
+            [&](Conn& c, const proto::Message& m) {
+                const auto* list = std::get_if<proto::UserList>(&m);
+                auto it = asked.find(&c);
+                if (!list || it == asked.end() || list->request_id != it->second) return;
+                asked.erase(it);
+                std::set<std::string> want = everyone;
+                want.erase(name_of(c.user));
+                for (std::string_view n : list->names) want.erase(std::string(n));
+                if (want.empty()) {
+                    ++settled;
+                } else {
+                    missing = fmt::format("{} not yet listed, e.g. {}", want.size(), *want.begin());
+                    again.push_back(&c);
+                    retry_at = now_ns() + 20'000'000; // 20 ms
+                }
+            },
+            [&](Conn&, const char* why) {
+                if (closed.empty()) closed = why;
+            });
+        if (!closed.empty()) return fmt::format("a session was {} while waiting for presence", closed);
+    }
+    return {};
 }
 
 } // namespace confab::bench

@@ -85,6 +85,16 @@ private:
 // Runs a LoginDriver alone on `loop` until done or deadline.
 LoginOutcome login_all(Loop& loop, const Servers& servers, LoginBatch batch, Clock deadline);
 
+// A cluster's presence is eventually consistent: a node learns of a login on
+// another node when that node's Online event reaches it through Redis, and
+// until then takes the user for offline. Before timing messages between
+// nodes, waits until whoelse on each node that one of `conns` is on lists
+// every name of `online` (but the asker's). Returns "" or why it gave up. The
+// names must sort among the first max_listed_names (whoelse's cap).
+std::string await_presence(Loop& loop, const Servers& servers, const std::vector<Conn*>& conns,
+                           const std::vector<std::string>& online,
+                           const std::function<std::string(std::uint32_t user)>& name_of, Clock deadline);
+
 // Message text: "<16 hex ns> <8 hex seq> " padded with '.' to `size` bytes.
 void stamp_text(std::string& buf, std::size_t size, Clock sent, std::uint32_t seq);
 bool parse_stamp(std::string_view text, Clock& sent, std::uint32_t& seq);

@@ -2,6 +2,7 @@
 // its own receiver. Reports server CPU per delivered message, messages/s and
 // end-to-end latency. With --rate it sends at a fixed total rate instead
 // (latency at a chosen fraction of peak).
+#include "proto/limits.hpp"
 #include "traffic.hpp"
 #include "workloads.hpp"
 
@@ -13,6 +14,19 @@ namespace confab::bench {
 
 double deadline_seconds(const Options& opts, double derived) {
     return opts.timeout_s > 0 ? opts.timeout_s : derived;
+}
+
+void settle_presence(Loop& loop, const Servers& servers, const std::vector<Conn*>& conns, std::int64_t online,
+                     Clock deadline, Crew& crew) {
+    if (servers.size() < 2) return;
+    if (online > std::int64_t(proto::max_listed_names))
+        return crew.fail(fmt::format("on a cluster at most {} users can wait for presence (whoelse's cap), not {}",
+                                     proto::max_listed_names, online));
+    std::vector<std::string> names;
+    for (std::int64_t u = 0; u < online; ++u) names.push_back(plain_user(u));
+    const std::string why = await_presence(
+        loop, servers, conns, names, [](std::uint32_t u) { return plain_user(u); }, deadline);
+    if (!why.empty()) crew.fail(why);
 }
 
 DaemonSetup setup_for(const std::string& w, const Options& o) {
@@ -69,6 +83,7 @@ Report run_direct(const Options& o, Target& target) {
         batch.concurrency = o.concurrency;
         LoginOutcome lo = login_all(loop, servers, batch, deadline);
         if (!lo.ok) crew.fail("login: " + lo.error);
+        if (lo.ok) settle_presence(loop, servers, lo.conns, 2 * std::int64_t(o.pairs), deadline, crew);
 
         std::vector<PairTraffic::Pair> pairs;
         if (lo.ok) {

@@ -51,6 +51,7 @@ Report run_login(const Options& o, Target& target) {
             batch.credentials = [](std::uint32_t u) { return Credentials{plain_user(u), plain_password(u)}; };
             LoginOutcome lo = login_all(loop, servers, batch, deadline);
             if (!lo.ok) crew.fail("login of the traffic pairs: " + lo.error);
+            if (lo.ok) settle_presence(loop, servers, lo.conns, 2 * std::int64_t(o.login_pairs), deadline, crew);
             std::vector<PairTraffic::Pair> pairs;
             if (lo.ok)
                 for (std::size_t k = 0; k < my_pairs.size(); ++k)

@@ -171,6 +171,7 @@ Report run_store(const Options& o, Target& target) {
         batch.concurrency = o.concurrency;
         LoginOutcome lo = login_all(loop, servers, batch, deadline);
         if (!lo.ok) crew.fail("login of the pairs and senders: " + lo.error);
+        if (lo.ok) settle_presence(loop, servers, lo.conns, first_recipient, deadline, crew);
         std::vector<PairTraffic::Pair> pairs;
         std::vector<StoreSenders::Sender> senders;
         if (lo.ok) {

@@ -28,4 +28,8 @@ DaemonSetup hostile_setup(const Options& opts);
 
 double deadline_seconds(const Options& opts, double derived);
 
+// On a cluster: await_presence (session.hpp) for plain users 0..online-1, failing the crew if it gives up.
+void settle_presence(Loop& loop, const Servers& servers, const std::vector<Conn*>& conns, std::int64_t online,
+                     Clock deadline, Crew& crew);
+
 } // namespace confab::bench
