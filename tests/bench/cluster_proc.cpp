@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 namespace confab::bench {
 namespace fs = std::filesystem;
@@ -29,6 +31,7 @@ Cluster::Cluster(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts
                     no_engine ? " (this confabd has no [cluster] engine; --nodes needs one built with it)" : "", why));
             }
         }
+        await_available(opts);
     } catch (...) {
         stop(2);
         if (!keep_dir_) {
@@ -36,6 +39,23 @@ Cluster::Cluster(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts
             fs::remove_all(dir_, ec);
         }
         throw;
+    }
+}
+
+void Cluster::await_available(const Options& opts) {
+    using namespace std::chrono_literals;
+    // A node listens before its engine has read the cluster's state from Redis, and
+    // refuses logins as unavailable until then: wait for its "available" log line.
+    const bool logged = opts.daemon_log_level == "info" || opts.daemon_log_level == "debug";
+    if (!logged) return std::this_thread::sleep_for(2s);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        while (nodes_[i]->log_tail(SIZE_MAX).find("cluster: available") == std::string::npos) {
+            if (!nodes_[i]->alive() || std::chrono::steady_clock::now() > deadline)
+                throw std::runtime_error(fmt::format(
+                    "cluster node node{} did not reach Redis within 30 s; its log:\n{}", i, nodes_[i]->log_tail()));
+            std::this_thread::sleep_for(10ms);
+        }
     }
 }
 

@@ -33,6 +33,8 @@ public:
     int stop(double wait_s);
 
 private:
+    void await_available(const Options& opts);
+
     std::string dir_;
     bool keep_dir_ = false;
     std::unique_ptr<RedisServer> redis_;
