@@ -55,6 +55,23 @@ std::string users_text(std::uint8_t mask, bool hashed_user) {
     return text;
 }
 
+// Every users file the byte code can name, parsed once: [hashed erin][mask of the five users].
+const UsersFile& users_file(std::uint8_t mask, bool hashed_user) {
+    static_assert(user_count == 5);
+    static const auto files = [] {
+        std::vector<UsersFile> f;
+        for (int hashed = 0; hashed < 2; ++hashed)
+            for (std::uint8_t m = 0; m < 32; ++m) f.push_back(parse_users(users_text(m, hashed), "fuzz-users"));
+        return f;
+    }();
+    return files[(hashed_user ? 32 : 0) + (mask & 31)];
+}
+
+// Strings at and over the protocol's limits.
+const std::string max_text(proto::max_text_length, 'a');
+const std::string over_max_text(proto::max_text_length + 1, 'b');
+const std::string over_max_host(proto::max_host_length + 1, 'h');
+
 struct Request {
     std::uint32_t rid;
     proto::MessageType type;
@@ -96,11 +113,8 @@ bool answers(proto::MessageType reply, proto::MessageType request, bool logged_i
 class Run {
 public:
     explicit Run(std::uint8_t setup)
-        : hashed_(setup & setup_hashed_user), d_(settings(setup), users_text(0xFF, setup & setup_hashed_user)) {
+        : hashed_(setup & setup_hashed_user), d_(settings(setup), users_file(0xFF, setup & setup_hashed_user)) {
         d_.commit_stores = false; // the input says when the store answers
-        long_text_.assign(proto::max_text_length, 'a');
-        too_long_text_.assign(proto::max_text_length + 1, 'b');
-        long_host_.assign(proto::max_host_length + 1, 'h');
     }
 
     // Runs one operation; false once the run is over (shutdown).
@@ -157,7 +171,7 @@ public:
             break;
         }
         case Op::settings: d_.core.update_settings(in.pick(settings_table)); break;
-        case Op::users: d_.core.replace_users(parse_users(users_text(in.u8(), hashed_), "fuzz-users"), d_.now()); break;
+        case Op::users: d_.core.replace_users(users_file(in.u8(), hashed_), d_.now()); break;
         case Op::shutdown:
             d_.core.shutdown();
             for (const Conn& c : conns_) FUZZ_CHECK(d_.env.is_closed(c.id), "shutdown left a connection open");
@@ -216,8 +230,8 @@ private:
     }
     std::string_view text(FuzzInput& in) {
         std::size_t i = in.u8() % std::size(text_table);
-        if (i == long_text) return long_text_;
-        if (i == too_long_text) return too_long_text_;
+        if (i == long_text) return max_text;
+        if (i == too_long_text) return over_max_text;
         return i == raw_text ? utf8(in.str()) : text_table[i];
     }
     // The core only sees decoded strings, which are valid UTF-8.
@@ -291,7 +305,7 @@ private:
         case Msg::stop_private: return deliver(c, proto::StopPrivate{rid, name(in)});
         case Msg::private_listen: {
             std::string_view host = in.pick(host_table);
-            if (host == "long") host = long_host_;
+            if (host == "long") host = over_max_host;
             return deliver(c, proto::PrivateListen{rid, host, in.pick(port_table)});
         }
         case Msg::ack_messages: {
@@ -407,7 +421,6 @@ private:
     std::vector<Conn> conns_; // open: connected, neither closed by the core nor disconnected
     std::uint64_t next_conn_ = 1;
     std::set<proto::Token> used_tokens_;
-    std::string long_text_, too_long_text_, long_host_;
 };
 
 } // namespace

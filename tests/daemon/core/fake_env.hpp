@@ -169,8 +169,10 @@ struct Driver {
     // `cluster`: the core is one node of a cluster (tests/daemon/core/cluster_test.cpp).
     explicit Driver(CoreSettings s = {}, const std::string& users = demo_users_text, ClusterLink* cluster = nullptr,
                     MailboxFactory mailboxes = {})
-        : core(env, s, (log::set_level(log::Level::error), parse_users(users, "test-users")), cluster,
-               std::move(mailboxes)) {}
+        : Driver(s, parse_users(users, "test-users"), cluster, std::move(mailboxes)) {}
+    // A users file parsed already (the fuzz harness parses each of its files once).
+    Driver(CoreSettings s, UsersFile users, ClusterLink* cluster = nullptr, MailboxFactory mailboxes = {})
+        : core(env, s, (log::set_level(log::Level::error), std::move(users)), cluster, std::move(mailboxes)) {}
 
     Now now() const { return Now{t, wall_base + t}; }
 
