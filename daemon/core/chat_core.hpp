@@ -255,7 +255,7 @@ private:
         std::uint16_t listen_port = 0;
     };
     const RemoteUser* remote(UserIdx u) const; // null: not online on another node (or no cluster)
-    bool online_anywhere(UserIdx u) const { return users_[u].conn != 0 || remote(u) != nullptr; }
+    bool online_anywhere(UserIdx u) const { return users_[u].conn != 0 || (cluster_ && remote(u) != nullptr); }
     cluster::Online online_event(UserIdx u, const Session& s) const;
     void claim(ConnId c, Session& s, UserIdx u);
     void left_cluster(UserIdx u, Now now); // a local session of `u` ended
