@@ -120,7 +120,7 @@ bool RedisServer::launch() {
                                      "--unixsocketperm",
                                      "700",
                                      "--dir",
-                                     dir_.path(),
+                                     opts_.data_dir.empty() ? dir_.path() : opts_.data_dir,
                                      "--logfile",
                                      dir_.path() + "/redis.log",
                                      "--daemonize",
