@@ -1,4 +1,5 @@
 #include "harness.hpp"
+#include "redis_server.hpp"
 
 #include "proto/parse_number.hpp"
 
@@ -269,58 +270,147 @@ std::string tls_config(const TestCert& cert) {
 
 // ---------------------------------------------------------------- Daemon
 
+namespace {
+// "listening on 127.0.0.1:PORT" once the whole number is in `text`; 0 before.
+// (No std::regex: GCC 12 warns inside it under -fsanitize (maybe-uninitialized).)
+std::uint16_t listening_port(const std::string& text) {
+    static const std::string listening = "listening on 127.0.0.1:";
+    auto at = text.find(listening);
+    if (at == std::string::npos) return 0;
+    std::size_t digits = at + listening.size(), end = digits;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end == digits || end == text.size()) return 0; // not all of it written yet
+    return parse_number<std::uint16_t>(std::string_view(text).substr(digits, end - digits)).value_or(0);
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+    return n;
+}
+} // namespace
+
+std::size_t default_nodes() {
+    std::string v = env_or("CONFAB_TEST_NODES", "1");
+    return std::max<std::size_t>(1, parse_number<std::size_t>(v).value_or(1));
+}
+
+bool single_node_only(const char* why) {
+    if (default_nodes() == 1) return false;
+    std::fprintf(stderr, "skipped on a cluster: %s\n", why);
+    return true;
+}
+
 Daemon::Daemon(DaemonOptions opts) {
-    std::string users = dir_.file("users", opts.users);
-    std::ostringstream cfg;
-    cfg << "listen = \"127.0.0.1\"\nport = 0\n"
-        << "users_file = \"" << users << "\"\n"
-        << "state_dir = \"" << (opts.state_dir.empty() ? dir_.path() + "/state" : opts.state_dir) << "\"\n"
-        << "block_duration = " << opts.block_duration << "\n"
-        << "timeout = " << opts.timeout << "\n"
-        << "login_timeout = " << opts.login_timeout << "\n"
-        << "hash_workers = 2\n"
-        << opts.extra_config << "\n";
-    std::string config = dir_.file("confabd.toml", cfg.str());
-    int err = ::open((dir_.path() + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const std::string users = dir_.file("users", opts.users);
+    const std::string state = opts.state_dir.empty() ? dir_.path() + "/state" : opts.state_dir;
+    const bool cluster = opts.nodes > 1;
+    std::ostringstream common;
+    common << "listen = \"127.0.0.1\"\nport = 0\n"
+           << "users_file = \"" << users << "\"\n"
+           << "block_duration = " << opts.block_duration << "\n"
+           << "timeout = " << opts.timeout << "\n"
+           << "login_timeout = " << opts.login_timeout << "\n"
+           << "hash_workers = 2\n"
+           << opts.extra_config << "\n";
+    if (!cluster) {
+        nodes_.resize(1);
+        nodes_[0].log_path = dir_.path() + "/daemon.log";
+        spawn_node(nodes_[0], opts, dir_.file("confabd.toml", "state_dir = \"" + state + "\"\n" + common.str()));
+        await_port(nodes_[0]);
+        return;
+    }
+    // The cluster's shared state lives in Redis; its append-only file under state_dir.
+    fs::create_directories(state + "/redis");
+    RedisServerOptions redis;
+    redis.aof = true;
+    redis.data_dir = state + "/redis";
+    redis_ = std::make_unique<RedisServer>(redis);
+    nodes_.resize(opts.nodes);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        Node& n = nodes_[i];
+        n.name = "node-" + std::to_string(i);
+        n.log_path = dir_.path() + "/" + n.name + ".log";
+        // Each node's own directory for what is not shared; the same settings otherwise.
+        std::string config = "state_dir = \"" + state + "/" + n.name + "\"\n" + common.str() +
+                             "\n[cluster]\nengine = \"redis\"\nredis = \"127.0.0.1:" + std::to_string(redis_->port()) +
+                             "\"\nnode_id = \"" + n.name + "\"\n";
+        spawn_node(n, opts, dir_.file(n.name + ".toml", config));
+    }
+    for (Node& n : nodes_) await_port(n);
+    await_cluster_up();
+}
+
+void Daemon::await_cluster_up() {
+    // A node answers logins once it has connected to Redis and read the other nodes' users.
+    static const std::string available = "cluster: available";
+    auto deadline = Clock::now() + 10s;
+    for (Node& n : nodes_) {
+        while (read_text(n.log_path).find(available) == std::string::npos) {
+            if (wait_for(n.pid, 0ms, n.reaped, n.status) || Clock::now() >= deadline) {
+                stop_nodes();
+                throw std::runtime_error(n.label() + " did not connect to Redis within 10 s:\n" +
+                                         read_text(n.log_path));
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+}
+
+void Daemon::spawn_node(Node& node, const DaemonOptions& opts, const std::string& config) {
+    int err = ::open(node.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     std::vector<std::string> argv = {confabd_path(), "--config", config, "--log-level", "debug"};
     argv.insert(argv.end(), opts.extra_args.begin(), opts.extra_args.end());
-    pid_ = spawn(argv, null_in, err, err, opts.env, rlim_t(opts.max_fds));
+    node.pid = spawn(argv, null_in, err, err, opts.env, rlim_t(opts.max_fds));
     ::close(err);
     ::close(null_in);
+}
 
-    // No std::regex: GCC 12 warns inside it under -fsanitize (maybe-uninitialized).
-    static const std::string listening = "listening on 127.0.0.1:";
+void Daemon::await_port(Node& node) {
     auto deadline = Clock::now() + 10s;
     while (Clock::now() < deadline) {
-        std::string text = log();
-        if (auto at = text.find(listening); at != std::string::npos) {
-            std::size_t digits = at + listening.size(), end = digits;
-            while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-            if (end > digits && end < text.size()) { // the whole number has been written
-                port_ = parse_number<std::uint16_t>(std::string_view(text).substr(digits, end - digits)).value_or(0);
-                return;
-            }
-        }
-        int st;
-        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-            reaped_ = true;
-            throw std::runtime_error("confabd exited during start-up:\n" + text);
+        std::string text = read_text(node.log_path);
+        if ((node.port = listening_port(text)) != 0) return;
+        if (wait_for(node.pid, 0ms, node.reaped, node.status)) {
+            stop_nodes();
+            throw std::runtime_error(node.label() + " exited during start-up:\n" + text);
         }
         std::this_thread::sleep_for(10ms);
     }
-    throw std::runtime_error("confabd did not report its port within 10 s:\n" + log());
+    stop_nodes();
+    throw std::runtime_error(node.label() + " did not report its port within 10 s:\n" + read_text(node.log_path));
+}
+
+void Daemon::stop_nodes() {
+    // All at once: a cluster's nodes shut down in parallel.
+    for (Node& n : nodes_)
+        if (n.pid > 0 && !n.reaped) ::kill(n.pid, SIGTERM);
+    for (Node& n : nodes_) stop_process(n.pid, n.reaped, n.status);
 }
 
 Daemon::~Daemon() {
-    stop_process(pid_, reaped_, status_);
+    stop_nodes();
+    // redis_ (stopped by its destructor) outlives the nodes that use it.
+}
+
+std::uint16_t Daemon::port() const {
+    return nodes_[next_node_++ % nodes_.size()].port;
+}
+
+RedisServer& Daemon::redis() const {
+    if (!redis_) throw std::logic_error("a single daemon has no Redis");
+    return *redis_;
+}
+
+std::string Daemon::node_log(std::size_t node) const {
+    return read_text(nodes_.at(node).log_path);
 }
 
 std::string Daemon::log() const {
-    std::ifstream in(dir_.path() + "/daemon.log", std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    std::string all;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) all += node_log(i);
+    return all;
 }
 
 bool Daemon::log_contains(const std::string& needle, Millis wait) const {
@@ -333,27 +423,55 @@ bool Daemon::log_contains(const std::string& needle, Millis wait) const {
 }
 
 double Daemon::cpu_seconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    std::string_view rest(stat);
-    rest.remove_prefix(std::min(rest.size(), stat.rfind(')') + 2));
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && !rest.empty(); ++i) {
-        std::string_view field = rest.substr(0, rest.find(' '));
-        rest.remove_prefix(std::min(rest.size(), field.size() + 1));
-        if (i == 14) utime = parse_number<unsigned long long>(field).value_or(0);
-        if (i == 15) stime = parse_number<unsigned long long>(field).value_or(0);
+    double total = 0;
+    for (const Node& n : nodes_) {
+        std::ifstream in("/proc/" + std::to_string(n.pid) + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        std::string_view rest(stat);
+        rest.remove_prefix(std::min(rest.size(), stat.rfind(')') + 2));
+        unsigned long long utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && !rest.empty(); ++i) {
+            std::string_view field = rest.substr(0, rest.find(' '));
+            rest.remove_prefix(std::min(rest.size(), field.size() + 1));
+            if (i == 14) utime = parse_number<unsigned long long>(field).value_or(0);
+            if (i == 15) stime = parse_number<unsigned long long>(field).value_or(0);
+        }
+        total += double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
     }
-    return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
+    return total;
 }
 
 void Daemon::signal(int sig) const {
-    ::kill(pid_, sig);
+    static const std::string reload_outcome = "reload"; // in "configuration reloaded" and "reload failed"
+    std::vector<std::size_t> before;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) before.push_back(count_of(node_log(i), reload_outcome));
+    for (std::size_t i = 0; i < nodes_.size(); ++i) signal_node(i, sig);
+    if (sig != SIGHUP || nodes_.size() == 1) return;
+    auto deadline = Clock::now() + 5s;
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+        while (count_of(node_log(i), reload_outcome) == before[i] && Clock::now() < deadline)
+            std::this_thread::sleep_for(10ms);
+}
+
+void Daemon::signal_node(std::size_t node, int sig) const {
+    ::kill(nodes_.at(node).pid, sig);
+}
+
+std::optional<int> Daemon::wait_node_exit(std::size_t node, Millis limit) {
+    Node& n = nodes_.at(node);
+    return wait_for(n.pid, limit, n.reaped, n.status);
 }
 
 std::optional<int> Daemon::wait_exit(Millis limit) {
-    return wait_for(pid_, limit, reaped_, status_);
+    auto deadline = Clock::now() + limit;
+    int worst = 0;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        auto st = wait_node_exit(i, Millis(remaining_ms(deadline)));
+        if (!st) return std::nullopt;
+        if (worst == 0) worst = *st;
+    }
+    return worst;
 }
 
 // ---------------------------------------------------------------- RawClient

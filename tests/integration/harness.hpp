@@ -58,6 +58,15 @@ std::string tls_config(const TestCert& cert);
 // Config lines that lift the per-user send rate, for tests that flood on purpose.
 inline constexpr const char* no_rate_limits = "user_message_rate = 0\nuser_byte_rate = 0\n";
 
+class RedisServer; // redis_server.hpp
+
+// How many confabd nodes a Daemon starts unless told: CONFAB_TEST_NODES (meson's cluster
+// suite runs the scenario tests again with 3), otherwise 1.
+std::size_t default_nodes();
+// For doctest::skip() on a scenario that cannot hold on a cluster by design: true when this
+// run starts clusters, and then `why` goes to stderr so the test log says what was skipped and why.
+bool single_node_only(const char* why);
+
 struct DaemonOptions {
     std::string users = "alice alice123\nbob bob123\ncarol carol123\ndave dave123\n";
     std::string extra_config; // appended TOML lines
@@ -67,9 +76,17 @@ struct DaemonOptions {
     std::vector<std::string> extra_args;
     std::vector<std::string> env; // KEY=VALUE added to the daemon's environment
     std::string state_dir;        // empty: a fresh directory inside the daemon's temp dir
-    int max_fds = 0;              // > 0: the daemon's RLIMIT_NOFILE
+    int max_fds = 0;              // > 0: the daemon's RLIMIT_NOFILE (each node's)
+    // 1: one confabd with the local engine, as installed. More: a cluster of that many nodes
+    // with the Redis engine, sharing one users file, one configuration and one redis-server,
+    // whose data (append-only file) lives in state_dir, so a Daemon started again on the same
+    // state_dir finds it again.
+    std::size_t nodes = default_nodes();
 };
 
+// The daemon under test: one confabd, or a cluster of nodes (DaemonOptions::nodes) with their
+// redis-server. What a test asks of "the daemon" holds for the whole cluster: log() is every
+// node's, signal() goes to every node, and port() spreads the clients a test opens over the nodes.
 class Daemon {
 public:
     explicit Daemon(DaemonOptions opts = {});
@@ -77,23 +94,46 @@ public:
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
 
-    std::uint16_t port() const { return port_; }
-    pid_t pid() const { return pid_; }
+    // The port to open the next client on: a single daemon's port; on a cluster, each call
+    // hands out the next node's port in turn.
+    std::uint16_t port() const;
+    std::size_t nodes() const { return nodes_.size(); }
+    std::uint16_t node_port(std::size_t node) const { return nodes_.at(node).port; }
+    pid_t pid() const { return nodes_.front().pid; } // node 0's
     const TempDir& dir() const { return dir_; }
     std::string users_path() const { return dir_.path() + "/users"; }
-    std::string log() const;    // everything the daemon wrote to stderr so far
-    double cpu_seconds() const; // user + system CPU time the daemon has used
+    std::string log() const; // everything the daemon (every node) wrote to stderr so far
+    std::string node_log(std::size_t node) const;
+    double cpu_seconds() const; // user + system CPU time the daemon (every node) has used
     bool log_contains(const std::string& needle, Millis wait = 0ms) const;
+    // Sends `sig` to every node. On a cluster, SIGHUP returns once every node has logged the
+    // outcome of its reload, as one process would have by the time its log says so.
     void signal(int sig) const;
-    // Waits for the process to end; returns its exit status, or nullopt on timeout.
+    void signal_node(std::size_t node, int sig) const;
+    // Waits for every node to end; returns the exit status (the first non-zero one of a
+    // cluster), or nullopt on timeout.
     std::optional<int> wait_exit(Millis limit);
+    std::optional<int> wait_node_exit(std::size_t node, Millis limit);
+    RedisServer& redis() const; // a cluster's; throws for a single daemon
 
 private:
+    struct Node {
+        std::string name, log_path; // name: a cluster node's id, empty for a single daemon
+        std::string label() const { return name.empty() ? "confabd" : "confabd " + name; }
+        pid_t pid = -1;
+        std::uint16_t port = 0;
+        bool reaped = false;
+        int status = 0;
+    };
+    void spawn_node(Node& node, const DaemonOptions& opts, const std::string& config);
+    void await_port(Node& node);
+    void await_cluster_up(); // every node connected to Redis and serving logins
+    void stop_nodes();
+
     TempDir dir_;
-    pid_t pid_ = -1;
-    std::uint16_t port_ = 0;
-    bool reaped_ = false;
-    int status_ = 0;
+    std::unique_ptr<RedisServer> redis_;
+    std::vector<Node> nodes_;
+    mutable std::size_t next_node_ = 0;
 };
 
 // How a TLS RawClient connects. It does not verify the server certificate: tests

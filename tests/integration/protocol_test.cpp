@@ -189,7 +189,10 @@ TEST_CASE("SIGHUP reloads the users file; a bad file leaves the old one in force
     CHECK(list->names.size() == 2);
 }
 
-TEST_CASE("out of file descriptors: connections are refused without spinning, and chat goes on") {
+// One process's file descriptor table: the clients of a cluster are spread over its nodes.
+TEST_CASE("out of file descriptors: connections are refused without spinning, and chat goes on" *
+          doctest::skip(single_node_only("out of file descriptors: the limit is one process's, and the flood "
+                                         "is spread over the nodes"))) {
     DaemonOptions o;
     o.max_fds = 40;
     Daemon d(o);
@@ -237,7 +240,10 @@ TEST_CASE("before login only small frames are accepted; after login the full siz
     CHECK_FALSE(alice.closed_by_server());
 }
 
-TEST_CASE("one address cannot take every slot for strangers: another address still logs in") {
+// Each node counts the strangers of an address by itself (a guard of its own slots).
+TEST_CASE("one address cannot take every slot for strangers: another address still logs in" *
+          doctest::skip(single_node_only("strangers per address: each node guards its own slots, and the "
+                                         "connections are spread over the nodes"))) {
     DaemonOptions o;
     o.extra_config = "max_unauthenticated_per_address = 3\n";
     Daemon d(o);
