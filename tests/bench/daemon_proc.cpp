@@ -193,9 +193,10 @@ Daemon::Daemon(const Options& opts, const DaemonSetup& setup) : keep_dir_(opts.k
         argv.push_back(kv.c_str());
     }
     argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    child_.started(pid);
+    if (pid == 0) {
         // The log goes to a file, not a pipe: nobody has to drain a million login lines.
         int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0) {
@@ -252,13 +253,6 @@ Daemon::~Daemon() {
     }
 }
 
-bool Daemon::alive() {
-    if (reaped_) return false;
-    pid_t r = ::waitpid(pid_, &status_, WNOHANG);
-    if (r == pid_) reaped_ = true;
-    return !reaped_;
-}
-
 std::string Daemon::log_tail(std::size_t max_bytes) const {
     std::string log = read_text_file(dir_ + "/confabd.log");
     if (log.size() > max_bytes) log = "..." + log.substr(log.size() - max_bytes);
@@ -280,22 +274,6 @@ LogSpan Daemon::log_since(std::uint64_t offset) const {
         if (span.lines++ == 0) span.first = line;
     }
     return span;
-}
-
-int Daemon::stop(double wait_s) {
-    if (pid_ <= 0) return -1;
-    if (alive()) {
-        ::kill(pid_, SIGTERM);
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
-        while (alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-        if (alive()) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status_, 0);
-            reaped_ = true;
-            return -1;
-        }
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
 }
 
 } // namespace confab::bench

@@ -3,6 +3,8 @@
 // Also reads its CPU time and RSS from /proc, the figures every workload reports.
 #pragma once
 
+#include "child_process.hpp"
+
 #include "options.hpp"
 
 #include <cstdint>
@@ -69,24 +71,22 @@ public:
     Daemon& operator=(const Daemon&) = delete;
 
     std::uint16_t port() const { return port_; }
-    int pid() const { return pid_; }
+    int pid() const { return child_.pid(); }
     std::string state_dir() const { return dir_ + "/state"; }
     // With opts.tls: the certificate the daemon presents (empty otherwise).
     const std::string& tls_cert() const { return tls_cert_; }
-    bool alive();
+    bool alive() { return child_.alive(); }
     std::string log_tail(std::size_t max_bytes = 2000) const;
     std::uint64_t log_size() const;
     LogSpan log_since(std::uint64_t offset) const;
     // SIGTERM, bounded wait, then SIGKILL. Returns the exit status if it stopped cleanly.
-    int stop(double wait_s);
+    int stop(double wait_s) { return child_.stop(wait_s); }
 
 private:
     std::string dir_;
     std::string tls_cert_;
     bool keep_dir_ = false;
-    int pid_ = -1;
-    bool reaped_ = false;
-    int status_ = 0;
+    ChildProcess child_;
     std::uint16_t port_ = 0;
 };
 

@@ -51,10 +51,10 @@ RedisServer::RedisServer(const std::string& binary, const std::string& dir, cons
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
-        reaped_ = false;
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
+        const pid_t pid = ::fork();
+        if (pid < 0) throw std::runtime_error("fork failed");
+        child_.started(pid);
+        if (pid == 0) {
             int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
             if (fd >= 0) {
                 ::dup2(fd, 1);
@@ -85,12 +85,6 @@ std::string RedisServer::address() const {
     return fmt::format("127.0.0.1:{}", port_);
 }
 
-bool RedisServer::alive() {
-    if (reaped_ || pid_ <= 0) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
-    return !reaped_;
-}
-
 std::string RedisServer::log_tail(std::size_t max_bytes) const {
     std::string log = read_text_file(dir_ + "/redis.log");
     if (log.size() > max_bytes) log = "..." + log.substr(log.size() - max_bytes);
@@ -116,22 +110,6 @@ std::uint64_t RedisServer::used_memory() const {
     const auto begin = at + key.size();
     const auto end = info.find_first_not_of("0123456789", begin);
     return confab::parse_number<std::uint64_t>(std::string_view(info).substr(begin, end - begin)).value_or(0);
-}
-
-int RedisServer::stop(double wait_s) {
-    if (pid_ <= 0) return -1;
-    if (alive()) {
-        ::kill(pid_, SIGTERM);
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
-        while (alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-        if (alive()) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status_, 0);
-            reaped_ = true;
-            return -1;
-        }
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
 }
 
 } // namespace confab::bench

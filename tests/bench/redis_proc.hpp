@@ -4,6 +4,8 @@
 // over a synchronous hiredis connection, off every measured path.
 #pragma once
 
+#include "child_process.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -20,23 +22,21 @@ public:
     RedisServer& operator=(const RedisServer&) = delete;
 
     std::uint16_t port() const { return port_; }
-    int pid() const { return pid_; }
+    int pid() const { return child_.pid(); }
     std::string address() const; // "127.0.0.1:PORT", as [cluster] redis wants it
-    bool alive();
+    bool alive() { return child_.alive(); }
     std::string log_tail(std::size_t max_bytes = 2000) const;
     // INFO memory's used_memory: what Redis's allocator holds for data and buffers.
     std::uint64_t used_memory() const;
     // SIGTERM, bounded wait, then SIGKILL. Returns the exit status if it stopped cleanly.
-    int stop(double wait_s);
+    int stop(double wait_s) { return child_.stop(wait_s); }
 
 private:
     // One command on a fresh connection; its reply as text ("" on failure).
     std::string query(const char* command) const;
 
     std::string dir_;
-    int pid_ = -1;
-    bool reaped_ = false;
-    int status_ = 0;
+    ChildProcess child_;
     std::uint16_t port_ = 0;
 };
 
