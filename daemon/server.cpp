@@ -246,7 +246,7 @@ void Server::leave_cluster() {
         log::info("cluster: node {} left", engine_->node_id());
     } catch (const RedisError& e) {
         log::warning("cluster: could not leave cleanly ({}); the other nodes notice within {} s", e.what(),
-                     RedisEngine::alive_ttl_ms / 1000 + 2);
+                     (RedisEngine::alive_ttl_ms + RedisEngine::liveness_ms) / 1000);
     }
 }
 

@@ -427,7 +427,8 @@ void RedisEngine::node_down(const std::string& node) {
             engine.cleaning_.erase(node); // tried again at the next check
             return;
         }
-        const std::string now = std::to_string(wall_ms());
+        const std::int64_t at = wall_ms();
+        const std::string now = std::to_string(at);
         for (std::size_t i = 0; i < r->elements; ++i) {
             const std::string_view name = redis_text(r->element[i]);
             const std::string key = keys::session(name), seen = keys::seen(name);
@@ -435,6 +436,13 @@ void RedisEngine::node_down(const std::string& node) {
             engine.send(release, [](const redisReply*) {});
             const std::array<std::string_view, 3> set{"SET", seen, now};
             engine.send(set, [](const redisReply*) {});
+            // The first node to clean up takes `node` out of the node set, so the others may
+            // never see it stop heartbeating: they learn of the logouts from these.
+            if (auto offline = cluster::encode_event(cluster::Offline{std::string(name), node, at}, engine.node_id_)) {
+                const std::array<std::string_view, 3> publish{"PUBLISH", keys::all_channel, *offline};
+                ++engine.counters_.published;
+                engine.send(publish, [](const redisReply*) {});
+            }
         }
         const std::array<std::string_view, 2> del{"DEL", users};
         engine.send(del, [](const redisReply*) {});

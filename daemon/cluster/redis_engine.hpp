@@ -40,7 +40,7 @@ class RedisEngine final : public ClusterLink {
 public:
     static constexpr std::int64_t alive_ttl_ms = 10'000;       // an alive key lives this long
     static constexpr std::int64_t heartbeat_ms = 3000;         // ... and is refreshed this often
-    static constexpr std::int64_t liveness_ms = 2000;          // other nodes' alive keys checked this often
+    static constexpr std::int64_t liveness_ms = 1000;          // other nodes' alive keys checked this often
     static constexpr std::size_t max_buffered_events = 10'000; // heard while a Snapshot is being read
 
     // Timers the engine asks for (the glue arms TimerKind cluster_heartbeat / cluster_liveness).

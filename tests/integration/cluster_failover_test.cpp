@@ -1,0 +1,98 @@
+// A cluster node that stops: the users of the other nodes see its users log
+// out, and those users can log in on another node. Real confabd nodes with the
+// Redis engine and their real redis-server; raw protocol clients.
+#include "harness.hpp"
+#include "redis_server.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <thread>
+
+using namespace confab;
+using namespace confab::test;
+using proto::LoginOutcome;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+DaemonOptions cluster(std::size_t nodes) {
+    DaemonOptions o;
+    o.nodes = nodes;
+    return o;
+}
+
+Millis since(Clock::time_point t) {
+    return std::chrono::duration_cast<Millis>(Clock::now() - t);
+}
+
+// Waits (up to `limit`) for the presence event saying `user` logged out.
+bool sees_logout(RawClient& c, const std::string& user, Millis limit) {
+    const auto deadline = Clock::now() + limit;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+        std::vector<std::uint8_t> keep;
+        auto p = c.expect<proto::PresenceEvent>(std::max(left, 1ms), &keep);
+        if (!p) return false;
+        if (p->user == user && p->kind == proto::PresenceKind::logout) return true;
+    }
+}
+
+// Waits (up to `limit`) for the presence event saying `user` logged in.
+bool sees_login(RawClient& c, const std::string& user, Millis limit = 5000ms) {
+    const auto deadline = Clock::now() + limit;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+        std::vector<std::uint8_t> keep;
+        auto p = c.expect<proto::PresenceEvent>(std::max(left, 1ms), &keep);
+        if (!p) return false;
+        if (p->user == user && p->kind == proto::PresenceKind::login) return true;
+    }
+}
+
+std::vector<std::string> whoelse(RawClient& c) {
+    c.send(proto::WhoElse{c.next_request()});
+    std::vector<std::uint8_t> keep;
+    auto l = c.expect<proto::UserList>(5000ms, &keep);
+    REQUIRE(l);
+    std::vector<std::string> names(l->names.begin(), l->names.end());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+} // namespace
+
+TEST_CASE("a node killed with SIGKILL: every other node sees its users log out, who log in elsewhere, within 13 s") {
+    Daemon d(cluster(3));
+    RawClient alice(d.node_port(0));
+    REQUIRE(alice.login("alice", "alice123").outcome == LoginOutcome::ok);
+    RawClient carol(d.node_port(2));
+    REQUIRE(carol.login("carol", "carol123").outcome == LoginOutcome::ok);
+    auto bob = std::make_unique<RawClient>(d.node_port(1));
+    REQUIRE(bob->login("bob", "bob123").outcome == LoginOutcome::ok);
+    REQUIRE(sees_login(alice, "bob"));
+    REQUIRE(sees_login(carol, "bob"));
+
+    d.signal_node(1, SIGKILL);
+    const auto killed_at = Clock::now();
+    REQUIRE(d.wait_node_exit(1, 3000ms));
+    bob.reset();
+    // The alive key lives 10 s after the node's last refresh, checked every second. Each
+    // surviving node must hear it, not only the first one to notice.
+    CHECK(sees_logout(alice, "bob", 13000ms - since(killed_at)));
+    CHECK(sees_logout(carol, "bob", 13000ms - since(killed_at)));
+    MESSAGE("both saw bob log out after ", since(killed_at).count(), " ms");
+    CHECK(whoelse(alice) == std::vector<std::string>{"carol"});
+    CHECK(whoelse(carol) == std::vector<std::string>{"alice"});
+
+    // Released: bob gets in at once on a surviving node, and both others see it.
+    RawClient again(d.node_port(2));
+    CHECK(again.login("bob", "bob123").outcome == LoginOutcome::ok);
+    CHECK(since(killed_at) < 13000ms);
+    CHECK(sees_login(alice, "bob"));
+    CHECK(sees_login(carol, "bob"));
+}
