@@ -600,7 +600,9 @@ void Server::on_signal() {
             systemd::notify_stopping();
             stopping_ = true;
             reactor_.remove(listener_->fd());
-            core_.shutdown();
+            // With the time, a cluster node publishes its users' logouts: the other nodes' users
+            // see them go now, not when this node's alive key expires. run() bounds the wait.
+            core_.shutdown(now());
         }
     }
 }

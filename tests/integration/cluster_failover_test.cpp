@@ -66,7 +66,8 @@ std::vector<std::string> whoelse(RawClient& c) {
 
 } // namespace
 
-TEST_CASE("a node killed with SIGKILL: every other node sees its users log out, who log in elsewhere, within 13 s") {
+TEST_CASE("a node killed with SIGKILL: every other node sees its users log "
+          "out, who log in elsewhere, within 13 s") {
     Daemon d(cluster(3));
     RawClient alice(d.node_port(0));
     REQUIRE(alice.login("alice", "alice123").outcome == LoginOutcome::ok);
@@ -81,8 +82,8 @@ TEST_CASE("a node killed with SIGKILL: every other node sees its users log out, 
     const auto killed_at = Clock::now();
     REQUIRE(d.wait_node_exit(1, 3000ms));
     bob.reset();
-    // The alive key lives 10 s after the node's last refresh, checked every second. Each
-    // surviving node must hear it, not only the first one to notice.
+    // The alive key lives 10 s after the node's last refresh, checked every
+    // second. Each surviving node must hear it, not only the first one to notice.
     CHECK(sees_logout(alice, "bob", 13000ms - since(killed_at)));
     CHECK(sees_logout(carol, "bob", 13000ms - since(killed_at)));
     MESSAGE("both saw bob log out after ", since(killed_at).count(), " ms");
@@ -95,4 +96,52 @@ TEST_CASE("a node killed with SIGKILL: every other node sees its users log out, 
     CHECK(since(killed_at) < 13000ms);
     CHECK(sees_login(alice, "bob"));
     CHECK(sees_login(carol, "bob"));
+}
+
+TEST_CASE("a node stopped with SIGTERM: the other nodes' users see its users "
+          "log out at once") {
+    Daemon d(cluster(2));
+    RawClient alice(d.node_port(0));
+    REQUIRE(alice.login("alice", "alice123").outcome == LoginOutcome::ok);
+    RawClient bob(d.node_port(1));
+    REQUIRE(bob.login("bob", "bob123").outcome == LoginOutcome::ok);
+    REQUIRE(sees_login(alice, "bob"));
+
+    d.signal_node(1, SIGTERM);
+    const auto stopped_at = Clock::now();
+    CHECK(sees_logout(alice, "bob", 2000ms));
+    CHECK(d.wait_node_exit(1, 3000ms) == 0);
+    MESSAGE("alice saw bob log out and node 1 exited after ", since(stopped_at).count(), " ms");
+    CHECK(whoelse(alice).empty());
+    RawClient again(d.node_port(0)); // the name was released too
+    CHECK(again.login("bob", "bob123").outcome == LoginOutcome::ok);
+}
+
+TEST_CASE("a node stopped with SIGTERM while Redis does not answer still exits "
+          "within a few seconds") {
+    Daemon d(cluster(2));
+    RawClient bob(d.node_port(1));
+    REQUIRE(bob.login("bob", "bob123").outcome == LoginOutcome::ok);
+
+    d.redis().pause(); // connections stay open, nothing is answered: the worst
+                       // case for a goodbye
+    d.signal_node(1, SIGTERM);
+    const auto stopped_at = Clock::now();
+    CHECK(d.wait_node_exit(1, 6000ms) == 0);
+    MESSAGE("node 1 exited after ", since(stopped_at).count(), " ms");
+    CHECK(d.node_log(1).find("could not leave cleanly") != std::string::npos);
+    d.redis().resume();
+}
+
+TEST_CASE("a node stopped with SIGTERM while Redis is down exits at once") {
+    Daemon d(cluster(2));
+    RawClient bob(d.node_port(1));
+    REQUIRE(bob.login("bob", "bob123").outcome == LoginOutcome::ok);
+
+    d.redis().stop();
+    REQUIRE(d.log_contains("Redis unreachable", 5000ms));
+    d.signal_node(1, SIGTERM);
+    const auto stopped_at = Clock::now();
+    CHECK(d.wait_node_exit(1, 2000ms) == 0);
+    MESSAGE("node 1 exited after ", since(stopped_at).count(), " ms");
 }
