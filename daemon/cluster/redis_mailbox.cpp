@@ -78,14 +78,12 @@ void RedisMailbox::on_deposited(std::uint64_t tag, const redisReply* r) {
     const Pending& p = node.mapped();
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (r) log::flood(log::Flood::cluster_error, log::Level::warning, "Redis: a deposit failed: {}", redis_text(r));
-        return events_.settled(p.to, p.reply, false, unavailable_text);
+        return events_.settled(p.to, p.reply, DepositResult::lost, unavailable_text);
     }
-    if (r->type == REDIS_REPLY_INTEGER) {
-        return events_.settled(p.to, p.reply, false,
-                               r->integer == -1 ? "the mailbox is full"
-                                                : "you already have as many messages waiting there as one sender may");
-    }
-    events_.settled(p.to, p.reply, true, {});
+    if (r->type == REDIS_REPLY_INTEGER) // the script's refusal: answered as the local mailbox would at once
+        return events_.settled(p.to, p.reply,
+                               r->integer == -1 ? DepositResult::mailbox_full : DepositResult::sender_share_full, {});
+    events_.settled(p.to, p.reply, DepositResult::accepted, {});
     // A read of this mailbox sent after the deposit (a login meanwhile) delivers it: not twice.
     if (reading_.contains(p.to)) return;
     const StoredMessage m{p.id, p.sent_at_ms, p.from, p.text, true};
@@ -165,7 +163,7 @@ void RedisMailbox::forget_user(UserId u) {
         }
         const Pending p = std::move(it->second);
         it = pending_.erase(it);
-        events_.settled(p.to, p.reply, false, "the user was removed");
+        events_.settled(p.to, p.reply, DepositResult::lost, "the user was removed");
     }
     // After any deposit already sent: commands are answered in order.
     const std::string_view name = users_.name_of(u);

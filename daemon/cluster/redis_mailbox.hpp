@@ -8,7 +8,8 @@
 //
 // Nothing of the messages is kept in this process: held() counts only the
 // deposits waiting for Redis's answer. A refusal for capacity or share comes
-// with that answer, so it reaches the sender as a failed store with the reason.
+// with that answer (settled() with mailbox_full or sender_share_full), and the
+// sender hears it exactly as from the local engine.
 #pragma once
 
 #include "cluster/redis_connection.hpp"

@@ -583,43 +583,42 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
 
 void ChatCore::deposit(const Deposit& d) {
     const DepositResult outcome = mailbox_->deposit(d);
-    if (outcome == DepositResult::accepted) { // "stored" is only said once the message is durable: settled() answers
-        ++counters_.messages_stored;
-        return;
-    }
-    // A deposit after a failed route may find its sender gone, one from another node has none.
-    auto sender = sessions_.find(d.reply.conn);
+    // "stored" is only said (and counted) once the message is durable: settled() answers.
+    if (outcome == DepositResult::accepted) return;
+    settled(d.to, d.reply, outcome, {}); // refused at once: the same words as refused later
+}
+
+void ChatCore::settled(UserIdx to, const ReplyTo& reply, DepositResult outcome, std::string_view error) {
+    if (outcome == DepositResult::accepted) ++counters_.messages_stored;
+    // The sender may have left meanwhile; a deposit after a failed route may find its sender
+    // gone, one from another node has none.
+    auto sender = sessions_.find(reply.conn);
     if (sender == sessions_.end() || sender->second.state != State::online) return;
-    const ConnId c = d.reply.conn;
-    const std::uint32_t rid = d.reply.request;
+    const ConnId c = reply.conn;
+    const std::uint32_t rid = reply.request;
+    const std::string& name = users_[to].name;
     switch (outcome) {
-    case DepositResult::accepted: return;
+    case DepositResult::accepted:
+        return result(c, rid, Status::ok_stored, fmt::format("message to {} stored for delivery at next login", name));
     case DepositResult::mailbox_full:
-        return result(c, rid, Status::mailbox_full, fmt::format("{}'s mailbox is full", d.to_name));
+        return result(c, rid, Status::mailbox_full, fmt::format("{}'s mailbox is full", name));
     case DepositResult::sender_share_full:
         return result(c, rid, Status::mailbox_full,
                       fmt::format("you already have as many messages waiting for {} as one sender may; wait until "
                                   "they log in",
-                                  d.to_name));
+                                  name));
     case DepositResult::store_busy:
         return result(c, rid, Status::storage_failed, "the server is too busy to store messages; try again");
     case DepositResult::unavailable:
         return result(c, rid, Status::unavailable, "service temporarily unavailable; try again");
+    case DepositResult::lost:
+        return result(c, rid, Status::storage_failed,
+                      fmt::format("message to {} could not be stored: {}", name, error));
     }
 }
 
 void ChatCore::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
     mailbox_->on_stored(tag, ok, error);
-}
-
-void ChatCore::settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_view error) {
-    auto sender = sessions_.find(reply.conn);
-    if (sender == sessions_.end() || sender->second.state != State::online) return; // the sender left meanwhile
-    if (!ok)
-        return result(reply.conn, reply.request, Status::storage_failed,
-                      fmt::format("message to {} could not be stored: {}", users_[to].name, error));
-    result(reply.conn, reply.request, Status::ok_stored,
-           fmt::format("message to {} stored for delivery at next login", users_[to].name));
 }
 
 bool ChatCore::deliver(UserIdx to, const StoredMessage& m) {

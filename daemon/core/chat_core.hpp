@@ -229,7 +229,7 @@ private:
     void stop_private(ConnId c, UserIdx me, const proto::StopPrivate& m);
     void announce(UserIdx who, proto::PresenceKind kind);
     // MailboxEvents
-    void settled(UserIdx to, const ReplyTo& reply, bool ok, std::string_view error) override;
+    void settled(UserIdx to, const ReplyTo& reply, DepositResult outcome, std::string_view error) override;
     bool deliver(UserIdx to, const StoredMessage& m) override;
     // UserDirectory
     std::string_view name_of(UserId u) const override { return users_[u].name; }

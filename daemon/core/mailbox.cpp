@@ -64,11 +64,11 @@ void Mailboxes::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
         forget(p.to, it->from);
         box->second.erase(it);
         if (box->second.empty()) boxes_.erase(box);
-        events_.settled(p.to, p.reply, false, error);
+        events_.settled(p.to, p.reply, DepositResult::lost, error);
         return;
     }
     it->committed = true;
-    events_.settled(p.to, p.reply, true, {});
+    events_.settled(p.to, p.reply, DepositResult::accepted, {});
     // Reaches the recipient if they logged in while it was being stored.
     if (!events_.deliver(p.to, *it)) acknowledge(p.to, std::span(&p.id, 1));
 }
@@ -121,7 +121,7 @@ void Mailboxes::forget_user(UserId u) {
             continue;
         }
         it = pending_.erase(it);
-        events_.settled(p.to, p.reply, false, "the user was removed");
+        events_.settled(p.to, p.reply, DepositResult::lost, "the user was removed");
     }
 }
 

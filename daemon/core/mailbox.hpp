@@ -61,13 +61,16 @@ constexpr std::size_t sender_share_of(std::size_t capacity) noexcept {
 // sender_share_full: this sender already holds its share of the recipient's
 // mailbox (three quarters of it), so one sender can never fill it for everyone else.
 // unavailable: the shared store (a cluster's engine) cannot be reached now.
-enum class DepositResult : std::uint8_t { accepted, mailbox_full, sender_share_full, store_busy, unavailable };
+// lost: accepted, but the store could not keep it (only in settled(), with the reason).
+enum class DepositResult : std::uint8_t { accepted, mailbox_full, sender_share_full, store_busy, unavailable, lost };
 
 // What a mailbox tells its owner.
 class MailboxEvents {
 public:
-    // An accepted deposit is durable (ok) or lost (`error` says why): answer its sender.
-    virtual void settled(UserId to, const ReplyTo& reply, bool ok, std::string_view error) = 0;
+    // An accepted deposit is durable (accepted), refused after all by a store that checks its
+    // limits itself (a reason deposit() could have given at once), or lost (`error` says why):
+    // answer its sender.
+    virtual void settled(UserId to, const ReplyTo& reply, DepositResult outcome, std::string_view error) = 0;
     // Show a durable message to `to` if they are online. It stays in the mailbox until
     // acknowledged, so a message that finds nobody waits for the next login.
     // false: `to` is never to see it (they blocked its sender): the mailbox forgets

@@ -19,8 +19,9 @@ const char* const names[] = {"alice", "bob", "carol"};
 struct Answer {
     UserId to;
     ReplyTo reply;
-    bool ok;
+    bool ok; // accepted: durable
     std::string error;
+    DepositResult outcome;
 };
 struct Delivery {
     UserId to;
@@ -39,8 +40,8 @@ struct Fixture : MailboxEvents {
     Mailboxes box{*this, [this](StoreOp op) { return persist(std::move(op)); }, 3};
     std::uint64_t next_id = 1000;
 
-    void settled(UserId to, const ReplyTo& reply, bool ok, std::string_view error) override {
-        answers.push_back({to, reply, ok, std::string(error)});
+    void settled(UserId to, const ReplyTo& reply, DepositResult outcome, std::string_view error) override {
+        answers.push_back({to, reply, outcome == DepositResult::accepted, std::string(error), outcome});
     }
     std::set<std::pair<UserId, UserId>> unwanted; // (recipient, sender): deliver() answers false
     bool deliver(UserId to, const StoredMessage& m) override {
@@ -195,6 +196,7 @@ TEST_CASE("a failed commit is answered with the error and the message is gone") 
     f.commit_all(false);
     REQUIRE(f.answers.size() == 1);
     CHECK_FALSE(f.answers[0].ok);
+    CHECK(f.answers[0].outcome == DepositResult::lost);
     CHECK(f.answers[0].error == "disk full");
     CHECK(f.answers[0].reply.request == 9);
     CHECK(f.deliveries.empty());
