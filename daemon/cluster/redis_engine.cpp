@@ -15,30 +15,37 @@ namespace {
 
 namespace keys = cluster::keys;
 
-// KEYS: a session key. ARGV: this node. 2: claimed (the key was free), 1: it was
-// this node's already (a re-claim after a reconnect), 0: another node holds it.
+// KEYS: a user hash. ARGV: this node, the session field. 2: claimed (the field was
+// free), 1: it was this node's already (a re-claim after a reconnect), 0: another node holds it.
 constexpr std::string_view claim_script = R"lua(
-local holder = redis.call('GET', KEYS[1])
-if not holder then redis.call('SET', KEYS[1], ARGV[1]) return 2 end
+local holder = redis.call('HGET', KEYS[1], ARGV[2])
+if not holder then redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) return 2 end
 if holder == ARGV[1] then return 1 end
 return 0
 )lua";
 
-// KEYS: a session key. ARGV: a node. Deletes the key only if that node holds it.
+// KEYS: a user hash. ARGV: a node, the session field. Deletes the field only if that node holds it.
 constexpr std::string_view release_script = R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then return redis.call('HDEL', KEYS[1], ARGV[2]) end
 return 0
 )lua";
 
 const std::string alive_ttl = std::to_string(RedisEngine::alive_ttl_ms);
 
-// A node's users hash value "login_ms listen_host listen_port" (the host may be empty).
+// A node's users hash value: "login_ms", or "login_ms listen_host listen_port" (the
+// host may be empty) when the user has a private-chat listener. A bare number is
+// what Redis stores most compactly.
+std::string users_value(const cluster::Online& o) {
+    if (o.listen_port == 0) return std::to_string(o.at_wall_ms);
+    return fmt::format("{} {} {}", o.at_wall_ms, o.listen_host, o.listen_port);
+}
 std::optional<cluster::Online> parse_users_value(std::string_view name, std::string_view node, std::string_view v) {
     const std::size_t first = v.find(' '), last = v.rfind(' ');
-    if (first == std::string_view::npos || first == last) return std::nullopt;
     auto login = parse_number<std::int64_t>(v.substr(0, first));
+    if (!login) return std::nullopt;
+    if (first == std::string_view::npos) return cluster::Online{std::string(name), std::string(node), *login, "", 0};
     auto port = parse_number<std::uint16_t>(v.substr(last + 1));
-    if (!login || !port) return std::nullopt;
+    if (first == last || !port) return std::nullopt;
     return cluster::Online{std::string(name), std::string(node), *login,
                            std::string(v.substr(first + 1, last - first - 1)), *port};
 }
@@ -51,9 +58,13 @@ bool ok_reply(const redisReply* r) {
 
 struct RedisEngine::Snapshotting {
     std::uint64_t generation;
-    int outstanding = 0;
+    int outstanding = 0; // parts not read yet
     bool failed = false;
     cluster::Snapshot snapshot;
+    bool track(const redisReply* r) {
+        if (!ok_reply(r)) failed = true;
+        return !failed;
+    }
 };
 
 RedisEngine::RedisEngine(const Connect& connect, std::string node_id, ClusterEvents& out, Timers timers)
@@ -86,19 +97,31 @@ namespace {
 // Removes `node`'s sessions and presence from Redis (its users are logged out now):
 // after a restart of the same node id, and when leaving.
 void clean_up_node(RedisSync& redis, const std::string& node) {
-    auto users = redis.command({"HKEYS", keys::node_users(node)});
-    const std::string now = std::to_string(wall_ms());
+    std::vector<std::vector<std::string>> reads;
+    for (std::uint32_t b = 0; b < keys::node_user_buckets; ++b) reads.push_back({"HKEYS", keys::node_users(node, b)});
+    const auto buckets = redis.pipeline(reads);
+    const std::int64_t at = wall_ms();
+    const std::string now = std::to_string(at);
     std::vector<std::vector<std::string>> commands;
-    for (std::size_t i = 0; i < users->elements; ++i) {
-        const std::string name(redis_text(users->element[i]));
-        commands.push_back({"EVAL", std::string(release_script), "1", keys::session(name), node});
-        commands.push_back({"SET", keys::seen(name), now});
-        if (auto offline = cluster::encode_event(cluster::Offline{name, node, wall_ms()}, node))
-            commands.push_back({"PUBLISH", std::string(keys::all_channel), std::move(*offline)});
+    std::vector<std::string> del{"DEL"};
+    std::size_t ended = 0;
+    for (std::uint32_t b = 0; b < keys::node_user_buckets; ++b) {
+        const redisReply* users = buckets[b].get();
+        if (users->type == REDIS_REPLY_ERROR)
+            throw RedisError(fmt::format("reading {}: {}", reads[b][1], redis_text(users)));
+        if (users->elements > 0) del.push_back(reads[b][1]);
+        for (std::size_t i = 0; i < users->elements; ++i, ++ended) {
+            const std::string name(redis_text(users->element[i])), user = keys::user(name);
+            commands.push_back(
+                {"EVAL", std::string(release_script), "1", user, node, std::string(keys::session_field)});
+            commands.push_back({"HSET", user, std::string(keys::seen_field), now});
+            if (auto offline = cluster::encode_event(cluster::Offline{name, node, at}, node))
+                commands.push_back({"PUBLISH", std::string(keys::all_channel), std::move(*offline)});
+        }
     }
-    commands.push_back({"DEL", keys::node_users(node)});
+    if (del.size() > 1) commands.push_back(std::move(del));
     redis.pipeline(commands);
-    if (users->elements > 0) log::info("cluster: {} session(s) of an earlier run of {} ended", users->elements, node);
+    if (ended > 0) log::info("cluster: {} session(s) of an earlier run of {} ended", ended, node);
 }
 } // namespace
 
@@ -114,7 +137,8 @@ void RedisEngine::prepare(RedisSync& redis) {
 void RedisEngine::leave(RedisSync& redis) {
     std::vector<std::vector<std::string>> commands;
     for (const std::string& name : held_)
-        commands.push_back({"EVAL", std::string(release_script), "1", keys::session(name), node_id_});
+        commands.push_back(
+            {"EVAL", std::string(release_script), "1", keys::user(name), node_id_, std::string(keys::session_field)});
     redis.pipeline(commands);
     clean_up_node(redis, node_id_);
     redis.command({"DEL", keys::node_alive(node_id_)});
@@ -186,55 +210,58 @@ void RedisEngine::on_heartbeat_timer() {
 void RedisEngine::take_snapshot() {
     auto s = std::make_shared<Snapshotting>();
     s->generation = generation_;
+    s->outstanding = 2; // the other nodes' users, the last-seen times
     std::weak_ptr<RedisEngine*> self = self_;
-    const auto done = [self, s] {
-        if (--s->outstanding > 0) return;
-        if (auto e = self.lock()) (*e)->finish_snapshot(*s);
-    };
-    const auto track = [s](const redisReply* r) {
-        if (!ok_reply(r)) s->failed = true;
-        return !s->failed;
-    };
-    ++s->outstanding;
     const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};
-    send(members, [this, self, s, done, track](const redisReply* r) {
-        if (track(r) && self.lock() && r->type == REDIS_REPLY_ARRAY) {
+    send(members, [this, self, s](const redisReply* r) {
+        if (!self.lock()) return;
+        if (s->track(r) && r->type == REDIS_REPLY_ARRAY) {
             for (std::size_t i = 0; i < r->elements; ++i) {
                 const std::string node(redis_text(r->element[i]));
                 if (node == node_id_) continue;
-                ++s->outstanding;
-                const std::string users = keys::node_users(node);
-                const std::array<std::string_view, 2> all{"HGETALL", users};
                 // Users of a node that stopped heartbeating are dropped by its NodeDown soon after.
-                send(all, [s, done, track, node](const redisReply* u) {
-                    if (track(u) && u->type == REDIS_REPLY_ARRAY)
-                        for (std::size_t j = 0; j + 1 < u->elements; j += 2)
-                            if (auto o =
-                                    parse_users_value(redis_text(u->element[j]), node, redis_text(u->element[j + 1])))
-                                s->snapshot.online.push_back(std::move(*o));
-                    done();
-                });
+                for (std::uint32_t b = 0; b < keys::node_user_buckets; ++b) {
+                    ++s->outstanding;
+                    const std::string users = keys::node_users(node, b);
+                    const std::array<std::string_view, 2> all{"HGETALL", users};
+                    send(all, [this, self, s, node](const redisReply* u) {
+                        if (!self.lock()) return;
+                        if (s->track(u) && u->type == REDIS_REPLY_ARRAY)
+                            for (std::size_t j = 0; j + 1 < u->elements; j += 2)
+                                if (auto o = parse_users_value(redis_text(u->element[j]), node,
+                                                               redis_text(u->element[j + 1])))
+                                    s->snapshot.online.push_back(std::move(*o));
+                        snapshot_part_done(s);
+                    });
+                }
             }
         }
-        done();
+        snapshot_part_done(s);
     });
-    // Last-seen times of the users file's names, a chunk per MGET.
+    read_last_seen(s, 0);
+}
+
+void RedisEngine::read_last_seen(const std::shared_ptr<Snapshotting>& s, std::size_t start) {
+    // The users file's names, a chunk at a time: the next chunk is sent when the last
+    // reply of this one came, so a long users file never fills the connection.
     constexpr std::size_t chunk = 500;
-    for (std::size_t start = 0; start < names_.size(); start += chunk) {
-        const std::size_t end = std::min(names_.size(), start + chunk);
-        std::vector<std::string> k;
-        for (std::size_t i = start; i < end; ++i) k.push_back(keys::seen(names_[i]));
-        std::vector<std::string_view> argv{"MGET"};
-        argv.insert(argv.end(), k.begin(), k.end());
-        ++s->outstanding;
-        send(argv, [this, self, s, done, track, start](const redisReply* r) {
-            if (track(r) && self.lock() && r->type == REDIS_REPLY_ARRAY)
-                for (std::size_t i = 0; i < r->elements && start + i < names_.size(); ++i)
-                    if (auto at = parse_number<std::int64_t>(redis_text(r->element[i])))
-                        s->snapshot.last_seen.emplace_back(names_[start + i], *at);
-            done();
+    const std::size_t end = std::min(names_.size(), start + chunk);
+    if (start >= end || s->failed) return snapshot_part_done(s);
+    std::weak_ptr<RedisEngine*> self = self_;
+    for (std::size_t i = start; i < end; ++i) {
+        const std::string user = keys::user(names_[i]);
+        const std::array<std::string_view, 3> hget{"HGET", user, keys::seen_field};
+        send(hget, [this, self, s, name = names_[i], last = i + 1 == end, end](const redisReply* r) {
+            if (!self.lock()) return;
+            if (s->track(r) && r->type == REDIS_REPLY_STRING)
+                if (auto at = parse_number<std::int64_t>(redis_text(r))) s->snapshot.last_seen.emplace_back(name, *at);
+            if (last) read_last_seen(s, end);
         });
     }
+}
+
+void RedisEngine::snapshot_part_done(const std::shared_ptr<Snapshotting>& s) {
+    if (--s->outstanding == 0) finish_snapshot(*s);
 }
 
 void RedisEngine::finish_snapshot(Snapshotting& s) {
@@ -285,8 +312,8 @@ void RedisEngine::claim(std::uint64_t tag, std::string_view name) {
     if (!ready_) return answer([this, tag] { out_.on_claimed(tag, cluster::Claim::unavailable); });
     // Two claims of one name at once from this node: the script would let both through as "this node's".
     if (!claiming_.insert(who).second) return answer([this, tag] { out_.on_claimed(tag, cluster::Claim::taken); });
-    const std::string key = keys::session(name);
-    const std::array<std::string_view, 5> argv{"EVAL", claim_script, "1", key, node_id_};
+    const std::string key = keys::user(name);
+    const std::array<std::string_view, 6> argv{"EVAL", claim_script, "1", key, node_id_, keys::session_field};
     std::weak_ptr<RedisEngine*> self = self_;
     send(argv, [self, tag, who](const redisReply* r) {
         auto e = self.lock();
@@ -304,30 +331,26 @@ void RedisEngine::claim(std::uint64_t tag, std::string_view name) {
 void RedisEngine::release(std::string_view name) {
     InCall in(in_call_);
     held_.erase(std::string(name));
-    const std::string key = keys::session(name), users = keys::node_users(node_id_);
-    const std::array<std::string_view, 5> argv{"EVAL", release_script, "1", key, node_id_};
+    const std::string key = keys::user(name), users = keys::node_users_of(node_id_, name);
+    const std::array<std::string_view, 6> argv{"EVAL", release_script, "1", key, node_id_, keys::session_field};
     send(argv, [](const redisReply*) {});
     const std::array<std::string_view, 3> hdel{"HDEL", users, name};
     send(hdel, [](const redisReply*) {});
 }
 
-std::string RedisEngine::users_value(const cluster::Online& o) const {
-    return fmt::format("{} {} {}", o.at_wall_ms, o.listen_host, o.listen_port);
-}
-
 void RedisEngine::publish(const cluster::Event& e) {
     InCall in(in_call_);
     if (const auto* on = std::get_if<cluster::Online>(&e)) {
-        const std::string users = keys::node_users(node_id_), value = users_value(*on);
+        const std::string users = keys::node_users_of(node_id_, on->name), value = users_value(*on);
         const std::array<std::string_view, 4> hset{"HSET", users, on->name, value};
         send(hset, [](const redisReply*) {});
     } else if (const auto* off = std::get_if<cluster::Offline>(&e)) {
-        const std::string users = keys::node_users(node_id_), seen = keys::seen(off->name);
+        const std::string users = keys::node_users_of(node_id_, off->name), user = keys::user(off->name);
         const std::string at = std::to_string(off->at_wall_ms);
         const std::array<std::string_view, 3> hdel{"HDEL", users, off->name};
         send(hdel, [](const redisReply*) {});
-        const std::array<std::string_view, 3> set{"SET", seen, at};
-        send(set, [](const redisReply*) {});
+        const std::array<std::string_view, 4> seen{"HSET", user, keys::seen_field, at};
+        send(seen, [](const redisReply*) {});
     }
     auto payload = cluster::encode_event(e, node_id_);
     if (!payload) return log::error("cluster: an event too large to encode was not published");
@@ -416,41 +439,57 @@ void RedisEngine::node_down(const std::string& node) {
     ++counters_.nodes_down;
     log::warning("cluster: node {} stopped heartbeating; its users are logged out", node);
     out_.on_cluster_event(cluster::NodeDown{node});
+    // Each bucket of its users: every name released and given its last-seen time; once
+    // every bucket was read, the buckets and the node go.
+    struct Cleanup {
+        std::uint32_t outstanding = keys::node_user_buckets;
+        bool failed = false;
+        std::vector<std::string> del{"DEL"};
+        std::int64_t at = wall_ms();
+        std::string now = std::to_string(at);
+    };
+    auto c = std::make_shared<Cleanup>();
     std::weak_ptr<RedisEngine*> self = self_;
-    const std::string users = keys::node_users(node);
-    const std::array<std::string_view, 2> hkeys{"HKEYS", users};
-    send(hkeys, [self, node, users](const redisReply* r) {
-        auto e = self.lock();
-        if (!e) return;
-        RedisEngine& engine = **e;
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            engine.cleaning_.erase(node); // tried again at the next check
-            return;
-        }
-        const std::int64_t at = wall_ms();
-        const std::string now = std::to_string(at);
-        for (std::size_t i = 0; i < r->elements; ++i) {
-            const std::string_view name = redis_text(r->element[i]);
-            const std::string key = keys::session(name), seen = keys::seen(name);
-            const std::array<std::string_view, 5> release{"EVAL", release_script, "1", key, node};
-            engine.send(release, [](const redisReply*) {});
-            const std::array<std::string_view, 3> set{"SET", seen, now};
-            engine.send(set, [](const redisReply*) {});
-            // The first node to clean up takes `node` out of the node set, so the others may
-            // never see it stop heartbeating: they learn of the logouts from these.
-            if (auto offline = cluster::encode_event(cluster::Offline{std::string(name), node, at}, engine.node_id_)) {
-                const std::array<std::string_view, 3> publish{"PUBLISH", keys::all_channel, *offline};
-                ++engine.counters_.published;
-                engine.send(publish, [](const redisReply*) {});
+    for (std::uint32_t b = 0; b < keys::node_user_buckets; ++b) {
+        const std::string users = keys::node_users(node, b);
+        const std::array<std::string_view, 2> hkeys{"HKEYS", users};
+        send(hkeys, [this, self, c, node, users](const redisReply* r) {
+            if (!self.lock()) return;
+            if (r && r->type == REDIS_REPLY_ARRAY) {
+                if (r->elements > 0) c->del.push_back(users);
+                for (std::size_t i = 0; i < r->elements; ++i) {
+                    const std::string name(redis_text(r->element[i])), user = keys::user(name);
+                    const std::array<std::string_view, 6> release{"EVAL", release_script, "1",
+                                                                  user,   node,           keys::session_field};
+                    send(release, [](const redisReply*) {});
+                    const std::array<std::string_view, 4> seen{"HSET", user, keys::seen_field, c->now};
+                    send(seen, [](const redisReply*) {});
+                    // The first node to clean up takes `node` out of the node set, so the others may
+                    // never see it stop heartbeating: they learn of the logouts from these.
+                    if (auto offline = cluster::encode_event(cluster::Offline{name, node, c->at}, node_id_)) {
+                        const std::array<std::string_view, 3> publish{"PUBLISH", keys::all_channel, *offline};
+                        ++counters_.published;
+                        send(publish, [](const redisReply*) {});
+                    }
+                }
+            } else {
+                c->failed = true;
             }
-        }
-        const std::array<std::string_view, 2> del{"DEL", users};
-        engine.send(del, [](const redisReply*) {});
-        const std::array<std::string_view, 3> srem{"SREM", keys::nodes, node};
-        engine.send(srem, [self, node](const redisReply*) {
-            if (auto e2 = self.lock()) (*e2)->cleaning_.erase(node);
+            if (--c->outstanding > 0) return;
+            if (c->failed) {
+                cleaning_.erase(node); // tried again at the next check
+                return;
+            }
+            if (c->del.size() > 1) {
+                const std::vector<std::string_view> del(c->del.begin(), c->del.end());
+                send(del, [](const redisReply*) {});
+            }
+            const std::array<std::string_view, 3> srem{"SREM", keys::nodes, node};
+            send(srem, [self, node](const redisReply*) {
+                if (auto e = self.lock()) (*e)->cleaning_.erase(node);
+            });
         });
-    });
+    }
 }
 
 } // namespace confab

@@ -90,13 +90,14 @@ private:
     void on_down(std::string_view why);
     void reassert(); // after a reconnect: alive key and node set
     void take_snapshot();
+    void read_last_seen(const std::shared_ptr<Snapshotting>& s, std::size_t start);
+    void snapshot_part_done(const std::shared_ptr<Snapshotting>& s);
     void finish_snapshot(Snapshotting& s);
     void on_message(std::string_view channel, std::string_view payload);
     void node_down(const std::string& node);
     void heartbeat();
     void answer(std::function<void()> f); // now, or deferred when the core is calling in
     void send(std::span<const std::string_view> argv, RedisConnection::ReplyHandler done);
-    std::string users_value(const cluster::Online& o) const;
 
     std::string node_id_;
     ClusterEvents& out_;

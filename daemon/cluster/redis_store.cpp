@@ -24,7 +24,16 @@ std::int64_t to_i64(std::string_view s) {
     return parse_number<std::int64_t>(s).value_or(0);
 }
 
-// HGETALL / ZRANGE WITHSCORES replies: (field, value) pairs.
+// KEYS: a user hash. ARGV: the session field. Everything but a session claim goes
+// (the claim is its node's to release).
+constexpr std::string_view forget_user_script = R"lua(
+local holder = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[1])
+if holder then redis.call('HSET', KEYS[1], ARGV[1], holder) end
+return 0
+)lua";
+
+// HGETALL replies: (field, value) pairs.
 template <class F>
 void for_pairs(const redisReply* r, F&& f) {
     if (!r || r->type != REDIS_REPLY_ARRAY) return;
@@ -39,7 +48,7 @@ StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> name
     for (const std::string& name : names) {
         commands.push_back({"SMEMBERS", keys::blocks(name)});
         commands.push_back({"HGETALL", keys::locks(name)});
-        commands.push_back({"ZRANGE", keys::trusted(name), "0", "-1", "WITHSCORES"});
+        commands.push_back({"HGETALL", keys::user(name)});
     }
     auto replies = redis.pipeline(commands);
     StoredState state;
@@ -56,8 +65,9 @@ StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> name
             else
                 state.locks.emplace_back(std::string(field), to_i64(until));
         });
-        for_pairs(replies[3 * i + 2].get(), [&](std::string_view address, std::string_view at) {
-            state.trusted.push_back({name, std::string(address), to_i64(at)});
+        for_pairs(replies[3 * i + 2].get(), [&](std::string_view field, std::string_view at) {
+            if (field.starts_with(keys::trusted_prefix))
+                state.trusted.push_back({name, std::string(field.substr(1)), to_i64(at)});
         });
     }
     std::stable_sort(state.trusted.begin(), state.trusted.end(),
@@ -94,23 +104,25 @@ bool RedisStore::persist(const StoreOp& op) {
                     write(argv, "a lock");
                 }
             } else if constexpr (std::is_same_v<O, store_op::SetTrustedAddress>) {
-                const std::string key = keys::trusted(o.name);
+                const std::string key = keys::user(o.name), field = keys::trusted_field(o.address);
                 if (o.at_wall_ms == 0) {
-                    const std::array<std::string_view, 3> argv{"ZREM", key, o.address};
+                    const std::array<std::string_view, 3> argv{"HDEL", key, field};
                     write(argv, "a trusted address");
                 } else {
                     const std::string at = std::to_string(o.at_wall_ms);
-                    const std::array<std::string_view, 4> argv{"ZADD", key, at, o.address};
+                    const std::array<std::string_view, 4> argv{"HSET", key, field, at};
                     write(argv, "a trusted address");
                 }
             } else if constexpr (std::is_same_v<O, store_op::ForgetUser>) {
                 // Their own keys. Blocks of them and messages from them in other users' keys stay
                 // until those are read: restore drops blocks of unknown names, and the mailbox
                 // drops messages from them at delivery.
-                const std::string k[] = {keys::blocks(o.name),  keys::locks(o.name),   keys::trusted(o.name),
-                                         keys::mailbox(o.name), keys::senders(o.name), keys::seen(o.name)};
-                const std::array<std::string_view, 7> argv{"DEL", k[0], k[1], k[2], k[3], k[4], k[5]};
-                write(argv, "the removal of a user");
+                const std::string k[] = {keys::blocks(o.name), keys::locks(o.name), keys::mailbox(o.name),
+                                         keys::senders(o.name), keys::user(o.name)};
+                const std::array<std::string_view, 5> del{"DEL", k[0], k[1], k[2], k[3]};
+                write(del, "the removal of a user");
+                const std::array<std::string_view, 5> user{"EVAL", forget_user_script, "1", k[4], keys::session_field};
+                write(user, "the removal of a user");
             } else {
                 // InsertMessage, DeleteMessages: the Redis mailbox keeps its own messages.
                 static_assert(std::is_same_v<O, store_op::InsertMessage> ||

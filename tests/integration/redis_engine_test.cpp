@@ -146,7 +146,8 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
     REQUIRE(run_until({&a, &b}, [&] { return !b.seen<cluster::Online>().empty(); }));
     CHECK(b.seen<cluster::Online>()[0].name == "alice");
     CHECK(a.seen<cluster::Online>().empty());
-    CHECK(redis.cli({"HGET", cluster::keys::node_users("node-a"), "alice"}) == "1000 127.0.0.1 4000");
+    CHECK(redis.cli({"HGET", cluster::keys::node_users_of("node-a", "alice"), "alice"}) == "1000 127.0.0.1 4000");
+    CHECK(redis.cli({"HGET", cluster::keys::user("alice"), std::string(cluster::keys::session_field)}) == "node-a");
 
     // Routing: delivered to a listening node, not to one that does not exist.
     a.engine->send_to("node-b", 7, cluster::Direct{"bob", "alice", 42, 1000, "hi"});
@@ -156,16 +157,32 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
     CHECK(a.routes[8] == false);
     CHECK(b.seen<cluster::Direct>()[0].text == "hi");
 
-    // A third node's Snapshot has alice on node-a.
+    // Without a private-chat listener the presence entry is the login time alone.
+    b.claim(4, "bob");
+    b.engine->publish(cluster::Online{"bob", "node-b", 2000, "192.0.2.9", 0});
+    REQUIRE(run_until({&a, &b}, [&] { return !a.seen<cluster::Online>().empty(); }));
+    CHECK(redis.cli({"HGET", cluster::keys::node_users_of("node-b", "bob"), "bob"}) == "2000");
+
+    // A third node's Snapshot has alice on node-a and bob on node-b, and bob's last-seen time.
+    redis.cli({"HSET", cluster::keys::user("bob"), std::string(cluster::keys::seen_field), "1500"});
     Node c(redis, "node-c");
     c.start();
     REQUIRE(run_until({&a, &b, &c}, [&] { return available(c); }));
     auto snaps = c.seen<cluster::Snapshot>();
     REQUIRE(snaps.size() == 1);
-    REQUIRE(snaps[0].online.size() == 1);
-    CHECK(snaps[0].online[0].name == "alice");
-    CHECK(snaps[0].online[0].node == "node-a");
-    CHECK(snaps[0].online[0].listen_port == 4000);
+    REQUIRE(snaps[0].online.size() == 2);
+    auto online = snaps[0].online;
+    std::sort(online.begin(), online.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+    CHECK(online[0].name == "alice");
+    CHECK(online[0].node == "node-a");
+    CHECK(online[0].at_wall_ms == 1000);
+    CHECK(online[0].listen_host == "127.0.0.1");
+    CHECK(online[0].listen_port == 4000);
+    CHECK(online[1].name == "bob");
+    CHECK(online[1].node == "node-b");
+    CHECK(online[1].at_wall_ms == 2000);
+    CHECK(online[1].listen_port == 0);
+    CHECK(snaps[0].last_seen == std::vector<std::pair<std::string, std::int64_t>>{{"bob", 1500}});
 
     // Release + Offline: the name is free, the last-seen time stored and in the next Snapshot.
     a.engine->release("alice");
@@ -173,8 +190,9 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
     b.claim(9, "alice");
     REQUIRE(run_until({&a, &b, &c}, [&] { return b.claims.contains(9); }));
     CHECK(b.claims[9] == cluster::Claim::claimed);
-    CHECK(redis.cli({"GET", cluster::keys::seen("alice")}) == "5000");
-    CHECK(redis.cli({"HEXISTS", cluster::keys::node_users("node-a"), "alice"}) == "0");
+    CHECK(redis.cli({"HGET", cluster::keys::user("alice"), std::string(cluster::keys::seen_field)}) == "5000");
+    CHECK(redis.cli({"HGET", cluster::keys::user("alice"), std::string(cluster::keys::session_field)}) == "node-b");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_users_of("node-a", "alice")}) == "0");
 }
 
 TEST_CASE("a node that stops heartbeating is declared down and its sessions freed; a restart cleans up its own") {
@@ -195,19 +213,24 @@ TEST_CASE("a node that stops heartbeating is declared down and its sessions free
     REQUIRE(run_until(
         {&b}, [&] { return !b.seen<cluster::NodeDown>().empty(); }, 5000));
     CHECK(b.seen<cluster::NodeDown>()[0].node == "node-a");
-    REQUIRE(run_until({&b}, [&] { return redis.cli({"EXISTS", cluster::keys::session("alice")}) == "0"; }));
-    CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "0");
+    const std::string session(cluster::keys::session_field), seen(cluster::keys::seen_field);
+    REQUIRE(run_until({&b}, [&] { return redis.cli({"HEXISTS", cluster::keys::user("alice"), session}) == "0"; }));
+    REQUIRE(run_until({&b}, [&] {
+        return redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "0";
+    }));
+    CHECK(redis.cli({"HEXISTS", cluster::keys::user("alice"), seen}) == "1");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_users_of("node-a", "alice")}) == "0");
     b.claim(2, "alice");
     REQUIRE(run_until({&b}, [&] { return b.claims.contains(2); }));
     CHECK(b.claims[2] == cluster::Claim::claimed);
 
     // A node restarted under its id ends what its earlier run left in Redis (and tells the others).
-    redis.cli({"SET", cluster::keys::session("carol"), "node-c"});
-    redis.cli({"HSET", cluster::keys::node_users("node-c"), "carol", "1 h 0"});
+    redis.cli({"HSET", cluster::keys::user("carol"), session, "node-c"});
+    redis.cli({"HSET", cluster::keys::node_users_of("node-c", "carol"), "carol", "1 h 7"});
     Node c(redis, "node-c");
-    CHECK(redis.cli({"EXISTS", cluster::keys::session("carol")}) == "0");
-    CHECK(redis.cli({"EXISTS", cluster::keys::node_users("node-c")}) == "0");
-    CHECK(redis.cli({"EXISTS", cluster::keys::seen("carol")}) == "1");
+    CHECK(redis.cli({"HEXISTS", cluster::keys::user("carol"), session}) == "0");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_users_of("node-c", "carol")}) == "0");
+    CHECK(redis.cli({"HEXISTS", cluster::keys::user("carol"), seen}) == "1");
     REQUIRE(run_until({&b}, [&] { return !b.seen<cluster::Offline>().empty(); }));
     CHECK(b.seen<cluster::Offline>()[0].name == "carol");
 }
@@ -250,7 +273,8 @@ TEST_CASE("leave(): this node's sessions, presence and membership are gone from 
     REQUIRE(run_until({&a}, [&] { return a.engine->idle(); }));
     RedisSync sync(a.address);
     a.engine->leave(sync);
-    CHECK(redis.cli({"EXISTS", cluster::keys::session("alice")}) == "0");
+    CHECK(redis.cli({"HEXISTS", cluster::keys::user("alice"), std::string(cluster::keys::session_field)}) == "0");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_users_of("node-a", "alice")}) == "0");
     CHECK(redis.cli({"EXISTS", cluster::keys::node_alive("node-a")}) == "0");
     CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "0");
 }
@@ -417,6 +441,10 @@ TEST_CASE("the Redis store: blocks, locks and trusted addresses written, read ba
     CHECK(s.trusted[1].address == "192.0.2.1");
     CHECK(s.messages.empty());
 
+    CHECK(redis.cli({"HGET", cluster::keys::user("alice"), cluster::keys::trusted_field("192.0.2.1")}) == "300");
+
+    // Forgetting alice keeps the claim of a session of hers (her node releases it).
+    redis.cli({"HSET", cluster::keys::user("alice"), std::string(cluster::keys::session_field), "node-a"});
     store.persist(store_op::SetLock{"bob", 0});
     store.persist(store_op::ForgetUser{"alice"});
     REQUIRE(run_until({&n}, [&] { return n.engine->idle(); }));
@@ -424,4 +452,5 @@ TEST_CASE("the Redis store: blocks, locks and trusted addresses written, read ba
     CHECK(s.blocks.empty());
     CHECK(s.locks.size() == 1);
     CHECK(s.trusted.size() == 1);
+    CHECK(redis.cli({"HGETALL", cluster::keys::user("alice")}) == "session\nnode-a");
 }
