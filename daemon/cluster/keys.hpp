@@ -22,7 +22,7 @@ inline std::string tagged(std::string_view prefix, std::string_view tag, std::st
 // ---- per user
 // Hash of what a user has besides blocks, locks and mail, in one key: a key of
 // its own costs Redis some 80 bytes before any data, a small hash's field a few
-// (docs/CLUSTER.md, "Sizing"). Fields:
+// (docs/CLUSTER.md, "Sizing Redis"). Fields:
 inline std::string user(std::string_view name) {
     return detail::tagged("confab:", name, ":user");
 }
