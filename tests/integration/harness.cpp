@@ -391,6 +391,10 @@ void Daemon::stop_nodes() {
 
 Daemon::~Daemon() {
     stop_nodes();
+    // CONFAB_TEST_DUMP_LOGS=1: every node's log on stderr, to see why a test failed.
+    if (env_or("CONFAB_TEST_DUMP_LOGS", "") == "1")
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            std::fprintf(stderr, "----- %s log\n%s", nodes_[i].label().c_str(), node_log(i).c_str());
     // redis_ (stopped by its destructor) outlives the nodes that use it.
 }
 
