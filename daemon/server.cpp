@@ -256,6 +256,9 @@ void Server::on_claimed(std::uint64_t tag, cluster::Claim result) {
 void Server::on_routed(std::uint64_t tag, bool delivered) {
     core_.on_routed(tag, delivered, now());
 }
+void Server::on_flushed(std::uint64_t tag, bool ok) {
+    core_.on_flushed(tag, ok, now());
+}
 void Server::on_cluster_event(const cluster::Event& e) {
     core_.on_cluster_event(e, now());
 }
@@ -577,7 +580,8 @@ void Server::on_timers() {
             break;
         case TimerKind::login_deadline:
         case TimerKind::idle:
-        case TimerKind::lock: core_.on_timer(key, t); break;
+        case TimerKind::lock:
+        case TimerKind::route_answer: core_.on_timer(key, t); break;
         }
     }
 }
@@ -787,6 +791,14 @@ int Server::run() {
         if (stopping_) timeout = 50;
         const auto events = reactor_.wait(timeout);
         const auto work_started = std::chrono::steady_clock::now();
+        // Redis first: what the other nodes said (a block, a login) was sent before anything
+        // a client did after hearing of it, so the replica is up to date for that client's command.
+        if (redis_loop_)
+            for (const epoll_event& ev : events)
+                if (ReactorRedisLoop::is_token(ev.data.u64)) {
+                    redis_loop_->on_event(ev.data.u64, ev.events);
+                    destroy_dead();
+                }
         for (const epoll_event& ev : events) {
             switch (ev.data.u64) {
             case listener_token: on_accept(); break;
@@ -801,7 +813,7 @@ int Server::run() {
             default:
                 if (ev.data.u64 < ConnTable::min_id) {
                     if (ReactorRedisLoop::is_token(ev.data.u64)) {
-                        if (redis_loop_) redis_loop_->on_event(ev.data.u64, ev.events);
+                        // handled above
                     } else if (MetricsHttp::is_connection_token(ev.data.u64)) {
                         if (metrics_http_) metrics_http_->on_event(ev.data.u64, ev.events);
                     } else if (ControlSocket::is_connection_token(ev.data.u64)) {

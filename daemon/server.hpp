@@ -75,6 +75,7 @@ private:
     // ClusterEvents: the Redis engine's answers and news, to the core with the time.
     void on_claimed(std::uint64_t tag, cluster::Claim result) override;
     void on_routed(std::uint64_t tag, bool delivered) override;
+    void on_flushed(std::uint64_t tag, bool ok) override;
     void on_cluster_event(const cluster::Event& e) override;
     void on_cluster_available(bool up) override;
     // cluster.engine = "redis": the engine, connected to Redis and prepared (blocking, start-up).

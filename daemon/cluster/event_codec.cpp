@@ -38,6 +38,8 @@ constexpr EventType type_of() {
         return EventType::notice;
     else if constexpr (std::is_same_v<T, NodeDown>)
         return EventType::node_down;
+    else if constexpr (std::is_same_v<T, DirectAnswer>)
+        return EventType::direct_answer;
     else {
         static_assert(std::is_same_v<T, Snapshot>, "every Event alternative has a type byte");
         return EventType::snapshot;
@@ -92,6 +94,13 @@ void put_fields(Writer& w, const Direct& e) {
     w.u64(e.id);
     put_i64(w, e.sent_at_ms);
     w.str(e.text);
+    w.str(e.reply_node);
+    w.u64(e.reply_tag);
+}
+void put_fields(Writer& w, const DirectAnswer& e) {
+    w.u64(e.tag);
+    w.u16(std::uint16_t(e.status));
+    w.str(e.detail);
 }
 void put_fields(Writer& w, const Broadcast& e) {
     w.str(e.from);
@@ -173,6 +182,15 @@ std::optional<Event> get_fields(Reader& r, EventType type) {
         e.id = r.u64();
         e.sent_at_ms = get_i64(r);
         e.text = get_str(r);
+        e.reply_node = get_str(r);
+        e.reply_tag = r.u64();
+        return e;
+    }
+    case EventType::direct_answer: {
+        DirectAnswer e;
+        e.tag = r.u64();
+        e.status = proto::Status(r.u16());
+        e.detail = get_str(r);
         return e;
     }
     case EventType::broadcast: {

@@ -30,6 +30,7 @@ enum class EventType : std::uint8_t {
     notice = 11,
     node_down = 12,
     snapshot = 13,
+    direct_answer = 14,
 };
 
 // `e` as sent by node `origin`; nullopt when a field cannot be represented

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -553,11 +554,25 @@ void RedisConnection::subscribe(std::vector<std::string> channels, MessageHandle
     }
 }
 
+namespace {
+constexpr int max_chunks_per_turn = 64; // 1 MiB; the rest next turn (the fd is level-triggered)
+} // namespace
+
 void RedisConnection::on_ready(std::uint32_t events) {
     Impl* s = impl_.get();
     Impl::guarded(s, [s, events] {
         s->replied = false;
-        if (s->ac && (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))) redisAsyncHandleRead(s->ac);
+        if (s->ac && (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
+            // hiredis reads one 16 KiB chunk per call: take what the socket holds now (bounded),
+            // so what the other nodes said is in before this turn's client commands.
+            for (int chunk = 0; chunk < max_chunks_per_turn; ++chunk) {
+                redisAsyncHandleRead(s->ac);
+                int pending = 0;
+                if (!s->ac || s->lost || s->drop_requested || ::ioctl(s->ac->c.fd, FIONREAD, &pending) != 0 ||
+                    pending <= 0)
+                    break;
+            }
+        }
         if (s->ac && !s->orphaned && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) redisAsyncHandleWrite(s->ac);
         if (s->replied) s->last_progress = monotonic_ms();
     });

@@ -383,6 +383,23 @@ void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluste
     });
 }
 
+void RedisEngine::flush(std::uint64_t tag) {
+    InCall in(in_call_);
+    if (!ready_) return answer([this, tag] { out_.on_flushed(tag, false); });
+    // Redis runs one connection's commands in order and pushes a PUBLISH to the
+    // subscribers before it answers what comes after it: PING's reply means every
+    // earlier event of this node is on its way to the other nodes.
+    static constexpr std::array<std::string_view, 1> ping{"PING"};
+    std::weak_ptr<RedisEngine*> self = self_;
+    send(ping, [self, tag](const redisReply* r) {
+        auto e = self.lock();
+        if (!e) return;
+        RedisEngine& engine = **e;
+        const bool ok = r && r->type == REDIS_REPLY_STATUS;
+        engine.answer([&engine, tag, ok] { engine.out_.on_flushed(tag, ok); });
+    });
+}
+
 // ---------------------------------------------------------------- what other nodes say
 
 void RedisEngine::on_message(std::string_view channel, std::string_view payload) {

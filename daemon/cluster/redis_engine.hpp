@@ -29,6 +29,7 @@ class ClusterEvents {
 public:
     virtual void on_claimed(std::uint64_t tag, cluster::Claim result) = 0;
     virtual void on_routed(std::uint64_t tag, bool delivered) = 0;
+    virtual void on_flushed(std::uint64_t tag, bool ok) = 0;
     virtual void on_cluster_event(const cluster::Event& e) = 0;
     virtual void on_cluster_available(bool up) = 0;
 
@@ -71,6 +72,7 @@ public:
     void release(std::string_view name) override;
     void publish(const cluster::Event& e) override;
     void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) override;
+    void flush(std::uint64_t tag) override;
 
     // From the glue
     void on_heartbeat_timer();

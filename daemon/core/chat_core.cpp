@@ -287,6 +287,7 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         lock_timers_.erase(it);
         return;
     }
+    case TimerKind::route_answer: return expire_routes(now);
     case TimerKind::close_deadline:
     case TimerKind::watchdog:
     case TimerKind::status:
@@ -392,7 +393,9 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         auto f = lockout_.record_failure(key, now.mono);
         if (cluster_) cluster_->publish(cluster::LoginFailed{key}); // it counts on every node
         if (f.attempts_left > 0) {
-            login_result(c, rid, LoginOutcome::wrong_password, f.attempts_left);
+            counters_.count_login(LoginOutcome::wrong_password);
+            // In a cluster the next attempt, on any node, finds this failure counted.
+            reply_when_flushed(c, LoginResult{rid, LoginOutcome::wrong_password, f.attempts_left});
             return;
         }
         lock_timer(key, f.locked_until);
@@ -428,7 +431,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     s.state = State::online;
     s.user = u;
     s.last_activity = now.mono;
-    s.login_at_ms = now.wall_ms;
+    if (s.login_at_ms == 0) s.login_at_ms = now.wall_ms; // in a cluster: the time announce_login published
     add_online(u, c);
     env_.cancel_timer(timer_key(TimerKind::login_deadline, c));
     s.idle_warned = false;
@@ -439,10 +442,7 @@ void ChatCore::complete_login(ConnId c, Session& s, UserIdx u, Now now) {
     for (const std::string& line : settings_.motd) send(c, ServerNotice{std::uint64_t(now.wall_ms), line});
     mailbox_->deliver_waiting(u);
     announce(u, PresenceKind::login);
-    if (cluster_) {
-        remote_.erase(u); // a stale entry: the claim says the name is ours now
-        cluster_->publish(online_event(u, s));
-    }
+    if (cluster_) remote_.erase(u); // a stale entry: the claim says the name is ours now (announce_login told all)
 }
 
 void ChatCore::announce(UserIdx who, PresenceKind kind) {
@@ -517,7 +517,7 @@ void ChatCore::handle_command(ConnId c, Session& s, const Message& msg, Now now)
                 s.listen_host = std::string(m.host);
                 s.listen_port = m.port;
                 if (cluster_) cluster_->publish(online_event(me, s)); // the endpoint peers elsewhere dial
-                result(c, m.request_id, Status::ok);
+                reply_when_flushed(c, Result{m.request_id, Status::ok, {}});
             } else if constexpr (std::is_same_v<M, Logout>) {
                 close_with(c, SessionEnded{EndReason::logged_out, "logged out"}, now);
             } else {
@@ -578,7 +578,7 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
     }
     if (cluster_)
         if (const RemoteUser* rr = remote(to)) return route_direct(c, m.request_id, from, to, *rr, id, m.text, now);
-    deposit(Deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, {c, m.request_id}});
+    deposit(Deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, ReplyTo{c, m.request_id, {}, 0}});
 }
 
 void ChatCore::deposit(const Deposit& d) {
@@ -588,33 +588,39 @@ void ChatCore::deposit(const Deposit& d) {
     settled(d.to, d.reply, outcome, {}); // refused at once: the same words as refused later
 }
 
-void ChatCore::settled(UserIdx to, const ReplyTo& reply, DepositResult outcome, std::string_view error) {
+void ChatCore::settled(UserIdx to, const ReplyTo& to_sender, DepositResult outcome, std::string_view error) {
     if (outcome == DepositResult::accepted) ++counters_.messages_stored;
-    // The sender may have left meanwhile; a deposit after a failed route may find its sender
-    // gone, one from another node has none.
-    auto sender = sessions_.find(reply.conn);
-    if (sender == sessions_.end() || sender->second.state != State::online) return;
-    const ConnId c = reply.conn;
-    const std::uint32_t rid = reply.request;
     const std::string& name = users_[to].name;
     switch (outcome) {
     case DepositResult::accepted:
-        return result(c, rid, Status::ok_stored, fmt::format("message to {} stored for delivery at next login", name));
+        return reply(to_sender, Status::ok_stored,
+                     fmt::format("message to {} stored for delivery at next login", name));
     case DepositResult::mailbox_full:
-        return result(c, rid, Status::mailbox_full, fmt::format("{}'s mailbox is full", name));
+        return reply(to_sender, Status::mailbox_full, fmt::format("{}'s mailbox is full", name));
     case DepositResult::sender_share_full:
-        return result(c, rid, Status::mailbox_full,
-                      fmt::format("you already have as many messages waiting for {} as one sender may; wait until "
-                                  "they log in",
-                                  name));
+        return reply(to_sender, Status::mailbox_full,
+                     fmt::format("you already have as many messages waiting for {} as one sender may; wait until "
+                                 "they log in",
+                                 name));
     case DepositResult::store_busy:
-        return result(c, rid, Status::storage_failed, "the server is too busy to store messages; try again");
+        return reply(to_sender, Status::storage_failed, "the server is too busy to store messages; try again");
     case DepositResult::unavailable:
-        return result(c, rid, Status::unavailable, "service temporarily unavailable; try again");
+        return reply(to_sender, Status::unavailable, "service temporarily unavailable; try again");
     case DepositResult::lost:
-        return result(c, rid, Status::storage_failed,
-                      fmt::format("message to {} could not be stored: {}", name, error));
+        return reply(to_sender, Status::storage_failed,
+                     fmt::format("message to {} could not be stored: {}", name, error));
     }
+}
+
+void ChatCore::reply(const ReplyTo& to, Status status, std::string_view detail) {
+    if (!to.node.empty()) {
+        if (to.tag != 0) cluster_->send_to(to.node, 0, cluster::DirectAnswer{to.tag, status, std::string(detail)});
+        return;
+    }
+    // The sender may have left meanwhile (a deposit after a failed route, too).
+    auto sender = sessions_.find(to.conn);
+    if (sender == sessions_.end() || sender->second.state != State::online) return;
+    result(to.conn, to.request, status, detail);
 }
 
 void ChatCore::on_stored(std::uint64_t tag, bool ok, std::string_view error) {
@@ -817,19 +823,20 @@ void ChatCore::block(ConnId c, UserIdx me, std::uint32_t rid, std::string_view n
     auto& list = users_[me].blocked;
     auto pos = std::lower_bound(list.begin(), list.end(), u);
     bool present = pos != list.end() && *pos == u;
-    if (on) {
-        if (present) return result(c, rid, Status::already_blocked, fmt::format("{} is already blocked", name));
+    if (on && present) return result(c, rid, Status::already_blocked, fmt::format("{} is already blocked", name));
+    if (!on && !present) return result(c, rid, Status::not_blocked, fmt::format("{} is not blocked", name));
+    // The other nodes must hear of it, and it must be stored for them: not while the shared state is away.
+    if (cluster_ && !cluster_->available()) return result(c, rid, Status::unavailable, unavailable_text);
+    if (on)
         list.insert(pos, u);
-        env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, true});
-        if (cluster_) cluster_->publish(cluster::BlockChanged{users_[me].name, users_[u].name, true});
-        revoke_private(me, u);
-        return result(c, rid, Status::ok, fmt::format("{} is blocked", name));
-    }
-    if (!present) return result(c, rid, Status::not_blocked, fmt::format("{} is not blocked", name));
-    list.erase(pos);
-    env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, false});
-    if (cluster_) cluster_->publish(cluster::BlockChanged{users_[me].name, users_[u].name, false});
-    result(c, rid, Status::ok, fmt::format("{} is unblocked", name));
+    else
+        list.erase(pos);
+    env_.persist(store_op::SetBlock{users_[me].name, users_[u].name, on});
+    if (cluster_) cluster_->publish(cluster::BlockChanged{users_[me].name, users_[u].name, on});
+    if (on) revoke_private(me, u);
+    // Confirmed once every node has it: a message or whoelse sent after this sees the block.
+    const std::string text = fmt::format("{} is {}", name, on ? "blocked" : "unblocked");
+    reply_when_flushed(c, Result{rid, Status::ok, text});
 }
 
 // ---------------------------------------------------------------- administration

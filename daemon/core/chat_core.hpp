@@ -25,6 +25,7 @@
 #include "proto/messages.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -111,6 +112,8 @@ public:
     void on_claimed(std::uint64_t tag, cluster::Claim result, Now now);
     // The Direct sent with `tag` reached its node (delivered) or not.
     void on_routed(std::uint64_t tag, bool delivered, Now now);
+    // The flush `tag` was answered: what this node published before it reached the others (ok).
+    void on_flushed(std::uint64_t tag, bool ok, Now now);
     void on_cluster_event(const cluster::Event& e, Now now);
     // The engine lost (false) or regained (true) the shared state.
     void on_cluster_available(bool up, Now now);
@@ -258,12 +261,22 @@ private:
     bool online_anywhere(UserIdx u) const { return users_[u].conn != 0 || (cluster_ && remote(u) != nullptr); }
     cluster::Online online_event(UserIdx u, const Session& s) const;
     void claim(ConnId c, Session& s, UserIdx u);
+    // A claimed login: announced to the other nodes, completed once they have heard it.
+    void announce_login(ConnId c, Session& s, UserIdx u, Now now);
+    // Sends `reply` to `c` once the other nodes have what this node published so far
+    // (at once without a cluster), so a client acting on it finds them up to date.
+    void reply_when_flushed(ConnId c, const proto::Message& reply);
+    // A deposit's or a Direct's answer: to a local sender, or to the node that routed it here.
+    void reply(const ReplyTo& to, proto::Status status, std::string_view detail);
+    void answer_direct(const cluster::Direct& e, proto::Status status, std::string_view detail);
+    void remote_direct_answer(const cluster::DirectAnswer& e);
+    void expire_routes(Now now);
     void left_cluster(UserIdx u, Now now); // a local session of `u` ended
     void route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx to, const RemoteUser& r, std::uint64_t id,
                       std::string_view text, Now now);
     void remote_online(const cluster::Online& e);
     void remote_offline(UserIdx u, TimePoint seen); // `u` is no longer in remote_
-    void remote_direct(const cluster::Direct& e);
+    void remote_direct(const cluster::Direct& e, Now now);
     void remote_broadcast(const cluster::Broadcast& e);
     void remote_block(const cluster::BlockChanged& e);
     void remote_login_failed(const cluster::LoginFailed& e, Now now);
@@ -328,8 +341,18 @@ private:
         std::uint64_t id;
         std::int64_t sent_at_ms;
         std::string text;
+        TimePoint sent = 0;
     };
-    std::unordered_map<std::uint64_t, PendingRoute> routes_; // Directs sent to other nodes, by tag
+    // Directs sent to other nodes, by tag: in the order sent, so the oldest times out first.
+    std::map<std::uint64_t, PendingRoute> routes_;
+    static constexpr std::int64_t route_answer_ms = 5000; // then the sender hears `unavailable`
+    struct PendingFlush {
+        ConnId conn;
+        UserIdx user;                    // the session's user (no_user before login)
+        bool login = false;              // announce_login's: complete the login
+        std::vector<std::uint8_t> frame; // else the reply to send
+    };
+    std::unordered_map<std::uint64_t, PendingFlush> flushes_; // by tag
     std::uint64_t next_cluster_tag_ = 1;
     std::vector<std::uint8_t> frame_; // scratch: one encoding shared by every recipient
 };

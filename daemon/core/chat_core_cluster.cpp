@@ -69,25 +69,28 @@ void ChatCore::on_claimed(std::uint64_t tag, cluster::Claim result, Now now) {
         }
         return;
     }
-    claiming_.erase(p.user);
     auto it = sessions_.find(p.conn);
     if (it == sessions_.end() || it->second.state != State::claiming || it->second.claim_tag != tag) {
         // The connection closed while the claim was out: give the name back.
+        claiming_.erase(p.user);
         if (result == cluster::Claim::claimed && users_[p.user].conn == 0) cluster_->release(name);
         return;
     }
     Session& s = it->second;
-    s.state = State::awaiting_login;
     const std::uint32_t rid = s.login_request;
     const std::string key = std::move(s.login_lock);
-    switch (result) {
-    case cluster::Claim::taken: return login_result(p.conn, rid, LoginOutcome::already_logged_in, 0);
-    case cluster::Claim::unavailable: return login_result(p.conn, rid, LoginOutcome::unavailable, 0);
-    case cluster::Claim::claimed: break;
+    if (result != cluster::Claim::claimed) {
+        claiming_.erase(p.user);
+        s.state = State::awaiting_login;
+        return login_result(
+            p.conn, rid, result == cluster::Claim::taken ? LoginOutcome::already_logged_in : LoginOutcome::unavailable,
+            0);
     }
     // A lock may have come (here or from another node), or the user gone, while the claim was out.
     const std::optional<std::uint32_t> locked = locked_value(name, key, now);
     if (locked || !users_[p.user].cred) {
+        claiming_.erase(p.user);
+        s.state = State::awaiting_login;
         cluster_->release(name);
         if (locked) return login_result(p.conn, rid, LoginOutcome::locked, *locked);
         return login_result(p.conn, rid, LoginOutcome::wrong_password, Lockout::max_failures - 1);
@@ -95,7 +98,51 @@ void ChatCore::on_claimed(std::uint64_t tag, cluster::Claim result, Now now) {
     // Failures are counted on every node: a success starts the count again everywhere.
     if (lockout_.tracks(key)) cluster_->publish(cluster::Locked{key, 0, false});
     lockout_.record_success(key);
-    complete_login(p.conn, s, p.user, now);
+    announce_login(p.conn, s, p.user, now);
+}
+
+void ChatCore::announce_login(ConnId c, Session& s, UserIdx u, Now now) {
+    // Still `claiming` (and in claiming_, so a second local login waits its turn) until every
+    // node has heard: a message or whoelse sent after the welcome then finds the user online.
+    s.login_at_ms = now.wall_ms;
+    cluster_->publish(online_event(u, s));
+    const std::uint64_t tag = next_cluster_tag_++;
+    s.claim_tag = tag;
+    flushes_.emplace(tag, PendingFlush{c, u, true, {}});
+    cluster_->flush(tag); // may answer at once: nothing of `s` is used after it
+}
+
+void ChatCore::reply_when_flushed(ConnId c, const Message& reply) {
+    if (!cluster_) return send(c, reply);
+    const std::uint64_t tag = next_cluster_tag_++;
+    PendingFlush& f = flushes_.emplace(tag, PendingFlush{c, sessions_.at(c).user, false, {}}).first->second;
+    append_frame(f.frame, reply);
+    cluster_->flush(tag);
+}
+
+void ChatCore::on_flushed(std::uint64_t tag, bool ok, Now now) {
+    auto node = flushes_.extract(tag);
+    if (node.empty()) return;
+    PendingFlush& f = node.mapped();
+    auto it = sessions_.find(f.conn);
+    if (!f.login) {
+        // Sent even when the flush failed: the change holds on this node, the others catch up.
+        if (it != sessions_.end() && it->second.user == f.user) env_.send(f.conn, f.frame);
+        return;
+    }
+    claiming_.erase(f.user);
+    const std::string& name = users_[f.user].name;
+    const bool waiting = it != sessions_.end() && it->second.state == State::claiming && it->second.claim_tag == tag;
+    if (waiting && ok) return complete_login(f.conn, it->second, f.user, now);
+    // Gone meanwhile, or the others may not have heard: the login does not happen.
+    if (users_[f.user].conn == 0) {
+        cluster_->release(name);
+        cluster_->publish(cluster::Offline{name, cluster_->node_id(), now.wall_ms});
+    }
+    if (!waiting) return;
+    it->second.state = State::awaiting_login;
+    it->second.login_at_ms = 0;
+    login_result(f.conn, it->second.login_request, LoginOutcome::unavailable, 0);
 }
 
 void ChatCore::left_cluster(UserIdx u, Now now) {
@@ -140,36 +187,69 @@ void ChatCore::route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx t
                             std::uint64_t id, std::string_view text, Now now) {
     if (!cluster_->available()) return result(c, rid, Status::unavailable, unavailable_text);
     const std::uint64_t tag = next_cluster_tag_++;
+    if (routes_.empty()) env_.arm_timer(timer_key(TimerKind::route_answer, 0), now.mono + route_answer_ms);
     const PendingRoute& route =
-        routes_.emplace(tag, PendingRoute{c, rid, to, from, id, now.wall_ms, std::string(text)}).first->second;
-    cluster_->send_to(r.node, tag, cluster::Direct{users_[to].name, users_[from].name, id, now.wall_ms, route.text});
+        routes_.emplace(tag, PendingRoute{c, rid, to, from, id, now.wall_ms, std::string(text), now.mono})
+            .first->second;
+    cluster_->send_to(
+        r.node, tag,
+        cluster::Direct{users_[to].name, users_[from].name, id, now.wall_ms, route.text, cluster_->node_id(), tag});
+}
+
+void ChatCore::expire_routes(Now now) {
+    // The recipient's node took the message and went silent (it died): say so rather than nothing.
+    while (!routes_.empty() && routes_.begin()->second.sent + route_answer_ms <= now.mono) {
+        const PendingRoute r = std::move(routes_.begin()->second);
+        routes_.erase(routes_.begin());
+        auto s = sessions_.find(r.conn);
+        if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
+            result(r.conn, r.request, Status::unavailable,
+                   fmt::format("no answer from the server {} is on; the message may not have been delivered",
+                               users_[r.to].name));
+    }
+    if (!routes_.empty())
+        env_.arm_timer(timer_key(TimerKind::route_answer, 0), routes_.begin()->second.sent + route_answer_ms);
 }
 
 void ChatCore::on_routed(std::uint64_t tag, bool delivered, Now) {
+    // Delivered: the recipient's node answers with a DirectAnswer (or expire_routes speaks).
+    if (delivered) return;
     auto node = routes_.extract(tag);
     if (node.empty()) return;
     const PendingRoute& r = node.mapped();
-    if (delivered) {
-        auto s = sessions_.find(r.conn);
-        if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
-            result(r.conn, r.request, Status::ok);
-        return;
-    }
     // Its node is gone: kept for the next login, as for any offline user.
-    deposit(
-        Deposit{r.to, r.from, users_[r.to].name, users_[r.from].name, r.id, r.sent_at_ms, r.text, {r.conn, r.request}});
+    deposit(Deposit{r.to, r.from, users_[r.to].name, users_[r.from].name, r.id, r.sent_at_ms, r.text,
+                    ReplyTo{r.conn, r.request, {}, 0}});
 }
 
-void ChatCore::remote_direct(const cluster::Direct& e) {
+void ChatCore::remote_direct(const cluster::Direct& e, Now) {
     const UserIdx to = find_user(e.to), from = find_user(e.from);
-    if (to == no_user || from == no_user || blocks(to, from)) return;
+    if (to == no_user || from == no_user || !users_[to].cred)
+        return answer_direct(e, Status::unknown_user, fmt::format("{} is not a user here", e.to));
+    // Decided here: the recipient's own block list is the one in force.
+    if (blocks(to, from))
+        return answer_direct(e, Status::blocked_by_recipient, fmt::format("{} has blocked you", e.to));
     if (users_[to].conn != 0) {
         send(users_[to].conn, MessageEvent{e.id, std::uint64_t(e.sent_at_ms), 0, e.from, e.text});
         ++counters_.messages_direct;
-        return;
+        return answer_direct(e, Status::ok, {});
     }
-    // `to` left this node just now: the message waits for their next login (its sender was told ok).
-    deposit(Deposit{to, from, users_[to].name, users_[from].name, e.id, e.sent_at_ms, e.text, {0, 0}});
+    // `to` left this node just now: the message waits for their next login, and its sender hears so.
+    deposit(Deposit{to, from, users_[to].name, users_[from].name, e.id, e.sent_at_ms, e.text,
+                    ReplyTo{0, 0, e.reply_node, e.reply_tag}});
+}
+
+void ChatCore::answer_direct(const cluster::Direct& e, Status status, std::string_view detail) {
+    reply(ReplyTo{0, 0, e.reply_node, e.reply_tag}, status, detail);
+}
+
+void ChatCore::remote_direct_answer(const cluster::DirectAnswer& e) {
+    auto node = routes_.extract(e.tag);
+    if (node.empty()) return; // timed out already
+    const PendingRoute& r = node.mapped();
+    auto s = sessions_.find(r.conn);
+    if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
+        result(r.conn, r.request, e.status, e.detail);
 }
 
 void ChatCore::remote_broadcast(const cluster::Broadcast& e) {
@@ -332,7 +412,8 @@ void ChatCore::on_cluster_event(const cluster::Event& event, Now now) {
                        remote_.erase(it);
                        remote_offline(u, seen);
                    },
-                   [&](const cluster::Direct& e) { remote_direct(e); },
+                   [&](const cluster::Direct& e) { remote_direct(e, now); },
+                   [&](const cluster::DirectAnswer& e) { remote_direct_answer(e); },
                    [&](const cluster::Broadcast& e) { remote_broadcast(e); },
                    [&](const cluster::BlockChanged& e) { remote_block(e); },
                    [&](const cluster::LoginFailed& e) { remote_login_failed(e, now); },

@@ -37,12 +37,23 @@ struct Offline {
     std::string name, node;
     std::int64_t at_wall_ms = 0;
 };
-// A direct message for `to`, who is online on the node it is routed to.
+// A direct message for `to`, who is online on the node it is routed to. That node
+// decides (its user's block list is the one in force) and answers `reply_node`
+// with a DirectAnswer carrying `reply_tag`.
 struct Direct {
     std::string to, from;
     std::uint64_t id = 0;
     std::int64_t sent_at_ms = 0;
     std::string text;
+    std::string reply_node;
+    std::uint64_t reply_tag = 0;
+};
+// Routed back to a Direct's node: the Result its sender gets (ok, ok_stored,
+// blocked_by_recipient, mailbox_full, ...), with the detail text.
+struct DirectAnswer {
+    std::uint64_t tag = 0;
+    proto::Status status = proto::Status::ok;
+    std::string detail;
 };
 // A broadcast from `from` on `node`: every other node shows it to its own users
 // (except those who blocked the sender).
@@ -101,7 +112,7 @@ struct Snapshot {
 };
 
 using Event = std::variant<Online, Offline, Direct, Broadcast, BlockChanged, LoginFailed, Locked, Invite, PairEnded,
-                           EndSession, Notice, NodeDown, Snapshot>;
+                           EndSession, Notice, NodeDown, Snapshot, DirectAnswer>;
 
 enum class Claim : std::uint8_t {
     claimed,     // this node now holds the name's session
@@ -132,6 +143,11 @@ public:
     // To one node. tag != 0: answered once by on_routed(tag, delivered), where
     // delivered says the node was listening (false: it is gone or the engine is down).
     virtual void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) = 0;
+    // Answered once by on_flushed(tag, ok): ok once everything this node published or
+    // sent before the call has reached the shared engine and so the other nodes,
+    // ahead of anything a client does after hearing of it. A reply that confirms a
+    // change the other nodes must know (a login, a block) waits for this.
+    virtual void flush(std::uint64_t tag) = 0;
 };
 
 } // namespace confab

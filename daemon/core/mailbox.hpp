@@ -36,10 +36,14 @@ struct StoredMessage {
     bool committed; // durable: only these are delivered
 };
 
-// Whom to answer once a deposit is durable or lost.
+// Whom to answer once a deposit is durable or lost: a local sender's connection
+// and request, or (node set) the cluster node that routed the message here,
+// which answers its sender (cluster::DirectAnswer with `tag`).
 struct ReplyTo {
-    std::uint64_t conn; // the sender's connection
-    std::uint32_t request;
+    std::uint64_t conn = 0; // the sender's connection
+    std::uint32_t request = 0;
+    std::string node;
+    std::uint64_t tag = 0;
 };
 
 // A message for an offline user, as SendMessage accepted it.

@@ -61,11 +61,15 @@ struct Node final : ClusterEvents {
         CHECK(!calling);
         routes[tag] = delivered;
     }
+    void on_flushed(std::uint64_t tag, bool ok) override {
+        CHECK(!calling);
+        flushes[tag] = ok;
+    }
     void on_cluster_event(const cluster::Event& e) override { events.push_back(e); }
     void on_cluster_available(bool up) override { availability.push_back(up); }
 
-    void turn() {
-        for (const epoll_event& ev : reactor.wait(5))
+    void turn(int wait_ms = 5) {
+        for (const epoll_event& ev : reactor.wait(wait_ms))
             if (ReactorRedisLoop::is_token(ev.data.u64)) loop.on_event(ev.data.u64, ev.events);
         for (TimerQueue::Key key : timers.expire(monotonic_ms())) {
             switch (timer_kind(key)) {
@@ -98,6 +102,7 @@ struct Node final : ClusterEvents {
     std::unique_ptr<RedisEngine> engine;
     std::map<std::uint64_t, cluster::Claim> claims;
     std::map<std::uint64_t, bool> routes;
+    std::map<std::uint64_t, bool> flushes;
     std::vector<cluster::Event> events;
     std::vector<bool> availability;
     bool calling = false;
@@ -150,8 +155,8 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
     CHECK(redis.cli({"HGET", cluster::keys::user("alice"), std::string(cluster::keys::session_field)}) == "node-a");
 
     // Routing: delivered to a listening node, not to one that does not exist.
-    a.engine->send_to("node-b", 7, cluster::Direct{"bob", "alice", 42, 1000, "hi"});
-    a.engine->send_to("node-gone", 8, cluster::Direct{"bob", "alice", 43, 1000, "hi"});
+    a.engine->send_to("node-b", 7, cluster::Direct{"bob", "alice", 42, 1000, "hi", "node-a", 7});
+    a.engine->send_to("node-gone", 8, cluster::Direct{"bob", "alice", 43, 1000, "hi", "node-a", 8});
     REQUIRE(run_until({&a, &b}, [&] { return a.routes.size() == 2 && !b.seen<cluster::Direct>().empty(); }));
     CHECK(a.routes[7] == true);
     CHECK(a.routes[8] == false);
@@ -193,6 +198,38 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
     CHECK(redis.cli({"HGET", cluster::keys::user("alice"), std::string(cluster::keys::seen_field)}) == "5000");
     CHECK(redis.cli({"HGET", cluster::keys::user("alice"), std::string(cluster::keys::session_field)}) == "node-b");
     CHECK(redis.cli({"EXISTS", cluster::keys::node_users_of("node-a", "alice")}) == "0");
+}
+
+TEST_CASE("a flush is answered once what was published before it is on its way to the other nodes") {
+    RedisServer redis;
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+    for (int round = 0; round < 20; ++round) {
+        const std::string blocked = "user" + std::to_string(round);
+        a.calling = true;
+        a.engine->publish(cluster::BlockChanged{"alice", blocked, true});
+        a.engine->flush(std::uint64_t(round + 1));
+        a.calling = false;
+        CHECK_FALSE(a.flushes.contains(std::uint64_t(round + 1))); // answered from the loop, never inside
+        REQUIRE(run_until({&a}, [&] { return a.flushes.contains(std::uint64_t(round + 1)); }));
+        CHECK(a.flushes[std::uint64_t(round + 1)]);
+        // Redis wrote it to node b in the same pass as the answer: b reads it in its next turn
+        // (a client's round trip to hear of the change and act on it takes far longer).
+        b.turn();
+        auto seen = b.seen<cluster::BlockChanged>();
+        REQUIRE(seen.size() == std::size_t(round + 1));
+        CHECK(seen.back().blocked == blocked);
+    }
+    // The engine down: answered not ok, from the loop.
+    redis.kill();
+    REQUIRE(run_until({&a}, [&] { return !available(a); }));
+    a.calling = true;
+    a.engine->flush(99);
+    a.calling = false;
+    REQUIRE(run_until({&a}, [&] { return a.flushes.contains(99); }));
+    CHECK_FALSE(a.flushes[99]);
 }
 
 TEST_CASE("a node that stops heartbeating is declared down and its sessions freed; a restart cleans up its own") {
@@ -246,7 +283,7 @@ TEST_CASE("Redis going away: unavailable at once (answered from the loop), back 
     REQUIRE(run_until({&a}, [&] { return !available(a); }));
     CHECK(a.availability == std::vector<bool>{true, false});
     CHECK_FALSE(a.claim(2, "bob")); // not inside claim()
-    a.engine->send_to("node-b", 3, cluster::Direct{"bob", "alice", 1, 1, "x"});
+    a.engine->send_to("node-b", 3, cluster::Direct{"bob", "alice", 1, 1, "x", "node-a", 3});
     CHECK(a.routes.empty());
     a.turn();
     CHECK(a.claims[2] == cluster::Claim::unavailable);
@@ -312,8 +349,8 @@ struct Box final : MailboxEvents {
         return !refuse_from || m.from != *refuse_from;
     }
     DepositResult send(UserId from, UserId to, std::uint64_t id, std::string text, std::uint32_t request) {
-        return mailbox.deposit(Deposit{
-            to, from, directory.names[to], directory.names[from], id, 1000 + std::int64_t(id), text, {1, request}});
+        return mailbox.deposit(Deposit{to, from, directory.names[to], directory.names[from], id,
+                                       1000 + std::int64_t(id), text, ReplyTo{1, request, {}, 0}});
     }
     struct Delivery {
         UserId to;

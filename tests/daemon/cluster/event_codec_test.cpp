@@ -24,7 +24,8 @@ std::vector<Event> samples() {
     return {
         Online{"alice", "n1:7420", 1'700'000'000'123, "2001:db8::1", 65535},
         Offline{"alice", "n1:7420", 1'700'000'001'000},
-        Direct{"bob", "alice", 0xfedc'ba98'7654'3210ULL, 1'700'000'000'999, "héllo wörld"},
+        Direct{"bob", "alice", 0xfedc'ba98'7654'3210ULL, 1'700'000'000'999, "héllo wörld", "n1:7420", 12345},
+        DirectAnswer{12345, proto::Status::blocked_by_recipient, "bob has blocked you"},
         Broadcast{"alice", "n1:7420", 42, "to everyone"},
         BlockChanged{"alice", "bob", true},
         BlockChanged{"alice", "bob", false},
@@ -62,7 +63,7 @@ TEST_CASE("every event type survives a round trip, with its origin") {
 }
 
 TEST_CASE("decoded fields are the ones sent") {
-    auto out = decode_event(encoded(Direct{"bob", "alice", 77, -1, "hi"}));
+    auto out = decode_event(encoded(Direct{"bob", "alice", 77, -1, "hi", "node-a", 9}));
     REQUIRE(out.decoded);
     const auto& d = std::get<Direct>(out.decoded->event);
     CHECK(d.to == "bob");
@@ -70,6 +71,13 @@ TEST_CASE("decoded fields are the ones sent") {
     CHECK(d.id == 77);
     CHECK(d.sent_at_ms == -1);
     CHECK(d.text == "hi");
+    CHECK(d.reply_node == "node-a");
+    CHECK(d.reply_tag == 9);
+    auto answer = decode_event(encoded(DirectAnswer{9, proto::Status::ok_stored, "stored"}));
+    REQUIRE(answer.decoded);
+    CHECK(std::get<DirectAnswer>(answer.decoded->event).tag == 9);
+    CHECK(std::get<DirectAnswer>(answer.decoded->event).status == proto::Status::ok_stored);
+    CHECK(std::get<DirectAnswer>(answer.decoded->event).detail == "stored");
     auto on = decode_event(encoded(Online{"carol", "n2", 5, "::1", 7000}));
     REQUIRE(on.decoded);
     CHECK(std::get<Online>(on.decoded->event).listen_port == 7000);

@@ -49,8 +49,9 @@ struct FakeCluster final : ClusterLink {
     bool available() const override { return up; }
     // Set: every claim is answered at once, from inside claim() (an engine may do that).
     std::function<cluster::Claim(std::string_view)> answer_at_once;
-    ChatCore* core = nullptr; // for answer_at_once
+    ChatCore* core = nullptr; // for answer_at_once and flushes
     Now at{};
+    std::function<Now()> clock = [this] { return at; };
     void claim(std::uint64_t tag, std::string_view name) override {
         log.push_back("claim " + std::string(name));
         if (answer_at_once) return core->on_claimed(tag, answer_at_once(name), at);
@@ -66,6 +67,21 @@ struct FakeCluster final : ClusterLink {
     }
     void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) override {
         sent.push_back({std::string(node), tag, e});
+    }
+    // Flushes are answered at once (ok = up) unless held, then by answer_flushes().
+    bool hold_flushes = false;
+    std::deque<std::uint64_t> flushes;
+    void flush(std::uint64_t tag) override {
+        log.push_back("flush");
+        if (hold_flushes) return flushes.push_back(tag);
+        core->on_flushed(tag, up, clock());
+    }
+    void answer_flushes(bool ok) {
+        while (!flushes.empty()) {
+            const std::uint64_t tag = flushes.front();
+            flushes.pop_front();
+            core->on_flushed(tag, ok, clock());
+        }
     }
 
     template <class E>
@@ -99,7 +115,10 @@ struct Node {
     Bus* bus = nullptr;
 
     explicit Node(std::string id, std::uint16_t ordinal = 0, CoreSettings s = {}, MailboxFactory mailboxes = {})
-        : link(std::move(id), ordinal), d(s, test::demo_users_text, &link, std::move(mailboxes)) {}
+        : link(std::move(id), ordinal), d(s, test::demo_users_text, &link, std::move(mailboxes)) {
+        link.core = &d.core;
+        link.clock = [this] { return d.now(); };
+    }
 
     Now now() const { return d.now(); }
     // Answers the oldest claim not yet answered.
@@ -227,6 +246,76 @@ TEST_SUITE("cluster: login") {
         CHECK(online[0].at_wall_ms == n.now().wall_ms);
         CHECK(online[0].listen_host == "192.0.2.7"); // no listener yet: the address it connects from
         CHECK(online[0].listen_port == 0);
+    }
+
+    TEST_CASE("a won claim is announced first; the welcome waits until the other nodes have it") {
+        Node n("node-a");
+        n.link.hold_flushes = true;
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.link.published_of<cluster::Online>().size() == 1); // published ...
+        REQUIRE(n.link.flushes.size() == 1);                       // ... then flushed
+        CHECK(n.d.env.pending(A) == 0);                            // and no welcome before that
+        CHECK(n.d.core.online_count() == 0);
+        // A second login of the name meanwhile is refused, not claimed again.
+        n.d.connect(B);
+        n.d.hello(B);
+        n.d.send(B, Login{1, "alice", "alice123"});
+        CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::already_logged_in);
+        n.link.answer_flushes(true);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
+        CHECK(n.d.core.online_count() == 1);
+        CHECK(n.link.published_of<cluster::Online>().size() == 1); // not announced twice
+    }
+
+    TEST_CASE("a flush that fails undoes the login: unavailable, the name released and its Offline published") {
+        Node n("node-a");
+        n.link.hold_flushes = true;
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::claimed);
+        n.link.answer_flushes(false);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::unavailable);
+        CHECK(n.d.core.online_count() == 0);
+        CHECK(n.link.released == std::vector<std::string>{"alice"});
+        CHECK(n.link.published_of<cluster::Offline>().size() == 1);
+        // The connection may try again.
+        n.link.hold_flushes = false;
+        n.d.send(A, Login{2, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("a connection that closes while its login is announced gives the name back") {
+        Node n("node-a");
+        n.link.hold_flushes = true;
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::claimed);
+        n.d.core.on_disconnect(A, n.now());
+        n.link.answer_flushes(true);
+        CHECK(n.d.core.online_count() == 0);
+        CHECK(n.link.released == std::vector<std::string>{"alice"});
+        CHECK(n.link.published_of<cluster::Offline>().size() == 1);
+    }
+
+    TEST_CASE("a wrong password's answer waits until the other nodes count the failure") {
+        Node n("node-a");
+        n.link.hold_flushes = true;
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "wrong"});
+        n.d.run_jobs();
+        CHECK(n.link.published_of<cluster::LoginFailed>().size() == 1);
+        CHECK(n.d.env.pending(A) == 0);
+        n.link.answer_flushes(true);
+        auto r = n.d.env.pop<LoginResult>(A);
+        CHECK(r.outcome == LoginOutcome::wrong_password);
+        CHECK(r.value == 2);
     }
 
     TEST_CASE("a claim refused as taken is already_logged_in; unavailable is unavailable; the name stays free") {
@@ -406,6 +495,63 @@ TEST_SUITE("cluster: messages") {
         CHECK(p.a.d.result(A, 5).code == Status::ok);
     }
 
+    TEST_CASE("the recipient's node decides: blocked there is blocked_by_recipient, its text relayed") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.b.d.send(B, Block{3, "alice"});
+        CHECK(p.b.d.result(B, 3).code == Status::ok);
+        // Node a has not heard of the block yet: it routes, and node b refuses.
+        p.a.d.send(A, SendMessage{5, "bob", "hi bob"});
+        p.bus.pump();
+        CHECK(p.b.d.env.pending(B) == 0);
+        auto r = p.a.d.result(A, 5);
+        CHECK(r.code == Status::blocked_by_recipient);
+        CHECK(r.detail == "bob has blocked you");
+    }
+
+    TEST_CASE("a routed message whose node never answers is unavailable after 5 s, exactly once") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.a.d.send(A, SendMessage{5, "bob", "anyone?"});
+        // Delivered to node b's channel, then node b dies before it answers.
+        auto routed = p.a.link.sent_of<cluster::Direct>();
+        REQUIRE(routed.size() == 1);
+        p.a.link.sent_carried = p.a.link.sent.size();
+        p.a.d.core.on_routed(routed[0].tag, true, p.a.now());
+        p.a.d.advance(4999);
+        CHECK(p.a.d.env.pending(A) == 0);
+        p.a.d.advance(1);
+        auto r = p.a.d.result(A, 5);
+        CHECK(r.code == Status::unavailable);
+        CHECK(r.detail.find("may not have been delivered") != std::string_view::npos);
+        // A late answer changes nothing.
+        p.a.d.core.on_cluster_event(cluster::DirectAnswer{routed[0].tag, Status::ok, ""}, p.a.now());
+        CHECK(p.a.d.env.pending(A) == 0);
+    }
+
+    TEST_CASE("block and unblock are confirmed once the other nodes have them; refused while the engine is down") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.link.hold_flushes = true;
+        n.d.send(A, Block{2, "bob"});
+        CHECK(n.link.published_of<cluster::BlockChanged>().size() == 1);
+        CHECK(n.d.env.pending(A) == 0);
+        n.link.answer_flushes(true);
+        auto r = n.d.result(A, 2);
+        CHECK(r.code == Status::ok);
+        CHECK(r.detail == "bob is blocked");
+        n.link.up = false;
+        n.d.send(A, Unblock{3, "bob"});
+        CHECK(n.d.result(A, 3).code == Status::unavailable);
+        CHECK(n.link.published_of<cluster::BlockChanged>().size() == 1);
+        n.link.up = true;
+        n.d.send(A, Unblock{4, "bob"});
+        n.link.answer_flushes(true);
+        CHECK(n.d.result(A, 4).detail == "bob is unblocked");
+    }
+
     TEST_CASE("a message to users on the same node never crosses the cluster") {
         Node n("node-a");
         n.online(A, "alice");
@@ -475,20 +621,26 @@ TEST_SUITE("cluster: messages") {
         CHECK(to_string(Status::unavailable) == "service temporarily unavailable");
     }
 
-    TEST_CASE("a Direct for a user who has just left goes to the mailbox, with no reply to anyone") {
+    TEST_CASE("a Direct for a user who has just left goes to the mailbox; its node hears it was stored") {
         Node n("node-a");
         n.online(A, "alice");
         n.d.send(A, Logout{});
         n.d.env.drain_all();
-        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 4242, n.now().wall_ms, "late"}, n.now());
+        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 4242, n.now().wall_ms, "late", "node-b", 9}, n.now());
         REQUIRE(n.d.env.uncommitted.size() == 1);
         auto* ins = std::get_if<store_op::InsertMessage>(&n.d.env.persisted.back());
         REQUIRE(ins);
         CHECK(ins->recipient == "alice");
         CHECK(ins->sender == "bob");
         CHECK(ins->id == 4242);
+        CHECK(n.link.sent_of<cluster::DirectAnswer>().empty()); // "stored" only once it is
         n.d.commit_pending();
         CHECK(n.d.env.inbox.empty());
+        auto answers = n.link.sent_of<cluster::DirectAnswer>();
+        REQUIRE(answers.size() == 1);
+        CHECK(answers[0].node == "node-b");
+        CHECK(std::get<cluster::DirectAnswer>(answers[0].event).tag == 9);
+        CHECK(std::get<cluster::DirectAnswer>(answers[0].event).status == Status::ok_stored);
         n.d.connect(B);
         n.d.hello(B);
         REQUIRE(n.login(B, "alice", "alice123").outcome == LoginOutcome::ok);
@@ -498,17 +650,27 @@ TEST_SUITE("cluster: messages") {
         CHECK((m.flags & message_flag_offline) != 0);
     }
 
-    TEST_CASE("a Direct for a local user is shown to them, unless they blocked its sender meanwhile") {
+    TEST_CASE("a Direct for a local user is shown to them, unless they blocked its sender: their node decides") {
         Node n("node-a");
         n.online(A, "alice");
-        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 77, n.now().wall_ms, "from b"}, n.now());
+        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 77, n.now().wall_ms, "from b", "node-b", 5}, n.now());
         auto m = n.d.env.pop<MessageEvent>(A);
         CHECK(m.message_id == 77);
         CHECK(m.from == "bob");
         n.d.send(A, Block{2, "bob"});
         CHECK(n.d.result(A, 2).code == Status::ok);
-        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 78, n.now().wall_ms, "blocked"}, n.now());
+        n.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 78, n.now().wall_ms, "blocked", "node-b", 6},
+                                  n.now());
         CHECK(n.d.env.pending(A) == 0);
+        auto answers = n.link.sent_of<cluster::DirectAnswer>();
+        REQUIRE(answers.size() == 2);
+        const auto& ok = std::get<cluster::DirectAnswer>(answers[0].event);
+        CHECK(ok.tag == 5);
+        CHECK(ok.status == Status::ok);
+        const auto& refused = std::get<cluster::DirectAnswer>(answers[1].event);
+        CHECK(refused.tag == 6);
+        CHECK(refused.status == Status::blocked_by_recipient);
+        CHECK(refused.detail == "alice has blocked you");
     }
 
     TEST_CASE("message ids are distinct across nodes at the same instant, and end in the node's ordinal") {

@@ -60,8 +60,8 @@ struct Fixture : MailboxEvents {
     std::uint64_t send(UserId from, UserId to, std::string text, std::uint32_t rid = 1,
                        DepositResult expect = DepositResult::accepted) {
         std::uint64_t id = next_id++;
-        CHECK(box.deposit(Deposit{to, from, names[to], names[from], id, std::int64_t(id) * 10, text, {7, rid}}) ==
-              expect);
+        CHECK(box.deposit(Deposit{to, from, names[to], names[from], id, std::int64_t(id) * 10, text,
+                                  ReplyTo{7, rid, {}, 0}}) == expect);
         return id;
     }
     void commit_all(bool ok = true) {
