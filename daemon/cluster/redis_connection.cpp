@@ -1,5 +1,6 @@
 #include "cluster/redis_connection.hpp"
 
+#include "cluster/redis_script.hpp"
 #include "core/clock.hpp"
 
 #include <hiredis/async.h>
@@ -118,7 +119,8 @@ struct RedisConnection::Impl {
     bool reading = false, writing = false, watched = false, watched_writable = false;
 
     HandlerRing handlers;
-    std::vector<const char*> argv; // command()'s scratch arrays, reused
+    std::vector<const RedisScript*> scripts_sent; // on this connection: Redis has them cached
+    std::vector<const char*> argv;                // command()'s scratch arrays, reused
     std::vector<std::size_t> argv_len;
 
     // pub/sub
@@ -224,6 +226,7 @@ void RedisConnection::Impl::settle() {
 }
 
 void RedisConnection::Impl::connect_now() {
+    scripts_sent.clear(); // perhaps a restarted Redis, with an empty script cache
     confirmed = 0;
     subscribe_sent = false;
     drop_requested = false;
@@ -530,6 +533,28 @@ void RedisConnection::command(std::span<const std::string_view> args, ReplyHandl
         s->last_progress = monotonic_ms(); // the command timeout counts from here
         s->arm_by(s->last_progress + s->timings.command_timeout_ms);
     }
+}
+
+void RedisConnection::eval(const RedisScript& script, std::span<const std::string_view> tail, ReplyHandler done) {
+    Impl* s = impl_.get();
+    std::vector<std::string_view> argv{"EVAL", script.body()};
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    const bool sent = s && std::find(s->scripts_sent.begin(), s->scripts_sent.end(), &script) != s->scripts_sent.end();
+    if (!sent) {
+        if (up()) s->scripts_sent.push_back(&script); // what follows on this connection finds it cached
+        return command(argv, std::move(done));
+    }
+    argv[0] = "EVALSHA";
+    argv[1] = script.sha1();
+    // Kept for a retry with the text: Redis may have forgotten the script since.
+    auto again = std::make_shared<std::vector<std::string>>(tail.begin(), tail.end());
+    command(argv, [this, &script, again, done = std::move(done)](const redisReply* r) mutable {
+        if (!r || r->type != REDIS_REPLY_ERROR || std::string_view(r->str, r->len).substr(0, 8) != "NOSCRIPT")
+            return done(r);
+        std::vector<std::string_view> full{"EVAL", script.body()};
+        full.insert(full.end(), again->begin(), again->end());
+        command(full, std::move(done)); // a reply: the connection is alive (a gone one answers null)
+    });
 }
 
 void RedisConnection::subscribe(std::vector<std::string> channels, MessageHandler on_message) {

@@ -35,6 +35,8 @@
 
 namespace confab {
 
+class RedisScript;
+
 struct RedisAddress {
     std::string host = "127.0.0.1"; // TCP, unless unix_path is set
     std::uint16_t port = 6379;
@@ -87,6 +89,11 @@ public:
     // connecting counts as not up), on a pub/sub connection, or with max_pending already waiting.
     // Handlers must not throw (they run inside hiredis, a C library: a throw terminates).
     void command(std::span<const std::string_view> argv, ReplyHandler done);
+    // Runs `script` (`tail`: numkeys, keys, args): EVAL with its text the first time on this
+    // connection (Redis then caches it), EVALSHA after that, so commands keep their order. A
+    // NOSCRIPT answer (SCRIPT FLUSH while connected) sends it once more with its text; the
+    // handler gets that reply. The handler rules are command()'s.
+    void eval(const RedisScript& script, std::span<const std::string_view> tail, ReplyHandler done);
     // Pub/sub mode: this connection subscribes to `channels` (again after each reconnect)
     // and hands every message to `on_message`. Use a connection for this alone. Called
     // again, it adds channels (and replaces the handler). Before start(): `up` then waits

@@ -2,6 +2,7 @@
 
 #include "cluster/event_codec.hpp"
 #include "cluster/keys.hpp"
+#include "cluster/redis_script.hpp"
 #include "core/clock.hpp"
 #include "log.hpp"
 #include "log_flood.hpp"
@@ -17,18 +18,18 @@ namespace keys = cluster::keys;
 
 // KEYS: a user hash. ARGV: this node, the session field. 2: claimed (the field was
 // free), 1: it was this node's already (a re-claim after a reconnect), 0: another node holds it.
-constexpr std::string_view claim_script = R"lua(
+const RedisScript claim_script{R"lua(
 local holder = redis.call('HGET', KEYS[1], ARGV[2])
 if not holder then redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) return 2 end
 if holder == ARGV[1] then return 1 end
 return 0
-)lua";
+)lua"};
 
 // KEYS: a user hash. ARGV: a node, the session field. Deletes the field only if that node holds it.
-constexpr std::string_view release_script = R"lua(
+const RedisScript release_script{R"lua(
 if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then return redis.call('HDEL', KEYS[1], ARGV[2]) end
 return 0
-)lua";
+)lua"};
 
 const std::string alive_ttl = std::to_string(RedisEngine::alive_ttl_ms);
 
@@ -112,8 +113,7 @@ void clean_up_node(RedisSync& redis, const std::string& node) {
         if (users->elements > 0) del.push_back(reads[b][1]);
         for (std::size_t i = 0; i < users->elements; ++i, ++ended) {
             const std::string name(redis_text(users->element[i])), user = keys::user(name);
-            commands.push_back(
-                {"EVAL", std::string(release_script), "1", user, node, std::string(keys::session_field)});
+            commands.push_back(release_script.eval_command({"1", user, node, std::string(keys::session_field)}));
             commands.push_back({"HSET", user, std::string(keys::seen_field), now});
             if (auto offline = cluster::encode_event(cluster::Offline{name, node, at}, node))
                 commands.push_back({"PUBLISH", std::string(keys::all_channel), std::move(*offline)});
@@ -138,7 +138,7 @@ void RedisEngine::leave(RedisSync& redis) {
     std::vector<std::vector<std::string>> commands;
     for (const std::string& name : held_)
         commands.push_back(
-            {"EVAL", std::string(release_script), "1", keys::user(name), node_id_, std::string(keys::session_field)});
+            release_script.eval_command({"1", keys::user(name), node_id_, std::string(keys::session_field)}));
     redis.pipeline(commands);
     clean_up_node(redis, node_id_);
     redis.command({"DEL", keys::node_alive(node_id_)});
@@ -313,9 +313,9 @@ void RedisEngine::claim(std::uint64_t tag, std::string_view name) {
     // Two claims of one name at once from this node: the script would let both through as "this node's".
     if (!claiming_.insert(who).second) return answer([this, tag] { out_.on_claimed(tag, cluster::Claim::taken); });
     const std::string key = keys::user(name);
-    const std::array<std::string_view, 6> argv{"EVAL", claim_script, "1", key, node_id_, keys::session_field};
+    const std::array<std::string_view, 4> tail{"1", key, node_id_, keys::session_field};
     std::weak_ptr<RedisEngine*> self = self_;
-    send(argv, [self, tag, who](const redisReply* r) {
+    commands_->eval(claim_script, tail, [self, tag, who](const redisReply* r) {
         auto e = self.lock();
         if (!e) return;
         RedisEngine& engine = **e;
@@ -332,8 +332,8 @@ void RedisEngine::release(std::string_view name) {
     InCall in(in_call_);
     held_.erase(std::string(name));
     const std::string key = keys::user(name), users = keys::node_users_of(node_id_, name);
-    const std::array<std::string_view, 6> argv{"EVAL", release_script, "1", key, node_id_, keys::session_field};
-    send(argv, [](const redisReply*) {});
+    const std::array<std::string_view, 4> tail{"1", key, node_id_, keys::session_field};
+    commands_->eval(release_script, tail, [](const redisReply*) {});
     const std::array<std::string_view, 3> hdel{"HDEL", users, name};
     send(hdel, [](const redisReply*) {});
 }
@@ -476,9 +476,8 @@ void RedisEngine::node_down(const std::string& node) {
                 if (r->elements > 0) c->del.push_back(users);
                 for (std::size_t i = 0; i < r->elements; ++i) {
                     const std::string name(redis_text(r->element[i])), user = keys::user(name);
-                    const std::array<std::string_view, 6> release{"EVAL", release_script, "1",
-                                                                  user,   node,           keys::session_field};
-                    send(release, [](const redisReply*) {});
+                    const std::array<std::string_view, 4> release{"1", user, node, keys::session_field};
+                    commands_->eval(release_script, release, [](const redisReply*) {});
                     const std::array<std::string_view, 4> seen{"HSET", user, keys::seen_field, c->now};
                     send(seen, [](const redisReply*) {});
                     // The first node to clean up takes `node` out of the node set, so the others may

@@ -1,6 +1,7 @@
 #include "cluster/redis_mailbox.hpp"
 
 #include "cluster/keys.hpp"
+#include "cluster/redis_script.hpp"
 #include "cluster/redis_sync.hpp"
 #include "log_flood.hpp"
 #include "proto/parse_number.hpp"
@@ -16,18 +17,18 @@ namespace keys = cluster::keys;
 
 // KEYS: mailbox, senders. ARGV: capacity, sender share, from, id, at, text.
 // -1: the mailbox is full; -2: the sender holds its share; else the entry's stream id.
-constexpr std::string_view deposit_script = R"lua(
+const RedisScript deposit_script{R"lua(
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
 local held = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
 if held >= tonumber(ARGV[2]) then return -2 end
 redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
 return redis.call('XADD', KEYS[1], '*', 'id', ARGV[4], 'from', ARGV[3], 'at', ARGV[5], 'text', ARGV[6])
-)lua";
+)lua"};
 
 // KEYS: mailbox, senders. ARGV: message ids. Deletes those messages and lowers
 // their senders' counts; returns how many went. One pass over the mailbox,
 // which holds at most its capacity.
-constexpr std::string_view acknowledge_script = R"lua(
+const RedisScript acknowledge_script{R"lua(
 local want = {}
 for _, id in ipairs(ARGV) do want[id] = true end
 local gone = 0
@@ -43,7 +44,7 @@ for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   end
 end
 return gone
-)lua";
+)lua"};
 
 constexpr std::string_view unavailable_text = "service temporarily unavailable; try again";
 
@@ -63,10 +64,9 @@ DepositResult RedisMailbox::deposit(const Deposit& d) {
     const std::string mailbox = keys::mailbox(d.to_name), senders = keys::senders(d.to_name);
     const std::string capacity = std::to_string(capacity_), share = std::to_string(sender_share_of(capacity_));
     const std::string id = std::to_string(d.id), at = std::to_string(d.sent_at_ms);
-    const std::array<std::string_view, 11> argv{"EVAL", deposit_script, "2", mailbox, senders, capacity,
-                                                share,  d.from_name,    id,  at,      d.text};
+    const std::array<std::string_view, 9> tail{"2", mailbox, senders, capacity, share, d.from_name, id, at, d.text};
     std::weak_ptr<RedisMailbox*> self = self_;
-    commands_.command(argv, [self, tag](const redisReply* r) {
+    commands_.eval(deposit_script, tail, [self, tag](const redisReply* r) {
         if (auto box = self.lock()) (*box)->on_deposited(tag, r);
     });
     return DepositResult::accepted;
@@ -145,10 +145,10 @@ void RedisMailbox::acknowledge(UserId to, std::span<const std::uint64_t> ids) {
     std::vector<std::string> id_text;
     id_text.reserve(ids.size());
     for (std::uint64_t id : ids) id_text.push_back(std::to_string(id));
-    std::vector<std::string_view> argv{"EVAL", acknowledge_script, "2", mailbox, senders};
-    argv.insert(argv.end(), id_text.begin(), id_text.end());
+    std::vector<std::string_view> tail{"2", mailbox, senders};
+    tail.insert(tail.end(), id_text.begin(), id_text.end());
     // Not acknowledged when Redis is down: redelivered at the next login, as the rules say.
-    commands_.command(argv, [](const redisReply* r) {
+    commands_.eval(acknowledge_script, tail, [](const redisReply* r) {
         if (r && r->type == REDIS_REPLY_ERROR)
             log::flood(log::Flood::cluster_error, log::Level::warning, "Redis: an acknowledgement failed: {}",
                        redis_text(r));

@@ -1,6 +1,7 @@
 #include "cluster/redis_store.hpp"
 
 #include "cluster/keys.hpp"
+#include "cluster/redis_script.hpp"
 #include "log_flood.hpp"
 #include "proto/parse_number.hpp"
 
@@ -26,12 +27,12 @@ std::int64_t to_i64(std::string_view s) {
 
 // KEYS: a user hash. ARGV: the session field. Everything but a session claim goes
 // (the claim is its node's to release).
-constexpr std::string_view forget_user_script = R"lua(
+const RedisScript forget_user_script{R"lua(
 local holder = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[1])
 if holder then redis.call('HSET', KEYS[1], ARGV[1], holder) end
 return 0
-)lua";
+)lua"};
 
 // HGETALL replies: (field, value) pairs.
 template <class F>
@@ -75,13 +76,21 @@ StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> name
     return state;
 }
 
-void RedisStore::write(std::span<const std::string_view> argv, const char* what) {
-    commands_.command(argv, [this, what](const redisReply* r) {
+RedisConnection::ReplyHandler RedisStore::on_written(const char* what) {
+    return [this, what](const redisReply* r) {
         if (r && r->type != REDIS_REPLY_ERROR) return;
         ++failed_;
         log::flood(log::Flood::cluster_error, log::Level::warning, "Redis: storing {} failed: {}", what,
                    r ? redis_text(r) : std::string_view("not connected"));
-    });
+    };
+}
+
+void RedisStore::write(std::span<const std::string_view> argv, const char* what) {
+    commands_.command(argv, on_written(what));
+}
+
+void RedisStore::write(const RedisScript& script, std::span<const std::string_view> tail, const char* what) {
+    commands_.eval(script, tail, on_written(what));
 }
 
 bool RedisStore::persist(const StoreOp& op) {
@@ -121,8 +130,8 @@ bool RedisStore::persist(const StoreOp& op) {
                                          keys::senders(o.name), keys::user(o.name)};
                 const std::array<std::string_view, 5> del{"DEL", k[0], k[1], k[2], k[3]};
                 write(del, "the removal of a user");
-                const std::array<std::string_view, 5> user{"EVAL", forget_user_script, "1", k[4], keys::session_field};
-                write(user, "the removal of a user");
+                const std::array<std::string_view, 3> user{"1", k[4], keys::session_field};
+                write(forget_user_script, user, "the removal of a user");
             } else {
                 // InsertMessage, DeleteMessages: the Redis mailbox keeps its own messages.
                 static_assert(std::is_same_v<O, store_op::InsertMessage> ||

@@ -21,6 +21,8 @@
 
 namespace confab {
 
+class RedisScript;
+
 class RedisStore {
 public:
     explicit RedisStore(RedisConnection& commands) : commands_(commands) {}
@@ -35,6 +37,8 @@ public:
 
 private:
     void write(std::span<const std::string_view> argv, const char* what);
+    void write(const RedisScript& script, std::span<const std::string_view> tail, const char* what);
+    RedisConnection::ReplyHandler on_written(const char* what);
     RedisConnection& commands_;
     std::uint64_t failed_ = 0;
 };

@@ -14,6 +14,7 @@
 #include "redis_server.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <functional>
@@ -297,6 +298,59 @@ TEST_CASE("Redis going away: unavailable at once (answered from the loop), back 
     // The node is back in the node set, heartbeating.
     CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "1");
     CHECK(redis.cli({"EXISTS", cluster::keys::node_alive("node-a")}) == "1");
+    // A restarted Redis has an empty script cache: the new connection sends the text first.
+    a.claim(4, "carol");
+    REQUIRE(run_until({&a}, [&] { return a.claims.contains(4); }));
+    CHECK(a.claims[4] == cluster::Claim::claimed);
+    CHECK(redis.cli({"INFO", "errorstats"}).find("NOSCRIPT") == std::string::npos);
+}
+
+namespace {
+// How often Redis ran `command` (INFO commandstats), and how many NOSCRIPT errors it answered.
+long command_calls(const RedisServer& redis, std::string_view command) {
+    const std::string stats = redis.cli({"INFO", "commandstats"});
+    const std::string key = fmt::format("cmdstat_{}:calls=", command);
+    const auto at = stats.find(key);
+    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
+}
+long noscript_errors(const RedisServer& redis) {
+    const std::string stats = redis.cli({"INFO", "errorstats"});
+    const std::string key = "errorstat_NOSCRIPT:count=";
+    const auto at = stats.find(key);
+    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
+}
+} // namespace
+
+TEST_CASE("scripts go by their SHA1 once sent, and are sent again after SCRIPT FLUSH") {
+    RedisServer redis;
+    Node a(redis, "node-a");
+    a.start();
+    REQUIRE(run_until({&a}, [&] { return available(a); }));
+    const std::string session(cluster::keys::session_field);
+    a.claim(1, "alice"); // the text, the first time on this connection
+    a.claim(2, "bob");   // by its SHA1
+    REQUIRE(run_until({&a}, [&] { return a.claims.size() == 2; }));
+    CHECK(a.claims[1] == cluster::Claim::claimed);
+    CHECK(a.claims[2] == cluster::Claim::claimed);
+    CHECK(command_calls(redis, "eval") == 1);
+    CHECK(command_calls(redis, "evalsha") == 1);
+
+    // Redis forgets every script: the next calls meet NOSCRIPT and still do their work.
+    redis.cli({"SCRIPT", "FLUSH"});
+    a.claim(3, "carol");
+    a.engine->release("alice");
+    REQUIRE(run_until({&a}, [&] { return a.claims.contains(3) && a.engine->idle(); }));
+    CHECK(a.claims[3] == cluster::Claim::claimed);
+    CHECK(redis.cli({"HGET", cluster::keys::user("carol"), session}) == "node-a");
+    CHECK(redis.cli({"HEXISTS", cluster::keys::user("alice"), session}) == "0");
+    CHECK(noscript_errors(redis) >= 1);
+    // bob is still node-a's: a second claim of his from another node is refused.
+    Node b(redis, "node-b");
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(b); }));
+    b.claim(4, "bob");
+    REQUIRE(run_until({&a, &b}, [&] { return b.claims.contains(4); }));
+    CHECK(b.claims[4] == cluster::Claim::taken);
 }
 
 TEST_CASE("leave(): this node's sessions, presence and membership are gone from Redis") {
@@ -431,6 +485,30 @@ TEST_CASE("the Redis mailbox: stored only once Redis answered, delivered oldest 
     REQUIRE(run_until({&n}, [&] { return box.answers.size() == 1; }));
     box.mailbox.forget_user(carol);
     REQUIRE(run_until({&n}, [&] { return redis.cli({"EXISTS", cluster::keys::mailbox("carol")}) == "0"; }));
+}
+
+TEST_CASE("the Redis mailbox's scripts survive SCRIPT FLUSH") {
+    RedisServer redis;
+    Node n(redis, "node-a");
+    n.start();
+    REQUIRE(run_until({&n}, [&] { return available(n); }));
+    Box box(n);
+    box.send(alice, bob, 1, "one", 1);
+    box.send(alice, bob, 2, "two", 2);
+    REQUIRE(run_until({&n}, [&] { return box.answers.size() == 2; }));
+    redis.cli({"SCRIPT", "FLUSH"});
+    box.send(alice, bob, 3, "three", 3);
+    REQUIRE(run_until({&n}, [&] { return box.answers.size() == 3; }));
+    for (const auto& a : box.answers) CHECK(a.ok);
+    CHECK(noscript_errors(redis) == 1);
+    const std::uint64_t first[] = {1}, second[] = {2};
+    box.mailbox.acknowledge(bob, first);
+    REQUIRE(run_until({&n}, [&] { return n.engine->idle(); }));
+    redis.cli({"SCRIPT", "FLUSH"});
+    box.mailbox.acknowledge(bob, second);
+    REQUIRE(run_until({&n}, [&] { return n.engine->idle(); }));
+    CHECK(redis.cli({"XLEN", cluster::keys::mailbox("bob")}) == "1");
+    CHECK(noscript_errors(redis) == 2);
 }
 
 TEST_CASE("the Redis mailbox refuses deposits as unavailable while Redis is away") {
