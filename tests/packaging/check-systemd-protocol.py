@@ -82,12 +82,16 @@ def stop(proc, timeout=10):
         return None
 
 
+# The logs are opened for appending: the daemon shares the file's offset, and a
+# read from the start (seek(0)) must not make it write over what it wrote before.
+
+
 def check_notify(tmp):
     notify = Notify(tmp)
     env = base_env(tmp)
     env["NOTIFY_SOCKET"] = notify.path
     env["WATCHDOG_USEC"] = "400000"
-    log = open(os.path.join(tmp, "notify.log"), "w+")
+    log = open(os.path.join(tmp, "notify.log"), "a+")
     proc = start(["--listen", "127.0.0.1", "--port", "0",
                   "--state-dir", os.path.join(tmp, "state")], env, log)
     try:
@@ -135,7 +139,7 @@ def check_bad_config(tmp):
 
 def check_journal_prefix(tmp):
     path = os.path.join(tmp, "journal.log")
-    log = open(path, "w+")
+    log = open(path, "a+")
     st = os.fstat(log.fileno())
     env = base_env(tmp)
     env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
@@ -169,7 +173,7 @@ def check_socket_activation(tmp):
     notify = Notify(os.path.join(tmp, "sa"))
     env = base_env(tmp)
     env["NOTIFY_SOCKET"] = notify.path
-    log = open(os.path.join(tmp, "activate.log"), "w+")
+    log = open(os.path.join(tmp, "activate.log"), "a+")
     # confabd is configured for another port: it must use the passed socket.
     proc = subprocess.Popen([activate, "-l", "127.0.0.1:%d" % port, "-E", "NOTIFY_SOCKET",
                              CONFABD, "--listen", "127.0.0.1", "--port", "0",
