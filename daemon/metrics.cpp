@@ -101,7 +101,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
     w.single("confab_broadcast_deliveries_total", "counter", "broadcast copies queued to recipients",
              c.broadcast_deliveries);
     w.single("confab_notices_total", "counter", "announcements (confabctl wall)", c.notices);
-    w.single("confab_offline_messages", "gauge", "stored messages waiting for their recipients", m.offline_held);
+    if (m.offline_held)
+        w.single("confab_offline_messages", "gauge", "stored messages waiting for their recipients", *m.offline_held);
 
     w.single("confab_received_bytes_total", "counter", "bytes received from user connections", s.bytes_received);
     w.single("confab_sent_bytes_total", "counter", "bytes sent to user connections", s.bytes_sent);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,9 +46,9 @@ struct MetricsSnapshot {
     std::string_view version;
     double start_time_s = 0; // Unix seconds
     std::uint64_t resident_bytes = 0;
-    std::uint64_t connections = 0; // user connections open now
-    std::uint64_t sessions = 0;    // logged-in users now
-    std::uint64_t offline_held = 0;
+    std::uint64_t connections = 0;             // user connections open now
+    std::uint64_t sessions = 0;                // logged-in users now
+    std::optional<std::uint64_t> offline_held; // nullopt: not counted here (a cluster's are in Redis)
     std::uint64_t lockouts_tracked = 0;
     std::uint64_t store_queue_depth = 0;
     std::uint64_t control_connections = 0;

@@ -672,7 +672,7 @@ proto::ControlStatusReply Server::status_reply(std::uint32_t rid) const {
     r.connections = std::uint32_t(conns_.size());
     r.messages_direct = n.messages_direct;
     r.messages_broadcast = n.broadcasts;
-    r.offline_stored = core_.offline_held();
+    r.offline_stored = core_.offline_held().value_or(proto::offline_not_counted);
     if (store_) {
         r.store_queue_depth = std::uint32_t(store_->queue_depth());
         r.last_commit_us = std::uint64_t(store_->commit_stats().last_us);

@@ -366,6 +366,9 @@ struct ControlMetrics {
 };
 
 // ---- server -> control client ----
+// ControlStatusReply::offline_stored of a cluster node: its mailboxes are in Redis, shared
+// by every node, and no node counts them.
+inline constexpr std::uint64_t offline_not_counted = UINT64_MAX;
 struct ControlStatusReply {
     static constexpr auto type = MessageType::control_status_reply;
     std::uint32_t request_id = 0;
@@ -375,7 +378,7 @@ struct ControlStatusReply {
     std::uint32_t connections = 0;
     std::uint64_t messages_direct = 0;    // delivered live since start
     std::uint64_t messages_broadcast = 0; // broadcasts sent since start
-    std::uint64_t offline_stored = 0;     // messages waiting in mailboxes now
+    std::uint64_t offline_stored = 0;     // messages waiting in mailboxes now, or offline_not_counted
     std::uint32_t store_queue_depth = 0;  // changes waiting for the next commit
     std::uint64_t last_commit_us = 0;     // how long the last commit took
     std::uint64_t memory_bytes = 0;       // resident set size of the daemon

@@ -6,8 +6,8 @@
 // once Redis has answered. Delivery at login reads the stream oldest first; an
 // acknowledgement is a script that deletes the messages and lowers the counts.
 //
-// Nothing of the messages is kept in this process: held() counts only the
-// deposits waiting for Redis's answer. A refusal for capacity or share comes
+// Nothing of the messages is kept in this process, so held() has no count: the
+// mailboxes of every node's users are in Redis. A refusal for capacity or share comes
 // with that answer (settled() with mailbox_full or sender_share_full), and the
 // sender hears it exactly as from the local engine.
 #pragma once
@@ -36,7 +36,8 @@ public:
     void restore(UserId, UserId, const StoredState::Message&) override {} // nothing is read at start-up
     void set_capacity(std::size_t per_user) override { capacity_ = per_user; }
     void forget_user(UserId u) override;
-    std::size_t held() const override { return pending_.size(); }
+    std::optional<std::size_t> held() const override { return std::nullopt; }
+    std::size_t pending() const noexcept { return pending_.size(); } // deposits waiting for Redis's answer
 
     static constexpr std::size_t max_pending = 10'000; // deposits waiting for Redis; beyond: store_busy
 

@@ -155,7 +155,8 @@ public:
     };
     std::vector<OnlineUser> who(Now now) const; // sorted by name
     const CoreCounters& counters() const noexcept { return counters_; }
-    std::size_t offline_held() const noexcept { return mailbox_->held(); } // stored messages waiting now
+    // Stored messages waiting now; nullopt in a cluster (they are in Redis, shared by every node).
+    std::optional<std::size_t> offline_held() const { return mailbox_->held(); }
     std::size_t lockouts_tracked() const noexcept { return lockout_.tracked(); }
 
 private:

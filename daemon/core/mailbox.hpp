@@ -105,8 +105,9 @@ public:
     // `u` no longer exists: drop every message to or from them. A deposit still being
     // stored is settled as lost; the store forgets the user's rows itself (ForgetUser).
     virtual void forget_user(UserId u) = 0;
-    // Messages held for all recipients, committed or not.
-    virtual std::size_t held() const = 0;
+    // Messages waiting for all recipients, committed or not; nullopt when they live in a store
+    // shared by several daemons (a cluster's Redis), which no one daemon counts.
+    virtual std::optional<std::size_t> held() const = 0;
 };
 
 // Names for the core's user indexes, for a mailbox that keeps names (a store shared
@@ -136,7 +137,7 @@ public:
     void restore(UserId to, UserId from, const StoredState::Message& m) override;
     void set_capacity(std::size_t per_user) override { capacity_ = per_user; }
     void forget_user(UserId u) override;
-    std::size_t held() const override { return total_; }
+    std::optional<std::size_t> held() const override { return total_; }
 
     // Messages held for `to`, committed or not.
     std::size_t waiting(UserId to) const;

@@ -70,6 +70,7 @@ std::string local_time(std::uint64_t unix_ms) {
 } // namespace
 
 std::vector<std::string> render_status(const proto::ControlStatusReply& r, bool json) {
+    const bool counted = r.offline_stored != proto::offline_not_counted;
     if (json)
         return {JsonObject()
                     .field("version", r.version)
@@ -78,7 +79,7 @@ std::vector<std::string> render_status(const proto::ControlStatusReply& r, bool 
                     .field("connections", std::uint64_t(r.connections))
                     .field("messages_direct", r.messages_direct)
                     .field("messages_broadcast", r.messages_broadcast)
-                    .field("offline_stored", r.offline_stored)
+                    .raw("offline_stored", counted ? std::to_string(r.offline_stored) : "null")
                     .field("store_queue_depth", std::uint64_t(r.store_queue_depth))
                     .field("last_commit_us", r.last_commit_us)
                     .field("memory_bytes", r.memory_bytes)
@@ -89,7 +90,8 @@ std::vector<std::string> render_status(const proto::ControlStatusReply& r, bool 
         fmt::format("connections         {}", r.connections),
         fmt::format("messages direct     {}", r.messages_direct),
         fmt::format("messages broadcast  {}", r.messages_broadcast),
-        fmt::format("offline stored      {}", r.offline_stored),
+        counted ? fmt::format("offline stored      {}", r.offline_stored)
+                : "offline stored      not counted by a cluster node (they are in Redis)",
         fmt::format("store queue depth   {}", r.store_queue_depth),
         fmt::format("last commit         {:.3f} ms", double(r.last_commit_us) / 1000),
         fmt::format("memory              {}", bytes(r.memory_bytes)),

@@ -113,6 +113,7 @@ TEST_CASE("the metrics parse as the Prometheus text format and carry the counter
     m.core = &core;
     m.server = &server;
     m.store_commit = &commits;
+    m.offline_held = 6;
 
     const Parsed p = parse(render_metrics(m));
     CHECK(p.samples.at("confab_build_info{version=\"1.2.3\"}") == 1);
@@ -127,6 +128,7 @@ TEST_CASE("the metrics parse as the Prometheus text format and carry the counter
     CHECK(p.samples.at("confab_messages_total{kind=\"broadcast\"}") == 4);
     CHECK(p.samples.at("confab_messages_total{kind=\"stored_offline\"}") == 5);
     CHECK(p.samples.at("confab_messages_total{kind=\"delivered_offline\"}") == 2);
+    CHECK(p.samples.at("confab_offline_messages") == 6);
     CHECK(p.samples.at("confab_session_ends_total{reason=\"kicked\"}") == 1);
     CHECK(p.samples.at("confab_received_bytes_total") == 12345);
     CHECK(p.samples.at("confab_sent_bytes_total") == 67890);
@@ -178,6 +180,7 @@ TEST_CASE("a cluster node shows the engine's counters instead of the SQLite stor
     CHECK(p.samples.at("confab_cluster_nodes_down_total") == 1);
     CHECK(p.samples.at("confab_cluster_failed_writes_total") == 3);
     CHECK(p.samples.count("confab_store_queue_depth") == 0);
+    CHECK(p.samples.count("confab_offline_messages") == 0); // in Redis: no node's count is the true one
 
     MetricsSnapshot local = m;
     local.cluster = nullptr;

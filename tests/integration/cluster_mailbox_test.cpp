@@ -1,11 +1,15 @@
 // Offline mailboxes on a cluster (in Redis) answer their senders exactly as a
 // single daemon's do: the same statuses and texts for a stored message, a full
-// mailbox and a sender over its share. Real confabd (one with the local engine,
+// mailbox and a sender over its share; and a cluster node's status does not
+// claim to count them. Real confabd (one with the local engine,
 // then two nodes with the Redis engine and a real redis-server); raw clients.
 #include "harness.hpp"
+#include "redis_server.hpp"
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -55,6 +59,20 @@ std::vector<Answer> fill_bobs_mailbox(std::size_t nodes) {
     return answers;
 }
 
+// confabctl's output for `command` on the daemon's control socket at `socket`.
+std::string confabctl(const std::string& socket, const std::string& command) {
+    const char* exe = std::getenv("CONFABCTL");
+    REQUIRE(exe);
+    const std::string line = std::string(exe) + " --socket '" + socket + "' " + command + " 2>&1";
+    FILE* out = ::popen(line.c_str(), "r");
+    REQUIRE(out);
+    std::string text;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, out)) > 0;) text.append(buf, n);
+    ::pclose(out);
+    return text;
+}
+
 } // namespace
 
 TEST_CASE("a full mailbox and a sender over its share are answered on a cluster as on one daemon") {
@@ -68,4 +86,28 @@ TEST_CASE("a full mailbox and a sender over its share are answered on a cluster 
     CHECK(single[5].detail == "bob's mailbox is full");
 
     CHECK(fill_bobs_mailbox(2) == single);
+}
+
+TEST_CASE("a cluster node does not pass off a count of its own as the stored messages waiting") {
+    for (const std::size_t nodes : {std::size_t(1), std::size_t(2)}) {
+        CAPTURE(nodes);
+        DaemonOptions o;
+        o.nodes = nodes;
+        Daemon d(o);
+        RawClient alice(d.node_port(0));
+        REQUIRE(alice.login("alice", "alice123").outcome == LoginOutcome::ok);
+        for (int i = 0; i < 3; ++i) REQUIRE(send_message(alice, "bob", "waiting").code == Status::ok_stored);
+        const std::string socket = d.dir().path() + (nodes == 1 ? "/state" : "/state/node-0") + "/control.sock";
+        const std::string status = confabctl(socket, "status"), metrics = confabctl(socket, "metrics");
+        if (nodes == 1) {
+            CHECK_MESSAGE(status.find("offline stored      3\n") != std::string::npos, status);
+            CHECK_MESSAGE(metrics.find("confab_offline_messages 3\n") != std::string::npos, metrics);
+        } else {
+            CHECK_MESSAGE(status.find("offline stored      not counted by a cluster node (they are in Redis)\n") !=
+                              std::string::npos,
+                          status);
+            CHECK_MESSAGE(metrics.find("confab_offline_messages") == std::string::npos, metrics);
+            CHECK(d.redis().cli({"XLEN", "confab:{bob}:mailbox"}) == "3"); // where they are
+        }
+    }
 }

@@ -596,7 +596,7 @@ TEST_SUITE("cluster: messages") {
             void restore(UserId, UserId, const StoredState::Message&) override {}
             void set_capacity(std::size_t) override {}
             void forget_user(UserId) override {}
-            std::size_t held() const override { return 0; }
+            std::optional<std::size_t> held() const override { return std::nullopt; }
         };
         bool made = false;
         Node a("node-a", 1, {}, [&](MailboxEvents&, const UserDirectory& dir, std::size_t) {

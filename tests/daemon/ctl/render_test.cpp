@@ -47,6 +47,12 @@ TEST_CASE("status in JSON carries every field") {
           R"("memory_bytes":3145728})");
 }
 
+TEST_CASE("status of a cluster node says its offline messages are not counted, rather than a wrong count") {
+    proto::ControlStatusReply r{1, "0.1.0", 1, 2, 3, 4, 5, proto::offline_not_counted, 7, 0, 0};
+    CHECK(render_status(r, false)[5] == "offline stored      not counted by a cluster node (they are in Redis)");
+    CHECK(render_status(r, true)[0].find(R"("offline_stored":null,)") != std::string::npos);
+}
+
 TEST_CASE("JSON strings escape quotes, backslashes and control characters") {
     CHECK(json_string("a\"b\\c\nd\x01") == R"("a\"b\\c\nd\u0001")");
 }
