@@ -134,6 +134,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
                  "events for one node that found it not listening", k->routed_not_delivered);
         w.single("confab_cluster_nodes_down_total", "counter", "nodes noticed to have stopped heartbeating",
                  k->nodes_down);
+        w.single("confab_cluster_events_dropped_total", "counter",
+                 "events from other nodes dropped while the replica was read (more than are kept)", k->events_dropped);
         w.single("confab_cluster_failed_writes_total", "counter", "state writes Redis did not take", k->failed_writes);
     }
     w.histogram("confab_event_loop_iteration_seconds", "work done per event-loop iteration", s.loop);

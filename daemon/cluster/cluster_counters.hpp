@@ -11,6 +11,7 @@ struct ClusterCounters {
     std::uint64_t undecodable = 0;          // payloads refused by the codec
     std::uint64_t routed_not_delivered = 0; // send_to that found no node listening
     std::uint64_t nodes_down = 0;           // NodeDowns noticed
+    std::uint64_t events_dropped = 0;       // heard while the replica was read, beyond what is kept
     std::uint64_t failed_writes = 0;        // store writes Redis did not take
 };
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <string>
+#include <unordered_map>
 
 namespace confab {
 namespace {
@@ -59,6 +60,7 @@ bool ok_reply(const redisReply* r) {
 
 struct RedisEngine::Snapshotting {
     std::uint64_t generation;
+    bool resync = false; // read again while available, after events were dropped
     int outstanding = 0; // parts not read yet
     bool failed = false;
     cluster::Snapshot snapshot;
@@ -68,8 +70,9 @@ struct RedisEngine::Snapshotting {
     }
 };
 
-RedisEngine::RedisEngine(const Connect& connect, std::string node_id, ClusterEvents& out, Timers timers)
-    : node_id_(std::move(node_id)), out_(out), timers_(std::move(timers)) {
+RedisEngine::RedisEngine(const Connect& connect, std::string node_id, ClusterEvents& out, Timers timers,
+                         std::size_t max_buffered)
+    : node_id_(std::move(node_id)), out_(out), timers_(std::move(timers)), max_buffered_(max_buffered) {
     const auto hooks = [this](bool subscriber) {
         std::weak_ptr<RedisEngine*> self = self_;
         return RedisConnection::Hooks{[self] {
@@ -179,6 +182,8 @@ void RedisEngine::on_up() {
 void RedisEngine::on_down(std::string_view) {
     ++generation_; // a Snapshot being read is no longer worth anything
     buffered_.clear();
+    resyncing_ = false; // the Snapshot after the reconnect reads everything again
+    heard_resyncing_.clear();
     if (!ready_) return;
     ready_ = false;
     log::warning("cluster: Redis unreachable; logins and messages to other servers are refused until it is back");
@@ -207,9 +212,10 @@ void RedisEngine::on_heartbeat_timer() {
 
 // ---------------------------------------------------------------- the replica after a (re)connect
 
-void RedisEngine::take_snapshot() {
+void RedisEngine::take_snapshot(bool resync) {
     auto s = std::make_shared<Snapshotting>();
     s->generation = generation_;
+    s->resync = resync;
     s->outstanding = 2; // the other nodes' users, the last-seen times
     std::weak_ptr<RedisEngine*> self = self_;
     const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};
@@ -264,17 +270,76 @@ void RedisEngine::snapshot_part_done(const std::shared_ptr<Snapshotting>& s) {
     if (--s->outstanding == 0) finish_snapshot(*s);
 }
 
+namespace {
+// Applies a presence event heard (and handed to the core) while a resync was read to what
+// it read, which may be older: the Snapshot then says what the core already knows.
+void fold(std::unordered_map<std::string, cluster::Online>& online, cluster::Snapshot& s, const cluster::Event& e) {
+    if (const auto* on = std::get_if<cluster::Online>(&e)) {
+        online[on->name] = *on;
+    } else if (const auto* off = std::get_if<cluster::Offline>(&e)) {
+        if (auto it = online.find(off->name); it != online.end() && it->second.node == off->node) online.erase(it);
+        s.last_seen.emplace_back(off->name, off->at_wall_ms);
+    } else if (const auto* down = std::get_if<cluster::NodeDown>(&e)) {
+        std::erase_if(online, [&](const auto& entry) { return entry.second.node == down->node; });
+    }
+}
+} // namespace
+
 void RedisEngine::finish_snapshot(Snapshotting& s) {
     if (s.generation != generation_) return; // a newer connection takes its own
-    if (s.failed || !connected()) return;    // the connection went down: the next up tries again
-    ready_ = true;
-    log::info("cluster: available ({} user(s) online on other servers)", s.snapshot.online.size());
-    out_.on_cluster_available(true);
-    out_.on_cluster_event(s.snapshot);
-    // What was heard while the Snapshot was read happened after (or during) it: applied on top.
-    std::vector<cluster::Event> heard;
-    heard.swap(buffered_);
-    for (const auto& e : heard) out_.on_cluster_event(e);
+    if (s.failed || !connected()) {          // the connection went down: the next up tries again
+        if (s.resync && resyncing_) {
+            log::warning("cluster: reading the replica again failed; it may be stale until the next reconnect");
+            resyncing_ = false;
+            heard_resyncing_.clear();
+        }
+        return;
+    }
+    if (s.resync) {
+        resyncing_ = false;
+        std::unordered_map<std::string, cluster::Online> online;
+        for (auto& o : s.snapshot.online) online.emplace(o.name, std::move(o));
+        std::vector<cluster::Event> heard;
+        heard.swap(heard_resyncing_);
+        for (const auto& e : heard) fold(online, s.snapshot, e);
+        s.snapshot.online.clear();
+        for (auto& [name, o] : online) s.snapshot.online.push_back(std::move(o));
+        log::info("cluster: replica read again ({} user(s) online on other servers)", s.snapshot.online.size());
+        out_.on_cluster_event(s.snapshot);
+    } else {
+        ready_ = true;
+        log::info("cluster: available ({} user(s) online on other servers)", s.snapshot.online.size());
+        out_.on_cluster_available(true);
+        out_.on_cluster_event(s.snapshot);
+        // What was heard while the Snapshot was read happened after (or during) it: applied on top.
+        std::vector<cluster::Event> heard;
+        heard.swap(buffered_);
+        for (const auto& e : heard) out_.on_cluster_event(e);
+    }
+    if (dropped_ == 0) return;
+    // Logins and logouts among them are missing from the replica: it is read again, while
+    // this node stays available. Broadcasts and messages among them are lost.
+    log::warning("cluster: {} event(s) from other nodes dropped while the replica was read (at most {} are kept); "
+                 "messages and broadcasts among them are lost; reading the replica again",
+                 dropped_, max_buffered_);
+    dropped_ = 0;
+    resyncing_ = true;
+    take_snapshot(true);
+}
+
+void RedisEngine::drop_event() {
+    ++counters_.events_dropped;
+    ++dropped_;
+}
+
+void RedisEngine::heard_while_resyncing(const cluster::Event& e) {
+    if (!std::holds_alternative<cluster::Online>(e) && !std::holds_alternative<cluster::Offline>(e) &&
+        !std::holds_alternative<cluster::NodeDown>(e))
+        return; // the Snapshot says nothing of the others
+    if (heard_resyncing_.size() < max_buffered_)
+        heard_resyncing_.push_back(e);
+    else
+        drop_event(); // handed to the core, but the Snapshot may undo it: read once more after
 }
 
 // ---------------------------------------------------------------- the core's requests
@@ -419,10 +484,14 @@ void RedisEngine::on_message(std::string_view channel, std::string_view payload)
         return;
     }
     if (!ready_) {
-        if (buffered_.size() < max_buffered_events) buffered_.push_back(std::move(decoded.decoded->event));
+        if (buffered_.size() < max_buffered_)
+            buffered_.push_back(std::move(decoded.decoded->event));
+        else
+            drop_event(); // counted, and reported once the Snapshot is read
         return;
     }
     ++counters_.received;
+    if (resyncing_) heard_while_resyncing(decoded.decoded->event);
     out_.on_cluster_event(decoded.decoded->event);
 }
 
@@ -455,6 +524,7 @@ void RedisEngine::node_down(const std::string& node) {
     if (!ready_ || !cleaning_.insert(node).second) return;
     ++counters_.nodes_down;
     log::warning("cluster: node {} stopped heartbeating; its users are logged out", node);
+    if (resyncing_) heard_while_resyncing(cluster::NodeDown{node});
     out_.on_cluster_event(cluster::NodeDown{node});
     // Each bucket of its users: every name released and given its last-seen time; once
     // every bucket was read, the buckets and the node go.

@@ -50,7 +50,9 @@ public:
     };
     // Makes a connection to Redis (not started) that outlives the engine: the reactor glue's.
     using Connect = std::function<RedisConnection&(RedisConnection::Hooks)>;
-    RedisEngine(const Connect& connect, std::string node_id, ClusterEvents& out, Timers timers);
+    // `max_buffered`: events heard while a Snapshot is read that are kept (tests make it small).
+    RedisEngine(const Connect& connect, std::string node_id, ClusterEvents& out, Timers timers,
+                std::size_t max_buffered = max_buffered_events);
     ~RedisEngine() override;
 
     // Start-up, blocking (before the reactor runs): this node's ordinal, and the clean-up
@@ -91,10 +93,12 @@ private:
     void on_up();
     void on_down(std::string_view why);
     void reassert(); // after a reconnect: alive key and node set
-    void take_snapshot();
+    void take_snapshot(bool resync = false);
     void read_last_seen(const std::shared_ptr<Snapshotting>& s, std::size_t start);
     void snapshot_part_done(const std::shared_ptr<Snapshotting>& s);
     void finish_snapshot(Snapshotting& s);
+    void drop_event();
+    void heard_while_resyncing(const cluster::Event& e);
     void on_message(std::string_view channel, std::string_view payload);
     void node_down(const std::string& node);
     void heartbeat();
@@ -117,6 +121,13 @@ private:
     std::unordered_set<std::string> cleaning_; // nodes being cleaned up after
     std::vector<std::string> names_;
     ClusterCounters counters_;
+
+    std::size_t max_buffered_; // of buffered_, and of heard_resyncing_
+    // Events dropped since the replica was last read: beyond max_buffered_ while not ready,
+    // or presence beyond it during a resync. The replica may then be stale: read again.
+    std::uint64_t dropped_ = 0;
+    bool resyncing_ = false;                      // reading the replica again while available
+    std::vector<cluster::Event> heard_resyncing_; // presence heard meanwhile, folded into it
     std::shared_ptr<RedisEngine*> self_ = std::make_shared<RedisEngine*>(this);
 };
 

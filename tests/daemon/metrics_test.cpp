@@ -164,6 +164,7 @@ TEST_CASE("a cluster node shows the engine's counters instead of the SQLite stor
     cluster.undecodable = 1;
     cluster.routed_not_delivered = 2;
     cluster.nodes_down = 1;
+    cluster.events_dropped = 4;
     cluster.failed_writes = 3;
     MetricsSnapshot m;
     m.version = "1";
@@ -178,6 +179,7 @@ TEST_CASE("a cluster node shows the engine's counters instead of the SQLite stor
     CHECK(p.samples.at("confab_cluster_undecodable_total") == 1);
     CHECK(p.samples.at("confab_cluster_routed_not_delivered_total") == 2);
     CHECK(p.samples.at("confab_cluster_nodes_down_total") == 1);
+    CHECK(p.samples.at("confab_cluster_events_dropped_total") == 4);
     CHECK(p.samples.at("confab_cluster_failed_writes_total") == 3);
     CHECK(p.samples.count("confab_store_queue_depth") == 0);
     CHECK(p.samples.count("confab_offline_messages") == 0); // in Redis: no node's count is the true one

@@ -38,13 +38,15 @@ RedisAddress address_of(const RedisServer& redis) {
 
 // One node: the daemon's reactor glue around a RedisEngine, and what the engine told the "core".
 struct Node final : ClusterEvents {
-    Node(const RedisServer& redis, std::string id, bool prepare = true) : address(address_of(redis)) {
+    Node(const RedisServer& redis, std::string id, bool prepare = true,
+         std::size_t max_buffered = RedisEngine::max_buffered_events)
+        : address(address_of(redis)) {
         RedisEngine::Timers t{
             [this](std::int64_t ms) { timers.arm(timer_key(TimerKind::cluster_heartbeat, 0), monotonic_ms() + ms); },
             [this](std::int64_t ms) { timers.arm(timer_key(TimerKind::cluster_liveness, 0), monotonic_ms() + ms); }};
         engine = std::make_unique<RedisEngine>(
             [this](RedisConnection::Hooks h) -> RedisConnection& { return loop.connect(address, std::move(h)); },
-            std::move(id), *this, std::move(t));
+            std::move(id), *this, std::move(t), max_buffered);
         engine->set_names({"alice", "bob", "carol"});
         if (prepare) {
             RedisSync sync(address);
@@ -521,6 +523,41 @@ TEST_CASE("the Redis mailbox refuses deposits as unavailable while Redis is away
     redis.stop();
     REQUIRE(run_until({&n}, [&] { return !available(n); }));
     CHECK(box.send(alice, bob, 1, "x", 1) == DepositResult::unavailable);
+}
+
+TEST_CASE("events beyond what is kept while the replica is read are counted, and the replica is read again") {
+    RedisServer redis;
+    Node a(redis, "node-a", true, 3), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+
+    // Both lose their subscriber connection; a is stopped right after it is connected
+    // again, before its replica is read, while five users log in on b.
+    redis.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+    REQUIRE(run_until({&a, &b}, [&] { return !available(a); }));
+    REQUIRE(run_until({&a}, [&] { return a.engine->connected(); }));
+    REQUIRE(run_until({&b}, [&] { return available(b); }));
+    const std::vector<std::string> users{"alice", "bob", "carol", "dave", "erin"};
+    for (const auto& u : users) b.engine->publish(cluster::Online{u, "node-b", 1000, "", 0});
+    REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
+
+    // a keeps 3 of the 5 and counts 2; once available it reads the replica again at once.
+    REQUIRE(run_until({&a, &b}, [&] { return a.seen<cluster::Snapshot>().size() == 2; }));
+    CHECK(a.engine->counters().events_dropped == 2);
+    CHECK(a.seen<cluster::Online>().size() == 3);
+    CHECK(available(a));
+    // bob logs out while it is read again: the second read, whenever Redis answered it, says so.
+    b.engine->publish(cluster::Offline{"bob", "node-b", 5000});
+    REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
+    REQUIRE(run_until({&a, &b}, [&] { return a.seen<cluster::Snapshot>().size() == 3; }));
+    CHECK(a.availability == std::vector<bool>{true, false, true}); // available throughout the second read
+    auto online = a.seen<cluster::Snapshot>().back().online;
+    std::vector<std::string> names;
+    for (const auto& o : online) names.push_back(o.name);
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"alice", "carol", "dave", "erin"});
+    CHECK(a.engine->counters().events_dropped == 2);
 }
 
 // ---------------------------------------------------------------- RedisStore
