@@ -844,6 +844,12 @@ int Server::run() {
             }
             destroy_dead();
         }
+        // A broadcast's PUBLISH leaves before this node's own fan-out: the other nodes
+        // deliver it while this one writes to its users, not after.
+        if (redis_loop_) {
+            redis_loop_->flush();
+            destroy_dead();
+        }
         // Established traffic goes out before the handshakes take their share of the iteration.
         flush_dirty();
         destroy_dead();

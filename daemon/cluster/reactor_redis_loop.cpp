@@ -61,6 +61,12 @@ void ReactorRedisLoop::on_event(std::uint64_t token, std::uint32_t epoll_events)
     if (Slot* s = slot(token); s && s->connection) s->connection->on_ready(epoll_events);
 }
 
+void ReactorRedisLoop::flush() {
+    // By index: a connection's handlers may close connections (never moving a slot).
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+        if (RedisConnection* c = slots_[i].connection.get()) c->flush();
+}
+
 void ReactorRedisLoop::on_timer(std::uint64_t id) {
     if (Slot* s = slot(id); s && s->connection) s->connection->on_retry_timer();
 }

@@ -41,7 +41,9 @@ public:
     void close(RedisConnection& connection);
 
     void on_event(std::uint64_t token, std::uint32_t epoll_events); // is_token(token)
-    void on_timer(std::uint64_t id);                                // TimerKind::redis_retry, timer_id(key)
+    // Every connection's queued commands go out now (RedisConnection::flush()).
+    void flush();
+    void on_timer(std::uint64_t id); // TimerKind::redis_retry, timer_id(key)
 
     // RedisLoop
     void watch(int fd, std::uint64_t token, bool writable) override;

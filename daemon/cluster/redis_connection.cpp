@@ -603,6 +603,15 @@ void RedisConnection::on_ready(std::uint32_t events) {
     });
 }
 
+void RedisConnection::flush() {
+    Impl* s = impl_.get();
+    // Only once up: before that, writability is also how hiredis learns that connect() finished.
+    if (!s->writing || !s->usable() || !s->ac || !(s->ac->c.flags & REDIS_CONNECTED)) return;
+    Impl::guarded(s, [s] {
+        if (s->ac) redisAsyncHandleWrite(s->ac);
+    });
+}
+
 void RedisConnection::on_retry_timer() {
     Impl* s = impl_.get();
     Impl::guarded(s, [s] { s->on_timer(); });

@@ -102,6 +102,10 @@ public:
 
     // From the reactor glue:
     void on_ready(std::uint32_t epoll_events); // the watched fd is readable/writable
+    // Writes the commands queued so far now rather than at the next writable event
+    // (what is left over still waits for it). The daemon calls it before writing to
+    // its clients, so that the other nodes need not wait for this node's fan-out.
+    void flush();
     void on_retry_timer();
     std::size_t pending() const noexcept; // commands waiting for their reply
 

@@ -69,13 +69,17 @@ public:
     }
 
     int watch_calls = 0;
+    bool serve_writable = true; // false: writability is never reported (only flush() writes)
 
 private:
     void turn(int timeout_ms) {
         epoll_event evs[16];
         int n = ::epoll_wait(epoll_, evs, 16, timeout_ms);
-        for (int i = 0; i < n; ++i)
-            if (auto it = conns_.find(evs[i].data.u64); it != conns_.end()) it->second->on_ready(evs[i].events);
+        for (int i = 0; i < n; ++i) {
+            const std::uint32_t events = serve_writable ? evs[i].events : evs[i].events & ~std::uint32_t(EPOLLOUT);
+            if (events == 0) continue;
+            if (auto it = conns_.find(evs[i].data.u64); it != conns_.end()) it->second->on_ready(events);
+        }
         const TimePoint now = monotonic_ms();
         std::vector<std::uint64_t> due;
         for (auto& [token, at] : timers_)
@@ -557,6 +561,44 @@ TEST_CASE("a unix socket path connects too; a command before up fails at once") 
     send(*conn.c, {"PING"}, r.handler());
     REQUIRE(loop.run_until([&] { return r.calls == 1; }));
     CHECK(r.text == "PONG");
+}
+
+TEST_CASE("flush() writes the queued commands without waiting for writability; before up it does nothing") {
+    RedisServer redis;
+    TestLoop loop;
+    Conn conn(loop, address_of(redis));
+    conn.c->start();
+    conn.c->flush(); // connecting: hiredis learns of the connect from writability, not from this
+    REQUIRE(loop.run_until([&] {
+        conn.c->flush();
+        return conn.c->up();
+    }));
+
+    loop.serve_writable = false;
+    Result unflushed;
+    send(*conn.c, {"PING"}, unflushed.handler());
+    loop.run_for(200);
+    CHECK(unflushed.calls == 0); // nothing wrote it
+
+    Result a, b;
+    send(*conn.c, {"SET", "flushed", "1"}, a.handler());
+    send(*conn.c, {"GET", "flushed"}, b.handler());
+    conn.c->flush();
+    REQUIRE(loop.run_until([&] { return b.calls == 1; }));
+    CHECK(unflushed.text == "PONG");
+    CHECK(a.text == "OK");
+    CHECK(b.text == "1");
+
+    // More than the socket takes at once: flush() writes what fits, writability the rest.
+    const std::string big(4 << 20, 'x');
+    Result set_big, strlen_big;
+    send(*conn.c, {"SET", "big", big}, set_big.handler());
+    send(*conn.c, {"STRLEN", "big"}, strlen_big.handler());
+    conn.c->flush();
+    loop.serve_writable = true;
+    REQUIRE(loop.run_until([&] { return strlen_big.calls == 1; }, 10000));
+    CHECK(set_big.text == "OK");
+    CHECK(strlen_big.text == std::to_string(big.size()));
 }
 
 TEST_CASE("through the daemon's glue: Reactor + TimerQueue + TimerFd, tokens in their range, reconnect") {
