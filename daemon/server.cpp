@@ -49,6 +49,10 @@ constexpr std::size_t timers_per_wakeup = 256;
 // second. At most this many (about 1 ms) run per loop iteration, after everyone
 // else's input and output.
 constexpr std::size_t handshake_steps_per_iteration = 4;
+// A fan-out to many users is written in slices of this many connections per loop
+// iteration: input that arrives meanwhile (the next broadcast) is read in between
+// and joins the output of the connections not yet written, one write for both.
+constexpr std::size_t flushes_per_iteration = 512;
 constexpr std::size_t max_queued_hashes = 1024; // beyond this, logins are answered "unavailable"
 
 UniqueFd make_signal_fd() {
@@ -496,11 +500,18 @@ void Server::destroy_dead() {
 }
 
 void Server::flush_dirty() {
+    std::size_t flushed = 0;
     for (std::uint64_t id : dirty_.take()) {
         Connection* c = conns_.find(id);
         if (!c) continue;
         c->dirty = false;
         if (c->is_dead()) continue;
+        // Over budget: first in line next iteration (the list keeps its order).
+        if (flushed == flushes_per_iteration) {
+            mark_dirty(*c);
+            continue;
+        }
+        ++flushed;
         switch (flush_counted(*c)) {
         case Connection::IoStatus::progress:
             if (c->phase() == Connection::Phase::closing) {
@@ -785,10 +796,10 @@ int Server::run() {
             if ((conns_.size() == 0 && redis_idle) || monotonic_ms() >= stop_by) break;
         }
         timer_fd_.arm(timers_.next_deadline());
-        const bool more_work = !read_pending_.empty() || !handshakes_ready_.empty() || accept_pending_ ||
-                               timers_due(now().mono) || (engine_ && engine_->has_deferred());
+        const bool more_work = !read_pending_.empty() || !handshakes_ready_.empty() || !dirty_.empty() ||
+                               accept_pending_ || timers_due(now().mono) || (engine_ && engine_->has_deferred());
         int timeout = more_work ? 0 : -1;
-        if (stopping_) timeout = 50;
+        if (stopping_ && !more_work) timeout = 50;
         const auto events = reactor_.wait(timeout);
         const auto work_started = std::chrono::steady_clock::now();
         // Redis first: what the other nodes said (a block, a login) was sent before anything
@@ -855,7 +866,7 @@ int Server::run() {
         destroy_dead();
         advance_handshakes();
         // Destroying a connection can queue logout notices for others: settle both lists.
-        while (!dirty_.empty() || !dead_.empty()) {
+        while (!dead_.empty()) {
             flush_dirty();
             destroy_dead();
         }

@@ -92,6 +92,35 @@ TEST_CASE("frames split into single bytes and many frames in one write are all h
     }
 }
 
+TEST_CASE("a broadcast to more users than one loop iteration writes reaches all, in order with the next") {
+    // 600 users: the fan-out is written over several loop iterations, and the second
+    // broadcast arrives while the first is still being written.
+    constexpr int n = 600;
+    DaemonOptions o;
+    o.users.clear();
+    for (int i = 0; i < n; ++i) o.users += "u" + std::to_string(i) + " pw" + std::to_string(i) + "\n";
+    o.extra_config = std::string("max_unauthenticated_per_address = 0\naddress_connect_rate = 0\n") + no_rate_limits;
+    Daemon d(o);
+    std::vector<std::unique_ptr<RawClient>> users;
+    for (int i = 0; i < n; ++i) {
+        users.push_back(std::make_unique<RawClient>(d.port()));
+        REQUIRE(users.back()->login("u" + std::to_string(i), "pw" + std::to_string(i)).outcome ==
+                proto::LoginOutcome::ok);
+    }
+    std::vector<std::uint8_t> both;
+    proto::append_frame(both, proto::Broadcast{10, "first"});
+    proto::append_frame(both, proto::Broadcast{11, "second"});
+    users[0]->send_bytes(both);
+    int in_order = 0;
+    for (int i = 1; i < n; ++i) {
+        std::vector<std::uint8_t> keep1, keep2;
+        auto first = users[std::size_t(i)]->expect<proto::BroadcastEvent>(5000ms, &keep1);
+        auto second = users[std::size_t(i)]->expect<proto::BroadcastEvent>(5000ms, &keep2);
+        if (first && second && first->text == "first" && second->text == "second") ++in_order;
+    }
+    CHECK(in_order == n - 1);
+}
+
 TEST_CASE("a connection that does not log in before login_timeout is closed") {
     DaemonOptions o;
     o.login_timeout = 1;
