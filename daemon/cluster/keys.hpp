@@ -78,8 +78,14 @@ inline std::string node_channel(std::string_view node) {
 }
 
 // ---- cluster-wide
-inline constexpr std::string_view nodes = "confab:nodes";               // set of node ids
-inline constexpr std::string_view node_ordinal = "confab:node-ordinal"; // INCR at start-up
-inline constexpr std::string_view all_channel = "confab:all";           // events for every node
+inline constexpr std::string_view nodes = "confab:nodes"; // set of node ids
+// INCRed by a node looking for an ordinal: where its search starts.
+inline constexpr std::string_view node_ordinal = "confab:node-ordinal";
+// Ordinal N's slot: the id of the node holding it (with the alive key's TTL, refreshed with
+// its heartbeat), so no two live nodes share an ordinal. Each slot is its own hash tag ({N}).
+inline std::string ordinal_slot(std::uint32_t ordinal) {
+    return detail::tagged("confab:ordinal:", std::to_string(ordinal), "");
+}
+inline constexpr std::string_view all_channel = "confab:all"; // events for every node
 
 } // namespace confab::cluster::keys

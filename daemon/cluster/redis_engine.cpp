@@ -2,6 +2,7 @@
 
 #include "cluster/event_codec.hpp"
 #include "cluster/keys.hpp"
+#include "cluster/node_ordinal.hpp"
 #include "cluster/redis_script.hpp"
 #include "core/clock.hpp"
 #include "log.hpp"
@@ -16,6 +17,8 @@ namespace confab {
 namespace {
 
 namespace keys = cluster::keys;
+using cluster::hold_ordinal_script;
+using cluster::release_ordinal_script;
 
 // KEYS: a user hash. ARGV: this node, the session field. 2: claimed (the field was
 // free), 1: it was this node's already (a re-claim after a reconnect), 0: another node holds it.
@@ -130,8 +133,7 @@ void clean_up_node(RedisSync& redis, const std::string& node) {
 
 void RedisEngine::prepare(RedisSync& redis) {
     clean_up_node(redis, node_id_);
-    auto ordinal = redis.command({"INCR", keys::node_ordinal});
-    ordinal_ = std::uint16_t(std::uint64_t(ordinal->integer) % 1024);
+    ordinal_ = cluster::take_ordinal(redis, node_id_, alive_ttl_ms);
     redis.command({"SET", keys::node_alive(node_id_), "1", "PX", alive_ttl});
     redis.command({"SADD", keys::nodes, node_id_});
     log::info("cluster: node {} (ordinal {})", node_id_, ordinal_);
@@ -142,6 +144,7 @@ void RedisEngine::leave(RedisSync& redis) {
     for (const std::string& name : held_)
         commands.push_back(
             release_script.eval_command({"1", keys::user(name), node_id_, std::string(keys::session_field)}));
+    commands.push_back(release_ordinal_script.eval_command({"1", keys::ordinal_slot(ordinal_), node_id_}));
     redis.pipeline(commands);
     clean_up_node(redis, node_id_);
     redis.command({"DEL", keys::node_alive(node_id_)});
@@ -203,6 +206,91 @@ void RedisEngine::heartbeat() {
     send(set, [](const redisReply*) {});
     const std::array<std::string_view, 3> add{"SADD", keys::nodes, node_id_};
     send(add, [](const redisReply*) {});
+    // The ordinal's slot too, unless another node took it while this one could not refresh it.
+    const std::uint16_t ordinal = ordinal_;
+    const std::string slot = keys::ordinal_slot(ordinal);
+    const std::array<std::string_view, 4> hold{"1", slot, node_id_, alive_ttl};
+    std::weak_ptr<RedisEngine*> self = self_;
+    commands_->eval(hold_ordinal_script, hold, [self, ordinal](const redisReply* r) {
+        auto e = self.lock();
+        if (e && r && r->type == REDIS_REPLY_STRING && ordinal == (*e)->ordinal_)
+            (*e)->ordinal_lost(std::string(redis_text(r)));
+    });
+}
+
+// Like take_ordinal at start-up, without blocking: the counter and every slot read in one
+// go, then the candidates tried one at a time. Until a new ordinal is held the old one stays
+// in use; a failure (Redis gone again) leaves it to the next heartbeat to try again.
+struct RedisEngine::OrdinalSearch {
+    std::string holder; // who took ordinal_
+    std::uint32_t start = 0;
+    std::vector<std::optional<std::string>> holders = std::vector<std::optional<std::string>>(cluster::node_ordinals);
+    std::uint32_t outstanding = cluster::node_ordinals + 1;
+    bool failed = false;
+    std::vector<std::uint32_t> candidates;
+};
+
+void RedisEngine::ordinal_lost(std::string holder) {
+    if (searching_ordinal_) return;
+    searching_ordinal_ = true;
+    auto s = std::make_shared<OrdinalSearch>();
+    s->holder = std::move(holder);
+    std::weak_ptr<RedisEngine*> self = self_;
+    auto read = [this, self, s] {
+        if (--s->outstanding > 0) return;
+        if (s->failed) {
+            searching_ordinal_ = false;
+            return;
+        }
+        s->candidates = cluster::ordinal_candidates(s->holders, node_id_, s->start);
+        try_ordinal(s, 0);
+    };
+    const std::array<std::string_view, 2> incr{"INCR", keys::node_ordinal};
+    send(incr, [self, s, read](const redisReply* r) {
+        if (!self.lock()) return;
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            s->start = std::uint32_t(std::uint64_t(r->integer) % cluster::node_ordinals);
+        else
+            s->failed = true;
+        read();
+    });
+    for (std::uint32_t n = 0; n < cluster::node_ordinals; ++n) {
+        const std::string slot = keys::ordinal_slot(n);
+        const std::array<std::string_view, 2> get{"GET", slot};
+        send(get, [self, s, read, n](const redisReply* r) {
+            if (!self.lock()) return;
+            if (r && r->type == REDIS_REPLY_STRING)
+                s->holders[n] = std::string(redis_text(r));
+            else if (!r || r->type != REDIS_REPLY_NIL)
+                s->failed = true;
+            read();
+        });
+    }
+}
+
+void RedisEngine::try_ordinal(const std::shared_ptr<OrdinalSearch>& s, std::size_t i) {
+    if (i == s->candidates.size()) {
+        searching_ordinal_ = false;
+        log::flood(log::Flood::cluster_error, log::Level::error,
+                   "cluster: node ordinal {} was taken by node {} while this node could not refresh it (cut off "
+                   "from Redis), and no other is free: message ids of the two may repeat until one is",
+                   ordinal_, s->holder);
+        return;
+    }
+    const std::uint32_t n = s->candidates[i];
+    const std::string slot = keys::ordinal_slot(n);
+    const std::array<std::string_view, 4> hold{"1", slot, node_id_, alive_ttl};
+    std::weak_ptr<RedisEngine*> self = self_;
+    commands_->eval(hold_ordinal_script, hold, [this, self, s, i, n](const redisReply* r) {
+        if (!self.lock()) return;
+        if (r && r->type == REDIS_REPLY_STRING) return try_ordinal(s, i + 1); // taken meanwhile
+        searching_ordinal_ = false;
+        if (!r || r->type != REDIS_REPLY_INTEGER) return;
+        log::warning("cluster: node ordinal {} was taken by node {} while this node could not refresh it (cut "
+                     "off from Redis); now ordinal {}, the low bits of the message ids it makes from now on",
+                     ordinal_, s->holder, n);
+        ordinal_ = std::uint16_t(n);
+    });
 }
 
 void RedisEngine::on_heartbeat_timer() {

@@ -56,7 +56,8 @@ public:
     ~RedisEngine() override;
 
     // Start-up, blocking (before the reactor runs): this node's ordinal, and the clean-up
-    // of an earlier run of the same node id (a restart after SIGKILL). Throws RedisError.
+    // of an earlier run of the same node id (a restart after SIGKILL). Throws RedisError,
+    // or std::runtime_error when every ordinal is held by a live node.
     void prepare(RedisSync& redis);
     // Connects both connections; available once connected and a Snapshot was taken.
     void start();
@@ -90,6 +91,7 @@ public:
 
 private:
     struct Snapshotting;
+    struct OrdinalSearch;
     void on_up();
     void on_down(std::string_view why);
     void reassert(); // after a reconnect: alive key and node set
@@ -102,6 +104,8 @@ private:
     void on_message(std::string_view channel, std::string_view payload);
     void node_down(const std::string& node);
     void heartbeat();
+    void ordinal_lost(std::string holder); // its slot is another node's now: look for a free one
+    void try_ordinal(const std::shared_ptr<OrdinalSearch>& s, std::size_t i);
     void answer(std::function<void()> f); // now, or deferred when the core is calling in
     void send(std::span<const std::string_view> argv, RedisConnection::ReplyHandler done);
 
@@ -110,10 +114,11 @@ private:
     Timers timers_;
     RedisConnection* commands_ = nullptr;
     RedisConnection* subscriber_ = nullptr;
-    std::uint16_t ordinal_ = 0;
-    bool ready_ = false;           // available(): connected and the replica rebuilt
-    std::uint64_t generation_ = 0; // of connections: a Snapshot of an older one is dropped
-    int in_call_ = 0;              // > 0 while the core calls in
+    std::uint16_t ordinal_ = 0;      // its slot refreshed with the heartbeat (cluster/node_ordinal.hpp)
+    bool searching_ordinal_ = false; // ordinal_'s slot was lost; a free one is being looked for
+    bool ready_ = false;             // available(): connected and the replica rebuilt
+    std::uint64_t generation_ = 0;   // of connections: a Snapshot of an older one is dropped
+    int in_call_ = 0;                // > 0 while the core calls in
     std::vector<std::function<void()>> deferred_;
     std::vector<cluster::Event> buffered_;     // heard while not ready
     std::unordered_set<std::string> held_;     // sessions this node holds (released at leave())

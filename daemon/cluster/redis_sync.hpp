@@ -39,6 +39,10 @@ public:
     RedisReplyPtr command(std::initializer_list<std::string_view> argv) {
         return command(std::span(argv.begin(), argv.size()));
     }
+    RedisReplyPtr command(const std::vector<std::string>& argv) {
+        const std::vector<std::string_view> views(argv.begin(), argv.end());
+        return command(std::span(views));
+    }
     // Many commands in one round trip (pipelined); replies in order. Error replies
     // are returned as such, not thrown; a lost connection throws.
     std::vector<RedisReplyPtr> pipeline(const std::vector<std::vector<std::string>>& commands);

@@ -12,9 +12,8 @@ namespace confab {
 using namespace proto;
 
 namespace {
-// Message ids of a cluster's node end in its ordinal (ClusterLink::node_ordinal).
-constexpr unsigned node_ordinal_bits = 10;
-constexpr std::uint64_t node_ordinals = 1u << node_ordinal_bits;
+using cluster::node_ordinal_bits;
+using cluster::node_ordinals;
 // An invalid name is echoed in its error reply up to this many bytes, cut on a character boundary.
 constexpr std::size_t shown_name_bytes = 64;
 std::uint32_t ceil_seconds(std::int64_t ms) {

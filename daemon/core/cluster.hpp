@@ -23,6 +23,11 @@ namespace confab {
 
 namespace cluster {
 
+// A cluster node's message ids end in its ordinal (ClusterLink::node_ordinal):
+// node_ordinal_bits low bits, so at most node_ordinals live nodes.
+inline constexpr unsigned node_ordinal_bits = 10;
+inline constexpr std::uint32_t node_ordinals = 1u << node_ordinal_bits;
+
 // `name` is logged in on `node` since `at_wall_ms`; private chats dial
 // listen_host:listen_port (port 0: no listener). Sent at login and again when
 // the user's PrivateListen changes.
@@ -129,8 +134,9 @@ public:
     virtual ~ClusterLink() = default;
     // This node's id (unique in the cluster, e.g. "host:port").
     virtual const std::string& node_id() const = 0;
-    // 0..1023, distinct among the live nodes: the low bits of this node's message ids,
-    // so ids stay unique cluster-wide.
+    // 0..node_ordinals-1, distinct among the live nodes: the low bits of this node's
+    // message ids, so ids stay unique cluster-wide. It may change while the node runs
+    // (it was taken while the node was cut off from the engine): read it for every id.
     virtual std::uint16_t node_ordinal() const = 0;
     // The engine is reachable now; when false, what needs it is refused as unavailable.
     virtual bool available() const = 0;

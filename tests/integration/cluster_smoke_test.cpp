@@ -128,3 +128,47 @@ TEST_CASE("a message to a user of the other node who is offline is stored and de
     CHECK(m->from == "alice");
     CHECK(m->text == "while you were away");
 }
+
+TEST_CASE("message ids end in their node's ordinal, which no other live node holds") {
+    RedisServer redis;
+    redis.cli({"SET", "confab:node-ordinal", "1023"}); // the start-up counter about to wrap
+    Daemon a(node(redis, "node-a"));
+    wait_available(a);
+    redis.cli({"SET", "confab:node-ordinal", "2047"}); // wrapped: node-b's search starts where node-a's did
+    Daemon b(node(redis, "node-b"));
+    wait_available(b);
+
+    RawClient alice(a.port()), carol(a.port()), bob(b.port()), dave(b.port());
+    REQUIRE(alice.login("alice", "alice123").outcome == LoginOutcome::ok);
+    REQUIRE(carol.login("carol", "carol123").outcome == LoginOutcome::ok);
+    REQUIRE(bob.login("bob", "bob123").outcome == LoginOutcome::ok);
+    REQUIRE(dave.login("dave", "dave123").outcome == LoginOutcome::ok);
+    std::vector<std::uint8_t> keep;
+    alice.send(proto::SendMessage{alice.next_request(), "carol", "made on node a"});
+    bob.send(proto::SendMessage{bob.next_request(), "dave", "made on node b"});
+    auto on_a = carol.expect<proto::MessageEvent>(5000ms, &keep);
+    auto on_b = dave.expect<proto::MessageEvent>(5000ms, &keep);
+    REQUIRE(on_a);
+    REQUIRE(on_b);
+    const std::uint64_t ordinal_a = on_a->message_id & 1023, ordinal_b = on_b->message_id & 1023;
+    CHECK(ordinal_a != ordinal_b);
+    CHECK(redis.cli({"GET", "confab:ordinal:{" + std::to_string(ordinal_a) + "}"}) == "node-a");
+    CHECK(redis.cli({"GET", "confab:ordinal:{" + std::to_string(ordinal_b) + "}"}) == "node-b");
+}
+
+TEST_CASE("a node refuses to start when every node ordinal is held by a live node") {
+    RedisServer redis;
+    std::vector<std::string> mset{"MSET"};
+    for (int n = 0; n < 1024; ++n) mset.insert(mset.end(), {"confab:ordinal:{" + std::to_string(n) + "}", "node-x"});
+    redis.cli(mset);
+    TempDir dir;
+    const std::string config =
+        dir.file("confabd.toml", "users_file = \"" + dir.file("users", "alice alice123\n") + "\"\nstate_dir = \"" +
+                                     dir.path() + "/state\"\nport = 0\n" + node(redis, "node-new").extra_config);
+    const ProcessResult r = run_confabd({"--config", config});
+    CHECK(r.status == 1);
+    CHECK_MESSAGE(r.output.find("cluster: node node-new cannot join: all 1024 node ordinals are held by live nodes") !=
+                      std::string::npos,
+                  r.output);
+    CHECK(redis.cli({"SISMEMBER", "confab:nodes", "node-new"}) == "0");
+}

@@ -77,7 +77,9 @@ struct Node final : ClusterEvents {
         for (TimerQueue::Key key : timers.expire(monotonic_ms())) {
             switch (timer_kind(key)) {
             case TimerKind::redis_retry: loop.on_timer(timer_id(key)); break;
-            case TimerKind::cluster_heartbeat: engine->on_heartbeat_timer(); break;
+            case TimerKind::cluster_heartbeat:
+                if (heartbeats) engine->on_heartbeat_timer();
+                break;
             case TimerKind::cluster_liveness: engine->on_liveness_timer(); break;
             default: break;
             }
@@ -109,6 +111,7 @@ struct Node final : ClusterEvents {
     std::vector<cluster::Event> events;
     std::vector<bool> availability;
     bool calling = false;
+    bool heartbeats = true; // false: the heartbeat timer is ignored (a test counting the commands sent)
 };
 
 // Turns every node until `done` holds or `limit_ms` pass.
@@ -327,15 +330,17 @@ TEST_CASE("scripts go by their SHA1 once sent, and are sent again after SCRIPT F
     RedisServer redis;
     Node a(redis, "node-a");
     a.start();
-    REQUIRE(run_until({&a}, [&] { return available(a); }));
+    REQUIRE(run_until({&a}, [&] { return available(a) && a.engine->idle(); }));
+    a.heartbeats = false; // its ordinal's slot is refreshed by a script too
+    const long evals = command_calls(redis, "eval"), evalshas = command_calls(redis, "evalsha");
     const std::string session(cluster::keys::session_field);
     a.claim(1, "alice"); // the text, the first time on this connection
     a.claim(2, "bob");   // by its SHA1
     REQUIRE(run_until({&a}, [&] { return a.claims.size() == 2; }));
     CHECK(a.claims[1] == cluster::Claim::claimed);
     CHECK(a.claims[2] == cluster::Claim::claimed);
-    CHECK(command_calls(redis, "eval") == 1);
-    CHECK(command_calls(redis, "evalsha") == 1);
+    CHECK(command_calls(redis, "eval") == evals + 1);
+    CHECK(command_calls(redis, "evalsha") == evalshas + 1);
 
     // Redis forgets every script: the next calls meet NOSCRIPT and still do their work.
     redis.cli({"SCRIPT", "FLUSH"});
@@ -370,6 +375,115 @@ TEST_CASE("leave(): this node's sessions, presence and membership are gone from 
     CHECK(redis.cli({"EXISTS", cluster::keys::node_users_of("node-a", "alice")}) == "0");
     CHECK(redis.cli({"EXISTS", cluster::keys::node_alive("node-a")}) == "0");
     CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "0");
+}
+
+// ---------------------------------------------------------------- node ordinals
+
+namespace {
+std::string slot(std::uint32_t ordinal) {
+    return cluster::keys::ordinal_slot(ordinal);
+}
+// Every slot but `except` held by a live node "node-x".
+void hold_every_slot(const RedisServer& redis, std::optional<std::uint32_t> except = std::nullopt) {
+    std::vector<std::string> mset{"MSET"};
+    for (std::uint32_t n = 0; n < cluster::node_ordinals; ++n)
+        if (n != except) mset.insert(mset.end(), {slot(n), "node-x"});
+    redis.cli(mset);
+}
+} // namespace
+
+TEST_CASE("node ordinals: two engines never share one, even when the start-up counter wraps") {
+    RedisServer redis;
+    const std::string counter(cluster::keys::node_ordinal);
+    redis.cli({"SET", counter, "1023"});
+    Node a(redis, "node-a"); // the counter's next value, 1024, starts the search at 0
+    CHECK(a.engine->node_ordinal() == 0);
+    CHECK(redis.cli({"GET", slot(0)}) == "node-a");
+    const long ttl = std::stol(redis.cli({"PTTL", slot(0)}));
+    CHECK(ttl > 0);
+    CHECK(ttl <= RedisEngine::alive_ttl_ms);
+
+    redis.cli({"SET", counter, "2047"}); // 2048 mod 1024 is 0 again: taken, so the next one
+    Node b(redis, "node-b");
+    CHECK(b.engine->node_ordinal() == 1);
+    for (std::uint32_t n = 2; n <= 5; ++n) redis.cli({"SET", slot(n), "node-x", "PX", "60000"});
+    redis.cli({"SET", counter, "3071"});
+    Node c(redis, "node-c");
+    CHECK(c.engine->node_ordinal() == 6);
+    CHECK(redis.cli({"GET", slot(6)}) == "node-c");
+
+    // The slot is refreshed with the heartbeat, and released by leave() (only by its holder).
+    redis.cli({"PEXPIRE", slot(0), "4000"});
+    a.start();
+    REQUIRE(run_until({&a}, [&] { return std::stol(redis.cli({"PTTL", slot(0)})) > 5000; }));
+    RedisSync sync(a.address);
+    a.engine->leave(sync);
+    CHECK(redis.cli({"EXISTS", slot(0)}) == "0");
+    redis.cli({"SET", slot(1), "node-y"}); // b's, taken by another node meanwhile
+    b.engine->leave(sync);
+    CHECK(redis.cli({"GET", slot(1)}) == "node-y");
+}
+
+TEST_CASE("node ordinals: a restarted node id takes its own slot again, even with every other one held") {
+    RedisServer redis;
+    std::uint16_t first = 0;
+    {
+        Node a(redis, "node-a");
+        first = a.engine->node_ordinal();
+    } // gone without leave(), as after SIGKILL: its slot lives on until it expires
+    hold_every_slot(redis, first);
+    redis.cli({"SET", std::string(cluster::keys::node_ordinal), "500"});
+    Node again(redis, "node-a");
+    CHECK(again.engine->node_ordinal() == first);
+    CHECK(redis.cli({"GET", slot(first)}) == "node-a");
+}
+
+TEST_CASE("node ordinals: with every one held by a live node, a node refuses to start") {
+    RedisServer redis;
+    hold_every_slot(redis);
+    Node n(redis, "node-new", false);
+    RedisSync sync(n.address);
+    std::string error;
+    try {
+        n.engine->prepare(sync);
+    } catch (const RedisError& e) { FAIL("a Redis error: " << e.what()); } catch (const std::runtime_error& e) {
+        error = e.what();
+    }
+    CHECK_MESSAGE(error.find("node node-new cannot join: all 1024 node ordinals are held by live nodes") !=
+                      std::string::npos,
+                  error);
+    CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-new"}) == "0");
+    CHECK(redis.cli({"EXISTS", cluster::keys::node_alive("node-new")}) == "0");
+}
+
+TEST_CASE("node ordinals: a slot taken while the node was cut off from Redis is given up for a free one") {
+    RedisServer redis; // no AOF: a restart loses every key, as if the slot had expired meanwhile
+    Node a(redis, "node-a");
+    a.start();
+    REQUIRE(run_until({&a}, [&] { return available(a); }));
+    const std::uint16_t before = a.engine->node_ordinal();
+    redis.stop();
+    REQUIRE(run_until({&a}, [&] { return !available(a); }));
+    redis.start();
+    redis.cli({"SET", slot(before), "node-x"}); // a node that started meanwhile (a is not turned)
+    REQUIRE(run_until(
+        {&a}, [&] { return available(a) && a.engine->node_ordinal() != before; }, 15000));
+    const std::uint16_t after = a.engine->node_ordinal();
+    CHECK(redis.cli({"GET", slot(after)}) == "node-a");
+    CHECK(redis.cli({"GET", slot(before)}) == "node-x");
+
+    // Lost while connected (its heartbeat finds the slot another's), with no slot free: the node
+    // keeps its ordinal, and takes the first one to come free.
+    hold_every_slot(redis);
+    const TimePoint heartbeat = monotonic_ms() + RedisEngine::heartbeat_ms + 500;
+    run_until(
+        {&a}, [&] { return monotonic_ms() >= heartbeat; }, RedisEngine::heartbeat_ms + 1000);
+    CHECK(a.engine->node_ordinal() == after);
+    const std::uint32_t freed = (after + 10) % cluster::node_ordinals;
+    redis.cli({"DEL", slot(freed)});
+    REQUIRE(run_until(
+        {&a}, [&] { return a.engine->node_ordinal() == freed; }, RedisEngine::heartbeat_ms + 2000));
+    CHECK(redis.cli({"GET", slot(freed)}) == "node-a");
 }
 
 // ---------------------------------------------------------------- RedisMailbox
@@ -495,6 +609,7 @@ TEST_CASE("the Redis mailbox's scripts survive SCRIPT FLUSH") {
     Node n(redis, "node-a");
     n.start();
     REQUIRE(run_until({&n}, [&] { return available(n); }));
+    n.heartbeats = false; // its script would meet a NOSCRIPT of its own
     Box box(n);
     box.send(alice, bob, 1, "one", 1);
     box.send(alice, bob, 2, "two", 2);

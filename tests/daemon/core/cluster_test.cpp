@@ -692,6 +692,20 @@ TEST_SUITE("cluster: messages") {
         }
         CHECK(ids.size() == 10);
     }
+
+    TEST_CASE("a node whose ordinal changes while it runs makes ids ending in the new one, still increasing") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.a.online(B, "carol");
+        p.a.d.send(A, SendMessage{1, "carol", "before"});
+        const auto before = p.a.d.env.pop<MessageEvent>(B).message_id;
+        p.a.link.ordinal = 7; // its slot was taken while it was cut off from the engine
+        p.a.d.send(A, SendMessage{2, "carol", "after"});
+        const auto after = p.a.d.env.pop<MessageEvent>(B).message_id;
+        CHECK((before & 1023) == 1);
+        CHECK((after & 1023) == 7);
+        CHECK(after > before);
+    }
 }
 
 // ====================================================================== broadcast
