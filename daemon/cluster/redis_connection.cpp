@@ -580,7 +580,8 @@ void RedisConnection::subscribe(std::vector<std::string> channels, MessageHandle
 }
 
 namespace {
-constexpr int max_chunks_per_turn = 64; // 1 MiB; the rest next turn (the fd is level-triggered)
+// 8 MiB, more than a socket buffer holds: in effect what has arrived (the fd is level-triggered).
+constexpr int max_chunks_per_turn = 512;
 } // namespace
 
 void RedisConnection::on_ready(std::uint32_t events) {

@@ -539,16 +539,23 @@ void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluste
 void RedisEngine::flush(std::uint64_t tag) {
     InCall in(in_call_);
     if (!ready_) return answer([this, tag] { out_.on_flushed(tag, false); });
-    // Redis runs one connection's commands in order and pushes a PUBLISH to the
-    // subscribers before it answers what comes after it: PING's reply means every
-    // earlier event of this node is on its way to the other nodes.
+    flush_round(tag, 2);
+}
+
+// Redis runs one connection's commands in order and queues a PUBLISH for every
+// subscriber before it answers the next command, but it may write that answer to
+// this node before it writes the PUBLISH to the others. It writes everything
+// queued before it reads again: the answer to a PING sent after the first PING's
+// answer means the earlier events are in the other nodes' sockets.
+void RedisEngine::flush_round(std::uint64_t tag, int rounds_left) {
     static constexpr std::array<std::string_view, 1> ping{"PING"};
     std::weak_ptr<RedisEngine*> self = self_;
-    send(ping, [self, tag](const redisReply* r) {
+    send(ping, [self, tag, rounds_left](const redisReply* r) {
         auto e = self.lock();
         if (!e) return;
         RedisEngine& engine = **e;
         const bool ok = r && r->type == REDIS_REPLY_STATUS;
+        if (ok && rounds_left > 1 && engine.ready_) return engine.flush_round(tag, rounds_left - 1);
         engine.answer([&engine, tag, ok] { engine.out_.on_flushed(tag, ok); });
     });
 }

@@ -106,7 +106,8 @@ private:
     void heartbeat();
     void ordinal_lost(std::string holder); // its slot is another node's now: look for a free one
     void try_ordinal(const std::shared_ptr<OrdinalSearch>& s, std::size_t i);
-    void answer(std::function<void()> f); // now, or deferred when the core is calling in
+    void flush_round(std::uint64_t tag, int rounds_left); // flush(): a PING, after its answer another
+    void answer(std::function<void()> f);                 // now, or deferred when the core is calling in
     void send(std::span<const std::string_view> argv, RedisConnection::ReplyHandler done);
 
     std::string node_id_;

@@ -77,9 +77,9 @@ StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> name
 }
 
 RedisConnection::ReplyHandler RedisStore::on_written(const char* what) {
-    return [this, what](const redisReply* r) {
+    return [failed = failed_, what](const redisReply* r) {
         if (r && r->type != REDIS_REPLY_ERROR) return;
-        ++failed_;
+        ++*failed;
         log::flood(log::Flood::cluster_error, log::Level::warning, "Redis: storing {} failed: {}", what,
                    r ? redis_text(r) : std::string_view("not connected"));
     };

@@ -16,6 +16,7 @@
 #include "core/store_ops.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -33,14 +34,16 @@ public:
     // Sends the write; true always (a failure is logged when Redis answers).
     bool persist(const StoreOp& op);
 
-    std::uint64_t failed_writes() const noexcept { return failed_; }
+    std::uint64_t failed_writes() const noexcept { return *failed_; }
 
 private:
     void write(std::span<const std::string_view> argv, const char* what);
     void write(const RedisScript& script, std::span<const std::string_view> tail, const char* what);
     RedisConnection::ReplyHandler on_written(const char* what);
     RedisConnection& commands_;
-    std::uint64_t failed_ = 0;
+    // Shared with the reply handlers, which the connection may call after the store is gone
+    // (at exit it fails what is still pending).
+    std::shared_ptr<std::uint64_t> failed_ = std::make_shared<std::uint64_t>(0);
 };
 
 } // namespace confab

@@ -11,13 +11,20 @@ RedisSync::RedisSync(const RedisAddress& address, int timeout_ms) : where_(addre
     ctx_ = address.unix_path.empty() ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
                                      : redisConnectUnixWithTimeout(address.unix_path.c_str(), tv);
     if (!ctx_) throw RedisError(fmt::format("Redis {}: out of memory", where_));
-    if (ctx_->err) throw RedisError(fmt::format("Redis {}: cannot connect: {}", where_, ctx_->errstr));
-    redisSetTimeout(ctx_, tv); // every later reply too: start-up never hangs on a stalled Redis
-    if (!address.password.empty()) {
-        if (address.user.empty())
-            command({"AUTH", address.password});
-        else
-            command({"AUTH", address.user, address.password});
+    // A constructor that throws runs no destructor: the context is freed here.
+    try {
+        if (ctx_->err) throw RedisError(fmt::format("Redis {}: cannot connect: {}", where_, ctx_->errstr));
+        redisSetTimeout(ctx_, tv); // every later reply too: start-up never hangs on a stalled Redis
+        if (!address.password.empty()) {
+            if (address.user.empty())
+                command({"AUTH", address.password});
+            else
+                command({"AUTH", address.user, address.password});
+        }
+    } catch (...) {
+        redisFree(ctx_);
+        ctx_ = nullptr;
+        throw;
     }
 }
 
