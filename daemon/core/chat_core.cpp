@@ -404,7 +404,8 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         log::flood(log::Flood::locked_name, log::Level::warning,
                    "login name {} locked for {} s after {} wrong passwords (last from {})", lock_label(key),
                    settings_.block_duration_ms / 1000, Lockout::max_failures, s.endpoint);
-        login_result(c, rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono));
+        counters_.count_login(LoginOutcome::locked);
+        reply_when_flushed(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono)});
         return;
     }
     UserIdx u = find_user(name);
