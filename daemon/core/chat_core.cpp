@@ -20,10 +20,6 @@ std::uint32_t ceil_seconds(std::int64_t ms) {
     return std::uint32_t((ms + 999) / 1000);
 }
 
-bool valid_text(std::string_view t) {
-    return !t.empty() && t.size() <= max_text_length; // UTF-8 was checked by the decoder
-}
-
 // A Lockout key for logs: "'alice'" or "'alice' from 192.0.2.7" (Lockout::scoped).
 std::string lock_label(std::string_view key) {
     auto at = key.find('@');
@@ -48,6 +44,10 @@ ChatCore::ChatCore(CoreEnv& env, CoreSettings settings, UsersFile users, Cluster
     else
         mailbox_ = std::make_unique<Mailboxes>(
             events, [&env](StoreOp op) { return env.persist(std::move(op)); }, settings.max_offline_messages);
+}
+
+bool ChatCore::valid_text(std::string_view t) noexcept {
+    return !t.empty() && t.size() <= max_text_length; // UTF-8 was checked by the decoder
 }
 
 void ChatCore::result(ConnId conn, std::uint32_t rid, Status code, std::string_view detail) {

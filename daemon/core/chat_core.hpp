@@ -118,6 +118,7 @@ public:
     // The engine lost (false) or regained (true) the shared state.
     void on_cluster_available(bool up, Now now);
     std::size_t remote_online_count() const noexcept { return remote_.size(); } // users online on other nodes
+    bool online_elsewhere(std::string_view name) const; // the replica has `name` online on another node
 
     void update_settings(const CoreSettings& s);
     // New credentials (SIGHUP): changed passwords apply at next login; sessions stay.
@@ -290,6 +291,7 @@ private:
     void snapshot(const cluster::Snapshot& e, Now now);
     // The private pairs of local `u` with remote users end: tell their nodes.
     void end_remote_pairs(UserIdx u);
+    static bool valid_text(std::string_view t) noexcept;     // a message's or notice's: 1..max_text_length bytes
     static TimePoint mono_of(std::int64_t wall_ms, Now now); // a Unix time from another node, on our clock
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.

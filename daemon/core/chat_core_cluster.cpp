@@ -35,6 +35,11 @@ const ChatCore::RemoteUser* ChatCore::remote(UserIdx u) const {
     return it == remote_.end() ? nullptr : &it->second;
 }
 
+bool ChatCore::online_elsewhere(std::string_view name) const {
+    const UserIdx u = find_user(name);
+    return u != no_user && remote(u) != nullptr;
+}
+
 cluster::Online ChatCore::online_event(UserIdx u, const Session& s) const {
     return cluster::Online{users_[u].name, cluster_->node_id(), s.login_at_ms,
                            s.listen_host.empty() ? s.peer_host : s.listen_host, s.listen_port};
@@ -127,7 +132,8 @@ void ChatCore::on_flushed(std::uint64_t tag, bool ok, Now now) {
     auto it = sessions_.find(f.conn);
     if (!f.login) {
         // Sent even when the flush failed: the change holds on this node, the others catch up.
-        if (it != sessions_.end() && it->second.user == f.user) env_.send(f.conn, f.frame);
+        // A reply from before the login (a wrong password's) is still this connection's.
+        if (it != sessions_.end() && (it->second.user == f.user || f.user == no_user)) env_.send(f.conn, f.frame);
         return;
     }
     claiming_.erase(f.user);
@@ -223,6 +229,8 @@ void ChatCore::on_routed(std::uint64_t tag, bool delivered, Now) {
 }
 
 void ChatCore::remote_direct(const cluster::Direct& e, Now) {
+    // Another node checked the text already; one that did not must not reach a client.
+    if (!valid_text(e.text)) return answer_direct(e, Status::invalid_text, "message text must be 1-1000 bytes");
     const UserIdx to = find_user(e.to), from = find_user(e.from);
     if (to == no_user || from == no_user || !users_[to].cred)
         return answer_direct(e, Status::unknown_user, fmt::format("{} is not a user here", e.to));
@@ -240,7 +248,7 @@ void ChatCore::remote_direct(const cluster::Direct& e, Now) {
 }
 
 void ChatCore::answer_direct(const cluster::Direct& e, Status status, std::string_view detail) {
-    reply(ReplyTo{0, 0, e.reply_node, e.reply_tag}, status, detail);
+    reply(ReplyTo{0, 0, e.reply_node, e.reply_tag}, status, utf8_prefix(detail, max_detail_length)); // echoes e.to
 }
 
 void ChatCore::remote_direct_answer(const cluster::DirectAnswer& e) {
@@ -249,12 +257,12 @@ void ChatCore::remote_direct_answer(const cluster::DirectAnswer& e) {
     const PendingRoute& r = node.mapped();
     auto s = sessions_.find(r.conn);
     if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
-        result(r.conn, r.request, e.status, e.detail);
+        result(r.conn, r.request, e.status, utf8_prefix(e.detail, max_detail_length));
 }
 
 void ChatCore::remote_broadcast(const cluster::Broadcast& e) {
     const UserIdx from = find_user(e.from);
-    if (from == no_user || e.node == cluster_->node_id()) return;
+    if (from == no_user || e.node == cluster_->node_id() || !valid_text(e.text)) return;
     frame_.clear();
     append_frame(frame_, Message{BroadcastEvent{std::uint64_t(e.sent_at_ms), e.from, e.text}});
     for (UserIdx u : online_) {
@@ -265,6 +273,7 @@ void ChatCore::remote_broadcast(const cluster::Broadcast& e) {
 }
 
 void ChatCore::remote_notice(const cluster::Notice& e) {
+    if (!valid_text(e.text)) return;
     frame_.clear();
     append_frame(frame_, Message{ServerNotice{std::uint64_t(e.at_wall_ms), e.text}});
     for (UserIdx u : online_) env_.send(users_[u].conn, frame_);
@@ -325,7 +334,12 @@ void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
 }
 
 TimePoint ChatCore::mono_of(std::int64_t wall_ms, Now now) {
-    return now.mono + (wall_ms - now.wall_ms);
+    // Another node's time may be anything (INT64_MIN from a confused peer): saturate, never overflow.
+    std::int64_t delta = 0;
+    if (__builtin_sub_overflow(wall_ms, now.wall_ms, &delta)) delta = wall_ms < 0 ? INT64_MIN : INT64_MAX;
+    TimePoint at = 0;
+    if (__builtin_add_overflow(now.mono, delta, &at)) at = delta < 0 ? INT64_MIN : INT64_MAX;
+    return at;
 }
 
 // ---------------------------------------------------------------- blocks, locks, private chats, sessions
@@ -392,7 +406,7 @@ void ChatCore::remote_end_session(const cluster::EndSession& e, Now now) {
     if (u == no_user || users_[u].conn == 0) return;
     log::notice("{} logged out by the administrator on another node{}{}", describe(users_[u].conn),
                 e.detail.empty() ? "" : ": ", e.detail);
-    close_with(users_[u].conn, SessionEnded{e.reason, e.detail}, now);
+    close_with(users_[u].conn, SessionEnded{e.reason, utf8_prefix(e.detail, max_detail_length)}, now);
 }
 
 void ChatCore::on_cluster_event(const cluster::Event& event, Now now) {

@@ -13,6 +13,19 @@
 //  - every frame decodes as one whole frame within the limits (FakeEnv checks
 //    each one), details stay within 1000 bytes, and a SessionEnded or
 //    ProtocolError is followed by the close.
+// Built with CONFAB_FUZZ_CLUSTER=1 (fuzz-chat-core-cluster), the core is one node
+// of a cluster behind FuzzLink, and the input also sends it other nodes' events
+// (built from fields, or any payload decode_event accepts), answers its claims,
+// routed messages and flushes (in any order, stale or unknown tags included, or
+// at once from inside the call) and takes the shared state away and back. The
+// checks above hold as far as a cluster keeps them (replies wait for claims and
+// flushes; a PrivateInvite or PrivateIntro may belong to a peer on another
+// node), and moreover:
+//  - no name is both logged in here and, in the replica, online on another node;
+//  - every Direct from another node that asks for an answer (names a node and a
+//    tag) gets exactly one DirectAnswer, sent to the node it names, once claims, flushes, routes and
+//    stores are answered;
+//  - every event the core publishes or sends encodes (encode_event) and decodes back.
 // FakeEnv's doctest assertions abort the run here (no test case is running).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -21,10 +34,13 @@
 #include "check.hpp"
 #include "fuzz_input.hpp"
 
+#include "cluster/event_codec.hpp"
 #include "daemon/core/fake_env.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +50,45 @@ using namespace confab::fuzz::chat;
 using confab::fuzz::FuzzInput;
 
 namespace {
+
+constexpr bool cluster_mode = CONFAB_FUZZ_CLUSTER;
+
+// The engine as the fuzzer plays it: claims, routed Directs and flushes wait
+// for the input to answer them, or are answered at once from its next bytes.
+struct FuzzLink final : ClusterLink {
+    std::string id{node_table[0]};
+    bool up = true;
+    bool at_once = false;
+    ChatCore* core = nullptr;
+    std::function<Now()> clock;
+    FuzzInput* in = nullptr;                            // the input being run, for answers given at once
+    std::vector<std::uint64_t> claims, routes, flushes; // tags not answered yet
+    std::vector<std::uint64_t> direct_tags;             // the reply tags of every Direct sent
+    struct Out {
+        std::string node; // empty: published to all
+        cluster::Event event;
+    };
+    std::vector<Out> out; // since the last check
+
+    const std::string& node_id() const override { return id; }
+    std::uint16_t node_ordinal() const override { return 1; }
+    bool available() const override { return up; }
+    void claim(std::uint64_t tag, std::string_view) override {
+        if (at_once && in->flag()) return core->on_claimed(tag, cluster::Claim(in->u8() % 3), clock());
+        claims.push_back(tag);
+    }
+    void release(std::string_view) override {}
+    void publish(const cluster::Event& e) override { out.push_back({{}, e}); }
+    void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) override {
+        out.push_back({std::string(node), e});
+        if (tag != 0) routes.push_back(tag);
+        if (const auto* d = std::get_if<cluster::Direct>(&e)) direct_tags.push_back(d->reply_tag);
+    }
+    void flush(std::uint64_t tag) override {
+        if (at_once && in->flag()) return core->on_flushed(tag, in->flag(), clock());
+        flushes.push_back(tag);
+    }
+};
 
 const CoreSettings settings_table[] = {
     {},
@@ -75,7 +130,8 @@ const std::string over_max_host(proto::max_host_length + 1, 'h');
 struct Request {
     std::uint32_t rid;
     proto::MessageType type;
-    std::string login_name; // Login only
+    std::string login_name;   // Login only
+    bool after_login = false; // sent once logged in (the core answers as it was then, maybe later)
 };
 
 struct Conn {
@@ -87,7 +143,7 @@ struct Conn {
     std::vector<std::uint64_t> message_ids; // delivered here: what AckMessages may name
 };
 
-// Which request a reply can answer, given whether the connection is logged in.
+// Which request a reply can answer, given whether the connection was logged in when it was sent.
 bool answers(proto::MessageType reply, proto::MessageType request, bool logged_in) {
     using T = proto::MessageType;
     switch (reply) {
@@ -113,13 +169,27 @@ bool answers(proto::MessageType reply, proto::MessageType request, bool logged_i
 class Run {
 public:
     explicit Run(std::uint8_t setup)
-        : hashed_(setup & setup_hashed_user), d_(settings(setup), users_file(0xFF, setup & setup_hashed_user)) {
+        : hashed_(setup & setup_hashed_user),
+          d_(settings(setup), users_file(0xFF, setup & setup_hashed_user), cluster_mode ? &link_ : nullptr) {
         d_.commit_stores = false; // the input says when the store answers
+        if (cluster_mode) {
+            link_.core = &d_.core;
+            link_.clock = [this] { return d_.now(); };
+            d_.core.on_cluster_available(true, d_.now());
+        }
     }
 
     // Runs one operation; false once the run is over (shutdown).
     bool step(FuzzInput& in) {
-        switch (Op(in.u8() % std::uint8_t(Op::count))) {
+        link_.in = &in;
+        constexpr std::uint8_t ops = std::uint8_t(Op::count) + (cluster_mode ? std::uint8_t(ClusterOp::count) : 0);
+        const std::uint8_t op = in.u8() % ops;
+        if (op >= std::uint8_t(Op::count)) {
+            cluster_step(in, ClusterOp(op - std::uint8_t(Op::count)));
+            check_output();
+            return true;
+        }
+        switch (Op(op)) {
         case Op::connect: {
             ConnId id = (std::uint64_t(1) << 32) + next_conn_++;
             Conn c;
@@ -189,20 +259,213 @@ public:
     // must have had its reply to every request.
     void finish() {
         d_.env.accept_jobs = d_.env.accept_stores = true;
-        while (!d_.env.jobs.empty() || !d_.env.uncommitted.empty()) {
-            while (!d_.env.jobs.empty()) {
-                auto job = d_.env.jobs.front();
-                d_.env.jobs.pop_front();
-                d_.core.on_verify_result(job.conn, job.job, false, d_.now());
+        link_.at_once = false;
+        for (bool answer_directs = cluster_mode;;) {
+            while (!d_.env.jobs.empty() || !d_.env.uncommitted.empty() || !link_.claims.empty() ||
+                   !link_.flushes.empty() || !link_.routes.empty()) {
+                while (!d_.env.jobs.empty()) {
+                    auto job = d_.env.jobs.front();
+                    d_.env.jobs.pop_front();
+                    d_.core.on_verify_result(job.conn, job.job, false, d_.now());
+                }
+                d_.commit_pending(true);
+                // The engine's answers: claims won, flushes done, routed Directs whose node is gone.
+                for (auto tag : take(link_.claims)) d_.core.on_claimed(tag, cluster::Claim::claimed, d_.now());
+                for (auto tag : take(link_.flushes)) d_.core.on_flushed(tag, true, d_.now());
+                for (auto tag : take(link_.routes)) d_.core.on_routed(tag, false, d_.now());
+                check_output();
             }
-            d_.commit_pending(true);
+            if (!answer_directs) break;
+            // The recipients' nodes answer every Direct (those routed back already are forgotten).
+            answer_directs = false;
+            for (auto tag : take(link_.direct_tags))
+                d_.core.on_cluster_event(cluster::DirectAnswer{tag, proto::Status::ok, {}}, d_.now());
             check_output();
         }
-        for (const Conn& c : conns_) FUZZ_CHECK(c.unanswered.empty(), "an open connection misses a reply");
+        for (const Conn& c : conns_) { FUZZ_CHECK(c.unanswered.empty(), "an open connection misses a reply"); }
+        for (const auto& [to, n] : direct_answers_due_)
+            FUZZ_CHECK(n == 0, "a Direct from another node got no DirectAnswer");
     }
 
 private:
     using FakeEnvJob = test::FakeEnv::Job;
+
+    static std::vector<std::uint64_t> take(std::vector<std::uint64_t>& v) { return std::exchange(v, {}); }
+    // A pending tag chosen by [which], taken from `pending`; which 255: any tag [u8], stale or unknown.
+    static std::optional<std::uint64_t> tag(FuzzInput& in, std::vector<std::uint64_t>& pending) {
+        const std::uint8_t which = in.u8();
+        if (which == 0xFF) return in.u8();
+        if (pending.empty()) return std::nullopt;
+        auto it = pending.begin() + which % pending.size();
+        const std::uint64_t t = *it;
+        pending.erase(it);
+        return t;
+    }
+
+    void cluster_step(FuzzInput& in, ClusterOp op) {
+        switch (op) {
+        case ClusterOp::event: remote_event(in); break;
+        case ClusterOp::claimed: {
+            auto t = tag(in, link_.claims);
+            const auto result = cluster::Claim(in.u8() % 3);
+            if (t) d_.core.on_claimed(*t, result, d_.now());
+            break;
+        }
+        case ClusterOp::routed: {
+            auto t = tag(in, link_.routes);
+            const bool delivered = in.flag();
+            if (t) d_.core.on_routed(*t, delivered, d_.now());
+            break;
+        }
+        case ClusterOp::flushed: {
+            auto t = tag(in, link_.flushes);
+            const bool ok = in.flag();
+            if (t) d_.core.on_flushed(*t, ok, d_.now());
+            break;
+        }
+        case ClusterOp::available:
+            link_.up = in.flag();
+            d_.core.on_cluster_available(link_.up, d_.now());
+            break;
+        case ClusterOp::at_once: link_.at_once = in.flag(); break;
+        case ClusterOp::count: break;
+        }
+    }
+
+    std::string node(FuzzInput& in) { return std::string(in.pick(node_table)); }
+    std::int64_t time(FuzzInput& in) {
+        const std::uint8_t which = in.u8();
+        if (which & 0x80) return in.pick(time_absolute_table);
+        return d_.now().wall_ms + time_offset_table[which % std::size(time_offset_table)];
+    }
+    cluster::Online online(FuzzInput& in) {
+        cluster::Online e{std::string(name(in)), node(in), time(in), {}, in.pick(port_table)};
+        e.listen_host = in.pick(host_table);
+        if (e.listen_host == "long") e.listen_host = over_max_host;
+        return e;
+    }
+
+    // An event from another node, as the engine hands it over.
+    void remote_event(FuzzInput& in) {
+        cluster::Event e;
+        switch (Remote(in.u8() % std::uint8_t(Remote::count))) {
+        case Remote::online: e = online(in); break;
+        case Remote::offline: e = cluster::Offline{std::string(name(in)), node(in), time(in)}; break;
+        case Remote::direct: {
+            cluster::Direct d;
+            d.to = name(in);
+            d.from = name(in);
+            d.id = in.u32();
+            d.sent_at_ms = time(in);
+            d.text = text(in);
+            d.reply_node = node(in);
+            d.reply_tag = in.u8();
+            e = std::move(d);
+            break;
+        }
+        case Remote::broadcast: {
+            cluster::Broadcast b{std::string(name(in)), node(in), 0, {}};
+            b.sent_at_ms = time(in);
+            b.text = text(in);
+            e = std::move(b);
+            break;
+        }
+        case Remote::block_changed: {
+            cluster::BlockChanged b{std::string(name(in)), {}, false};
+            b.blocked = name(in);
+            b.on = in.flag();
+            e = std::move(b);
+            break;
+        }
+        case Remote::login_failed: e = cluster::LoginFailed{std::string(name(in))}; break;
+        case Remote::locked: {
+            cluster::Locked l{std::string(name(in)), time(in), false};
+            l.admin = in.flag();
+            e = std::move(l);
+            break;
+        }
+        case Remote::invite: {
+            cluster::Invite i{std::string(name(in)), {}, {}};
+            i.from = name(in);
+            const std::string_view t = in.bytes(proto::private_token_size);
+            std::copy(t.begin(), t.end(), i.token.begin());
+            e = std::move(i);
+            break;
+        }
+        case Remote::pair_ended: {
+            cluster::PairEnded p{std::string(name(in)), {}, false};
+            p.peer = name(in);
+            p.revoked = in.flag();
+            e = std::move(p);
+            break;
+        }
+        case Remote::end_session: {
+            cluster::EndSession s{std::string(name(in)), proto::EndReason(1 + in.u8() % 6), {}};
+            s.detail = text(in);
+            e = std::move(s);
+            break;
+        }
+        case Remote::notice: {
+            cluster::Notice n{time(in), {}};
+            n.text = text(in);
+            e = std::move(n);
+            break;
+        }
+        case Remote::node_down: e = cluster::NodeDown{node(in)}; break;
+        case Remote::snapshot: {
+            cluster::Snapshot s;
+            for (unsigned n = in.u8() % 8; n > 0; --n) s.online.push_back(online(in));
+            for (unsigned n = in.u8() % 8; n > 0; --n) {
+                std::string who(name(in));
+                s.last_seen.emplace_back(std::move(who), time(in));
+            }
+            e = std::move(s);
+            break;
+        }
+        case Remote::direct_answer: {
+            auto t = tag(in, link_.direct_tags);
+            cluster::DirectAnswer a{t.value_or(0), proto::Status(in.u16()), {}};
+            a.detail = text(in);
+            e = std::move(a);
+            break;
+        }
+        case Remote::raw: {
+            auto decoded = cluster::decode_event(in.str());
+            if (!decoded.decoded) return;
+            e = std::move(decoded.decoded->event);
+            break;
+        }
+        case Remote::count: return;
+        }
+        // A Direct naming no node or no tag cannot be answered (reply() then looks for a local sender).
+        if (const auto* d = std::get_if<cluster::Direct>(&e); d && d->reply_tag != 0 && !d->reply_node.empty())
+            ++direct_answers_due_[{d->reply_node, d->reply_tag}];
+        if (const auto* i = std::get_if<cluster::Invite>(&e)) remote_invites_.insert(i->token);
+        d_.core.on_cluster_event(e, d_.now());
+    }
+
+    // What the core asked of the other nodes since the last check.
+    void check_cluster_output(std::set<proto::Token>& invites_sent) {
+        for (const FuzzLink::Out& o : std::exchange(link_.out, {})) {
+            std::optional<std::string> bytes = cluster::encode_event(o.event, link_.id);
+            FUZZ_CHECK(bytes.has_value(), "an event the core made cannot be encoded");
+            auto back = cluster::decode_event(*bytes);
+            FUZZ_CHECK(back.decoded && back.decoded->event.index() == o.event.index(),
+                       "an event the core made does not decode");
+            if (const auto* i = std::get_if<cluster::Invite>(&o.event)) invites_sent.insert(i->token);
+            if (const auto* a = std::get_if<cluster::DirectAnswer>(&o.event)) {
+                FUZZ_CHECK(a->tag != 0, "a DirectAnswer without its tag");
+                auto it = direct_answers_due_.find({o.node, a->tag});
+                FUZZ_CHECK(it != direct_answers_due_.end() && it->second > 0,
+                           "a DirectAnswer to no Direct (or a second one)");
+                --it->second;
+                check_detail(a->detail);
+            }
+        }
+        for (const Conn& c : conns_)
+            FUZZ_CHECK(!(c.logged_in && d_.core.online_elsewhere(c.name)),
+                       "a user logged in here is online on another node in the replica");
+    }
 
     static CoreSettings settings(std::uint8_t setup) {
         CoreSettings s;
@@ -327,21 +590,29 @@ private:
             [&](const auto& msg) {
                 using M = std::decay_t<decltype(msg)>;
                 if constexpr (std::is_same_v<M, proto::Login>)
-                    c.unanswered.push_back({msg.request_id, M::type, std::string(msg.name)});
+                    c.unanswered.push_back({msg.request_id, M::type, std::string(msg.name), c.logged_in});
                 else if constexpr (requires { msg.request_id; })
-                    if (M::type < proto::MessageType::welcome) c.unanswered.push_back({msg.request_id, M::type, {}});
+                    if (M::type < proto::MessageType::welcome)
+                        c.unanswered.push_back({msg.request_id, M::type, {}, c.logged_in});
                 // AckMessages and PrivateActivity get no reply, except Result{0, not_logged_in}
                 // before login (PROTOCOL.md 7.2).
                 if constexpr (std::is_same_v<M, proto::AckMessages> || std::is_same_v<M, proto::PrivateActivity>)
-                    if (!c.logged_in) c.unanswered.push_back({0, M::type, {}});
+                    if (!c.logged_in) c.unanswered.push_back({0, M::type, {}, false});
             },
             m);
         d_.send(c.id, m);
     }
 
     void reply(Conn& c, proto::MessageType type, std::uint32_t rid, const proto::LoginResult* login = nullptr) {
-        auto it = std::find_if(c.unanswered.begin(), c.unanswered.end(),
-                               [&](const Request& r) { return r.rid == rid && answers(type, r.type, c.logged_in); });
+        const auto matches = [&](const Request& r) { return r.rid == rid && answers(type, r.type, r.after_login); };
+        // Replies that waited for a cluster flush come late, so request ids may repeat among the
+        // unanswered: any of them will do, but a login that succeeds is the last one sent (a Login
+        // while one is checked or claimed ends the connection), so its name is the last one's.
+        auto it = std::find_if(c.unanswered.begin(), c.unanswered.end(), matches);
+        if (login && login->outcome == proto::LoginOutcome::ok) {
+            auto last = std::find_if(c.unanswered.rbegin(), c.unanswered.rend(), matches);
+            it = last == c.unanswered.rend() ? c.unanswered.end() : std::prev(last.base());
+        }
         FUZZ_CHECK(it != c.unanswered.end(), "a reply to no request (or a second reply to one)");
         if (login && login->outcome == proto::LoginOutcome::ok) {
             FUZZ_CHECK(!c.logged_in, "logged in twice on one connection");
@@ -405,7 +676,17 @@ private:
             for (const auto& m : queue) receive(*c, m, intros, invites);
             queue.clear();
         }
-        FUZZ_CHECK(intros == invites, "a PrivateIntro without its PrivateInvite (or the reverse)");
+        if (cluster_mode) {
+            // A peer on another node gets its invite there, and one from there comes without an intro here.
+            std::set<proto::Token> invites_sent = invites;
+            check_cluster_output(invites_sent);
+            for (const auto& t : intros) FUZZ_CHECK(invites_sent.contains(t), "a PrivateIntro without its invite");
+            for (const auto& t : invites)
+                FUZZ_CHECK(intros.contains(t) || remote_invites_.contains(t), "a PrivateInvite without its intro");
+            remote_invites_.clear();
+        } else {
+            FUZZ_CHECK(intros == invites, "a PrivateIntro without its PrivateInvite (or the reverse)");
+        }
         std::size_t online = 0;
         for (const Conn& c : conns_) {
             if (c.must_close) FUZZ_CHECK(d_.env.is_closed(c.id), "SessionEnded or ProtocolError without the close");
@@ -417,8 +698,11 @@ private:
     }
 
     bool hashed_;
+    FuzzLink link_; // before d_: the core is given it
     test::Driver d_;
-    std::vector<Conn> conns_; // open: connected, neither closed by the core nor disconnected
+    std::map<std::pair<std::string, std::uint64_t>, unsigned> direct_answers_due_; // (reply node, tag): Directs
+    std::set<proto::Token> remote_invites_; // Invites from other nodes since the last check
+    std::vector<Conn> conns_;               // open: connected, neither closed by the core nor disconnected
     std::uint64_t next_conn_ = 1;
     std::set<proto::Token> used_tokens_;
 };

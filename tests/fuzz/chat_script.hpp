@@ -9,6 +9,8 @@
 //   users [mask]              shutdown                     admin [Admin][name][text][seconds]
 // [conn] picks among the open connections; every other argument is one byte
 // indexing a table below, except raw strings ([u8 length][bytes]).
+// The cluster harness (chat-core-cluster) has the ClusterOps too, numbered on
+// from Op::count: the core is one node of a cluster behind a fake ClusterLink.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,47 @@ enum class Op : std::uint8_t {
     admin,
     count,
 };
+
+// The cluster's side: an event from another node, [Remote kind][fields] or raw [str] for decode_event;
+// an engine's answer to a claim, a routed Direct or a flush [which][bits] (which 255: any tag, [tag]);
+// the shared state lost or regained [bits]; answers given at once from inside the call, or later [bits].
+enum class ClusterOp : std::uint8_t {
+    event,
+    claimed,
+    routed,
+    flushed,
+    available,
+    at_once,
+    count,
+};
+
+// The events another node can send (cluster::Event's alternatives), and `raw`: any payload that decodes.
+// Fields: [name]s, [node], [time], [text], [host][port] as for messages; a tag [which] among the
+// Directs this node sent (255: [tag]); Snapshot [n] Onlines and [n] last-seen entries.
+enum class Remote : std::uint8_t {
+    online,
+    offline,
+    direct,
+    broadcast,
+    block_changed,
+    login_failed,
+    locked,
+    invite,
+    pair_ended,
+    end_session,
+    notice,
+    node_down,
+    snapshot,
+    direct_answer,
+    raw,
+    count,
+};
+
+// This node's id is the first; "" and an unknown node are what a confused peer may say.
+inline constexpr std::string_view node_table[] = {"node-1", "node-2", "node-3", "", "node-9"};
+// [time] of an event, Unix ms: offsets from now, and the extremes.
+inline constexpr std::int64_t time_offset_table[] = {0, -1, 1, -10000, 10000, -3600000, 86400000};
+inline constexpr std::int64_t time_absolute_table[] = {0, -1, INT64_MIN, INT64_MAX, INT64_MAX - 1, INT64_MIN + 1};
 
 // What the control socket asks of the core (PROTOCOL.md §11): kick [name][text], lock [name][seconds],
 // unlock [name], wall [text], who; each reads all three arguments.

@@ -5,6 +5,7 @@
 #include "chat_script.hpp"
 #include "fuzz_input.hpp"
 
+#include "cluster/event_codec.hpp"
 #include "proto/samples.hpp"
 
 #include <cstdio>
@@ -66,6 +67,32 @@ void message_seeds() {
     };
     write_payloads(full_samples(), "full");
     write_payloads(default_samples(), "default");
+}
+
+// ---- cluster-event: one pub/sub payload of every event type
+void cluster_event_seeds() {
+    using namespace cluster;
+    const Event events[] = {
+        Online{"alice", "node-2", 1'764'000'000'000, "198.51.100.4", 40000},
+        Offline{"alice", "node-2", 1'764'000'000'000},
+        Direct{"bob", "alice", 1025, 1'764'000'000'000, "h\xC3\xA9llo", "node-2", 7},
+        Broadcast{"alice", "node-2", 1'764'000'000'000, "hi all"},
+        BlockChanged{"bob", "alice", true},
+        LoginFailed{"alice@192.0.2.7"},
+        Locked{"alice", INT64_MAX, true},
+        Invite{"bob", "alice", proto::Token{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
+        PairEnded{"bob", "alice", true},
+        EndSession{"bob", proto::EndReason::kicked, "bye"},
+        Notice{1'764'000'000'000, "maintenance at noon"},
+        NodeDown{"node-3"},
+        Snapshot{{Online{"carol", "node-3", 1, "", 0}}, {{"dave", 1'763'999'000'000}}},
+        DirectAnswer{7, proto::Status::ok_stored, "message to bob stored for delivery at next login"},
+    };
+    for (const Event& e : events) {
+        const std::string payload = *encode_event(e, "node-2");
+        write("cluster-event", "type-" + std::to_string(std::uint8_t(payload[0])),
+              std::vector<std::uint8_t>(payload.begin(), payload.end()));
+    }
 }
 
 // ---- chat-core: scenarios in chat_script.hpp's byte code
@@ -221,6 +248,7 @@ int main(int argc, char** argv) {
     frame_seeds();
     message_seeds();
     chat_seeds();
+    cluster_event_seeds();
     format_seeds();
     return 0;
 }
