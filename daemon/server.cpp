@@ -797,7 +797,8 @@ int Server::run() {
         }
         timer_fd_.arm(timers_.next_deadline());
         const bool more_work = !read_pending_.empty() || !handshakes_ready_.empty() || !dirty_.empty() ||
-                               accept_pending_ || timers_due(now().mono) || (engine_ && engine_->has_deferred());
+                               accept_pending_ || timers_due(now().mono) ||
+                               (engine_ && (engine_->has_deferred() || engine_->has_batched()));
         int timeout = more_work ? 0 : -1;
         if (stopping_ && !more_work) timeout = 50;
         const auto events = reactor_.wait(timeout);
@@ -858,6 +859,7 @@ int Server::run() {
         // A broadcast's PUBLISH leaves before this node's own fan-out: the other nodes
         // deliver it while this one writes to its users, not after.
         if (redis_loop_) {
+            if (engine_) engine_->send_batched();
             redis_loop_->flush();
             destroy_dead();
         }

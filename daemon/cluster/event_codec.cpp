@@ -40,6 +40,8 @@ constexpr EventType type_of() {
         return EventType::node_down;
     else if constexpr (std::is_same_v<T, DirectAnswer>)
         return EventType::direct_answer;
+    else if constexpr (std::is_same_v<T, DirectAnswers>)
+        return EventType::direct_answers;
     else {
         static_assert(std::is_same_v<T, Snapshot>, "every Event alternative has a type byte");
         return EventType::snapshot;
@@ -101,6 +103,18 @@ void put_fields(Writer& w, const DirectAnswer& e) {
     w.u64(e.tag);
     w.u16(std::uint16_t(e.status));
     w.str(e.detail);
+}
+DirectAnswer get_direct_answer(Reader& r) {
+    DirectAnswer e;
+    e.tag = r.u64();
+    e.status = proto::Status(r.u16());
+    e.detail = get_str(r);
+    return e;
+}
+void put_fields(Writer& w, const DirectAnswers& e) {
+    if (e.answers.size() > std::numeric_limits<std::uint32_t>::max()) return w.fail();
+    w.u32(std::uint32_t(e.answers.size()));
+    for (const auto& a : e.answers) put_fields(w, a);
 }
 void put_fields(Writer& w, const Broadcast& e) {
     w.str(e.from);
@@ -186,11 +200,14 @@ std::optional<Event> get_fields(Reader& r, EventType type) {
         e.reply_tag = r.u64();
         return e;
     }
-    case EventType::direct_answer: {
-        DirectAnswer e;
-        e.tag = r.u64();
-        e.status = proto::Status(r.u16());
-        e.detail = get_str(r);
+    case EventType::direct_answer: return get_direct_answer(r);
+    case EventType::direct_answers: {
+        DirectAnswers e;
+        // An answer takes at least 8+2+2 bytes.
+        const std::uint32_t n = r.u32();
+        if (!plausible_count(r, n, 12)) return std::nullopt;
+        e.answers.reserve(n);
+        for (std::uint32_t i = 0; i < n && !r.failed(); ++i) e.answers.push_back(get_direct_answer(r));
         return e;
     }
     case EventType::broadcast: {

@@ -31,6 +31,7 @@ enum class EventType : std::uint8_t {
     node_down = 12,
     snapshot = 13,
     direct_answer = 14,
+    direct_answers = 15,
 };
 
 // `e` as sent by node `origin`; nullopt when a field cannot be represented

@@ -169,7 +169,7 @@ bool RedisEngine::connected() const noexcept {
 }
 
 bool RedisEngine::idle() const noexcept {
-    return commands_->pending() == 0;
+    return commands_->pending() == 0 && answers_.empty();
 }
 
 // ---------------------------------------------------------------- connection state
@@ -514,6 +514,13 @@ void RedisEngine::publish(const cluster::Event& e) {
 
 void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) {
     InCall in(in_call_);
+    if (const auto* a = std::get_if<cluster::DirectAnswer>(&e); a && tag == 0 && ready_) {
+        // Many messages from one node come in one turn: their answers go back together.
+        auto& batch = answers_[std::string(node)].answers;
+        batch.push_back(*a);
+        if (batch.size() >= max_batched_answers) send_batched();
+        return;
+    }
     auto payload = cluster::encode_event(e, node_id_);
     if (!ready_ || !payload) {
         if (!payload) log::error("cluster: an event too large to encode was not sent");
@@ -558,6 +565,25 @@ void RedisEngine::flush_round(std::uint64_t tag, int rounds_left) {
         if (ok && rounds_left > 1 && engine.ready_) return engine.flush_round(tag, rounds_left - 1);
         engine.answer([&engine, tag, ok] { engine.out_.on_flushed(tag, ok); });
     });
+}
+
+void RedisEngine::send_batched() {
+    if (answers_.empty()) return;
+    std::unordered_map<std::string, cluster::DirectAnswers> batches;
+    batches.swap(answers_);
+    for (auto& [node, batch] : batches) {
+        if (!ready_) break; // lost: the senders' nodes say unavailable when no answer comes
+        auto payload = batch.answers.size() == 1 ? cluster::encode_event(batch.answers.front(), node_id_)
+                                                 : cluster::encode_event(batch, node_id_);
+        if (!payload) {
+            log::error("cluster: answers too large to encode were not sent");
+            continue;
+        }
+        const std::string channel = keys::node_channel(node);
+        const std::array<std::string_view, 3> argv{"PUBLISH", channel, *payload};
+        ++counters_.published;
+        send(argv, [](const redisReply*) {});
+    }
 }
 
 // ---------------------------------------------------------------- what other nodes say

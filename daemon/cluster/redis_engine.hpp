@@ -76,6 +76,10 @@ public:
     void publish(const cluster::Event& e) override;
     void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) override;
     void flush(std::uint64_t tag) override;
+    // End of a turn of the loop: the DirectAnswers of the turn go out, one PUBLISH per node.
+    void send_batched();
+    bool has_batched() const noexcept { return !answers_.empty(); }
+    static constexpr std::size_t max_batched_answers = 256; // then sent at once
 
     // From the glue
     void on_heartbeat_timer();
@@ -126,6 +130,7 @@ private:
     std::unordered_set<std::string> claiming_; // claims sent, not answered
     std::unordered_set<std::string> cleaning_; // nodes being cleaned up after
     std::vector<std::string> names_;
+    std::unordered_map<std::string, cluster::DirectAnswers> answers_; // by node, until send_batched()
     ClusterCounters counters_;
 
     std::size_t max_buffered_; // of buffered_, and of heard_resyncing_

@@ -428,6 +428,9 @@ void ChatCore::on_cluster_event(const cluster::Event& event, Now now) {
                    },
                    [&](const cluster::Direct& e) { remote_direct(e, now); },
                    [&](const cluster::DirectAnswer& e) { remote_direct_answer(e); },
+                   [&](const cluster::DirectAnswers& e) {
+                       for (const cluster::DirectAnswer& a : e.answers) remote_direct_answer(a);
+                   },
                    [&](const cluster::Broadcast& e) { remote_broadcast(e); },
                    [&](const cluster::BlockChanged& e) { remote_block(e); },
                    [&](const cluster::LoginFailed& e) { remote_login_failed(e, now); },

@@ -105,6 +105,11 @@ struct Notice {
     std::int64_t at_wall_ms = 0;
     std::string text;
 };
+// Several DirectAnswers for one node in one message: the engine sends those of one
+// turn of its loop together (one PUBLISH instead of one per message).
+struct DirectAnswers {
+    std::vector<DirectAnswer> answers;
+};
 // Made by the engine itself, never sent: `node` stopped heartbeating; its users are gone.
 struct NodeDown {
     std::string node;
@@ -117,7 +122,7 @@ struct Snapshot {
 };
 
 using Event = std::variant<Online, Offline, Direct, Broadcast, BlockChanged, LoginFailed, Locked, Invite, PairEnded,
-                           EndSession, Notice, NodeDown, Snapshot, DirectAnswer>;
+                           EndSession, Notice, NodeDown, Snapshot, DirectAnswer, DirectAnswers>;
 
 enum class Claim : std::uint8_t {
     claimed,     // this node now holds the name's session

@@ -85,6 +85,7 @@ struct Node final : ClusterEvents {
             }
         }
         engine->deliver_deferred();
+        engine->send_batched();
     }
     std::optional<cluster::Claim> claim(std::uint64_t tag, std::string_view name) {
         calling = true;

@@ -26,6 +26,7 @@ std::vector<Event> samples() {
         Offline{"alice", "n1:7420", 1'700'000'001'000},
         Direct{"bob", "alice", 0xfedc'ba98'7654'3210ULL, 1'700'000'000'999, "héllo wörld", "n1:7420", 12345},
         DirectAnswer{12345, proto::Status::blocked_by_recipient, "bob has blocked you"},
+        DirectAnswers{{DirectAnswer{1, proto::Status::ok, ""}, DirectAnswer{2, proto::Status::ok_stored, "stored"}}},
         Broadcast{"alice", "n1:7420", 42, "to everyone"},
         BlockChanged{"alice", "bob", true},
         BlockChanged{"alice", "bob", false},
@@ -78,6 +79,14 @@ TEST_CASE("decoded fields are the ones sent") {
     CHECK(std::get<DirectAnswer>(answer.decoded->event).tag == 9);
     CHECK(std::get<DirectAnswer>(answer.decoded->event).status == proto::Status::ok_stored);
     CHECK(std::get<DirectAnswer>(answer.decoded->event).detail == "stored");
+    auto batch = decode_event(encoded(
+        DirectAnswers{{DirectAnswer{3, proto::Status::ok, ""}, DirectAnswer{4, proto::Status::mailbox_full, "full"}}}));
+    REQUIRE(batch.decoded);
+    const auto& answers = std::get<DirectAnswers>(batch.decoded->event).answers;
+    REQUIRE(answers.size() == 2);
+    CHECK(answers[1].tag == 4);
+    CHECK(answers[1].status == proto::Status::mailbox_full);
+    CHECK(answers[1].detail == "full");
     auto on = decode_event(encoded(Online{"carol", "n2", 5, "::1", 7000}));
     REQUIRE(on.decoded);
     CHECK(std::get<Online>(on.decoded->event).listen_port == 7000);
