@@ -30,28 +30,24 @@ Millis since(Clock::time_point t) {
     return std::chrono::duration_cast<Millis>(Clock::now() - t);
 }
 
-// Waits (up to `limit`) for the presence event saying `user` logged out.
-bool sees_logout(RawClient& c, const std::string& user, Millis limit) {
+// Waits (up to `limit`) for the presence event saying `user` logged in or out.
+bool sees_presence(RawClient& c, const std::string& user, proto::PresenceKind kind, Millis limit) {
     const auto deadline = Clock::now() + limit;
     for (;;) {
         const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
         std::vector<std::uint8_t> keep;
         auto p = c.expect<proto::PresenceEvent>(std::max(left, 1ms), &keep);
         if (!p) return false;
-        if (p->user == user && p->kind == proto::PresenceKind::logout) return true;
+        if (p->user == user && p->kind == kind) return true;
     }
 }
 
-// Waits (up to `limit`) for the presence event saying `user` logged in.
+bool sees_logout(RawClient& c, const std::string& user, Millis limit) {
+    return sees_presence(c, user, proto::PresenceKind::logout, limit);
+}
+
 bool sees_login(RawClient& c, const std::string& user, Millis limit = 5000ms) {
-    const auto deadline = Clock::now() + limit;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-        std::vector<std::uint8_t> keep;
-        auto p = c.expect<proto::PresenceEvent>(std::max(left, 1ms), &keep);
-        if (!p) return false;
-        if (p->user == user && p->kind == proto::PresenceKind::login) return true;
-    }
+    return sees_presence(c, user, proto::PresenceKind::login, limit);
 }
 
 std::vector<std::string> whoelse(RawClient& c) {
