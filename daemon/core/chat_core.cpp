@@ -565,7 +565,7 @@ bool ChatCore::charge(ConnId c, std::uint32_t rid, UserIdx from, double deliveri
 void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now now) {
     UserIdx to = target(c, m.request_id, from, m.to, "you cannot message yourself");
     if (to == no_user) return;
-    if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, invalid_text_detail);
     if (blocks(to, from))
         return result(c, m.request_id, Status::blocked_by_recipient, fmt::format("{} has blocked you", m.to));
     if (!charge(c, m.request_id, from, 1, double(m.text.size()), now)) return;
@@ -738,7 +738,7 @@ void ChatCore::restore(const StoredState& state, Now now) {
 }
 
 void ChatCore::broadcast(ConnId c, UserIdx from, const Broadcast& m, Now now) {
-    if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, "message text must be 1-1000 bytes");
+    if (!valid_text(m.text)) return result(c, m.request_id, Status::invalid_text, invalid_text_detail);
     // A broadcast weighs what it reaches: one delivery per other user online (on any node it can reach).
     const bool shared = cluster_ && cluster_->available();
     const double reach = double(online_.size() - 1) + (shared ? double(remote_.size()) : 0.0);

@@ -291,7 +291,8 @@ private:
     void snapshot(const cluster::Snapshot& e, Now now);
     // The private pairs of local `u` with remote users end: tell their nodes.
     void end_remote_pairs(UserIdx u);
-    static bool valid_text(std::string_view t) noexcept;     // a message's or notice's: 1..max_text_length bytes
+    static bool valid_text(std::string_view t) noexcept; // a message's or notice's: 1..max_text_length bytes
+    static constexpr std::string_view invalid_text_detail = "message text must be 1-1000 bytes"; // refused: why
     static TimePoint mono_of(std::int64_t wall_ms, Now now); // a Unix time from another node, on our clock
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.

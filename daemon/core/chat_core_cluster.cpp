@@ -230,7 +230,7 @@ void ChatCore::on_routed(std::uint64_t tag, bool delivered, Now) {
 
 void ChatCore::remote_direct(const cluster::Direct& e, Now) {
     // Another node checked the text already; one that did not must not reach a client.
-    if (!valid_text(e.text)) return answer_direct(e, Status::invalid_text, "message text must be 1-1000 bytes");
+    if (!valid_text(e.text)) return answer_direct(e, Status::invalid_text, invalid_text_detail);
     const UserIdx to = find_user(e.to), from = find_user(e.from);
     if (to == no_user || from == no_user || !users_[to].cred)
         return answer_direct(e, Status::unknown_user, fmt::format("{} is not a user here", e.to));
