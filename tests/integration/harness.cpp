@@ -283,6 +283,24 @@ std::uint16_t listening_port(const std::string& text) {
     return parse_number<std::uint16_t>(std::string_view(text).substr(digits, end - digits)).value_or(0);
 }
 
+// The nodes' Redis ACL user exactly as docs/CLUSTER.md prescribes it (its `ACL SETUSER confabd`
+// line, at $CONFAB_CLUSTER_DOC), with `password`: the cluster runs with no more rights than
+// a deployment gives it, so a command the docs' list lacks fails a test.
+std::vector<std::string> documented_acl_user(const std::string& password) {
+    static const std::string setuser = "ACL SETUSER ";
+    const std::string doc = env_or("CONFAB_CLUSTER_DOC", "");
+    std::istringstream lines(doc.empty() ? std::string() : read_text(doc));
+    for (std::string line; std::getline(lines, line);) {
+        auto at = line.find(setuser + "confabd ");
+        if (at == std::string::npos) continue;
+        std::vector<std::string> words;
+        std::istringstream in(line.substr(at + setuser.size()));
+        for (std::string w; in >> w;) words.push_back(w.starts_with('>') ? ">" + password : w);
+        return words;
+    }
+    throw std::runtime_error("no `ACL SETUSER confabd` line in $CONFAB_CLUSTER_DOC (" + doc + ")");
+}
+
 std::size_t count_of(const std::string& text, const std::string& needle) {
     std::size_t n = 0;
     for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
@@ -325,6 +343,8 @@ Daemon::Daemon(DaemonOptions opts) {
     RedisServerOptions redis;
     redis.aof = true;
     redis.data_dir = state + "/redis";
+    static const std::string acl_password = "confab-test-acl";
+    redis.acl_user = documented_acl_user(acl_password);
     redis_ = std::make_unique<RedisServer>(redis);
     nodes_.resize(opts.nodes);
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -334,7 +354,8 @@ Daemon::Daemon(DaemonOptions opts) {
         // Each node's own directory for what is not shared; the same settings otherwise.
         std::string config = "state_dir = \"" + state + "/" + n.name + "\"\n" + common.str() +
                              "\n[cluster]\nengine = \"redis\"\nredis = \"127.0.0.1:" + std::to_string(redis_->port()) +
-                             "\"\nnode_id = \"" + n.name + "\"\n";
+                             "\"\nnode_id = \"" + n.name + "\"\nredis_user = \"" + redis.acl_user.front() +
+                             "\"\nredis_password = \"" + acl_password + "\"\n";
         spawn_node(n, opts, dir_.file(n.name + ".toml", config));
     }
     for (Node& n : nodes_) await_port(n);

@@ -137,6 +137,11 @@ bool RedisServer::launch() {
         argv.insert(argv.end(), {"--user", opts_.user, "on", ">" + opts_.password, "~*", "&*", "+@all", "--user",
                                  "default", "off"});
     }
+    if (!opts_.acl_user.empty()) {
+        // Redis takes a command-line `--user name rule...` as the `user` line of its config.
+        argv.push_back("--user");
+        argv.insert(argv.end(), opts_.acl_user.begin(), opts_.acl_user.end());
+    }
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {

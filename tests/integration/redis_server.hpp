@@ -21,6 +21,9 @@ struct RedisServerOptions {
     bool aof = false;     // appendonly yes + appendfsync always (the settings docs/CLUSTER.md prescribes)
     std::string password; // requirepass, or with `user` that ACL user's password (the default user is then off)
     std::string user;
+    // One more ACL user, as the words after `ACL SETUSER` (name first, then its rules), given at
+    // start-up so that it survives a restart; the admin user above (or the default) stays as is.
+    std::vector<std::string> acl_user;
     // Where the data (the append-only file) lives, kept after the fixture ends; empty: its
     // own temp directory. A fixture started again on the same data_dir finds it again.
     std::string data_dir;
