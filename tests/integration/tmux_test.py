@@ -167,7 +167,8 @@ def idle_warning_then_log_in_again_keeps_history_and_the_half_typed_line(d, sock
         s.wait_for(r"logged out: timed out after 6 seconds without a command")
         s.wait_for(r"^Press Enter to log in again, Ctrl-D to quit:")
         s.keys("Enter")
-        s.wait_for(r"^Password:")
+        # The second prompt, below the offer (the first login's is still on the screen).
+        s.wait_for(r"^Press Enter to log in again, Ctrl-D to quit:\s*\nPassword:")
         s.type("alice123")
         s.keys("Enter")
         s.wait_for(r"^> half typed$")
