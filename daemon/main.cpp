@@ -156,6 +156,9 @@ int main(int argc, char** argv) {
         Server server(std::move(source), config, std::move(users), std::move(tls));
         log::info("confabd {} listening on {}:{}", CONFAB_VERSION, server.address(), server.port());
         return server.run();
+    } catch (const StartupCancelled& s) {
+        log::info("received {} while waiting for Redis: stopped", strsignal(s.signal));
+        return 0;
     } catch (const ConfigError& e) {
         log::error("{}", e.what());
         return exit_config;

@@ -10,6 +10,7 @@
 
 #include "confab_build_config.hpp"
 
+#include <poll.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -190,8 +191,8 @@ Server::Server(ConfigSource source, Config config, UsersFile users, std::unique_
         store_->start();
         reactor_.add(store_->event_fd(), store_token, EPOLLIN | EPOLLET);
     } else {
-        RedisSync redis(redis_address(config_));
-        core_.restore(RedisStore::load(redis, engine_->names()), now());
+        at_startup_with_redis(
+            [this](RedisSync& redis) { core_.restore(RedisStore::load(redis, engine_->names()), now()); });
         engine_->start();
     }
     reactor_.add(listener_->fd(), listener_token, EPOLLIN | EPOLLET);
@@ -232,14 +233,33 @@ std::unique_ptr<RedisEngine> Server::make_engine(const UsersFile& users) {
     auto engine = std::make_unique<RedisEngine>(connect, node_id_of(config_, listener_->port()),
                                                 static_cast<ClusterEvents&>(*this), std::move(timers));
     engine->set_names(names_of(users));
-    try {
-        RedisSync redis(address);
-        engine->prepare(redis);
-    } catch (const RedisError& e) {
-        throw RedisError(fmt::format("cluster: {} (Redis must be reachable at start-up)", e.what()));
-    }
+    at_startup_with_redis([&engine](RedisSync& redis) { engine->prepare(redis); });
     log::info("cluster: Redis {}", address.describe());
     return engine;
+}
+
+void Server::at_startup_with_redis(const std::function<void(RedisSync&)>& step) {
+    const RedisAddress address = redis_address(config_);
+    constexpr int first_retry_ms = 500, max_retry_ms = 5000, connect_timeout_ms = 5000;
+    for (int retry_ms = first_retry_ms;; retry_ms = std::min(2 * retry_ms, max_retry_ms)) {
+        try {
+            RedisSync redis(address, connect_timeout_ms);
+            step(redis);
+            return;
+        } catch (const RedisError& e) {
+            if (!e.transient) throw ConfigError(fmt::format("cluster: {}", e.what()));
+            log::warning("cluster: {}; trying again in {:.1f} s (the node serves once Redis answers)", e.what(),
+                         retry_ms / 1000.0);
+            systemd::notify_status(fmt::format("waiting for Redis {}", address.describe()));
+            // A unit's start timeout must not end a node that is only waiting for Redis.
+            systemd::notify_extend_timeout(std::chrono::milliseconds(retry_ms + connect_timeout_ms + 5000));
+        }
+        pollfd p{signal_fd_.get(), POLLIN, 0};
+        if (::poll(&p, 1, retry_ms) <= 0) continue;
+        signalfd_siginfo info;
+        while (::read(signal_fd_.get(), &info, sizeof info) == sizeof info)
+            if (info.ssi_signo != SIGHUP) throw StartupCancelled{int(info.ssi_signo)}; // SIGHUP: nothing to reload yet
+    }
 }
 
 void Server::leave_cluster() {

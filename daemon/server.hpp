@@ -24,6 +24,7 @@
 #include "net/tls_context.hpp"
 #include "state/store.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,11 @@ std::pair<Config, UsersFile> load_settings(const ConfigSource& src);
 CoreSettings core_settings(const Config& c);
 // The TLS context the configuration asks for (null: plaintext). Throws TlsError.
 std::unique_ptr<TlsContext> load_tls(const Config& c);
+
+// Thrown by Server's constructor when told to stop while it waited for Redis.
+struct StartupCancelled {
+    int signal;
+};
 
 class Server final : private CoreEnv, private ControlRequests, private ClusterEvents {
 public:
@@ -80,6 +86,11 @@ private:
     void on_cluster_available(bool up) override;
     // cluster.engine = "redis": the engine, connected to Redis and prepared (blocking, start-up).
     std::unique_ptr<RedisEngine> make_engine(const UsersFile& users);
+    // One start-up step on a blocking Redis connection. While Redis cannot be reached it is
+    // tried again with backoff (Redis may start after the node: another host, the boot order);
+    // a refusal (a wrong password, a forbidden command) is a ConfigError; SIGTERM or SIGINT
+    // meanwhile throws StartupCancelled.
+    void at_startup_with_redis(const std::function<void(RedisSync&)>& step);
     void leave_cluster(); // exit: this node's sessions and presence out of Redis (blocking)
 
     // ControlRequests: confabctl's requests, answered from the core and the server's own state.

@@ -84,6 +84,10 @@ void notify_status(std::string_view status) {
     send("STATUS=" + sanitized(status));
 }
 
+void notify_extend_timeout(std::chrono::microseconds by) {
+    send("EXTEND_TIMEOUT_USEC=" + std::to_string(by.count()));
+}
+
 std::optional<std::chrono::microseconds> watchdog_interval() {
     std::uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
@@ -109,6 +113,7 @@ void notify_ready(std::string_view /*status*/) {}
 void notify_reloading() {}
 void notify_stopping() {}
 void notify_status(std::string_view /*status*/) {}
+void notify_extend_timeout(std::chrono::microseconds /*by*/) {}
 
 std::optional<std::chrono::microseconds> watchdog_interval() {
     return std::nullopt;

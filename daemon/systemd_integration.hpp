@@ -46,6 +46,10 @@ void notify_stopping();
 // STATUS=<status> (shown by `systemctl status`), e.g. "42 users online".
 void notify_status(std::string_view status);
 
+// EXTEND_TIMEOUT_USEC=<by>: the start (or stop) in progress may take `by` longer than the
+// unit's timeout from now, e.g. while waiting for a service on another host.
+void notify_extend_timeout(std::chrono::microseconds by);
+
 // The watchdog interval requested by the unit (WatchdogSec=) for this
 // process, or nullopt if the watchdog is not enabled. Send notify_watchdog()
 // at least every interval/2.

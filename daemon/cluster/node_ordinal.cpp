@@ -44,7 +44,7 @@ std::uint16_t take_ordinal(RedisSync& redis, const std::string& node, std::int64
     std::vector<std::optional<std::string>> holders(node_ordinals);
     for (std::uint32_t n = 0; n < node_ordinals; ++n) {
         const redisReply* r = replies[n].get();
-        if (r->type == REDIS_REPLY_ERROR) throw RedisError(fmt::format("reading {}: {}", reads[n][1], redis_text(r)));
+        if (r->type == REDIS_REPLY_ERROR) throw reply_error("reading " + reads[n][1], r);
         if (r->type == REDIS_REPLY_STRING) holders[n] = std::string(redis_text(r));
     }
     const std::string ttl = std::to_string(ttl_ms);

@@ -114,8 +114,7 @@ void clean_up_node(RedisSync& redis, const std::string& node) {
     std::size_t ended = 0;
     for (std::uint32_t b = 0; b < keys::node_user_buckets; ++b) {
         const redisReply* users = buckets[b].get();
-        if (users->type == REDIS_REPLY_ERROR)
-            throw RedisError(fmt::format("reading {}: {}", reads[b][1], redis_text(users)));
+        if (users->type == REDIS_REPLY_ERROR) throw reply_error("reading " + reads[b][1], users);
         if (users->elements > 0) del.push_back(reads[b][1]);
         for (std::size_t i = 0; i < users->elements; ++i, ++ended) {
             const std::string name(redis_text(users->element[i])), user = keys::user(name);

@@ -56,7 +56,7 @@ StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> name
     for (std::size_t i = 0; i < names.size(); ++i) {
         const std::string& name = names[i];
         for (const redisReply* r : {replies[3 * i].get(), replies[3 * i + 1].get(), replies[3 * i + 2].get()})
-            if (r->type == REDIS_REPLY_ERROR) throw RedisError(fmt::format("reading {}: {}", name, redis_text(r)));
+            if (r->type == REDIS_REPLY_ERROR) throw reply_error("reading " + name, r);
         const redisReply* blocks = replies[3 * i].get();
         for (std::size_t j = 0; j < blocks->elements; ++j)
             state.blocks.emplace_back(name, std::string(redis_text(blocks->element[j])));

@@ -16,10 +16,15 @@ RedisSync::RedisSync(const RedisAddress& address, int timeout_ms) : where_(addre
         if (ctx_->err) throw RedisError(fmt::format("Redis {}: cannot connect: {}", where_, ctx_->errstr));
         redisSetTimeout(ctx_, tv); // every later reply too: start-up never hangs on a stalled Redis
         if (!address.password.empty()) {
-            if (address.user.empty())
-                command({"AUTH", address.password});
-            else
-                command({"AUTH", address.user, address.password});
+            try {
+                if (address.user.empty())
+                    command({"AUTH", address.password});
+                else
+                    command({"AUTH", address.user, address.password});
+            } catch (const RedisError& e) {
+                if (e.transient) throw;
+                throw RedisError(fmt::format("{} (check redis_user and redis_password)", e.what()), false);
+            }
         }
     } catch (...) {
         redisFree(ctx_);
@@ -52,12 +57,19 @@ RedisReplyPtr RedisSync::read_reply() {
     return RedisReplyPtr(static_cast<redisReply*>(reply));
 }
 
+RedisError reply_error(const std::string& context, const redisReply* r) {
+    const std::string_view text = redis_text(r);
+    bool transient = false; // the error replies of a Redis that is not ready yet, rather than one that refuses
+    for (std::string_view code : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
+        transient = transient || text.starts_with(code);
+    return RedisError(fmt::format("{}: {}", context, text), transient);
+}
+
 RedisReplyPtr RedisSync::command(std::span<const std::string_view> argv) {
     append(argv);
     RedisReplyPtr r = read_reply();
     if (r->type == REDIS_REPLY_ERROR)
-        throw RedisError(
-            fmt::format("Redis {}: {} failed: {}", where_, argv.empty() ? "" : argv[0], redis_text(r.get())));
+        throw reply_error(fmt::format("Redis {}: {} failed", where_, argv.empty() ? "" : argv[0]), r.get());
     return r;
 }
 

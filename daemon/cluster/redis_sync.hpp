@@ -18,7 +18,12 @@
 namespace confab {
 
 struct RedisError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    // transient: Redis could not be reached or is not ready yet (refused, timed out, lost,
+    // LOADING...), so trying again later may work; otherwise it answered and said no
+    // (a wrong password, a command the ACL forbids), which waiting will not change.
+    explicit RedisError(const std::string& what, bool transient = true)
+        : std::runtime_error(what), transient(transient) {}
+    bool transient;
 };
 
 struct ReplyFree {
@@ -60,5 +65,8 @@ inline std::string_view redis_text(const redisReply* r) {
         return {};
     return std::string_view(r->str, r->len);
 }
+
+// The RedisError for an error reply, "context: <reply>".
+RedisError reply_error(const std::string& context, const redisReply* r);
 
 } // namespace confab

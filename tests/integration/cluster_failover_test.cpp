@@ -141,3 +141,55 @@ TEST_CASE("a node stopped with SIGTERM while Redis is down exits at once") {
     CHECK(d.wait_node_exit(1, 2000ms) == 0);
     MESSAGE("node 1 exited after ", since(stopped_at).count(), " ms");
 }
+
+// Waits (up to 5 s) until every node of `d` has logged that it waits for Redis.
+static bool every_node_waits_for_redis(const Daemon& d) {
+    const auto deadline = Clock::now() + 5000ms;
+    for (std::size_t n = 0; n < d.nodes(); ++n)
+        while (d.node_log(n).find("trying again in") == std::string::npos) {
+            if (Clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(20ms);
+        }
+    return true;
+}
+
+TEST_CASE("nodes started before Redis wait for it, then serve") {
+    DaemonOptions o = cluster(2);
+    o.redis_up_first = false;
+    Daemon d(o);
+    REQUIRE(every_node_waits_for_redis(d));
+    d.redis().start();
+    d.await_serving(); // within 10 s of Redis answering: the retries back off to 5 s at most
+    RawClient alice(d.node_port(0));
+    REQUIRE(alice.login("alice", "alice123").outcome == LoginOutcome::ok);
+    RawClient bob(d.node_port(1));
+    REQUIRE(bob.login("bob", "bob123").outcome == LoginOutcome::ok);
+    CHECK(sees_login(alice, "bob"));
+}
+
+TEST_CASE("a node waiting for Redis stops at once on SIGTERM") {
+    DaemonOptions o = cluster(2);
+    o.redis_up_first = false;
+    Daemon d(o);
+    REQUIRE(every_node_waits_for_redis(d));
+    d.signal(SIGTERM);
+    CHECK(d.wait_exit(2000ms) == 0);
+    CHECK(d.log_contains("while waiting for Redis: stopped"));
+}
+
+TEST_CASE("a wrong Redis password ends start-up with a configuration error, not a wait") {
+    RedisServerOptions ro;
+    ro.password = "the-right-one";
+    RedisServer redis(ro);
+    TempDir dir;
+    const std::string config =
+        dir.file("confabd.toml", "listen = \"127.0.0.1\"\nport = 0\nstate_dir = \"" + dir.path() +
+                                     "/state\"\n[cluster]\nengine = \"redis\"\n"
+                                     "redis = \"127.0.0.1:" +
+                                     std::to_string(redis.port()) + "\"\nredis_password = \"a-wrong-one\"\n");
+    const auto started = Clock::now();
+    const ProcessResult r = run_confabd({"--config", config});
+    CHECK(r.status == 78); // EX_CONFIG: the unit's RestartPreventExitStatus, no restart loop
+    CHECK(r.output.find("check redis_user and redis_password") != std::string::npos);
+    CHECK(since(started) < 5000ms);
+}

@@ -346,6 +346,7 @@ Daemon::Daemon(DaemonOptions opts) {
     static const std::string acl_password = "confab-test-acl";
     redis.acl_user = documented_acl_user(acl_password);
     redis_ = std::make_unique<RedisServer>(redis);
+    if (!opts.redis_up_first) redis_->stop(); // its port and data stay, for start()
     nodes_.resize(opts.nodes);
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         Node& n = nodes_[i];
@@ -358,8 +359,12 @@ Daemon::Daemon(DaemonOptions opts) {
                              "\"\nredis_password = \"" + acl_password + "\"\n";
         spawn_node(n, opts, dir_.file(n.name + ".toml", config));
     }
+    if (opts.redis_up_first) await_serving();
+}
+
+void Daemon::await_serving() {
     for (Node& n : nodes_) await_port(n);
-    await_cluster_up();
+    if (redis_) await_cluster_up();
 }
 
 void Daemon::await_cluster_up() {

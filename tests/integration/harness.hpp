@@ -82,6 +82,9 @@ struct DaemonOptions {
     // whose data (append-only file) lives in state_dir, so a Daemon started again on the same
     // state_dir finds it again.
     std::size_t nodes = default_nodes();
+    // false: a cluster's redis-server is not running yet when its nodes start (start it with
+    // redis().start(), then await_serving()); the constructor returns at once.
+    bool redis_up_first = true;
 };
 
 // The daemon under test: one confabd, or a cluster of nodes (DaemonOptions::nodes) with their
@@ -115,6 +118,7 @@ public:
     std::optional<int> wait_exit(Millis limit);
     std::optional<int> wait_node_exit(std::size_t node, Millis limit);
     RedisServer& redis() const; // a cluster's; throws for a single daemon
+    void await_serving();       // every node listening (and a cluster's connected to Redis)
 
 private:
     struct Node {
