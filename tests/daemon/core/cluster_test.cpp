@@ -1119,3 +1119,106 @@ TEST_SUITE("cluster: engine down and back") {
         CHECK(a.d.core.online_count() == 1);
     }
 }
+
+// ====================================================================== what another node may send
+
+TEST_SUITE("cluster: another node's events are not trusted") {
+
+    TEST_CASE("a peer's time at the edge of int64 saturates: a logout at INT64_MIN is no recent last-seen") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Offline{"bob", "node-b", INT64_MIN}, a.now());
+        cluster::Snapshot snap;
+        snap.last_seen.push_back({"carol", INT64_MIN});
+        a.d.core.on_cluster_event(snap, a.now());
+        a.d.env.drain(A);
+        // Neither left within the last minute (wrapped around, they would have left "1 s ago").
+        a.d.send(A, WhoElseSinceSeen{1, 60});
+        auto seen = a.d.env.pop<UserSeenList>(A);
+        CHECK(seen.names.empty());
+        CHECK(seen.offline_for_s.empty());
+    }
+
+    TEST_CASE("a Direct or a Broadcast with an empty or oversize text never reaches a client") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        const std::string oversize(max_text_length + 1, 'x');
+        for (const std::string& text : {std::string(), oversize}) {
+            INFO("text of ", text.size(), " bytes");
+            a.link.sent.clear();
+            a.d.core.on_cluster_event(cluster::Direct{"alice", "bob", 77, a.now().wall_ms, text, "node-b", 9}, a.now());
+            a.d.core.on_cluster_event(cluster::Broadcast{"bob", "node-b", a.now().wall_ms, text}, a.now());
+            a.d.core.on_cluster_event(cluster::Notice{a.now().wall_ms, text}, a.now());
+            CHECK(a.d.env.pending(A) == 0);
+            // The Direct's sender hears why, as a local sender would.
+            auto answers = a.link.sent_of<cluster::DirectAnswer>();
+            REQUIRE(answers.size() == 1);
+            CHECK(answers[0].node == "node-b");
+            const auto& answer = std::get<cluster::DirectAnswer>(answers[0].event);
+            CHECK(answer.tag == 9);
+            CHECK(answer.status == Status::invalid_text);
+            CHECK(answer.detail == "message text must be 1-1000 bytes");
+        }
+        // One of the longest allowed texts gets through.
+        const std::string longest(max_text_length, 'y');
+        a.d.core.on_cluster_event(cluster::Broadcast{"bob", "node-b", a.now().wall_ms, longest}, a.now());
+        CHECK(a.d.env.pop<BroadcastEvent>(A).text == longest);
+    }
+
+    TEST_CASE("an oversize detail from another node is cut to the protocol's limit before it reaches a client") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        const std::string long_detail(3 * max_detail_length, 'd');
+        // A DirectAnswer's detail, as the sender's Result.
+        p.a.d.send(A, SendMessage{5, "bob", "hi"});
+        auto routed = p.a.link.sent_of<cluster::Direct>();
+        REQUIRE(routed.size() == 1);
+        p.a.link.sent_carried = p.a.link.sent.size(); // node b never sees it: the answer below is its
+        p.a.d.core.on_routed(routed[0].tag, true, p.a.now());
+        p.a.d.core.on_cluster_event(cluster::DirectAnswer{routed[0].tag, Status::mailbox_full, long_detail}, p.a.now());
+        auto r = p.a.d.result(A, 5);
+        CHECK(r.code == Status::mailbox_full);
+        CHECK(r.detail == long_detail.substr(0, max_detail_length));
+        // An EndSession's detail, as the SessionEnded.
+        p.b.d.core.on_cluster_event(cluster::EndSession{"bob", EndReason::kicked, long_detail}, p.b.now());
+        auto e = p.b.d.env.pop<SessionEnded>(B);
+        CHECK(e.reason == EndReason::kicked);
+        CHECK(e.detail == long_detail.substr(0, max_detail_length));
+        // A Direct for an oversize name: the answer echoing it is cut too (its sender's node shows it).
+        const std::string long_name(2 * max_detail_length, 'n');
+        p.b.link.sent.clear();
+        p.b.d.core.on_cluster_event(cluster::Direct{long_name, "alice", 78, p.b.now().wall_ms, "hi", "node-a", 11},
+                                    p.b.now());
+        auto answers = p.b.link.sent_of<cluster::DirectAnswer>();
+        REQUIRE(answers.size() == 1);
+        const auto& answer = std::get<cluster::DirectAnswer>(answers[0].event);
+        CHECK(answer.status == Status::unknown_user);
+        CHECK(answer.detail.size() == max_detail_length);
+    }
+
+    TEST_CASE("a wrong password's answer still reaches the connection when a login overtook its flush") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.link.hold_flushes = true;
+        n.d.send(A, Login{1, "alice", "wrong"});
+        n.d.run_jobs();
+        REQUIRE(n.link.flushes.size() == 1); // the wrong password's LoginResult waits for it
+        // The right password next, its flush answered at once: logged in before the first flush is.
+        n.link.hold_flushes = false;
+        n.d.send(A, Login{2, "alice", "alice123"});
+        n.d.run_jobs();
+        n.answer_claim(cluster::Claim::claimed);
+        auto ok = n.d.env.pop<LoginResult>(A);
+        CHECK(ok.request_id == 2);
+        CHECK(ok.outcome == LoginOutcome::ok);
+        n.link.answer_flushes(true);
+        // Every request gets its one answer: the first one's comes late, but it comes.
+        auto wrong = n.d.env.pop<LoginResult>(A);
+        CHECK(wrong.request_id == 1);
+        CHECK(wrong.outcome == LoginOutcome::wrong_password);
+        CHECK(n.d.env.pending(A) == 0);
+    }
+}
