@@ -42,6 +42,8 @@ constexpr EventType type_of() {
         return EventType::direct_answer;
     else if constexpr (std::is_same_v<T, DirectAnswers>)
         return EventType::direct_answers;
+    else if constexpr (std::is_same_v<T, Directs>)
+        return EventType::directs;
     else {
         static_assert(std::is_same_v<T, Snapshot>, "every Event alternative has a type byte");
         return EventType::snapshot;
@@ -98,6 +100,22 @@ void put_fields(Writer& w, const Direct& e) {
     w.str(e.text);
     w.str(e.reply_node);
     w.u64(e.reply_tag);
+}
+Direct get_direct(Reader& r) {
+    Direct e;
+    e.to = get_str(r);
+    e.from = get_str(r);
+    e.id = r.u64();
+    e.sent_at_ms = get_i64(r);
+    e.text = get_str(r);
+    e.reply_node = get_str(r);
+    e.reply_tag = r.u64();
+    return e;
+}
+void put_fields(Writer& w, const Directs& e) {
+    if (e.directs.size() > std::numeric_limits<std::uint32_t>::max()) return w.fail();
+    w.u32(std::uint32_t(e.directs.size()));
+    for (const auto& d : e.directs) put_fields(w, d);
 }
 void put_fields(Writer& w, const DirectAnswer& e) {
     w.u64(e.tag);
@@ -189,15 +207,14 @@ std::optional<Event> get_fields(Reader& r, EventType type) {
         e.at_wall_ms = get_i64(r);
         return e;
     }
-    case EventType::direct: {
-        Direct e;
-        e.to = get_str(r);
-        e.from = get_str(r);
-        e.id = r.u64();
-        e.sent_at_ms = get_i64(r);
-        e.text = get_str(r);
-        e.reply_node = get_str(r);
-        e.reply_tag = r.u64();
+    case EventType::direct: return get_direct(r);
+    case EventType::directs: {
+        Directs e;
+        // A Direct takes at least 2+2+8+8+2+2+8 bytes.
+        const std::uint32_t n = r.u32();
+        if (!plausible_count(r, n, 32)) return std::nullopt;
+        e.directs.reserve(n);
+        for (std::uint32_t i = 0; i < n && !r.failed(); ++i) e.directs.push_back(get_direct(r));
         return e;
     }
     case EventType::direct_answer: return get_direct_answer(r);
@@ -286,7 +303,22 @@ std::optional<Event> get_fields(Reader& r, EventType type) {
     return std::nullopt;
 }
 
+template <class T>
+std::optional<std::size_t> fields_size(const T& e) {
+    Writer count;
+    put_fields(count, e);
+    if (!count.ok()) return std::nullopt;
+    return count.size();
+}
+
 } // namespace
+
+std::optional<std::size_t> batched_size(const Direct& e) {
+    return fields_size(e);
+}
+std::optional<std::size_t> batched_size(const DirectAnswer& e) {
+    return fields_size(e);
+}
 
 std::optional<std::string> encode_event(const Event& e, std::string_view origin) {
     const auto write = [&](Writer& w) {

@@ -32,11 +32,17 @@ enum class EventType : std::uint8_t {
     snapshot = 13,
     direct_answer = 14,
     direct_answers = 15,
+    directs = 16,
 };
 
 // `e` as sent by node `origin`; nullopt when a field cannot be represented
 // (a string over 65535 bytes, a snapshot list over 2^32 entries).
 std::optional<std::string> encode_event(const Event& e, std::string_view origin);
+
+// The bytes `e` adds to a batch of its kind (Directs, DirectAnswers): its fields;
+// nullopt when a field cannot be represented.
+std::optional<std::size_t> batched_size(const Direct& e);
+std::optional<std::size_t> batched_size(const DirectAnswer& e);
 
 struct DecodedEvent {
     Event event;

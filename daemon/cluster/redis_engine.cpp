@@ -12,6 +12,7 @@
 #include <array>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace confab {
 namespace {
@@ -168,7 +169,7 @@ bool RedisEngine::connected() const noexcept {
 }
 
 bool RedisEngine::idle() const noexcept {
-    return commands_->pending() == 0 && answers_.empty();
+    return commands_->pending() == 0 && !has_batched();
 }
 
 // ---------------------------------------------------------------- connection state
@@ -492,6 +493,7 @@ void RedisEngine::release(std::string_view name) {
 
 void RedisEngine::publish(const cluster::Event& e) {
     InCall in(in_call_);
+    send_batched(); // a broadcast or a logout after a message: the message first
     if (const auto* on = std::get_if<cluster::Online>(&e)) {
         const std::string users = keys::node_users_of(node_id_, on->name), value = users_value(*on);
         const std::array<std::string_view, 4> hset{"HSET", users, on->name, value};
@@ -513,13 +515,39 @@ void RedisEngine::publish(const cluster::Event& e) {
 
 void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) {
     InCall in(in_call_);
-    if (const auto* a = std::get_if<cluster::DirectAnswer>(&e); a && tag == 0 && ready_) {
-        // Many messages from one node come in one turn: their answers go back together.
-        auto& batch = answers_[std::string(node)].answers;
-        batch.push_back(*a);
-        if (batch.size() >= max_batched_answers) send_batched();
-        return;
+    // Many messages for one node come in one turn: they, and the answers, go together.
+    if (const auto* d = std::get_if<cluster::Direct>(&e); d && ready_) {
+        if (const auto size = cluster::batched_size(*d)) {
+            const std::string to(node);
+            auto it = directs_.try_emplace(to).first;
+            if (!it->second.tags.empty() && it->second.bytes + *size > max_batched_bytes)
+                send_directs(to, std::move(directs_.extract(it).mapped()));
+            it = directs_.try_emplace(to).first;
+            DirectBatch& batch = it->second;
+            batch.directs.directs.push_back(*d);
+            batch.tags.push_back(tag);
+            batch.bytes += *size;
+            if (batch.tags.size() >= max_batched || batch.bytes >= max_batched_bytes)
+                send_directs(to, std::move(directs_.extract(it).mapped()));
+            return;
+        }
     }
+    if (const auto* a = std::get_if<cluster::DirectAnswer>(&e); a && tag == 0 && ready_) {
+        if (const auto size = cluster::batched_size(*a)) {
+            const std::string to(node);
+            auto it = answers_.try_emplace(to).first;
+            if (!it->second.answers.answers.empty() && it->second.bytes + *size > max_batched_bytes)
+                send_answers(to, answers_.extract(it).mapped());
+            it = answers_.try_emplace(to).first;
+            AnswerBatch& batch = it->second;
+            batch.answers.answers.push_back(*a);
+            batch.bytes += *size;
+            if (batch.answers.answers.size() >= max_batched || batch.bytes >= max_batched_bytes)
+                send_answers(to, answers_.extract(it).mapped());
+            return;
+        }
+    }
+    send_batched(); // an invitation or a kick after a message: the message first
     auto payload = cluster::encode_event(e, node_id_);
     if (!ready_ || !payload) {
         if (!payload) log::error("cluster: an event too large to encode was not sent");
@@ -544,6 +572,7 @@ void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluste
 
 void RedisEngine::flush(std::uint64_t tag) {
     InCall in(in_call_);
+    send_batched(); // the PING follows everything sent before the call
     if (!ready_) return answer([this, tag] { out_.on_flushed(tag, false); });
     flush_round(tag, 2);
 }
@@ -567,22 +596,58 @@ void RedisEngine::flush_round(std::uint64_t tag, int rounds_left) {
 }
 
 void RedisEngine::send_batched() {
-    if (answers_.empty()) return;
-    std::unordered_map<std::string, cluster::DirectAnswers> batches;
-    batches.swap(answers_);
-    for (auto& [node, batch] : batches) {
-        if (!ready_) break; // lost: the senders' nodes say unavailable when no answer comes
-        auto payload = batch.answers.size() == 1 ? cluster::encode_event(batch.answers.front(), node_id_)
-                                                 : cluster::encode_event(batch, node_id_);
-        if (!payload) {
-            log::error("cluster: answers too large to encode were not sent");
-            continue;
-        }
-        const std::string channel = keys::node_channel(node);
-        const std::array<std::string_view, 3> argv{"PUBLISH", channel, *payload};
-        ++counters_.published;
-        send(argv, [](const redisReply*) {});
+    if (!has_batched()) return;
+    // A PUBLISH that fails at once answers its senders from the loop, not in the middle of this.
+    InCall in(in_call_);
+    auto directs = std::exchange(directs_, {});
+    auto answers = std::exchange(answers_, {});
+    for (auto& [node, batch] : directs) send_directs(node, std::move(batch));
+    for (const auto& [node, batch] : answers) send_answers(node, batch);
+}
+
+void RedisEngine::send_directs(const std::string& node, DirectBatch batch) {
+    std::optional<std::string> payload;
+    if (ready_) {
+        payload = batch.tags.size() == 1 ? cluster::encode_event(batch.directs.directs.front(), node_id_)
+                                         : cluster::encode_event(batch.directs, node_id_);
+        if (!payload) log::error("cluster: messages too large to encode were not sent");
     }
+    if (!payload) { // Redis went away during the turn: as for a node not listening
+        counters_.routed_not_delivered += batch.tags.size();
+        answer([this, tags = std::move(batch.tags)] {
+            for (std::uint64_t tag : tags)
+                if (tag != 0) out_.on_routed(tag, false);
+        });
+        return;
+    }
+    const std::string channel = keys::node_channel(node);
+    const std::array<std::string_view, 3> argv{"PUBLISH", channel, *payload};
+    ++counters_.published;
+    std::weak_ptr<RedisEngine*> self = self_;
+    send(argv, [self, tags = std::move(batch.tags)](const redisReply* r) {
+        auto e = self.lock();
+        if (!e) return;
+        RedisEngine& engine = **e;
+        // One subscriber count for the whole batch: every message reached the node, or none did.
+        const bool delivered = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        if (!delivered) engine.counters_.routed_not_delivered += tags.size();
+        engine.answer([&engine, tags, delivered] {
+            for (std::uint64_t tag : tags)
+                if (tag != 0) engine.out_.on_routed(tag, delivered);
+        });
+    });
+}
+
+void RedisEngine::send_answers(const std::string& node, const AnswerBatch& batch) {
+    if (!ready_) return; // lost: the senders' nodes say unavailable when no answer comes
+    const auto& answers = batch.answers.answers;
+    auto payload = answers.size() == 1 ? cluster::encode_event(answers.front(), node_id_)
+                                       : cluster::encode_event(batch.answers, node_id_);
+    if (!payload) return log::error("cluster: answers too large to encode were not sent");
+    const std::string channel = keys::node_channel(node);
+    const std::array<std::string_view, 3> argv{"PUBLISH", channel, *payload};
+    ++counters_.published;
+    send(argv, [](const redisReply*) {});
 }
 
 // ---------------------------------------------------------------- what other nodes say

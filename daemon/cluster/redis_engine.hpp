@@ -76,10 +76,15 @@ public:
     void publish(const cluster::Event& e) override;
     void send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) override;
     void flush(std::uint64_t tag) override;
-    // End of a turn of the loop: the DirectAnswers of the turn go out, one PUBLISH per node.
+    // End of a turn of the loop: the Directs and the DirectAnswers of the turn go out, one
+    // PUBLISH per node and kind. Anything else published or sent, and a flush, sends them first,
+    // so nothing this node publishes overtakes a message its users sent before it.
     void send_batched();
-    bool has_batched() const noexcept { return !answers_.empty(); }
-    static constexpr std::size_t max_batched_answers = 256; // then sent at once
+    bool has_batched() const noexcept { return !directs_.empty() || !answers_.empty(); }
+    // A node's batch is sent at once when it holds this many messages (or answers) ...
+    static constexpr std::size_t max_batched = 256;
+    // ... or this many bytes of their fields: a subscriber's pub/sub output buffer stays small.
+    static constexpr std::size_t max_batched_bytes = 64 * 1024;
 
     // From the glue
     void on_heartbeat_timer();
@@ -130,7 +135,20 @@ private:
     std::unordered_set<std::string> claiming_; // claims sent, not answered
     std::unordered_set<std::string> cleaning_; // nodes being cleaned up after
     std::vector<std::string> names_;
-    std::unordered_map<std::string, cluster::DirectAnswers> answers_; // by node, until send_batched()
+    // What one node gets at the end of the turn: Directs (with their routing tags) or answers.
+    struct DirectBatch {
+        cluster::Directs directs;
+        std::vector<std::uint64_t> tags; // directs' own, answered by on_routed
+        std::size_t bytes = 0;
+    };
+    struct AnswerBatch {
+        cluster::DirectAnswers answers;
+        std::size_t bytes = 0;
+    };
+    void send_directs(const std::string& node, DirectBatch batch);
+    void send_answers(const std::string& node, const AnswerBatch& batch);
+    std::unordered_map<std::string, DirectBatch> directs_; // by node, until send_batched()
+    std::unordered_map<std::string, AnswerBatch> answers_; // by node, until send_batched()
     ClusterCounters counters_;
 
     std::size_t max_buffered_; // of buffered_, and of heard_resyncing_

@@ -427,6 +427,9 @@ void ChatCore::on_cluster_event(const cluster::Event& event, Now now) {
                        remote_offline(u, seen);
                    },
                    [&](const cluster::Direct& e) { remote_direct(e, now); },
+                   [&](const cluster::Directs& e) {
+                       for (const cluster::Direct& d : e.directs) remote_direct(d, now);
+                   },
                    [&](const cluster::DirectAnswer& e) { remote_direct_answer(e); },
                    [&](const cluster::DirectAnswers& e) {
                        for (const cluster::DirectAnswer& a : e.answers) remote_direct_answer(a);

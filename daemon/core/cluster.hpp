@@ -110,6 +110,11 @@ struct Notice {
 struct DirectAnswers {
     std::vector<DirectAnswer> answers;
 };
+// Several Directs for one node in one message, in the order they were sent: the engine
+// sends those of one turn of its loop together (one PUBLISH instead of one per message).
+struct Directs {
+    std::vector<Direct> directs;
+};
 // Made by the engine itself, never sent: `node` stopped heartbeating; its users are gone.
 struct NodeDown {
     std::string node;
@@ -122,7 +127,7 @@ struct Snapshot {
 };
 
 using Event = std::variant<Online, Offline, Direct, Broadcast, BlockChanged, LoginFailed, Locked, Invite, PairEnded,
-                           EndSession, Notice, NodeDown, Snapshot, DirectAnswer, DirectAnswers>;
+                           EndSession, Notice, NodeDown, Snapshot, DirectAnswer, DirectAnswers, Directs>;
 
 enum class Claim : std::uint8_t {
     claimed,     // this node now holds the name's session

@@ -438,8 +438,12 @@ private:
         case Remote::count: return;
         }
         // A Direct naming no node or no tag cannot be answered (reply() then looks for a local sender).
-        if (const auto* d = std::get_if<cluster::Direct>(&e); d && d->reply_tag != 0 && !d->reply_node.empty())
-            ++direct_answers_due_[{d->reply_node, d->reply_tag}];
+        const auto due = [this](const cluster::Direct& d) {
+            if (d.reply_tag != 0 && !d.reply_node.empty()) ++direct_answers_due_[{d.reply_node, d.reply_tag}];
+        };
+        if (const auto* d = std::get_if<cluster::Direct>(&e)) due(*d);
+        if (const auto* ds = std::get_if<cluster::Directs>(&e)) // a raw payload may be a batch
+            for (const cluster::Direct& d : ds->directs) due(d);
         if (const auto* i = std::get_if<cluster::Invite>(&e)) remote_invites_.insert(i->token);
         d_.core.on_cluster_event(e, d_.now());
     }

@@ -87,6 +87,10 @@ void cluster_event_seeds() {
         NodeDown{"node-3"},
         Snapshot{{Online{"carol", "node-3", 1, "", 0}}, {{"dave", 1'763'999'000'000}}},
         DirectAnswer{7, proto::Status::ok_stored, "message to bob stored for delivery at next login"},
+        DirectAnswers{{DirectAnswer{7, proto::Status::ok, ""},
+                       DirectAnswer{8, proto::Status::blocked_by_recipient, "bob has blocked you"}}},
+        Directs{{Direct{"bob", "alice", 1025, 1'764'000'000'000, "h\xC3\xA9llo", "node-2", 7},
+                 Direct{"carol", "alice", 2049, 1'764'000'000'001, "again", "node-2", 8}}},
     };
     for (const Event& e : events) {
         const std::string payload = *encode_event(e, "node-2");

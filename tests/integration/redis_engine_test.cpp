@@ -129,6 +129,19 @@ bool available(Node& n) {
     return n.engine->available();
 }
 
+// How often Redis ran `command` (INFO commandstats), and how many NOSCRIPT errors it answered.
+long command_calls(const RedisServer& redis, std::string_view command) {
+    const std::string stats = redis.cli({"INFO", "commandstats"});
+    const std::string key = fmt::format("cmdstat_{}:calls=", command);
+    const auto at = stats.find(key);
+    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
+}
+long noscript_errors(const RedisServer& redis) {
+    const std::string stats = redis.cli({"INFO", "errorstats"});
+    const std::string key = "errorstat_NOSCRIPT:count=";
+    const auto at = stats.find(key);
+    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
+}
 } // namespace
 
 TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
@@ -238,6 +251,74 @@ TEST_CASE("a flush is answered once what was published before it is in the other
     CHECK_FALSE(a.flushes[99]);
 }
 
+TEST_CASE("the Directs of one turn go to their node in one PUBLISH, ahead of what is published after them") {
+    RedisServer redis;
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b) && a.engine->idle(); }));
+    b.events.clear(); // its Snapshot
+    const long publishes = command_calls(redis, "publish");
+    const auto direct = [](std::uint64_t tag, std::string text) {
+        return cluster::Direct{"bob", "alice", tag, 1000, std::move(text), "node-a", tag};
+    };
+    a.calling = true;
+    for (std::uint64_t tag = 1; tag <= 3; ++tag)
+        a.engine->send_to("node-b", tag, direct(tag, "m" + std::to_string(tag)));
+    a.engine->send_to("node-gone", 4, direct(4, "lost"));
+    a.engine->send_to("node-gone", 5, direct(5, "lost"));
+    a.engine->publish(cluster::Broadcast{"alice", "node-a", 1000, "after"}); // the messages go out first
+    a.engine->send_to("node-b", 6, direct(6, "m6"));
+    a.calling = false;
+    CHECK(a.routes.empty()); // answered from the loop
+    REQUIRE(run_until({&a, &b}, [&] { return a.routes.size() == 6 && b.events.size() == 3; }));
+    for (std::uint64_t tag : {1, 2, 3, 6}) CHECK(a.routes[tag]);
+    CHECK_FALSE(a.routes[4]); // one PUBLISH found no one listening: both messages are not delivered
+    CHECK_FALSE(a.routes[5]);
+    // The batch, the broadcast, the message sent after it: one PUBLISH each, and node-gone's batch.
+    CHECK(command_calls(redis, "publish") == publishes + 4);
+    CHECK(a.engine->counters().routed_not_delivered == 2);
+    const auto* batch = std::get_if<cluster::Directs>(&b.events[0]);
+    REQUIRE(batch);
+    REQUIRE(batch->directs.size() == 3);
+    CHECK(batch->directs[0].text == "m1");
+    CHECK(batch->directs[2].text == "m3");
+    CHECK(batch->directs[2].reply_tag == 3);
+    REQUIRE(std::holds_alternative<cluster::Broadcast>(b.events[1]));
+    REQUIRE(std::holds_alternative<cluster::Direct>(b.events[2])); // alone in its turn: a plain Direct
+    CHECK(std::get<cluster::Direct>(b.events[2]).text == "m6");
+
+    // A full batch goes at once: by count, and by bytes (long texts); the order holds across them.
+    b.events.clear();
+    a.routes.clear();
+    const std::size_t many = 2 * RedisEngine::max_batched + 10, long_ones = 100;
+    a.calling = true;
+    for (std::uint64_t tag = 1; tag <= many; ++tag) a.engine->send_to("node-b", tag, direct(tag, std::to_string(tag)));
+    for (std::uint64_t tag = many + 1; tag <= many + long_ones; ++tag)
+        a.engine->send_to("node-b", tag, direct(tag, std::string(1000, char('a' + tag % 26))));
+    a.calling = false;
+    std::size_t got = 0;
+    REQUIRE(run_until({&a, &b}, [&] {
+        got = 0;
+        for (const auto& e : b.events)
+            if (const auto* d = std::get_if<cluster::Directs>(&e)) got += d->directs.size();
+        return a.routes.size() == many + long_ones && got == many + long_ones;
+    }));
+    std::uint64_t next = 1;
+    for (const auto& e : b.events) {
+        const auto& ds = std::get<cluster::Directs>(e).directs;
+        CHECK(ds.size() <= RedisEngine::max_batched);
+        std::size_t bytes = 0;
+        for (const auto& d : ds) {
+            CHECK(d.reply_tag == next++);
+            bytes += *cluster::batched_size(d);
+        }
+        CHECK(bytes <= RedisEngine::max_batched_bytes);
+    }
+    CHECK(b.events.size() == 4); // 256 and 256 by count, then the long texts split by bytes
+    for (const auto& [tag, delivered] : a.routes) CHECK(delivered);
+}
+
 TEST_CASE("a node that stops heartbeating is declared down and its sessions freed; a restart cleans up its own") {
     RedisServer redis;
     Node b(redis, "node-b");
@@ -309,22 +390,6 @@ TEST_CASE("Redis going away: unavailable at once (answered from the loop), back 
     CHECK(a.claims[4] == cluster::Claim::claimed);
     CHECK(redis.cli({"INFO", "errorstats"}).find("NOSCRIPT") == std::string::npos);
 }
-
-namespace {
-// How often Redis ran `command` (INFO commandstats), and how many NOSCRIPT errors it answered.
-long command_calls(const RedisServer& redis, std::string_view command) {
-    const std::string stats = redis.cli({"INFO", "commandstats"});
-    const std::string key = fmt::format("cmdstat_{}:calls=", command);
-    const auto at = stats.find(key);
-    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
-}
-long noscript_errors(const RedisServer& redis) {
-    const std::string stats = redis.cli({"INFO", "errorstats"});
-    const std::string key = "errorstat_NOSCRIPT:count=";
-    const auto at = stats.find(key);
-    return at == std::string::npos ? 0 : std::stol(stats.substr(at + key.size()));
-}
-} // namespace
 
 TEST_CASE("scripts go by their SHA1 once sent, and are sent again after SCRIPT FLUSH") {
     RedisServer redis;

@@ -27,6 +27,9 @@ std::vector<Event> samples() {
         Direct{"bob", "alice", 0xfedc'ba98'7654'3210ULL, 1'700'000'000'999, "héllo wörld", "n1:7420", 12345},
         DirectAnswer{12345, proto::Status::blocked_by_recipient, "bob has blocked you"},
         DirectAnswers{{DirectAnswer{1, proto::Status::ok, ""}, DirectAnswer{2, proto::Status::ok_stored, "stored"}}},
+        Directs{{Direct{"bob", "alice", 1, 1'700'000'000'999, "first", "n1:7420", 1},
+                 Direct{"carol", "dave", 2, 1'700'000'001'000, "", "n1:7420", 2}}},
+        Directs{},
         Broadcast{"alice", "n1:7420", 42, "to everyone"},
         BlockChanged{"alice", "bob", true},
         BlockChanged{"alice", "bob", false},
@@ -87,6 +90,20 @@ TEST_CASE("decoded fields are the ones sent") {
     CHECK(answers[1].tag == 4);
     CHECK(answers[1].status == proto::Status::mailbox_full);
     CHECK(answers[1].detail == "full");
+    auto directs = decode_event(encoded(Directs{
+        {Direct{"bob", "alice", 5, 10, "one", "node-a", 31}, Direct{"carol", "alice", 6, 11, "two", "node-a", 32}}}));
+    REQUIRE(directs.decoded);
+    const auto& ds = std::get<Directs>(directs.decoded->event).directs;
+    REQUIRE(ds.size() == 2); // in the order they were sent
+    CHECK(ds[0].to == "bob");
+    CHECK(ds[0].text == "one");
+    CHECK(ds[0].reply_tag == 31);
+    CHECK(ds[1].to == "carol");
+    CHECK(ds[1].id == 6);
+    CHECK(ds[1].sent_at_ms == 11);
+    CHECK(ds[1].text == "two");
+    CHECK(ds[1].reply_node == "node-a");
+    CHECK(ds[1].reply_tag == 32);
     auto on = decode_event(encoded(Online{"carol", "n2", 5, "::1", 7000}));
     REQUIRE(on.decoded);
     CHECK(std::get<Online>(on.decoded->event).listen_port == 7000);
@@ -137,13 +154,34 @@ TEST_CASE("a snapshot announcing more entries than its payload holds is refused 
     CHECK(out.error == proto::DecodeError::truncated);
 }
 
+TEST_CASE("a batch announcing more Directs or answers than its payload holds is refused before allocating") {
+    const std::size_t count_at = 1 + 2 + std::string("n1:7420").size();
+    for (const Event& e : {Event{Directs{}}, Event{DirectAnswers{}}}) {
+        std::string bytes = encoded(e);
+        for (std::size_t i = 0; i < 4; ++i) bytes[count_at + i] = char(0xff);
+        auto out = decode_event(bytes);
+        CHECK_FALSE(out.decoded);
+        CHECK(out.error == proto::DecodeError::truncated);
+    }
+}
+
+TEST_CASE("a batch entry's size is what it adds to the payload") {
+    const Direct d{"bob", "alice", 1, 2, "hello", "n1:7420", 3};
+    const DirectAnswer a{3, proto::Status::ok_stored, "stored"};
+    REQUIRE(batched_size(d));
+    REQUIRE(batched_size(a));
+    CHECK(encoded(Directs{{d, d}}).size() == encoded(Directs{{d}}).size() + *batched_size(d));
+    CHECK(encoded(DirectAnswers{{a, a}}).size() == encoded(DirectAnswers{{a}}).size() + *batched_size(a));
+    CHECK_FALSE(batched_size(Direct{"bob", "alice", 1, 2, std::string(70000, 'x'), "n1", 3}));
+}
+
 TEST_CASE("random garbage never crashes the decoder") {
     std::mt19937 rng(12345);
     std::size_t accepted = 0;
     for (int round = 0; round < 20000; ++round) {
         std::string bytes(rng() % 64, '\0');
         for (char& c : bytes) c = char(rng());
-        if (!bytes.empty()) bytes[0] = char(1 + rng() % 13); // a real type byte, to reach the fields
+        if (!bytes.empty()) bytes[0] = char(1 + rng() % 16); // a real type byte, to reach the fields
         accepted += decode_event(bytes).decoded.has_value();
     }
     CHECK(accepted < 20000);

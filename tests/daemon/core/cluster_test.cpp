@@ -673,6 +673,31 @@ TEST_SUITE("cluster: messages") {
         CHECK(refused.detail == "alice has blocked you");
     }
 
+    TEST_CASE("a batch of Directs is decided message by message, in its order, each answered") {
+        Node n("node-a");
+        n.online(A, "alice");
+        n.online(B, "carol");
+        n.d.send(B, Block{1, "bob"});
+        CHECK(n.d.result(B, 1).code == Status::ok);
+        const std::int64_t at = n.now().wall_ms;
+        n.d.core.on_cluster_event(cluster::Directs{{cluster::Direct{"alice", "bob", 90, at, "one", "node-b", 11},
+                                                    cluster::Direct{"carol", "bob", 91, at, "hidden", "node-b", 12},
+                                                    cluster::Direct{"alice", "bob", 92, at, "two", "node-b", 13}}},
+                                  n.now());
+        CHECK(n.d.env.pop<MessageEvent>(A).text == "one");
+        CHECK(n.d.env.pop<MessageEvent>(A).text == "two");
+        CHECK(n.d.env.pending(B) == 0);
+        auto answers = n.link.sent_of<cluster::DirectAnswer>();
+        REQUIRE(answers.size() == 3);
+        CHECK(answers[0].node == "node-b");
+        CHECK(std::get<cluster::DirectAnswer>(answers[0].event).tag == 11);
+        CHECK(std::get<cluster::DirectAnswer>(answers[0].event).status == Status::ok);
+        CHECK(std::get<cluster::DirectAnswer>(answers[1].event).tag == 12);
+        CHECK(std::get<cluster::DirectAnswer>(answers[1].event).status == Status::blocked_by_recipient);
+        CHECK(std::get<cluster::DirectAnswer>(answers[2].event).tag == 13);
+        CHECK(std::get<cluster::DirectAnswer>(answers[2].event).status == Status::ok);
+    }
+
     TEST_CASE("message ids are distinct across nodes at the same instant, and end in the node's ordinal") {
         Pair p;
         p.a.online(A, "alice");
