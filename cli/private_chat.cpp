@@ -47,6 +47,8 @@ struct PrivateChat::Session {
     std::string claimed;
     proto::Token token{};
     std::string from; // an incoming connection's source address
+    // crossed before the peer's PrivateInvite came: its call is not known to be coming yet
+    bool awaiting_invite = false;
 };
 
 PrivateChat::PrivateChat(std::string me, Terminal& terminal, std::chrono::seconds invite_timeout)
@@ -116,6 +118,11 @@ void PrivateChat::invited(std::string_view peer, const proto::Token& token, Cloc
     // A call that arrived before this invitation goes on now if it matches.
     for (std::size_t i = 0; i < sessions_.size(); ++i) {
         Session& s = *sessions_[i];
+        if (s.state == Session::State::crossed && s.awaiting_invite && s.peer == peer) {
+            s.awaiting_invite = false; // the peer's call is on its way: give it the time a call takes
+            s.deadline = now + handshake_timeout;
+            continue;
+        }
         if (s.state != Session::State::unverified) continue;
         if (s.stream->handshake_paused()) {
             resume_handshake(s, now);
@@ -213,7 +220,9 @@ std::optional<PrivateChat::Clock::time_point> PrivateChat::next_deadline() const
 void PrivateChat::expire(Clock::time_point now) {
     for (auto& s : sessions_) {
         if (s->deadline > now) continue;
-        if (s->state == Session::State::connecting || s->state == Session::State::crossed)
+        if (s->state == Session::State::crossed && s->awaiting_invite)
+            fail(*s, "the connection was closed"); // no crossing after all: the peer refused the call
+        else if (s->state == Session::State::connecting || s->state == Session::State::crossed)
             fail(*s, "no answer");
         else if (s->state == Session::State::awaiting_hello || s->state == Session::State::unverified)
             end(*s, std::nullopt, false);
@@ -394,11 +403,15 @@ void PrivateChat::establish(Session& s) {
 void PrivateChat::lost(Session& s, Clock::time_point now) {
     if (s.state != Session::State::connecting) {
         end(s, std::nullopt, s.state == Session::State::established);
-    } else if (peer_is_calling(s.peer) && peer_wins(s.peer)) {
-        // Our call lost the tie-break at the peer; theirs is on its way.
+    } else if (peer_wins(s.peer)) {
+        // Our call may have lost the tie-break at the peer, and theirs is on its
+        // way. Its PrivateInvite can come after the peer closed ours (it travels
+        // through the server, on a cluster through another node): without it,
+        // wait briefly for it before calling the chat failed.
         s.stream.reset();
         s.state = Session::State::crossed;
-        s.deadline = now + handshake_timeout;
+        s.awaiting_invite = !peer_is_calling(s.peer);
+        s.deadline = now + (s.awaiting_invite ? invite_grace : handshake_timeout);
     } else {
         fail(s, "the connection was closed");
     }

@@ -38,7 +38,9 @@ public:
     // Invitations held at once; the oldest goes for a newer one.
     static constexpr std::size_t max_invites = 64;
     // A hello may overtake the server's PrivateInvite for it (two different
-    // connections): a well-formed one waits this long for its invite.
+    // connections): a well-formed one waits this long for its invite. So does
+    // our call closed by a peer whose name sorts first (a crossed call whose
+    // invite has not come yet) before it counts as failed.
     static constexpr auto invite_grace = std::chrono::seconds(1);
 
     // An invitation nobody used within `invite_timeout` is forgotten (with a line saying so).
