@@ -2,6 +2,7 @@
 
 #include "cluster/keys.hpp"
 #include "cluster/redis_script.hpp"
+#include "core/lockout.hpp"
 #include "log_flood.hpp"
 #include "proto/parse_number.hpp"
 
@@ -14,12 +15,6 @@ namespace confab {
 namespace {
 
 namespace keys = cluster::keys;
-
-// A lock key is a name, or "name@address" for a trusted address (Lockout::scoped):
-// it lives in that name's hash.
-std::string_view name_of_lock(std::string_view lock_key) {
-    return lock_key.substr(0, lock_key.find('@'));
-}
 
 std::int64_t to_i64(std::string_view s) {
     return parse_number<std::int64_t>(s).value_or(0);
@@ -57,23 +52,44 @@ StoredState RedisStore::load(RedisSync& redis, std::span<const std::string> name
         const std::string& name = names[i];
         for (const redisReply* r : {replies[3 * i].get(), replies[3 * i + 1].get(), replies[3 * i + 2].get()})
             if (r->type == REDIS_REPLY_ERROR) throw reply_error("reading " + name, r);
-        const redisReply* blocks = replies[3 * i].get();
-        for (std::size_t j = 0; j < blocks->elements; ++j)
-            state.blocks.emplace_back(name, std::string(redis_text(blocks->element[j])));
-        for_pairs(replies[3 * i + 1].get(), [&](std::string_view field, std::string_view until) {
-            if (field == keys::admin_lock_field)
-                state.admin_locks.emplace_back(name, to_i64(until));
-            else
-                state.locks.emplace_back(std::string(field), to_i64(until));
-        });
-        for_pairs(replies[3 * i + 2].get(), [&](std::string_view field, std::string_view at) {
-            if (field.starts_with(keys::trusted_prefix))
-                state.trusted.push_back({name, std::string(field.substr(1)), to_i64(at)});
-        });
+        read_blocks(name, replies[3 * i].get(), state);
+        read_locks(name, replies[3 * i + 1].get(), state);
+        read_user(name, replies[3 * i + 2].get(), state);
     }
+    sort_trusted(state);
+    return state;
+}
+
+void RedisStore::read_blocks(const std::string& name, const redisReply* members, StoredState& into) {
+    if (!members || members->type != REDIS_REPLY_ARRAY) return;
+    for (std::size_t j = 0; j < members->elements; ++j)
+        into.blocks.emplace_back(name, std::string(redis_text(members->element[j])));
+}
+
+void RedisStore::read_locks(const std::string& name, const redisReply* fields, StoredState& into) {
+    for_pairs(fields, [&](std::string_view field, std::string_view until) {
+        if (field == keys::admin_lock_field)
+            into.admin_locks.emplace_back(name, to_i64(until));
+        else
+            into.locks.emplace_back(std::string(field), to_i64(until));
+    });
+}
+
+std::optional<std::int64_t> RedisStore::read_user(const std::string& name, const redisReply* fields,
+                                                  StoredState& into) {
+    std::optional<std::int64_t> seen;
+    for_pairs(fields, [&](std::string_view field, std::string_view value) {
+        if (field.starts_with(keys::trusted_prefix))
+            into.trusted.push_back({name, std::string(field.substr(1)), to_i64(value)});
+        else if (field == keys::seen_field)
+            seen = parse_number<std::int64_t>(value);
+    });
+    return seen;
+}
+
+void RedisStore::sort_trusted(StoredState& state) {
     std::stable_sort(state.trusted.begin(), state.trusted.end(),
                      [](const auto& a, const auto& b) { return a.at_wall_ms < b.at_wall_ms; });
-    return state;
 }
 
 RedisConnection::ReplyHandler RedisStore::on_written(const char* what) {
@@ -102,7 +118,7 @@ bool RedisStore::persist(const StoreOp& op) {
                 const std::array<std::string_view, 3> argv{o.blocked_now ? "SADD" : "SREM", key, o.blocked};
                 write(argv, "a block");
             } else if constexpr (std::is_same_v<O, store_op::SetLock>) {
-                const std::string key = keys::locks(name_of_lock(o.name));
+                const std::string key = keys::locks(Lockout::name_of(o.name)); // a name's, or a name@address's
                 const std::string_view field = o.admin ? keys::admin_lock_field : std::string_view(o.name);
                 if (o.until_wall_ms == 0) {
                     const std::array<std::string_view, 3> argv{"HDEL", key, field};

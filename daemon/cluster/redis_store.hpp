@@ -7,8 +7,11 @@
 // Offline messages are not here: the Redis mailbox (redis_mailbox.hpp) writes
 // its own, so InsertMessage and DeleteMessages never reach this store.
 // A write that fails (Redis unreachable) is logged, rate-limited, and not
-// retried: a block or lock set during an outage lasts until the restart of the
-// node that set it. Nothing a user was told is stored depends on these writes.
+// retried. Blocks and administrative locks are refused while Redis is away, so
+// such a write is one lost as the connection dropped: the node's replica is read
+// again when it reconnects, which undoes it there too. A lockout counted while
+// Redis was away holds on that node until it ends. Nothing a user was told is
+// stored depends on these writes.
 #pragma once
 
 #include "cluster/redis_connection.hpp"
@@ -17,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -30,6 +34,13 @@ public:
 
     // The blocks, locks and trusted addresses of `names` (the users file). Throws RedisError.
     static StoredState load(RedisSync& redis, std::span<const std::string> names);
+    // What one name's keys hold, reply by reply: SMEMBERS of keys::blocks, HGETALL of
+    // keys::locks and of keys::user (whose `seen` field read_user returns). load() and
+    // the engine's Snapshot after a reconnect read them alike; sort_trusted() once after.
+    static void read_blocks(const std::string& name, const redisReply* members, StoredState& into);
+    static void read_locks(const std::string& name, const redisReply* fields, StoredState& into);
+    static std::optional<std::int64_t> read_user(const std::string& name, const redisReply* fields, StoredState& into);
+    static void sort_trusted(StoredState& state);
 
     // Sends the write; true always (a failure is logged when Redis answers).
     bool persist(const StoreOp& op);

@@ -40,6 +40,8 @@ public:
         key += address_key;
         return key;
     }
+    // The name a key counts for: the key itself, or what precedes a scoped() key's '@'.
+    static std::string_view name_of(std::string_view key) { return key.substr(0, key.find('@')); }
 
     // Milliseconds until `name` unlocks, or 0 when it is not locked.
     std::int64_t locked_for(std::string_view name, TimePoint now) const;
