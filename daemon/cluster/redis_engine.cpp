@@ -4,14 +4,18 @@
 #include "cluster/keys.hpp"
 #include "cluster/node_ordinal.hpp"
 #include "cluster/redis_script.hpp"
+#include "cluster/redis_store.hpp"
 #include "core/clock.hpp"
+#include "core/lockout.hpp"
 #include "log.hpp"
 #include "log_flood.hpp"
 #include "proto/parse_number.hpp"
 
 #include <array>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace confab {
@@ -304,7 +308,8 @@ void RedisEngine::take_snapshot(bool resync) {
     auto s = std::make_shared<Snapshotting>();
     s->generation = generation_;
     s->resync = resync;
-    s->outstanding = 2; // the other nodes' users, the last-seen times
+    s->outstanding = 2; // the other nodes' users, the users file's names
+    s->snapshot.stored.emplace().names = names_;
     std::weak_ptr<RedisEngine*> self = self_;
     const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};
     send(members, [this, self, s](const redisReply* r) {
@@ -332,24 +337,39 @@ void RedisEngine::take_snapshot(bool resync) {
         }
         snapshot_part_done(s);
     });
-    read_last_seen(s, 0);
+    read_stored(s, 0);
 }
 
-void RedisEngine::read_last_seen(const std::shared_ptr<Snapshotting>& s, std::size_t start) {
-    // The users file's names, a chunk at a time: the next chunk is sent when the last
-    // reply of this one came, so a long users file never fills the connection.
-    constexpr std::size_t chunk = 500;
-    const std::size_t end = std::min(names_.size(), start + chunk);
+void RedisEngine::read_stored(const std::shared_ptr<Snapshotting>& s, std::size_t start) {
+    // Each name's block list, locks and user hash (last seen, trusted addresses), as
+    // RedisStore::load reads them at start-up: what other nodes changed while this one
+    // could not hear them. A chunk of names at a time: the next chunk is sent when the
+    // last reply of this one came, so a long users file never fills the connection.
+    constexpr std::size_t chunk = 200; // names: 600 commands in flight
+    const std::vector<std::string>& names = s->snapshot.stored->names;
+    const std::size_t end = std::min(names.size(), start + chunk);
     if (start >= end || s->failed) return snapshot_part_done(s);
     std::weak_ptr<RedisEngine*> self = self_;
     for (std::size_t i = start; i < end; ++i) {
-        const std::string user = keys::user(names_[i]);
-        const std::array<std::string_view, 3> hget{"HGET", user, keys::seen_field};
-        send(hget, [this, self, s, name = names_[i], last = i + 1 == end, end](const redisReply* r) {
+        const std::string& name = names[i];
+        const std::string blocks = keys::blocks(name), locks = keys::locks(name), user = keys::user(name);
+        const std::array<std::string_view, 2> smembers{"SMEMBERS", blocks}, hgetall_locks{"HGETALL", locks},
+            hgetall_user{"HGETALL", user};
+        send(smembers, [self, s, i](const redisReply* r) {
+            if (self.lock() && s->track(r))
+                RedisStore::read_blocks(s->snapshot.stored->names[i], r, s->snapshot.stored->state);
+        });
+        send(hgetall_locks, [self, s, i](const redisReply* r) {
+            if (self.lock() && s->track(r))
+                RedisStore::read_locks(s->snapshot.stored->names[i], r, s->snapshot.stored->state);
+        });
+        send(hgetall_user, [this, self, s, i, last = i + 1 == end, end](const redisReply* r) {
             if (!self.lock()) return;
-            if (s->track(r) && r->type == REDIS_REPLY_STRING)
-                if (auto at = parse_number<std::int64_t>(redis_text(r))) s->snapshot.last_seen.emplace_back(name, *at);
-            if (last) read_last_seen(s, end);
+            const std::string& who = s->snapshot.stored->names[i];
+            if (s->track(r))
+                if (auto at = RedisStore::read_user(who, r, s->snapshot.stored->state))
+                    s->snapshot.last_seen.emplace_back(who, *at);
+            if (last) read_stored(s, end);
         });
     }
 }
@@ -359,17 +379,57 @@ void RedisEngine::snapshot_part_done(const std::shared_ptr<Snapshotting>& s) {
 }
 
 namespace {
-// Applies a presence event heard (and handed to the core) while a resync was read to what
-// it read, which may be older: the Snapshot then says what the core already knows.
-void fold(std::unordered_map<std::string, cluster::Online>& online, cluster::Snapshot& s, const cluster::Event& e) {
+// What a resync read, with the events heard (and handed to the core) or made by this node
+// meanwhile applied to it, since the read may be older than them: the Snapshot then says
+// what the core already knows.
+struct Folded {
+    std::unordered_map<std::string, cluster::Online> online;
+    std::set<std::pair<std::string, std::string>> blocks;      // (blocker, blocked)
+    std::unordered_map<std::string, std::int64_t> admin_locks; // name -> until
+    std::unordered_set<std::string> unlocked;                  // names whose lockouts were lifted
+};
+void fold(Folded& f, cluster::Snapshot& s, const cluster::Event& e) {
     if (const auto* on = std::get_if<cluster::Online>(&e)) {
-        online[on->name] = *on;
+        f.online[on->name] = *on;
     } else if (const auto* off = std::get_if<cluster::Offline>(&e)) {
-        if (auto it = online.find(off->name); it != online.end() && it->second.node == off->node) online.erase(it);
+        if (auto it = f.online.find(off->name); it != f.online.end() && it->second.node == off->node)
+            f.online.erase(it);
         s.last_seen.emplace_back(off->name, off->at_wall_ms);
     } else if (const auto* down = std::get_if<cluster::NodeDown>(&e)) {
-        std::erase_if(online, [&](const auto& entry) { return entry.second.node == down->node; });
+        std::erase_if(f.online, [&](const auto& entry) { return entry.second.node == down->node; });
+    } else if (const auto* block = std::get_if<cluster::BlockChanged>(&e)) {
+        if (block->on)
+            f.blocks.emplace(block->blocker, block->blocked);
+        else
+            f.blocks.erase({block->blocker, block->blocked});
+    } else if (const auto* lock = std::get_if<cluster::Locked>(&e); lock && lock->admin) {
+        if (lock->until_wall_ms != 0) {
+            f.admin_locks[lock->lock_key] = lock->until_wall_ms;
+        } else {
+            f.admin_locks.erase(lock->lock_key); // an unlock lifts the name's lockouts too
+            f.unlocked.insert(lock->lock_key);
+        }
     }
+}
+// The events a resync keeps to fold into what it read: presence, and the stored state's changes.
+bool folded_in_resync(const cluster::Event& e) {
+    if (const auto* lock = std::get_if<cluster::Locked>(&e)) return lock->admin;
+    return std::holds_alternative<cluster::Online>(e) || std::holds_alternative<cluster::Offline>(e) ||
+           std::holds_alternative<cluster::NodeDown>(e) || std::holds_alternative<cluster::BlockChanged>(e);
+}
+void fold_resync(cluster::Snapshot& s, const std::vector<cluster::Event>& heard) {
+    Folded f;
+    for (auto& o : s.online) f.online.emplace(o.name, std::move(o));
+    StoredState& stored = s.stored->state;
+    for (auto& b : stored.blocks) f.blocks.insert(std::move(b));
+    for (const auto& [name, until] : stored.admin_locks) f.admin_locks[name] = until;
+    for (const auto& e : heard) fold(f, s, e);
+    s.online.clear();
+    for (auto& [name, o] : f.online) s.online.push_back(std::move(o));
+    stored.blocks.assign(f.blocks.begin(), f.blocks.end());
+    stored.admin_locks.assign(f.admin_locks.begin(), f.admin_locks.end());
+    std::erase_if(stored.locks,
+                  [&](const auto& lock) { return f.unlocked.contains(std::string(Lockout::name_of(lock.first))); });
 }
 } // namespace
 
@@ -383,15 +443,12 @@ void RedisEngine::finish_snapshot(Snapshotting& s) {
         }
         return;
     }
+    RedisStore::sort_trusted(s.snapshot.stored->state);
     if (s.resync) {
         resyncing_ = false;
-        std::unordered_map<std::string, cluster::Online> online;
-        for (auto& o : s.snapshot.online) online.emplace(o.name, std::move(o));
         std::vector<cluster::Event> heard;
         heard.swap(heard_resyncing_);
-        for (const auto& e : heard) fold(online, s.snapshot, e);
-        s.snapshot.online.clear();
-        for (auto& [name, o] : online) s.snapshot.online.push_back(std::move(o));
+        fold_resync(s.snapshot, heard);
         log::info("cluster: replica read again ({} user(s) online on other servers)", s.snapshot.online.size());
         out_.on_cluster_event(s.snapshot);
     } else {
@@ -421,9 +478,7 @@ void RedisEngine::drop_event() {
 }
 
 void RedisEngine::heard_while_resyncing(const cluster::Event& e) {
-    if (!std::holds_alternative<cluster::Online>(e) && !std::holds_alternative<cluster::Offline>(e) &&
-        !std::holds_alternative<cluster::NodeDown>(e))
-        return; // the Snapshot says nothing of the others
+    if (!folded_in_resync(e)) return; // the Snapshot says nothing of the others
     if (heard_resyncing_.size() < max_buffered_)
         heard_resyncing_.push_back(e);
     else
@@ -506,6 +561,9 @@ void RedisEngine::publish(const cluster::Event& e) {
         const std::array<std::string_view, 4> seen{"HSET", user, keys::seen_field, at};
         send(seen, [](const redisReply*) {});
     }
+    // This node's own block or lock, made after a resync's read perhaps: folded into it too.
+    if (resyncing_ && (std::holds_alternative<cluster::BlockChanged>(e) || std::holds_alternative<cluster::Locked>(e)))
+        heard_while_resyncing(e);
     auto payload = cluster::encode_event(e, node_id_);
     if (!payload) return log::error("cluster: an event too large to encode was not published");
     const std::array<std::string_view, 3> argv{"PUBLISH", keys::all_channel, *payload};

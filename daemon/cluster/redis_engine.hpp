@@ -63,7 +63,8 @@ public:
     void start();
     // Exit, blocking: this node's sessions and presence are removed from Redis.
     void leave(RedisSync& redis);
-    // The names whose last-seen times a Snapshot carries (the users file).
+    // The names whose last-seen times and stored state (blocks, locks, trusted addresses)
+    // a Snapshot carries (the users file).
     void set_names(std::vector<std::string> names) { names_ = std::move(names); }
     const std::vector<std::string>& names() const noexcept { return names_; }
 
@@ -105,7 +106,7 @@ private:
     void on_down(std::string_view why);
     void reassert(); // after a reconnect: alive key and node set
     void take_snapshot(bool resync = false);
-    void read_last_seen(const std::shared_ptr<Snapshotting>& s, std::size_t start);
+    void read_stored(const std::shared_ptr<Snapshotting>& s, std::size_t start);
     void snapshot_part_done(const std::shared_ptr<Snapshotting>& s);
     void finish_snapshot(Snapshotting& s);
     void drop_event();
@@ -156,7 +157,7 @@ private:
     // or presence beyond it during a resync. The replica may then be stale: read again.
     std::uint64_t dropped_ = 0;
     bool resyncing_ = false;                      // reading the replica again while available
-    std::vector<cluster::Event> heard_resyncing_; // presence heard meanwhile, folded into it
+    std::vector<cluster::Event> heard_resyncing_; // presence, blocks and locks heard or made meanwhile, folded in
     std::shared_ptr<RedisEngine*> self_ = std::make_shared<RedisEngine*>(this);
 };
 

@@ -897,6 +897,9 @@ ChatCore::AdminResult ChatCore::lock(std::string_view name, std::uint32_t second
     UserIdx u = admin_target(name, r);
     if (u == no_user) return r;
     if (seconds == 0) return {Status::invalid_argument, "a lock lasts at least 1 second"};
+    // Stored for the other nodes and heard by them, or not at all (a node's replica is read
+    // again from the shared state when it is back): not while that is away.
+    if (cluster_ && !cluster_->available()) return {Status::unavailable, std::string(unavailable_text)};
     const bool forever = seconds == lock_until_unlocked;
     const std::int64_t ms = std::int64_t(seconds) * 1000;
     admin_locks_.insert_or_assign(std::string(name), forever ? TimePoint(INT64_MAX) : now.mono + ms);
@@ -915,6 +918,7 @@ ChatCore::AdminResult ChatCore::unlock(std::string_view name, Now now) {
     AdminResult r{Status::ok, {}};
     UserIdx u = admin_target(name, r);
     if (u == no_user) return r;
+    if (cluster_ && !cluster_->available()) return {Status::unavailable, std::string(unavailable_text)}; // as lock()
     const bool was_locked = lift_locks(u, true, now);
     if (cluster_) cluster_->publish(cluster::Locked{std::string(name), 0, true});
     if (!was_locked) return {Status::ok, fmt::format("{} was not locked", name)};

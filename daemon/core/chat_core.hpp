@@ -289,6 +289,7 @@ private:
     void remote_notice(const cluster::Notice& e);
     void node_down(const cluster::NodeDown& e, Now now);
     void snapshot(const cluster::Snapshot& e, Now now);
+    void stored_from_cluster(const cluster::Snapshot::Stored& st, Now now); // a Snapshot's block lists, locks, ...
     // The private pairs of local `u` with remote users end: tell their nodes.
     void end_remote_pairs(UserIdx u);
     static bool valid_text(std::string_view t) noexcept; // a message's or notice's: 1..max_text_length bytes

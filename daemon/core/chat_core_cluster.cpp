@@ -310,6 +310,7 @@ void ChatCore::node_down(const cluster::NodeDown& e, Now now) {
 }
 
 void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
+    if (e.stored) stored_from_cluster(*e.stored, now); // first: the logins announced below are hidden by them
     std::unordered_map<UserIdx, RemoteUser> fresh;
     for (const auto& o : e.online) {
         const UserIdx u = find_user(o.name);
@@ -331,6 +332,52 @@ void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
     std::sort(came.begin(), came.end());
     for (UserIdx u : gone) remote_offline(u, now.mono);
     for (UserIdx u : came) announce(u, PresenceKind::login);
+}
+
+void ChatCore::stored_from_cluster(const cluster::Snapshot::Stored& st, Now now) {
+    // The blocks, locks and unlocks other nodes made while this one could not hear them.
+    std::unordered_map<UserIdx, std::vector<UserIdx>> lists;
+    for (const auto& [blocker, blocked] : st.state.blocks) {
+        const UserIdx a = find_user(blocker), b = find_user(blocked);
+        if (a != no_user && b != no_user && a != b && users_[b].cred) lists[a].push_back(b); // as restore()
+    }
+    std::unordered_map<UserIdx, TrustedAddresses> trusted;
+    for (const auto& t : st.state.trusted) // oldest first, so the most recent ends first
+        if (const UserIdx u = find_user(t.name); u != no_user) trusted[u].remember(t.address);
+    std::unordered_map<std::string_view, std::int64_t> admin;
+    for (const auto& [name, until] : st.state.admin_locks)
+        if (until == INT64_MAX || until > now.wall_ms) admin.emplace(name, until);
+    std::vector<std::pair<UserIdx, UserIdx>> missed_blocks; // (blocker, blocked)
+    for (const std::string& name : st.names) {
+        const UserIdx u = find_user(name);
+        if (u == no_user || !users_[u].cred) continue; // removed from the users file since
+        std::vector<UserIdx> list = std::move(lists[u]);
+        std::sort(list.begin(), list.end());
+        list.erase(std::unique(list.begin(), list.end()), list.end());
+        for (UserIdx b : list)
+            if (!blocks(u, b)) missed_blocks.emplace_back(u, b);
+        users_[u].blocked = std::move(list);
+        // A user logged in here keeps this node's addresses: their logins add to them here.
+        if (users_[u].conn == 0) users_[u].trusted = std::move(trusted[u]);
+    }
+    // As the events would have: a private pair with the blocker ends, a lock ends the session
+    // here, an unlock lifts the name's lockouts too.
+    for (const auto& [a, b] : missed_blocks)
+        remote_pair_ended(cluster::PairEnded{users_[b].name, users_[a].name, true});
+    for (const std::string& name : st.names) {
+        auto it = admin.find(name);
+        if (it != admin.end())
+            remote_locked(cluster::Locked{name, it->second, true}, now);
+        else if (auto here = admin_locks_.find(name); here != admin_locks_.end() && here->second > now.mono)
+            remote_locked(cluster::Locked{name, 0, true}, now);
+    }
+    // Lockouts are added, never lifted: one running here may be this node's own, not yet stored.
+    for (const auto& [key, until] : st.state.locks) {
+        if (until <= now.wall_ms || lockout_.locked_for(key, now.mono) > 0) continue;
+        const TimePoint at = mono_of(until, now);
+        lockout_.restore(key, at);
+        lock_timer(key, at);
+    }
 }
 
 TimePoint ChatCore::mono_of(std::int64_t wall_ms, Now now) {

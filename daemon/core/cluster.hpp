@@ -11,9 +11,11 @@
 // null one); the core then behaves exactly as before and pays nothing.
 #pragma once
 
+#include "core/store_ops.hpp"
 #include "proto/messages.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -124,6 +126,17 @@ struct NodeDown {
 struct Snapshot {
     std::vector<Online> online;
     std::vector<std::pair<std::string, std::int64_t>> last_seen; // (name, Unix ms)
+    // Set when read: the block lists, locks and trusted addresses stored for `names`
+    // (the users file), with what other nodes changed while this one could not hear
+    // them. They replace the replica's block lists, administrative locks and trusted
+    // addresses of those names (a user logged in here keeps this node's addresses: their
+    // logins add to it here); its lockouts are added (one running here stays: it may be
+    // this node's own, counted while cut off). Never encoded: the engine's own.
+    struct Stored {
+        std::vector<std::string> names;
+        StoredState state; // no messages
+    };
+    std::optional<Stored> stored;
 };
 
 using Event = std::variant<Online, Offline, Direct, Broadcast, BlockChanged, LoginFailed, Locked, Invite, PairEnded,

@@ -186,3 +186,47 @@ TEST_CASE("lockout across nodes: two wrong passwords on one node and one on anot
     RawClient dave(d.node_port(2));
     CHECK(dave.login("dave", "dave123").outcome == LoginOutcome::ok);
 }
+
+TEST_CASE("a block made while a node was cut off from Redis holds on that node once it is back") {
+    Daemon d(cluster());
+    auto bob = ClientProcess::logged_in(d.node_port(2), "bob", "bob123");
+    auto alice = ClientProcess::logged_in(d.node_port(0), "alice", "alice123");
+    REQUIRE(bob->expect_line("alice logged in"));
+
+    // bob's node is stopped and loses its subscription: the other nodes connect again at
+    // once, it cannot, and hears nothing published meanwhile.
+    d.signal_node(2, SIGSTOP);
+    d.redis().cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+    // alice blocks bob as soon as her node is back (it refuses a block until then).
+    bool blocked = false;
+    for (auto deadline = Clock::now() + 8000ms; !blocked && Clock::now() < deadline;) {
+        alice->send_line("block bob");
+        auto got = alice->wait_line(
+            [](const std::string& l) { return l == "bob is blocked" || l.find("temporarily unavailable") != l.npos; });
+        blocked = got == "bob is blocked";
+        if (!blocked) std::this_thread::sleep_for(100ms);
+    }
+    d.signal_node(2, SIGCONT);
+    REQUIRE(blocked);
+
+    // bob's node finds its subscription gone, connects again and reads the replica: alice is
+    // hidden from bob there as everywhere (on a single daemon, the same).
+    bool hidden = false;
+    for (auto deadline = Clock::now() + 15000ms; !hidden && Clock::now() < deadline;) {
+        bob->send_line("whoelse");
+        hidden = !contains(sync(*bob), "alice");
+        if (!hidden) std::this_thread::sleep_for(200ms);
+    }
+    CHECK(hidden);
+    // Her logout is hidden too: dave's login on her node is published after it.
+    alice.reset();
+    RawClient dave(d.node_port(0));
+    REQUIRE(dave.login("dave", "dave123").outcome == LoginOutcome::ok);
+    Lines seen;
+    CHECK(bob->wait_line([&](const std::string& l) {
+        seen.push_back(l);
+        return l == "dave logged in";
+    }));
+    CHECK_FALSE(contains(seen, "alice logged out"));
+    CHECK(all_running(d));
+}

@@ -728,7 +728,9 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     CHECK(a.seen<cluster::Online>().size() == 3);
     CHECK(available(a));
     // bob logs out while it is read again: the second read, whenever Redis answered it, says so.
+    // So does alice's block of carol, heard meanwhile (not stored: only what was heard has it).
     b.engine->publish(cluster::Offline{"bob", "node-b", 5000});
+    b.engine->publish(cluster::BlockChanged{"alice", "carol", true});
     REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
     REQUIRE(run_until({&a, &b}, [&] { return a.seen<cluster::Snapshot>().size() == 3; }));
     CHECK(a.availability == std::vector<bool>{true, false, true}); // available throughout the second read
@@ -737,7 +739,52 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     for (const auto& o : online) names.push_back(o.name);
     std::sort(names.begin(), names.end());
     CHECK(names == std::vector<std::string>{"alice", "carol", "dave", "erin"});
+    REQUIRE(a.seen<cluster::Snapshot>().back().stored);
+    CHECK(a.seen<cluster::Snapshot>().back().stored->state.blocks ==
+          std::vector<std::pair<std::string, std::string>>{{"alice", "carol"}});
     CHECK(a.engine->counters().events_dropped == 2);
+}
+
+TEST_CASE("blocks, locks and trusted addresses stored while a node could not hear are in its next Snapshot") {
+    RedisServer redis;
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+    RedisStore store(b.engine->commands());
+    // Stored and published the way a core does: SetBlock/SetLock, then the event.
+    const auto block = [&](std::string blocker, std::string blocked, bool on) {
+        store.persist(store_op::SetBlock{blocker, blocked, on});
+        b.engine->publish(cluster::BlockChanged{blocker, blocked, on});
+    };
+    block("carol", "alice", true);
+    REQUIRE(run_until({&a, &b}, [&] { return a.seen<cluster::BlockChanged>().size() == 1; }));
+
+    // Both lose their subscriptions; b, turned, is back at once, a (not turned) hears nothing.
+    redis.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+    REQUIRE(run_until({&b}, [&] { return b.availability.size() == 3 && available(b); }));
+    block("alice", "bob", true);
+    block("carol", "alice", false);
+    store.persist(store_op::SetLock{"bob", INT64_MAX, true});
+    b.engine->publish(cluster::Locked{"bob", INT64_MAX, true});
+    store.persist(store_op::SetLock{"carol@192.0.2.0", 9'000'000'000'000});
+    store.persist(store_op::SetTrustedAddress{"alice", "192.0.2.5", 1000});
+    REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
+
+    REQUIRE(run_until(
+        {&a, &b}, [&] { return a.availability.size() == 3 && available(a); }, 15000));
+    CHECK(a.seen<cluster::BlockChanged>().size() == 1); // the events were missed ...
+    CHECK(a.seen<cluster::Locked>().empty());
+    const cluster::Snapshot snap = a.seen<cluster::Snapshot>().back(); // ... what they changed was read
+    REQUIRE(snap.stored);
+    CHECK(snap.stored->names == std::vector<std::string>{"alice", "bob", "carol"});
+    CHECK(snap.stored->state.blocks == std::vector<std::pair<std::string, std::string>>{{"alice", "bob"}});
+    CHECK(snap.stored->state.admin_locks == std::vector<std::pair<std::string, std::int64_t>>{{"bob", INT64_MAX}});
+    CHECK(snap.stored->state.locks ==
+          std::vector<std::pair<std::string, std::int64_t>>{{"carol@192.0.2.0", 9'000'000'000'000}});
+    REQUIRE(snap.stored->state.trusted.size() == 1);
+    CHECK(snap.stored->state.trusted[0].name == "alice");
+    CHECK(snap.stored->state.trusted[0].address == "192.0.2.5");
 }
 
 // ---------------------------------------------------------------- RedisStore

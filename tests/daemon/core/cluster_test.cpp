@@ -212,6 +212,17 @@ void Node::settle_claims() {
     }
 }
 
+// What the engine reads when it is back: `online` on other nodes, and the stored state of
+// every name of the users file (nothing stored but what `fill` adds).
+cluster::Snapshot snapshot_with_stored(std::vector<cluster::Online> online,
+                                       const std::function<void(StoredState&)>& fill = {}) {
+    cluster::Snapshot s;
+    s.online = std::move(online);
+    s.stored.emplace().names = {"alice", "bob", "carol", "dave"};
+    if (fill) fill(s.stored->state);
+    return s;
+}
+
 // Two nodes a and b on one bus.
 struct Pair {
     Node a{"node-a", 1}, b{"node-b", 2};
@@ -1142,6 +1153,151 @@ TEST_SUITE("cluster: engine down and back") {
         CHECK(a.d.env.pop<SessionEnded>(B).reason == EndReason::kicked);
         CHECK(a.d.env.is_closed(B));
         CHECK(a.d.core.online_count() == 1);
+    }
+
+    TEST_CASE("lock and unlock are refused while the engine is down: a lock only this node knew would not last") {
+        Node a("node-a", 1);
+        a.online(A, "alice");
+        a.link.up = false;
+        a.d.core.on_cluster_available(false, a.now());
+        CHECK(a.d.core.lock("alice", 60, a.now()).code == Status::unavailable);
+        CHECK(a.d.core.unlock("alice", a.now()).code == Status::unavailable);
+        CHECK_FALSE(a.d.env.is_closed(A));
+        CHECK(a.link.published_of<cluster::Locked>().empty());
+    }
+
+    TEST_CASE("a block made elsewhere while this node was cut off hides the blocker once it is back") {
+        Node b("node-b", 2);
+        b.online(B, "bob");
+        const cluster::Online alice{"alice", "node-a", b.now().wall_ms, "192.0.2.9", 0};
+        b.d.core.on_cluster_event(alice, b.now());
+        CHECK(b.d.env.pop<PresenceEvent>(B).user == "alice");
+        b.link.up = false;
+        b.d.core.on_cluster_available(false, b.now());
+        // alice blocks bob on node-a meanwhile: its BlockChanged never reaches this node.
+        b.d.advance(5'000);
+        b.link.up = true;
+        b.d.core.on_cluster_available(true, b.now());
+        b.settle_claims();
+        b.d.core.on_cluster_event(
+            snapshot_with_stored({alice}, [](StoredState& st) { st.blocks.emplace_back("alice", "bob"); }), b.now());
+        CHECK(b.d.env.pending(B) == 0); // alice did not log in or out
+        b.d.send(B, WhoElse{1});
+        CHECK(names_of(b.d.env.pop<UserList>(B)).empty());
+        b.d.send(B, WhoElseSince{2, 60});
+        CHECK(names_of(b.d.env.pop<UserList>(B)).empty());
+        b.d.core.on_cluster_event(cluster::Offline{"alice", "node-a", b.now().wall_ms}, b.now());
+        CHECK(b.d.env.pending(B) == 0); // her logout is hidden too
+        b.d.core.on_cluster_event(alice, b.now());
+        CHECK(b.d.env.pending(B) == 0); // and her next login
+
+        // She unblocks him while this node is cut off again: once back, he sees her.
+        b.d.core.on_cluster_available(false, b.now());
+        b.d.core.on_cluster_available(true, b.now());
+        b.settle_claims();
+        b.d.core.on_cluster_event(snapshot_with_stored({alice}), b.now());
+        b.d.send(B, WhoElse{3});
+        CHECK(names_of(b.d.env.pop<UserList>(B)) == Names{"alice"});
+    }
+
+    TEST_CASE("a block missed while cut off ends the blocked user's private pair with the blocker") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.b.d.send(B, PrivateListen{1, "", 7000});
+        p.bus.pump();
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        p.bus.pump();
+        p.a.drain_everywhere();
+        p.bus.gone.insert("node-b"); // cut off: hears nothing
+        p.b.d.core.on_cluster_available(false, p.b.now());
+        p.a.d.send(A, Block{3, "bob"});
+        p.bus.pump();
+        CHECK(p.a.d.env.take_all<Result>(A).at(0).code == Status::ok);
+        CHECK(p.b.d.env.pending(B) == 0);
+        p.bus.gone.erase("node-b");
+        p.b.d.core.on_cluster_available(true, p.b.now());
+        p.b.settle_claims();
+        p.b.d.core.on_cluster_event(
+            snapshot_with_stored({{"alice", "node-a", p.b.now().wall_ms, "192.0.2.9", 0}},
+                                 [](StoredState& st) { st.blocks.emplace_back("alice", "bob"); }),
+            p.b.now());
+        CHECK(p.b.d.env.pop<PrivateRevoked>(B).peer == "alice");
+    }
+
+    TEST_CASE("locks and unlocks made elsewhere while cut off hold once back; a lockout running here stays") {
+        CoreSettings s;
+        s.block_duration_ms = 60'000;
+        Node b("node-b", 2, s);
+        b.online(B, "bob");
+        b.online(C, "carol");
+        b.d.core.on_cluster_event(cluster::Locked{"dave", INT64_MAX, true}, b.now()); // before the cut
+        // While cut off: three wrong passwords for alice here (counted here only).
+        b.link.up = false;
+        b.d.core.on_cluster_available(false, b.now());
+        b.d.connect(D);
+        b.d.hello(D);
+        for (std::uint32_t i = 1; i <= 3; ++i) b.login(D, "alice", "wrong", i);
+        CHECK(b.login(D, "alice", "alice123", 4).outcome == LoginOutcome::locked);
+        // Elsewhere meanwhile: bob locked by the administrator, dave unlocked, carol locked out.
+        b.link.up = true;
+        b.d.core.on_cluster_available(true, b.now());
+        b.settle_claims();
+        const std::int64_t wall = b.now().wall_ms;
+        b.d.core.on_cluster_event(snapshot_with_stored({},
+                                                       [&](StoredState& st) {
+                                                           st.admin_locks.emplace_back("bob", wall + 30'000);
+                                                           st.locks.emplace_back("carol", wall + 20'000);
+                                                           st.locks.emplace_back("erin", wall - 1); // ran out
+                                                       }),
+                                  b.now());
+        CHECK(b.d.env.pop<SessionEnded>(B).reason == EndReason::locked);
+        CHECK(b.d.env.is_closed(B));
+        CHECK_FALSE(b.d.env.is_closed(C)); // a lockout ends no session
+        for (auto [name, pw] : {std::pair{"bob", "bob123"}, std::pair{"alice", "alice123"}}) {
+            b.d.connect(A);
+            b.d.hello(A);
+            CHECK_MESSAGE(b.login(A, name, pw).outcome == LoginOutcome::locked, name);
+            b.d.core.on_disconnect(A, b.now());
+        }
+        b.d.send(C, Logout{1});
+        b.d.connect(A, "198.51.100.1"); // not one of carol's addresses: her name's own lock
+        b.d.hello(A);
+        auto carol = b.login(A, "carol", "carol123");
+        CHECK(carol.outcome == LoginOutcome::locked);
+        CHECK(carol.value == 20);
+        b.d.core.on_disconnect(A, b.now());
+        b.d.connect(A);
+        b.d.hello(A);
+        CHECK(b.login(A, "dave", "dave123").outcome == LoginOutcome::ok);
+        // carol's lock ends here by its own timer, as one counted here would.
+        b.d.advance(20'000);
+        constexpr ConnId E = 5;
+        b.d.connect(E, "198.51.100.1");
+        b.d.hello(E);
+        CHECK(b.login(E, "carol", "carol123").outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("trusted addresses stored by other nodes are this node's once it is back") {
+        CoreSettings s;
+        s.block_duration_ms = 60'000;
+        Node b("node-b", 2, s);
+        b.d.core.on_cluster_available(false, b.now());
+        b.d.core.on_cluster_available(true, b.now());
+        // alice logged in from 203.0.113.9 on another node; this one never saw her there.
+        b.d.core.on_cluster_event(
+            snapshot_with_stored({},
+                                 [&](StoredState& st) {
+                                     st.trusted.push_back({"alice", "203.0.113.9", b.now().wall_ms - 1'000});
+                                 }),
+            b.now());
+        b.d.connect(A, "198.51.100.1");
+        b.d.hello(A);
+        for (std::uint32_t i = 1; i <= 3; ++i) b.login(A, "alice", "wrong", i);
+        CHECK(b.login(A, "alice", "alice123", 4).outcome == LoginOutcome::locked);
+        b.d.connect(B, "203.0.113.9"); // her address: the storm's lock is not hers
+        b.d.hello(B);
+        CHECK(b.login(B, "alice", "alice123").outcome == LoginOutcome::ok);
     }
 }
 
