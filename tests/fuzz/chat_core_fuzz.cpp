@@ -419,6 +419,27 @@ private:
                 std::string who(name(in));
                 s.last_seen.emplace_back(std::move(who), time(in));
             }
+            if (in.flag()) { // the stored state read with it: blocks, locks, trusted addresses
+                auto& st = s.stored.emplace();
+                for (unsigned n = in.u8() % 8; n > 0; --n) st.names.emplace_back(name(in));
+                for (unsigned n = in.u8() % 8; n > 0; --n) {
+                    std::string blocker(name(in));
+                    st.state.blocks.emplace_back(std::move(blocker), std::string(name(in)));
+                }
+                for (unsigned n = in.u8() % 4; n > 0; --n) {
+                    std::string who(name(in));
+                    st.state.admin_locks.emplace_back(std::move(who), in.flag() ? INT64_MAX : time(in));
+                }
+                for (unsigned n = in.u8() % 4; n > 0; --n) {
+                    std::string key(name(in));
+                    if (in.flag()) key = Lockout::scoped(key, in.pick(peer_host_table));
+                    st.state.locks.emplace_back(std::move(key), time(in));
+                }
+                for (unsigned n = in.u8() % 4; n > 0; --n) {
+                    std::string who(name(in));
+                    st.state.trusted.push_back({std::move(who), std::string(in.pick(peer_host_table)), time(in)});
+                }
+            }
             e = std::move(s);
             break;
         }
