@@ -3,6 +3,7 @@
 #include "cluster/keys.hpp"
 #include "cluster/redis_script.hpp"
 #include "cluster/redis_sync.hpp"
+#include "core/clock.hpp"
 #include "log_flood.hpp"
 #include "proto/parse_number.hpp"
 
@@ -15,9 +16,21 @@ namespace {
 
 namespace keys = cluster::keys;
 
-// KEYS: mailbox, senders. ARGV: capacity, sender share, from, id, at, text.
-// -1: the mailbox is full; -2: the sender holds its share; else the entry's stream id.
+// KEYS: mailbox, senders, the recipient's user hash. ARGV: capacity, sender share, from,
+// id, at, text, the session field, this node, the node a route found not listening.
+// {node}: the recipient holds a session on that other node, nothing stored; -1: the
+// mailbox is full; -2: the sender holds its share; else the entry's stream id.
+//
+// The session is looked at in the same script as the store, so a deposit and a login's
+// claim are ordered by Redis: a deposit before the claim is in the mailbox when the login
+// reads it (that read follows the claim), one after it goes to the session's node. A
+// second read by that node after its login would not do: a deposit its replica's lag let
+// through may reach Redis at any time after that read. This node's own session (a login
+// still being announced here) is stored, read by the login after it; so is one held by a
+// node that was just found gone.
 const RedisScript deposit_script{R"lua(
+local holder = redis.call('HGET', KEYS[3], ARGV[7])
+if holder and holder ~= ARGV[8] and holder ~= ARGV[9] then return {holder} end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
 local held = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
 if held >= tonumber(ARGV[2]) then return -2 end
@@ -62,9 +75,22 @@ DepositResult RedisMailbox::deposit(const Deposit& d) {
     const std::uint64_t tag = next_tag_++;
     pending_.emplace(tag, Pending{d.reply, d.to, d.from, d.id, d.sent_at_ms, std::string(d.text)});
     const std::string mailbox = keys::mailbox(d.to_name), senders = keys::senders(d.to_name);
+    const std::string user = keys::user(d.to_name);
     const std::string capacity = std::to_string(capacity_), share = std::to_string(sender_share_of(capacity_));
     const std::string id = std::to_string(d.id), at = std::to_string(d.sent_at_ms);
-    const std::array<std::string_view, 9> tail{"2", mailbox, senders, capacity, share, d.from_name, id, at, d.text};
+    const std::array<std::string_view, 13> tail{"3",
+                                                mailbox,
+                                                senders,
+                                                user,
+                                                capacity,
+                                                share,
+                                                d.from_name,
+                                                id,
+                                                at,
+                                                d.text,
+                                                keys::session_field,
+                                                link_.node_id(),
+                                                d.unreachable_node};
     std::weak_ptr<RedisMailbox*> self = self_;
     commands_.eval(deposit_script, tail, [self, tag](const redisReply* r) {
         if (auto box = self.lock()) (*box)->on_deposited(tag, r);
@@ -79,6 +105,13 @@ void RedisMailbox::on_deposited(std::uint64_t tag, const redisReply* r) {
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (r) log::flood(log::Flood::cluster_error, log::Level::warning, "Redis: a deposit failed: {}", redis_text(r));
         return events_.settled(p.to, p.reply, DepositResult::lost, unavailable_text);
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+        // The recipient is logged in on that node: the message goes there, not in the mailbox.
+        return events_.online_on(
+            redis_text(r->element[0]),
+            Deposit{p.to, p.from, users_.name_of(p.to), users_.name_of(p.from), p.id, p.sent_at_ms, p.text, p.reply},
+            Now{monotonic_ms(), wall_ms()});
     }
     if (r->type == REDIS_REPLY_INTEGER) // the script's refusal: answered as the local mailbox would at once
         return events_.settled(p.to, p.reply,

@@ -3,7 +3,9 @@
 // its messages each sender holds. A deposit is one script that checks the
 // capacity and the sender's share and appends, atomically, so two nodes
 // depositing at once cannot overfill a mailbox; the sender hears "stored" only
-// once Redis has answered. Delivery at login reads the stream oldest first; an
+// once Redis has answered. The same script stores nothing when the recipient holds
+// a session on another node (a login this node had not heard of yet): online_on()
+// hands the message back to be sent there. Delivery at login reads the stream oldest first; an
 // acknowledgement is a script that deletes the messages and lowers the counts.
 //
 // Nothing of the messages is kept in this process, so held() has no count: the

@@ -577,7 +577,8 @@ void ChatCore::send_message(ConnId c, UserIdx from, const SendMessage& m, Now no
         return result(c, m.request_id, Status::ok);
     }
     if (cluster_)
-        if (const RemoteUser* rr = remote(to)) return route_direct(c, m.request_id, from, to, *rr, id, m.text, now);
+        if (const RemoteUser* rr = remote(to))
+            return route_direct(ReplyTo{c, m.request_id, {}, 0}, from, to, rr->node, id, now.wall_ms, m.text, now);
     deposit(Deposit{to, from, r.name, users_[from].name, id, now.wall_ms, m.text, ReplyTo{c, m.request_id, {}, 0}});
 }
 

@@ -38,11 +38,6 @@ namespace confab {
 
 using ConnId = std::uint64_t;
 
-struct Now {
-    TimePoint mono;       // monotonic milliseconds: deadlines, whoelsesince windows
-    std::int64_t wall_ms; // Unix milliseconds: timestamps users see
-};
-
 class CoreEnv {
 public:
     virtual ~CoreEnv() = default;
@@ -236,6 +231,7 @@ private:
     // MailboxEvents
     void settled(UserIdx to, const ReplyTo& reply, DepositResult outcome, std::string_view error) override;
     bool deliver(UserIdx to, const StoredMessage& m) override;
+    void online_on(std::string_view node, const Deposit& d, Now now) override;
     // UserDirectory
     std::string_view name_of(UserId u) const override { return users_[u].name; }
     std::optional<UserId> find(std::string_view name) const override;
@@ -274,8 +270,10 @@ private:
     void remote_direct_answer(const cluster::DirectAnswer& e);
     void expire_routes(Now now);
     void left_cluster(UserIdx u, Now now); // a local session of `u` ended
-    void route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx to, const RemoteUser& r, std::uint64_t id,
-                      std::string_view text, Now now);
+    // A message for `to`, online on `node`: sent there, which decides and answers `answer_to`
+    // (a local sender, or the node that routed it here).
+    void route_direct(const ReplyTo& answer_to, UserIdx from, UserIdx to, std::string_view node, std::uint64_t id,
+                      std::int64_t sent_at_ms, std::string_view text, Now now);
     void remote_online(const cluster::Online& e);
     void remote_offline(UserIdx u, TimePoint seen); // `u` is no longer in remote_
     void remote_direct(const cluster::Direct& e, Now now);
@@ -340,8 +338,8 @@ private:
     std::unordered_map<std::uint64_t, PendingClaim> claims_; // by tag
     std::unordered_set<UserIdx> claiming_;                   // users with a login claim in flight
     struct PendingRoute {
-        ConnId conn;
-        std::uint32_t request;
+        ReplyTo answer_to; // a node: the Direct came from there, and its recipient's node answers it there
+        std::string node;  // where it went
         UserIdx to, from;
         std::uint64_t id;
         std::int64_t sent_at_ms;

@@ -189,17 +189,27 @@ void ChatCore::on_cluster_available(bool up, Now) {
 
 // ---------------------------------------------------------------- messages
 
-void ChatCore::route_direct(ConnId c, std::uint32_t rid, UserIdx from, UserIdx to, const RemoteUser& r,
-                            std::uint64_t id, std::string_view text, Now now) {
-    if (!cluster_->available()) return result(c, rid, Status::unavailable, unavailable_text);
+void ChatCore::route_direct(const ReplyTo& answer_to, UserIdx from, UserIdx to, std::string_view node, std::uint64_t id,
+                            std::int64_t sent_at_ms, std::string_view text, Now now) {
+    if (!cluster_->available()) return reply(answer_to, Status::unavailable, unavailable_text);
     const std::uint64_t tag = next_cluster_tag_++;
     if (routes_.empty()) env_.arm_timer(timer_key(TimerKind::route_answer, 0), now.mono + route_answer_ms);
-    const PendingRoute& route =
-        routes_.emplace(tag, PendingRoute{c, rid, to, from, id, now.wall_ms, std::string(text), now.mono})
-            .first->second;
-    cluster_->send_to(
-        r.node, tag,
-        cluster::Direct{users_[to].name, users_[from].name, id, now.wall_ms, route.text, cluster_->node_id(), tag});
+    const PendingRoute& route = routes_
+                                    .emplace(tag, PendingRoute{answer_to, std::string(node), to, from, id, sent_at_ms,
+                                                               std::string(text), now.mono})
+                                    .first->second;
+    // One routed here by another node goes on with that node's tag: the answer goes straight back there.
+    const bool forwarded = !answer_to.node.empty();
+    cluster_->send_to(route.node, tag,
+                      cluster::Direct{users_[to].name, users_[from].name, id, sent_at_ms, route.text,
+                                      forwarded ? answer_to.node : cluster_->node_id(),
+                                      forwarded ? answer_to.tag : tag});
+}
+
+void ChatCore::online_on(std::string_view node, const Deposit& d, Now now) {
+    // The shared store found the recipient logged in on `node` (a login this node's replica
+    // had not heard of yet): theirs live, as if the replica had known.
+    route_direct(d.reply, d.from, d.to, node, d.id, d.sent_at_ms, d.text, now);
 }
 
 void ChatCore::expire_routes(Now now) {
@@ -207,9 +217,10 @@ void ChatCore::expire_routes(Now now) {
     while (!routes_.empty() && routes_.begin()->second.sent + route_answer_ms <= now.mono) {
         const PendingRoute r = std::move(routes_.begin()->second);
         routes_.erase(routes_.begin());
-        auto s = sessions_.find(r.conn);
-        if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
-            result(r.conn, r.request, Status::unavailable,
+        auto s = sessions_.find(r.answer_to.conn);
+        if (r.answer_to.node.empty() && s != sessions_.end() && s->second.state == State::online &&
+            s->second.user == r.from)
+            result(r.answer_to.conn, r.answer_to.request, Status::unavailable,
                    fmt::format("no answer from the server {} is on; the message may not have been delivered",
                                users_[r.to].name));
     }
@@ -218,14 +229,20 @@ void ChatCore::expire_routes(Now now) {
 }
 
 void ChatCore::on_routed(std::uint64_t tag, bool delivered, Now) {
-    // Delivered: the recipient's node answers with a DirectAnswer (or expire_routes speaks).
-    if (delivered) return;
-    auto node = routes_.extract(tag);
-    if (node.empty()) return;
-    const PendingRoute& r = node.mapped();
-    // Its node is gone: kept for the next login, as for any offline user.
-    deposit(Deposit{r.to, r.from, users_[r.to].name, users_[r.from].name, r.id, r.sent_at_ms, r.text,
-                    ReplyTo{r.conn, r.request, {}, 0}});
+    auto it = routes_.find(tag);
+    if (it == routes_.end()) return;
+    // Delivered: the recipient's node answers with a DirectAnswer (or expire_routes speaks);
+    // one forwarded from another node is answered there, which waits for it itself.
+    if (delivered) {
+        if (!it->second.answer_to.node.empty()) routes_.erase(it);
+        return;
+    }
+    const PendingRoute r = std::move(it->second);
+    routes_.erase(it);
+    // Its node is gone: kept for the next login, as for any offline user (unless the store
+    // finds them logged in on yet another node by now).
+    deposit(
+        Deposit{r.to, r.from, users_[r.to].name, users_[r.from].name, r.id, r.sent_at_ms, r.text, r.answer_to, r.node});
 }
 
 void ChatCore::remote_direct(const cluster::Direct& e, Now) {
@@ -242,7 +259,8 @@ void ChatCore::remote_direct(const cluster::Direct& e, Now) {
         ++counters_.messages_direct;
         return answer_direct(e, Status::ok, {});
     }
-    // `to` left this node just now: the message waits for their next login, and its sender hears so.
+    // `to` left this node just now (or is still logging in here): the message waits for their
+    // login, and its sender hears so; the store sends it on if they are logged in elsewhere by now.
     deposit(Deposit{to, from, users_[to].name, users_[from].name, e.id, e.sent_at_ms, e.text,
                     ReplyTo{0, 0, e.reply_node, e.reply_tag}});
 }
@@ -255,9 +273,10 @@ void ChatCore::remote_direct_answer(const cluster::DirectAnswer& e) {
     auto node = routes_.extract(e.tag);
     if (node.empty()) return; // timed out already
     const PendingRoute& r = node.mapped();
-    auto s = sessions_.find(r.conn);
-    if (s != sessions_.end() && s->second.state == State::online && s->second.user == r.from)
-        result(r.conn, r.request, e.status, utf8_prefix(e.detail, max_detail_length));
+    auto s = sessions_.find(r.answer_to.conn);
+    if (r.answer_to.node.empty() && s != sessions_.end() && s->second.state == State::online &&
+        s->second.user == r.from)
+        result(r.answer_to.conn, r.answer_to.request, e.status, utf8_prefix(e.detail, max_detail_length));
 }
 
 void ChatCore::remote_broadcast(const cluster::Broadcast& e) {

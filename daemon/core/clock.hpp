@@ -9,6 +9,12 @@ namespace confab {
 
 using TimePoint = std::int64_t; // milliseconds on the monotonic clock
 
+// Both clocks, read at one instant: what the chat core is given with every event.
+struct Now {
+    TimePoint mono;       // monotonic milliseconds: deadlines, whoelsesince windows
+    std::int64_t wall_ms; // Unix milliseconds: timestamps users see
+};
+
 inline TimePoint monotonic_ms() noexcept {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -11,6 +11,7 @@
 // durable through the daemon's store (StoreOp), answered by on_stored.
 #pragma once
 
+#include "core/clock.hpp"
 #include "core/store_ops.hpp"
 
 #include <algorithm>
@@ -54,6 +55,9 @@ struct Deposit {
     std::int64_t sent_at_ms;
     std::string_view text;
     ReplyTo reply;
+    // A cluster node a route found not listening (gone): a session it still holds is no
+    // reason not to store (online_on() would route it straight back there).
+    std::string_view unreachable_node{};
 };
 
 // How many messages of one mailbox one sender may hold: three quarters of it (at
@@ -80,6 +84,11 @@ public:
     // false: `to` is never to see it (they blocked its sender): the mailbox forgets
     // it as if it had been acknowledged.
     virtual bool deliver(UserId to, const StoredMessage& m) = 0;
+    // Not stored: `d.to` holds a session on `node`, another node of a cluster (a login this
+    // node had not heard of yet when it deposited). Send it there instead, as any message to
+    // a user online elsewhere; nothing was kept and settled() does not follow. Only a store
+    // shared by several daemons, which knows their sessions, answers so.
+    virtual void online_on(std::string_view node, const Deposit& d, Now now) = 0;
 
 protected:
     ~MailboxEvents() = default;
@@ -90,7 +99,8 @@ public:
     virtual ~OfflineMailbox() = default;
 
     // Keeps `d` for its recipient. accepted: settled() follows once it is durable or lost,
-    // then deliver() if durable. Refused (mailbox_full, store_busy): nothing was kept.
+    // then deliver() if durable, or online_on() instead. Refused (mailbox_full, store_busy):
+    // nothing was kept.
     virtual DepositResult deposit(const Deposit& d) = 0;
     // A durable write this mailbox asked for (tagged `tag`) finished.
     virtual void on_stored(std::uint64_t tag, bool ok, std::string_view error) = 0;

@@ -583,10 +583,24 @@ struct Box final : MailboxEvents {
         delivered.push_back({to, m.id, m.from, m.text});
         return !refuse_from || m.from != *refuse_from;
     }
-    DepositResult send(UserId from, UserId to, std::uint64_t id, std::string text, std::uint32_t request) {
-        return mailbox.deposit(Deposit{to, from, directory.names[to], directory.names[from], id,
-                                       1000 + std::int64_t(id), text, ReplyTo{1, request, {}, 0}});
+    void online_on(std::string_view node, const Deposit& d, Now) override {
+        sent_on.push_back({std::string(node), d.to, d.from, d.id, d.sent_at_ms, std::string(d.text), d.reply.request});
     }
+    // `unreachable`: the node a route found not listening.
+    DepositResult send(UserId from, UserId to, std::uint64_t id, std::string text, std::uint32_t request,
+                       std::string_view unreachable = {}) {
+        return mailbox.deposit(Deposit{to, from, directory.names[to], directory.names[from], id,
+                                       1000 + std::int64_t(id), text, ReplyTo{1, request, {}, 0}, unreachable});
+    }
+    struct SentOn { // online_on(): not stored, for the recipient's node
+        std::string node;
+        UserId to, from;
+        std::uint64_t id;
+        std::int64_t sent_at_ms;
+        std::string text;
+        std::uint32_t request;
+    };
+    std::vector<SentOn> sent_on;
     struct Delivery {
         UserId to;
         std::uint64_t id;
@@ -667,6 +681,55 @@ TEST_CASE("the Redis mailbox: stored only once Redis answered, delivered oldest 
     REQUIRE(run_until({&n}, [&] { return box.answers.size() == 1; }));
     box.mailbox.forget_user(carol);
     REQUIRE(run_until({&n}, [&] { return redis.cli({"EXISTS", cluster::keys::mailbox("carol")}) == "0"; }));
+}
+
+TEST_CASE("the Redis mailbox stores nothing for a user logged in on another node: it names the node") {
+    RedisServer redis;
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+    Box box(a);
+    // bob's login on node b won its claim; node a has not heard of it and deposits.
+    b.claim(1, "bob");
+    REQUIRE(run_until({&a, &b}, [&] { return b.claims.contains(1); }));
+    REQUIRE(b.claims[1] == cluster::Claim::claimed);
+    CHECK(box.send(alice, bob, 10, "just logged in?", 1) == DepositResult::accepted);
+    REQUIRE(run_until({&a, &b}, [&] { return box.sent_on.size() == 1; }));
+    const auto& on = box.sent_on[0];
+    CHECK(on.node == "node-b");
+    CHECK(on.to == bob);
+    CHECK(on.from == alice);
+    CHECK(on.id == 10);
+    CHECK(on.sent_at_ms == 1010);
+    CHECK(on.text == "just logged in?");
+    CHECK(on.request == 1);
+    CHECK(box.answers.empty()); // nothing stored, so nothing settled
+    CHECK(box.mailbox.pending() == 0);
+    CHECK(redis.cli({"XLEN", cluster::keys::mailbox("bob")}) == "0");
+    CHECK(redis.cli({"HGET", cluster::keys::senders("bob"), "alice"}) == "(nil)");
+
+    // Stored all the same: for a session of the depositing node itself (a login it is still
+    // announcing reads the mailbox after), and for one of the node a route just found gone.
+    Box box_b(b);
+    box_b.send(alice, bob, 11, "to node b's own", 2);
+    box.send(alice, bob, 12, "node b is gone", 3, "node-b");
+    REQUIRE(run_until({&a, &b}, [&] { return box.answers.size() == 1 && box_b.answers.size() == 1; }));
+    CHECK(box.answers[0].ok);
+    CHECK(box_b.answers[0].ok);
+    CHECK(box.sent_on.size() == 1);
+    CHECK(box_b.sent_on.empty());
+    CHECK(redis.cli({"XLEN", cluster::keys::mailbox("bob")}) == "2");
+
+    // Once the session is released, a deposit is stored again.
+    b.engine->release("bob");
+    REQUIRE(run_until({&a, &b}, [&] {
+        return redis.cli({"HEXISTS", cluster::keys::user("bob"), std::string(cluster::keys::session_field)}) == "0";
+    }));
+    box.send(carol, bob, 13, "after the logout", 4);
+    REQUIRE(run_until({&a, &b}, [&] { return box.answers.size() == 2; }));
+    CHECK(box.answers[1].ok);
+    CHECK(box.sent_on.size() == 1);
 }
 
 TEST_CASE("the Redis mailbox's scripts survive SCRIPT FLUSH") {

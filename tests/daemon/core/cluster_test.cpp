@@ -230,6 +230,107 @@ struct Pair {
     explicit Pair(CoreSettings s = {}) : a("node-a", 1, s), b("node-b", 2, s) {}
 };
 
+// The engine's shared mailboxes, as the Redis ones work: one store for every node. A
+// deposit runs when the test says (Redis answers later) and, in the same step, finds the
+// recipient's session in the Bus: held by another node (not the one a route found gone), it
+// stores nothing and hands the message back for that node; otherwise it stores it.
+struct SharedMailbox;
+struct SharedMailboxes {
+    Bus* bus = nullptr;
+    struct Kept {
+        std::uint64_t id;
+        std::int64_t sent_at_ms;
+        std::string from, text;
+    };
+    std::map<std::string, std::vector<Kept>> boxes; // by recipient
+    std::map<std::string, SharedMailbox*> of;       // each node's
+    SharedMailbox& at(const Node& n) { return *of.at(n.link.id); }
+};
+
+struct SharedMailbox final : OfflineMailbox {
+    struct Sent { // a deposit Redis has not run yet
+        UserId to, from;
+        std::uint64_t id;
+        std::int64_t sent_at_ms;
+        std::string text;
+        ReplyTo reply;
+        std::string unreachable;
+    };
+    MailboxEvents& events;
+    const UserDirectory& users;
+    SharedMailboxes& shared;
+    std::string node;
+    std::function<Now()> clock;
+    std::deque<Sent> sent;
+
+    SharedMailbox(MailboxEvents& e, const UserDirectory& u, SharedMailboxes& s, std::string n)
+        : events(e), users(u), shared(s), node(std::move(n)) {}
+    DepositResult deposit(const Deposit& d) override {
+        sent.push_back(
+            {d.to, d.from, d.id, d.sent_at_ms, std::string(d.text), d.reply, std::string(d.unreachable_node)});
+        return DepositResult::accepted;
+    }
+    // Redis runs the deposits sent so far, in order.
+    void run() {
+        while (!sent.empty()) {
+            const Sent s = std::move(sent.front());
+            sent.pop_front();
+            const std::string to(users.name_of(s.to)), from(users.name_of(s.from));
+            auto holder = shared.bus->sessions.find(to);
+            if (holder != shared.bus->sessions.end() && !holder->second.empty() && holder->second != node &&
+                holder->second != s.unreachable) {
+                events.online_on(holder->second, Deposit{s.to, s.from, to, from, s.id, s.sent_at_ms, s.text, s.reply},
+                                 clock());
+                continue;
+            }
+            shared.boxes[to].push_back({s.id, s.sent_at_ms, from, s.text});
+            events.settled(s.to, s.reply, DepositResult::accepted, {});
+            if (!events.deliver(s.to, StoredMessage{s.id, s.sent_at_ms, s.from, s.text, true})) forget(to, s.id);
+        }
+    }
+    void deliver_waiting(UserId to) override { // the read runs at once: after every deposit run so far
+        const std::string name(users.name_of(to));
+        const std::vector<SharedMailboxes::Kept> kept = shared.boxes[name];
+        for (const auto& k : kept)
+            if (!events.deliver(to, StoredMessage{k.id, k.sent_at_ms, *users.find(k.from), k.text, true}))
+                forget(name, k.id);
+    }
+    void acknowledge(UserId to, std::span<const std::uint64_t> ids) override {
+        for (std::uint64_t id : ids) forget(std::string(users.name_of(to)), id);
+    }
+    void forget(const std::string& to, std::uint64_t id) {
+        std::erase_if(shared.boxes[to], [id](const SharedMailboxes::Kept& k) { return k.id == id; });
+    }
+    void on_stored(std::uint64_t, bool, std::string_view) override {}
+    void restore(UserId, UserId, const StoredState::Message&) override {}
+    void set_capacity(std::size_t) override {}
+    void forget_user(UserId) override {}
+    std::optional<std::size_t> held() const override { return std::nullopt; }
+};
+
+MailboxFactory shared_mailbox(SharedMailboxes& shared, std::string node) {
+    return [&shared, node](MailboxEvents& events, const UserDirectory& users, std::size_t) {
+        auto box = std::make_unique<SharedMailbox>(events, users, shared, node);
+        shared.of[node] = box.get();
+        return box;
+    };
+}
+
+// Nodes a, b and c on one bus, with the engine's shared mailboxes.
+struct SharedTrio {
+    SharedMailboxes store;
+    Node a{"node-a", 1, {}, shared_mailbox(store, "node-a")};
+    Node b{"node-b", 2, {}, shared_mailbox(store, "node-b")};
+    Node c{"node-c", 3, {}, shared_mailbox(store, "node-c")};
+    Bus bus{&a, &b, &c};
+    SharedTrio() {
+        store.bus = &bus;
+        for (Node* n : {&a, &b, &c}) store.at(*n).clock = [n] { return n->now(); };
+    }
+    SharedMailbox& box(const Node& n) { return store.at(n); }
+    std::size_t stored_for(const std::string& name) { return store.boxes[name].size(); }
+};
+
 } // namespace
 
 // ====================================================================== login and session
@@ -1401,5 +1502,141 @@ TEST_SUITE("cluster: another node's events are not trusted") {
         CHECK(wrong.request_id == 1);
         CHECK(wrong.outcome == LoginOutcome::wrong_password);
         CHECK(n.d.env.pending(A) == 0);
+    }
+}
+
+// ====================================================================== a message and a login at once
+
+TEST_SUITE("cluster: a message while its recipient logs in") {
+
+    // bob logs in on `n`: his claim is won and his login announced (and, unless the flush is
+    // held, completed), but no other node has heard of it yet.
+    void log_in_unheard(Node & n, ConnId c, Bus & bus) {
+        n.d.connect(c);
+        n.d.hello(c);
+        n.d.send(c, Login{1, "bob", "bob123"});
+        n.d.run_jobs();
+        bus.settle_claims(n);
+    }
+
+    TEST_CASE("a message the engine takes just after its recipient logged in elsewhere is delivered live there") {
+        SharedTrio p;
+        p.a.online(A, "alice");
+        log_in_unheard(p.b, B, p.bus);
+        CHECK(p.b.d.env.pop<LoginResult>(B).outcome == LoginOutcome::ok); // and his mailbox was read: empty
+        REQUIRE_FALSE(p.a.d.core.online_elsewhere("bob"));
+        // Node a still takes bob for offline: its deposit reaches the engine after his login.
+        p.a.d.send(A, SendMessage{5, "bob", "are you there?"});
+        CHECK(p.a.d.env.pending(A) == 0);
+        p.box(p.a).run();
+        CHECK(p.stored_for("bob") == 0); // not kept for his next login ...
+        p.bus.pump();
+        auto m = p.b.d.env.take_all<MessageEvent>(B); // ... but shown now, as any live message
+        REQUIRE(m.size() == 1);
+        CHECK(m[0].text == "are you there?");
+        CHECK(m[0].from == "alice");
+        CHECK(m[0].flags == 0);
+        CHECK(m[0].sent_at_ms == std::uint64_t(p.a.now().wall_ms));
+        auto r = p.a.d.env.take_all<Result>(A);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].request_id == 5);
+        CHECK(r[0].code == Status::ok);
+        // Its node's answer came: no "may not have been delivered" later.
+        p.bus.advance(6'000);
+        CHECK(p.a.d.env.take_all<Result>(A).empty());
+    }
+
+    TEST_CASE("a message the engine takes before the claim, or while the login is announced, comes with the login") {
+        SharedTrio p;
+        p.a.online(A, "alice");
+        p.b.link.hold_flushes = true; // bob's welcome waits until the other nodes heard of him
+        SUBCASE("deposited before the claim: stored, read by the login") {
+            p.a.d.send(A, SendMessage{5, "bob", "hello"});
+            p.box(p.a).run();
+            log_in_unheard(p.b, B, p.bus);
+        }
+        SUBCASE("deposited after the claim: routed to bob's node, which stores it for the login it is completing") {
+            log_in_unheard(p.b, B, p.bus);
+            p.a.d.send(A, SendMessage{5, "bob", "hello"});
+            p.box(p.a).run();
+            CHECK(p.a.link.sent_of<cluster::Direct>().size() == 1);
+            p.bus.pump();
+            p.box(p.b).run(); // bob's session is node b's own: no reason not to store
+        }
+        CHECK(p.stored_for("bob") == 1);
+        p.b.link.answer_flushes(true);
+        CHECK(p.b.d.env.pop<LoginResult>(B).outcome == LoginOutcome::ok);
+        auto m = p.b.d.env.pop<MessageEvent>(B);
+        CHECK(m.text == "hello");
+        CHECK((m.flags & message_flag_offline) != 0);
+        CHECK(p.b.d.env.pending(B) == 0); // once
+        p.bus.pump();
+        auto r = p.a.d.env.take_all<Result>(A);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].code == Status::ok_stored);
+    }
+
+    TEST_CASE("a Direct for a user who left this node for another goes on there; that node answers the sender's") {
+        SharedTrio p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        // alice writes to bob on node b; before it arrives he logs out there and logs in on node c.
+        p.a.d.send(A, SendMessage{5, "bob", "where are you?"});
+        p.b.d.send(B, Logout{});
+        p.bus.pump(); // node b deposits it: bob is not its user any more
+        p.a.d.env.drain(A);
+        log_in_unheard(p.c, C, p.bus);
+        CHECK(p.c.d.env.pop<LoginResult>(C).outcome == LoginOutcome::ok);
+        p.box(p.b).run();
+        auto on = p.b.link.sent_of<cluster::Direct>();
+        REQUIRE(on.size() == 1);
+        CHECK(on[0].node == "node-c");
+        CHECK(std::get<cluster::Direct>(on[0].event).reply_node == "node-a");
+        p.bus.pump();
+        auto m = p.c.d.env.take_all<MessageEvent>(C);
+        REQUIRE(m.size() == 1);
+        CHECK(m[0].text == "where are you?");
+        CHECK(m[0].flags == 0);
+        auto r = p.a.d.env.take_all<Result>(A);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].code == Status::ok);
+        CHECK(p.stored_for("bob") == 0);
+        p.bus.advance(6'000); // nobody waits for an answer any more
+        CHECK(p.a.d.env.take_all<Result>(A).empty());
+        CHECK(p.b.d.env.take_all<Result>(B).empty());
+    }
+
+    TEST_CASE("a route that finds its node gone stores the message though that node still holds the session") {
+        SharedTrio p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.bus.gone.insert("node-b"); // killed: its sessions are its until the clean-up
+        p.a.d.send(A, SendMessage{5, "bob", "are you there"});
+        p.bus.pump();
+        p.box(p.a).run();
+        CHECK(p.stored_for("bob") == 1);
+        CHECK(p.a.link.sent_of<cluster::Direct>().size() == 1); // not routed back there
+        CHECK(p.a.d.result(A, 5).code == Status::ok_stored);
+    }
+
+    TEST_CASE("a route that finds its node gone, its recipient logged in on another one since: delivered there") {
+        SharedTrio p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.bus.gone.insert("node-b");
+        p.a.d.send(A, SendMessage{5, "bob", "still there?"});
+        log_in_unheard(p.c, C, p.bus); // the dead node's claim does not hold him back
+        CHECK(p.c.d.env.pop<LoginResult>(C).outcome == LoginOutcome::ok);
+        p.bus.pump(); // node b is not listening: node a deposits
+        p.box(p.a).run();
+        p.bus.pump();
+        auto m = p.c.d.env.take_all<MessageEvent>(C);
+        REQUIRE(m.size() == 1);
+        CHECK(m[0].text == "still there?");
+        CHECK(m[0].flags == 0);
+        auto r = p.a.d.env.take_all<Result>(A);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].code == Status::ok);
+        CHECK(p.stored_for("bob") == 0);
     }
 }

@@ -49,6 +49,9 @@ struct Fixture : MailboxEvents {
         deliveries.push_back({to, m.id, m.sent_at_ms, m.from, m.text});
         return true;
     }
+    void online_on(std::string_view node, const Deposit&, Now) override {
+        FAIL("a single daemon's mailboxes know no other node, yet one said the recipient is on ", node);
+    }
     bool persist(StoreOp op) {
         if (!accept_stores) return false;
         if (auto* m = std::get_if<store_op::InsertMessage>(&op)) uncommitted.push_back(m->tag);
