@@ -168,6 +168,7 @@ private:
         std::size_t online_pos = 0;      // index in online_ while online
         TimePoint last_seen = INT64_MIN; // when the last session ended
         std::vector<UserIdx> blocked;    // sorted: users this one has blocked
+        std::vector<UserIdx> blocked_by; // sorted: users who have blocked this one (kept by set_block)
         TokenBucket deliveries, bytes;   // what this user has sent lately (user_deliveries, user_bytes)
         TrustedAddresses trusted;        // where this user last logged in from
     };
@@ -296,7 +297,9 @@ private:
 
     // Looks up a command's target: sends the error Result and returns no_user on failure.
     UserIdx target(ConnId c, std::uint32_t rid, UserIdx me, std::string_view name, std::string_view self_error);
-    bool blocks(UserIdx a, UserIdx b) const; // has a blocked b?
+    bool blocks(UserIdx a, UserIdx b) const;                     // has a blocked b?
+    void set_block(UserIdx a, UserIdx b, bool on);               // a blocks b, or no longer; both users' lists
+    void replace_blocks(UserIdx a, std::vector<UserIdx> sorted); // a's whole list, as set_block keeps them
     UserIdx find_user(std::string_view name) const;
     void add_online(UserIdx u, ConnId c);
     void remove_online(UserIdx u);

@@ -375,7 +375,7 @@ void ChatCore::stored_from_cluster(const cluster::Snapshot::Stored& st, Now now)
         list.erase(std::unique(list.begin(), list.end()), list.end());
         for (UserIdx b : list)
             if (!blocks(u, b)) missed_blocks.emplace_back(u, b);
-        users_[u].blocked = std::move(list);
+        replace_blocks(u, std::move(list));
         // A user logged in here keeps this node's addresses: their logins add to them here.
         if (users_[u].conn == 0) users_[u].trusted = std::move(trusted[u]);
     }
@@ -413,11 +413,7 @@ TimePoint ChatCore::mono_of(std::int64_t wall_ms, Now now) {
 void ChatCore::remote_block(const cluster::BlockChanged& e) {
     const UserIdx a = find_user(e.blocker), b = find_user(e.blocked);
     if (a == no_user || b == no_user || a == b) return;
-    auto& list = users_[a].blocked;
-    auto pos = std::lower_bound(list.begin(), list.end(), b);
-    const bool present = pos != list.end() && *pos == b;
-    if (e.on && !present) list.insert(pos, b);
-    if (!e.on && present) list.erase(pos);
+    set_block(a, b, e.on);
 }
 
 void ChatCore::remote_login_failed(const cluster::LoginFailed& e, Now now) {

@@ -873,6 +873,38 @@ TEST_SUITE("cluster: broadcast") {
         CHECK(p.a.d.env.pop<BroadcastEvent>(B).text == "again");
     }
 
+    TEST_CASE("ok_partial lasts while a user elsewhere who blocks the sender is online and blocking") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(C, "carol");
+        p.b.online(D, "dave");
+        auto broadcast = [&](std::uint32_t rid) {
+            p.a.d.send(A, Broadcast{rid, "hi"});
+            const Status code = p.a.d.result(A, rid).code;
+            p.bus.pump();
+            p.b.d.env.drain_all();
+            return code;
+        };
+        p.b.d.send(C, Block{1, "alice"});
+        p.b.d.send(D, Block{2, "alice"});
+        p.bus.pump();
+        p.b.d.env.drain_all();
+        CHECK(broadcast(3) == Status::ok_partial);
+        p.b.d.send(C, Unblock{4, "alice"});
+        p.bus.pump();
+        CHECK(broadcast(5) == Status::ok_partial); // dave still blocks her
+        p.b.d.send(D, Logout{});
+        p.bus.pump();
+        p.b.d.env.drain_all();
+        CHECK(broadcast(6) == Status::ok); // dave blocks her but is not online
+        p.b.online(D, "dave");
+        p.bus.pump();
+        CHECK(broadcast(7) == Status::ok_partial); // back, still blocking
+        p.b.d.send(D, Unblock{8, "alice"});
+        p.bus.pump();
+        CHECK(broadcast(9) == Status::ok);
+    }
+
     TEST_CASE("a broadcast is charged for the users it reaches on other nodes too") {
         CoreSettings s;
         s.user_deliveries = Rate{1, 1};
@@ -1287,6 +1319,8 @@ TEST_SUITE("cluster: engine down and back") {
         CHECK(names_of(b.d.env.pop<UserList>(B)).empty());
         b.d.send(B, WhoElseSince{2, 60});
         CHECK(names_of(b.d.env.pop<UserList>(B)).empty());
+        b.d.send(B, Broadcast{4, "anyone?"});
+        CHECK(b.d.result(B, 4).code == Status::ok_partial); // alice, online elsewhere, blocks him
         b.d.core.on_cluster_event(cluster::Offline{"alice", "node-a", b.now().wall_ms}, b.now());
         CHECK(b.d.env.pending(B) == 0); // her logout is hidden too
         b.d.core.on_cluster_event(alice, b.now());
@@ -1299,6 +1333,8 @@ TEST_SUITE("cluster: engine down and back") {
         b.d.core.on_cluster_event(snapshot_with_stored({alice}), b.now());
         b.d.send(B, WhoElse{3});
         CHECK(names_of(b.d.env.pop<UserList>(B)) == Names{"alice"});
+        b.d.send(B, Broadcast{5, "anyone?"});
+        CHECK(b.d.result(B, 5).code == Status::ok);
     }
 
     TEST_CASE("a block missed while cut off ends the blocked user's private pair with the blocker") {
