@@ -176,6 +176,7 @@ struct RedisConnection::Impl {
     // hiredis's callbacks (privdata / ac->data is the Impl)
     static void on_connect(const redisAsyncContext* c, int status) noexcept;
     static void on_disconnect(const redisAsyncContext* c, int status) noexcept;
+    static void on_auth(redisAsyncContext* c, void* reply, void* self) noexcept;
     static void on_hello(redisAsyncContext* c, void* reply, void* self) noexcept;
     static void on_subscribe_reply(redisAsyncContext* c, void* reply, void* self) noexcept;
     static void on_reply(redisAsyncContext* c, void* reply, void* self) noexcept;
@@ -258,25 +259,29 @@ void RedisConnection::Impl::connect_now() {
     arm_at(connect_deadline);
 }
 
-// The first command tells whether Redis really answers (a listening socket
-// alone is no proof: a stopped Redis accepts connections too).
+// AUTH (when a password is set), then PING: the PING's answer tells whether Redis
+// really answers (a listening socket alone is no proof: a stopped Redis accepts
+// connections too), and whether it serves commands: a Redis loading its data set
+// accepts AUTH and SUBSCRIBE but answers every other command with LOADING.
 void RedisConnection::Impl::send_hello() {
-    const char* v[3];
-    std::size_t n[3];
-    int argc = 0;
-    auto add = [&](const std::string& s) {
-        v[argc] = s.data();
-        n[argc++] = s.size();
-    };
-    static const std::string auth = "AUTH", ping = "PING";
+    static const std::string auth = "AUTH";
     if (!address.password.empty()) {
+        const char* v[3];
+        std::size_t n[3];
+        int argc = 0;
+        auto add = [&](const std::string& s) {
+            v[argc] = s.data();
+            n[argc++] = s.size();
+        };
         add(auth);
         if (!address.user.empty()) add(address.user);
         add(address.password);
-    } else {
-        add(ping);
+        if (redisAsyncCommandArgv(ac, on_auth, this, argc, v, n) != REDIS_OK)
+            return request_drop("cannot queue the first command");
     }
-    if (redisAsyncCommandArgv(ac, on_hello, this, argc, v, n) != REDIS_OK)
+    const char* ping[1] = {"PING"};
+    const std::size_t ping_len[1] = {4};
+    if (redisAsyncCommandArgv(ac, on_hello, this, 1, ping, ping_len) != REDIS_OK)
         request_drop("cannot queue the first command");
 }
 
@@ -424,7 +429,7 @@ void RedisConnection::Impl::ev_cleanup(void* p) noexcept { // before hiredis clo
 
 void RedisConnection::Impl::on_connect(const redisAsyncContext* c, int status) noexcept {
     auto* s = static_cast<Impl*>(c->data);
-    if (status == REDIS_OK) return; // the first command's reply makes it up
+    if (status == REDIS_OK) return; // the PING's reply makes it up
     s->note_lost(c->errstr ? c->errstr : "connect failed");
     s->ac = nullptr; // hiredis frees it after this callback
 }
@@ -439,12 +444,20 @@ void RedisConnection::Impl::on_disconnect(const redisAsyncContext* c, int status
         s->note_lost(status == REDIS_OK || !c->errstr ? "disconnected" : c->errstr);
 }
 
-void RedisConnection::Impl::on_hello(redisAsyncContext*, void* reply, void* p) noexcept {
+void RedisConnection::Impl::on_auth(redisAsyncContext*, void* reply, void* p) noexcept {
     auto* s = static_cast<Impl*>(p);
     auto* r = static_cast<const redisReply*>(reply);
     if (!r || s->freeing || s->orphaned || s->state != State::connecting) return;
-    if (r->type == REDIS_REPLY_ERROR) {
-        s->request_drop(std::string(s->address.password.empty() ? "PING" : "AUTH") + ": " + std::string(text_of(r)));
+    if (r->type == REDIS_REPLY_ERROR)
+        s->request_drop("AUTH: " + std::string(text_of(r))); // the PING's NOAUTH says less
+}
+
+void RedisConnection::Impl::on_hello(redisAsyncContext*, void* reply, void* p) noexcept {
+    auto* s = static_cast<Impl*>(p);
+    auto* r = static_cast<const redisReply*>(reply);
+    if (!r || s->freeing || s->orphaned || s->state != State::connecting || s->drop_requested) return;
+    if (r->type == REDIS_REPLY_ERROR) { // LOADING: tried again after the backoff
+        s->request_drop("PING: " + std::string(text_of(r)));
         return;
     }
     s->last_progress = monotonic_ms();

@@ -7,9 +7,11 @@
 // message handler; the channels are subscribed again after every reconnect).
 // Reactor thread only.
 //
-// Life cycle: start() connects without blocking; the first command on the new
-// connection is AUTH (when a password is set) or PING, then SUBSCRIBE (pub/sub
-// use); `up` fires once Redis has answered all of them. A connection not up
+// Life cycle: start() connects without blocking; the first commands on the new
+// connection are AUTH (when a password is set) and PING, then SUBSCRIBE (pub/sub
+// use); `up` fires once Redis has answered all of them. An error answer (a
+// wrong password, a Redis still loading its data set) drops the connection
+// and it is tried again after the backoff. A connection not up
 // within connect_timeout_ms is dropped. Once up, commands that get no reply at
 // all for command_timeout_ms (Redis stopped, a dead peer) drop the connection.
 // Every drop, and every failed attempt, fires `down` with the reason and

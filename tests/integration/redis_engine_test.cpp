@@ -17,11 +17,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace confab;
@@ -33,19 +35,23 @@ RedisAddress address_of(const RedisServer& redis) {
     RedisAddress a;
     a.host = "127.0.0.1";
     a.port = redis.port();
+    a.user = redis.options().user;
+    a.password = redis.options().password;
     return a;
 }
 
 // One node: the daemon's reactor glue around a RedisEngine, and what the engine told the "core".
 struct Node final : ClusterEvents {
     Node(const RedisServer& redis, std::string id, bool prepare = true,
-         std::size_t max_buffered = RedisEngine::max_buffered_events)
+         std::size_t max_buffered = RedisEngine::max_buffered_events, RedisTimings timings = {})
         : address(address_of(redis)) {
         RedisEngine::Timers t{
             [this](std::int64_t ms) { timers.arm(timer_key(TimerKind::cluster_heartbeat, 0), monotonic_ms() + ms); },
             [this](std::int64_t ms) { timers.arm(timer_key(TimerKind::cluster_liveness, 0), monotonic_ms() + ms); }};
         engine = std::make_unique<RedisEngine>(
-            [this](RedisConnection::Hooks h) -> RedisConnection& { return loop.connect(address, std::move(h)); },
+            [this, timings](RedisConnection::Hooks h) -> RedisConnection& {
+                return loop.connect(address, std::move(h), timings);
+            },
             std::move(id), *this, std::move(t), max_buffered);
         engine->set_names({"alice", "bob", "carol"});
         if (prepare) {
@@ -389,6 +395,49 @@ TEST_CASE("Redis going away: unavailable at once (answered from the loop), back 
     REQUIRE(run_until({&a}, [&] { return a.claims.contains(4); }));
     CHECK(a.claims[4] == cluster::Claim::claimed);
     CHECK(redis.cli({"INFO", "errorstats"}).find("NOSCRIPT") == std::string::npos);
+}
+
+TEST_CASE("a Redis still loading its data set is not taken for connected: the node is available once it has loaded") {
+    RedisServerOptions o;
+    o.aof = true;
+    o.password = "engine-test"; // AUTH, unlike PING, is answered while Redis loads
+    // Loading slowed down (Redis's own debug settings) and clients served between keys, so that
+    // the node's connections come up while Redis still answers LOADING to everything else.
+    o.extra_args = {
+        "--rdbcompression", "no", "--key-load-delay", "50000", "--loading-process-events-interval-bytes", "1024"};
+    RedisServer redis(o);
+    // 20 keys of 2 KiB each in the append-only file's base (an RDB): about 1 s of loading.
+    redis.cli({"EVAL", "for i = 1, 20 do redis.call('SET', 'pad' .. i, string.rep('x', 2048)) end", "0"});
+    redis.cli({"BGREWRITEAOF"});
+    for (int i = 0;
+         i < 1000 && redis.cli({"INFO", "persistence"}).find("aof_rewrite_in_progress:0") == std::string::npos; ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(redis.cli({"INFO", "persistence"}).find("aof_rewrite_in_progress:0") != std::string::npos);
+
+    // Retries every 20-50 ms: the node tries many times while Redis loads.
+    Node a(redis, "node-a", true, RedisEngine::max_buffered_events, RedisTimings{2000, 3000, 40, 50});
+    a.start();
+    REQUIRE(run_until({&a}, [&] { return available(a); }));
+    redis.stop();
+    REQUIRE(run_until({&a}, [&] { return !available(a); }));
+
+    std::atomic<bool> loaded = false;
+    std::thread starting([&] {
+        try {
+            redis.start(); // returns once Redis answers PING: it has loaded
+        } catch (...) {}
+        loaded = true;
+    });
+    const bool in_time = run_until(
+        {&a}, [&] { return loaded.load(); }, 20000);
+    starting.join();
+    REQUIRE(in_time);
+    REQUIRE(redis.running());
+    CHECK(redis.log().find("Done loading RDB, keys loaded: 20") != std::string::npos);
+    CHECK(run_until(
+        {&a}, [&] { return available(a); }, 3000));
+    CHECK(a.availability == std::vector<bool>{true, false, true});
+    CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "1");
 }
 
 TEST_CASE("scripts go by their SHA1 once sent, and are sent again after SCRIPT FLUSH") {

@@ -142,6 +142,7 @@ bool RedisServer::launch() {
         argv.push_back("--user");
         argv.insert(argv.end(), opts_.acl_user.begin(), opts_.acl_user.end());
     }
+    argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {

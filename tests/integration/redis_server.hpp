@@ -27,6 +27,7 @@ struct RedisServerOptions {
     // Where the data (the append-only file) lives, kept after the fixture ends; empty: its
     // own temp directory. A fixture started again on the same data_dir finds it again.
     std::string data_dir;
+    std::vector<std::string> extra_args; // more redis-server options, as on its command line
 };
 
 class RedisServer {
