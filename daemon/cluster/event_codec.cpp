@@ -162,6 +162,7 @@ void put_fields(Writer& w, const PairEnded& e) {
     w.str(e.to);
     w.str(e.peer);
     w.u8(e.revoked);
+    w.token(e.token);
 }
 void put_fields(Writer& w, const EndSession& e) {
     w.str(e.name);
@@ -262,6 +263,7 @@ std::optional<Event> get_fields(Reader& r, EventType type) {
         e.to = get_str(r);
         e.peer = get_str(r);
         e.revoked = get_bool(r);
+        e.token = r.token();
         return e;
     }
     case EventType::end_session: {

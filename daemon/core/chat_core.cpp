@@ -215,7 +215,7 @@ void ChatCore::end_session(ConnId conn, Now now) {
         left_cluster(u, now);
     }
     // Private sessions die with the login; the clients see their peer connection close.
-    std::erase_if(private_pairs_, [u](const auto& p) { return p.first == u || p.second == u; });
+    std::erase_if(private_pairs_, [u](const auto& p) { return p.first.first == u || p.first.second == u; });
     log::info("{} logged out", users_[u].name);
     announce(u, PresenceKind::logout);
 }
@@ -985,7 +985,7 @@ std::vector<ChatCore::OnlineUser> ChatCore::who(Now now) const {
     for (UserIdx u : online_) {
         const Session& s = sessions_.at(users_[u].conn);
         auto chats = std::count_if(private_pairs_.begin(), private_pairs_.end(),
-                                   [u](const auto& p) { return p.first == u || p.second == u; });
+                                   [u](const auto& p) { return p.first.first == u || p.first.second == u; });
         list.push_back(OnlineUser{users_[u].name, users_[u].conn, s.login_at_ms,
                                   std::uint32_t(std::max<std::int64_t>(0, now.mono - s.last_activity) / 1000),
                                   std::uint16_t(std::min<std::ptrdiff_t>(chats, UINT16_MAX))});
@@ -1009,7 +1009,7 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
                           fmt::format("{} cannot accept private chats", m.user));
         if (!cluster_->available()) return result(c, m.request_id, Status::unavailable, unavailable_text);
         Token token = env_.random_token();
-        private_pairs_.insert(std::minmax(me, peer));
+        private_pairs_.insert_or_assign(std::minmax(me, peer), PrivatePair{token, true});
         send(c, PrivateIntro{m.request_id, users_[peer].name, r->listen_host, r->listen_port, token});
         cluster_->send_to(r->node, 0, cluster::Invite{users_[peer].name, users_[me].name, token});
         return;
@@ -1019,7 +1019,7 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
         return result(c, m.request_id, Status::no_private_endpoint,
                       fmt::format("{} cannot accept private chats", m.user));
     Token token = env_.random_token();
-    private_pairs_.insert(std::minmax(me, peer));
+    private_pairs_.insert_or_assign(std::minmax(me, peer), PrivatePair{token, true});
     send(users_[peer].conn, PrivateInvite{users_[me].name, token});
     const std::string& host = ps.listen_host.empty() ? ps.peer_host : ps.listen_host;
     send(c, PrivateIntro{m.request_id, users_[peer].name, host, ps.listen_port, token});
@@ -1030,19 +1030,25 @@ void ChatCore::stop_private(ConnId c, UserIdx me, const StopPrivate& m) {
         return result(c, m.request_id, Status::invalid_name,
                       fmt::format("invalid user name '{}'", proto::utf8_prefix(m.user, shown_name_bytes)));
     UserIdx peer = find_user(m.user);
-    if (peer == no_user || private_pairs_.erase(std::minmax(me, peer)) == 0)
+    auto it = peer == no_user ? private_pairs_.end() : private_pairs_.find(std::minmax(me, peer));
+    if (it == private_pairs_.end())
         return result(c, m.request_id, Status::no_private_session, fmt::format("no private session with {}", m.user));
+    const Token token = it->second.token;
+    private_pairs_.erase(it);
     if (const RemoteUser* r = remote(peer))
-        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[me].name, false});
+        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[me].name, false, token});
     result(c, m.request_id, Status::ok);
 }
 
 void ChatCore::revoke_private(UserIdx a, UserIdx b) {
-    if (private_pairs_.erase(std::minmax(a, b)) == 0) return;
+    auto it = private_pairs_.find(std::minmax(a, b));
+    if (it == private_pairs_.end()) return;
+    const Token token = it->second.token;
+    private_pairs_.erase(it);
     if (users_[a].conn) send(users_[a].conn, PrivateRevoked{users_[b].name});
     if (users_[b].conn) send(users_[b].conn, PrivateRevoked{users_[a].name});
     if (const RemoteUser* r = remote(b))
-        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[b].name, users_[a].name, true});
+        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[b].name, users_[a].name, true, token});
 }
 
 } // namespace confab

@@ -284,6 +284,7 @@ private:
     void remote_locked(const cluster::Locked& e, Now now);
     void remote_invite(const cluster::Invite& e);
     void remote_pair_ended(const cluster::PairEnded& e);
+    void pair_ended_elsewhere(UserIdx to, UserIdx peer, bool revoked); // whichever introduction it was
     void remote_end_session(const cluster::EndSession& e, Now now);
     void remote_notice(const cluster::Notice& e);
     void node_down(const cluster::NodeDown& e, Now now);
@@ -318,8 +319,15 @@ private:
     bool has_hashes_ = false;
     std::vector<UserIdx> online_;
     std::unordered_map<ConnId, Session> sessions_;
-    std::set<std::pair<UserIdx, UserIdx>> private_pairs_;        // (lower, higher) introduced pairs
-    std::unordered_map<std::uint64_t, std::string> lock_timers_; // lock timer id -> name
+    // An introduced pair: the token of its latest introduction, and whether that one was made
+    // here. A PairEnded about another introduction came too late for one made here: the peer's
+    // node ended the old pair before it heard of the new one.
+    struct PrivatePair {
+        proto::Token token{};
+        bool introduced_here = false;
+    };
+    std::map<std::pair<UserIdx, UserIdx>, PrivatePair> private_pairs_; // (lower, higher) introduced pairs
+    std::unordered_map<std::uint64_t, std::string> lock_timers_;       // lock timer id -> name
     // Administrative locks: name -> monotonic end (TimePoint max: until unlocked). Few, never evicted;
     // one that ran out is forgotten when next looked at.
     std::unordered_map<std::string, TimePoint, NameHash, std::equal_to<>> admin_locks_;

@@ -157,11 +157,12 @@ void ChatCore::left_cluster(UserIdx u, Now now) {
 }
 
 void ChatCore::end_remote_pairs(UserIdx u) {
-    for (const auto& [a, b] : private_pairs_) {
+    for (const auto& [users, pair] : private_pairs_) {
+        const auto [a, b] = users;
         if (a != u && b != u) continue;
         const UserIdx peer = a == u ? b : a;
         if (const RemoteUser* r = remote(peer))
-            cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[u].name, false});
+            cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[u].name, false, pair.token});
     }
 }
 
@@ -311,7 +312,7 @@ void ChatCore::remote_online(const cluster::Online& e) {
 
 void ChatCore::remote_offline(UserIdx u, TimePoint seen) {
     users_[u].last_seen = std::max(users_[u].last_seen, seen);
-    std::erase_if(private_pairs_, [u](const auto& p) { return p.first == u || p.second == u; });
+    std::erase_if(private_pairs_, [u](const auto& p) { return p.first.first == u || p.first.second == u; });
     announce(u, PresenceKind::logout);
 }
 
@@ -381,8 +382,7 @@ void ChatCore::stored_from_cluster(const cluster::Snapshot::Stored& st, Now now)
     }
     // As the events would have: a private pair with the blocker ends, a lock ends the session
     // here, an unlock lifts the name's lockouts too.
-    for (const auto& [a, b] : missed_blocks)
-        remote_pair_ended(cluster::PairEnded{users_[b].name, users_[a].name, true});
+    for (const auto& [a, b] : missed_blocks) pair_ended_elsewhere(b, a, true);
     for (const std::string& name : st.names) {
         auto it = admin.find(name);
         if (it != admin.end())
@@ -452,15 +452,23 @@ void ChatCore::remote_locked(const cluster::Locked& e, Now now) {
 void ChatCore::remote_invite(const cluster::Invite& e) {
     const UserIdx to = find_user(e.to), from = find_user(e.from);
     if (to == no_user || from == no_user || users_[to].conn == 0) return;
-    private_pairs_.insert(std::minmax(to, from));
+    private_pairs_.insert_or_assign(std::minmax(to, from), PrivatePair{e.token, false});
     send(users_[to].conn, PrivateInvite{e.from, e.token});
 }
 
 void ChatCore::remote_pair_ended(const cluster::PairEnded& e) {
     const UserIdx to = find_user(e.to), peer = find_user(e.peer);
     if (to == no_user || peer == no_user) return;
+    auto it = private_pairs_.find(std::minmax(to, peer));
+    // Made here after the peer's node ended the one it names: that end is not this pair's. One
+    // heard from the peer's node ends anyway: two starts that crossed left each node the other's token.
+    if (it != private_pairs_.end() && it->second.introduced_here && it->second.token != e.token) return;
+    pair_ended_elsewhere(to, peer, e.revoked);
+}
+
+void ChatCore::pair_ended_elsewhere(UserIdx to, UserIdx peer, bool revoked) {
     if (private_pairs_.erase(std::minmax(to, peer)) == 0) return;
-    if (e.revoked && users_[to].conn != 0) send(users_[to].conn, PrivateRevoked{e.peer});
+    if (revoked && users_[to].conn != 0) send(users_[to].conn, PrivateRevoked{users_[peer].name});
 }
 
 void ChatCore::remote_end_session(const cluster::EndSession& e, Now now) {

@@ -91,10 +91,13 @@ struct Invite {
     proto::Token token{};
 };
 // Routed to `to`'s node: the private pair (to, peer) ended; `revoked` tells `to`
-// with PrivateRevoked (a block), otherwise the pair is forgotten silently.
+// with PrivateRevoked (a block), otherwise the pair is forgotten silently. `token` is
+// that of the pair's latest introduction the sender knew: one made at `to`'s node since
+// is a new pair, which stays.
 struct PairEnded {
     std::string to, peer;
     bool revoked = false;
+    proto::Token token{};
 };
 // Routed to `name`'s node: end that session (confabctl kick or lock on another node).
 struct EndSession {

@@ -396,6 +396,8 @@ private:
             cluster::PairEnded p{std::string(name(in)), {}, false};
             p.peer = name(in);
             p.revoked = in.flag();
+            const std::string_view t = in.bytes(proto::private_token_size);
+            std::copy(t.begin(), t.end(), p.token.begin());
             e = std::move(p);
             break;
         }

@@ -81,7 +81,7 @@ void cluster_event_seeds() {
         LoginFailed{"alice@192.0.2.7"},
         Locked{"alice", INT64_MAX, true},
         Invite{"bob", "alice", proto::Token{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
-        PairEnded{"bob", "alice", true},
+        PairEnded{"bob", "alice", true, proto::Token{16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
         EndSession{"bob", proto::EndReason::kicked, "bye"},
         Notice{1'764'000'000'000, "maintenance at noon"},
         NodeDown{"node-3"},

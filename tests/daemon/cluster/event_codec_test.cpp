@@ -37,7 +37,7 @@ std::vector<Event> samples() {
         Locked{"alice", INT64_MAX, true},
         Locked{"alice", 0, false},
         Invite{"bob", "alice", token},
-        PairEnded{"bob", "alice", true},
+        PairEnded{"bob", "alice", true, token},
         EndSession{"bob", proto::EndReason::locked, "locked by the administrator"},
         Notice{-5, "maintenance at noon"},
         NodeDown{"n3:7420"},

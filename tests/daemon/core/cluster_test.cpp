@@ -1206,6 +1206,36 @@ TEST_SUITE("cluster: private chat") {
         p.b.d.send(B, StopPrivate{2, "alice"});
         CHECK(p.b.d.result(B, 2).code == Status::no_private_session);
     }
+
+    TEST_CASE("a late end of a stopped pair leaves the new one its peer started meanwhile: a block then revokes it") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.b.online(B, "bob");
+        p.a.d.send(A, PrivateListen{1, "", 7000});
+        p.b.d.send(B, PrivateListen{1, "", 7001});
+        p.bus.pump();
+        p.a.d.env.drain(A);
+        p.b.d.env.drain(B);
+        p.b.d.env.tokens_made = 100; // each node's tokens its own, as random ones are
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        p.a.d.env.pop<PrivateIntro>(A);
+        p.bus.pump();
+        p.b.d.env.pop<PrivateInvite>(B);
+        // alice stops; bob starts again before the end reaches node b.
+        p.a.d.send(A, StopPrivate{3, "bob"});
+        CHECK(p.a.d.result(A, 3).code == Status::ok);
+        p.b.d.send(B, StartPrivate{2, "alice"});
+        const Token token = p.b.d.env.pop<PrivateIntro>(B).token;
+        p.bus.pump(); // node a's PairEnded reaches b first, then b's Invite reaches a
+        CHECK(p.a.d.env.pop<PrivateInvite>(A).token == token);
+        CHECK(p.b.d.env.pending(B) == 0);
+        // The new pair is known at both ends: bob's block ends it at both.
+        p.b.d.send(B, Block{3, "alice"});
+        CHECK(p.b.d.env.pop<PrivateRevoked>(B).peer == "alice");
+        CHECK(p.b.d.result(B, 3).code == Status::ok);
+        p.bus.pump();
+        CHECK(p.a.d.env.pop<PrivateRevoked>(A).peer == "bob");
+    }
 }
 
 // ====================================================================== the engine going and coming back
