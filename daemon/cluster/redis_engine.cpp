@@ -71,9 +71,13 @@ struct RedisEngine::Snapshotting {
     bool resync = false; // read again while available, after events were dropped
     int outstanding = 0; // parts not read yet
     bool failed = false;
+    std::string error; // the first failed reply's, for the log
     cluster::Snapshot snapshot;
     bool track(const redisReply* r) {
-        if (!ok_reply(r)) failed = true;
+        if (!ok_reply(r) && !failed) {
+            failed = true;
+            error = r ? std::string(redis_text(r)) : "no reply";
+        }
         return !failed;
     }
 };
@@ -187,7 +191,8 @@ void RedisEngine::on_up() {
 }
 
 void RedisEngine::on_down(std::string_view) {
-    ++generation_; // a Snapshot being read is no longer worth anything
+    ++generation_;                 // a Snapshot being read is no longer worth anything
+    snapshot_retry_ = Retry::none; // the next up reads everything anyway
     buffered_.clear();
     resyncing_ = false; // the Snapshot after the reconnect reads everything again
     heard_resyncing_.clear();
@@ -435,14 +440,21 @@ void fold_resync(cluster::Snapshot& s, const std::vector<cluster::Event>& heard)
 
 void RedisEngine::finish_snapshot(Snapshotting& s) {
     if (s.generation != generation_) return; // a newer connection takes its own
-    if (s.failed || !connected()) {          // the connection went down: the next up tries again
-        if (s.resync && resyncing_) {
-            log::warning("cluster: reading the replica again failed; it may be stale until the next reconnect");
+    if (!connected()) return;                // the connection went down: the next up tries again
+    if (s.failed) {
+        // Redis answered with an error while both connections stay up (a command the ACL
+        // forbids, a Redis not ready): nothing else would try again, so the liveness tick does.
+        if (s.resync) {
             resyncing_ = false;
             heard_resyncing_.clear();
         }
+        if (snapshot_failures_++ % 60 == 0)
+            log::warning("cluster: reading the replica {}failed ({}); trying again every {} s while it fails",
+                         s.resync ? "again " : "", s.error, liveness_ms / 1000);
+        snapshot_retry_ = s.resync ? Retry::resync : Retry::first;
         return;
     }
+    snapshot_failures_ = 0;
     RedisStore::sort_trusted(s.snapshot.stored->state);
     if (s.resync) {
         resyncing_ = false;
@@ -742,6 +754,12 @@ void RedisEngine::on_message(std::string_view channel, std::string_view payload)
 
 void RedisEngine::on_liveness_timer() {
     timers_.liveness(liveness_ms);
+    if (snapshot_retry_ != Retry::none && connected()) {
+        const bool resync = snapshot_retry_ == Retry::resync;
+        snapshot_retry_ = Retry::none;
+        resyncing_ = resync;
+        take_snapshot(resync);
+    }
     if (!ready_) return;
     std::weak_ptr<RedisEngine*> self = self_;
     const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};

@@ -156,7 +156,10 @@ private:
     // Events dropped since the replica was last read: beyond max_buffered_ while not ready,
     // or presence beyond it during a resync. The replica may then be stale: read again.
     std::uint64_t dropped_ = 0;
-    bool resyncing_ = false;                      // reading the replica again while available
+    bool resyncing_ = false;                  // reading the replica again while available
+    enum class Retry { none, first, resync }; // a replica read that Redis failed, to try at the liveness tick
+    Retry snapshot_retry_ = Retry::none;
+    std::uint64_t snapshot_failures_ = 0;         // in a row: logged at the first and every 60th
     std::vector<cluster::Event> heard_resyncing_; // presence, blocks and locks heard or made meanwhile, folded in
     std::shared_ptr<RedisEngine*> self_ = std::make_shared<RedisEngine*>(this);
 };

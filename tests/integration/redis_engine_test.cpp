@@ -440,6 +440,20 @@ TEST_CASE("a Redis still loading its data set is not taken for connected: the no
     CHECK(redis.cli({"SISMEMBER", std::string(cluster::keys::nodes), "node-a"}) == "1");
 }
 
+TEST_CASE("a replica read that Redis refuses while the node stays connected is tried again") {
+    RedisServer redis;
+    Node a(redis, "node-a");
+    // The ACL loses SMEMBERS, the Snapshot's first read: connected, but every read fails.
+    redis.cli({"ACL", "SETUSER", "default", "-smembers"});
+    a.start();
+    CHECK_FALSE(run_until(
+        {&a}, [&] { return available(a); }, 2500));
+    redis.cli({"ACL", "SETUSER", "default", "+smembers"}); // the operator mends the ACL
+    CHECK(run_until(
+        {&a}, [&] { return available(a); }, 3000)); // the next liveness tick (1 s) reads again
+    CHECK(a.availability == std::vector<bool>{true});
+}
+
 TEST_CASE("scripts go by their SHA1 once sent, and are sent again after SCRIPT FLUSH") {
     RedisServer redis;
     Node a(redis, "node-a");
