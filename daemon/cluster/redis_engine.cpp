@@ -709,7 +709,11 @@ void RedisEngine::send_directs(const std::string& node, DirectBatch batch) {
 }
 
 void RedisEngine::send_answers(const std::string& node, const AnswerBatch& batch) {
-    if (!ready_) return; // lost: the senders' nodes say unavailable when no answer comes
+    if (!ready_) { // the senders' nodes say unavailable when no answer comes
+        log::flood(log::Flood::cluster_error, log::Level::warning,
+                   "cluster: {} answer(s) to node {} lost: Redis is unreachable", batch.answers.answers.size(), node);
+        return;
+    }
     const auto& answers = batch.answers.answers;
     auto payload = answers.size() == 1 ? cluster::encode_event(answers.front(), node_id_)
                                        : cluster::encode_event(batch.answers, node_id_);
