@@ -345,6 +345,13 @@ private:
         return e;
     }
 
+    static proto::Token token(FuzzInput& in) {
+        proto::Token t{};
+        const std::string_view b = in.bytes(proto::private_token_size);
+        std::copy(b.begin(), b.end(), t.begin());
+        return t;
+    }
+
     // An event from another node, as the engine hands it over.
     void remote_event(FuzzInput& in) {
         cluster::Event e;
@@ -387,8 +394,7 @@ private:
         case Remote::invite: {
             cluster::Invite i{std::string(name(in)), {}, {}};
             i.from = name(in);
-            const std::string_view t = in.bytes(proto::private_token_size);
-            std::copy(t.begin(), t.end(), i.token.begin());
+            i.token = token(in);
             e = std::move(i);
             break;
         }
@@ -396,8 +402,7 @@ private:
             cluster::PairEnded p{std::string(name(in)), {}, false};
             p.peer = name(in);
             p.revoked = in.flag();
-            const std::string_view t = in.bytes(proto::private_token_size);
-            std::copy(t.begin(), t.end(), p.token.begin());
+            p.token = token(in);
             e = std::move(p);
             break;
         }
