@@ -68,6 +68,9 @@ struct FakeEnv : CoreEnv {
     std::deque<std::uint64_t> uncommitted; // InsertMessage tags not yet answered
     bool accept_stores = true;             // false: persist reports a saturated store
     std::uint64_t tokens_made = 0;
+    // Which sequence random_token() draws from: the cluster tests give each node its own (its
+    // ordinal), as random tokens are, so a token made on one node never equals another's.
+    std::uint16_t token_stream = 0;
 
     // ---- CoreEnv
     void send(ConnId conn, proto::Bytes frame) override {
@@ -100,6 +103,8 @@ struct FakeEnv : CoreEnv {
         proto::Token t{};
         std::uint64_t n = ++tokens_made;
         for (std::size_t i = 0; i < 8; ++i) t[i] = std::uint8_t(n >> (8 * i));
+        t[8] = std::uint8_t(token_stream);
+        t[9] = std::uint8_t(token_stream >> 8);
         t[15] = 0xA5;
         return t;
     }
