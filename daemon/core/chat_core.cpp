@@ -1009,7 +1009,7 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
                           fmt::format("{} cannot accept private chats", m.user));
         if (!cluster_->available()) return result(c, m.request_id, Status::unavailable, unavailable_text);
         Token token = env_.random_token();
-        private_pairs_.insert_or_assign(std::minmax(me, peer), PrivatePair{token, true});
+        private_pairs_[std::minmax(me, peer)].here = token; // one from there stays: they may have crossed
         send(c, PrivateIntro{m.request_id, users_[peer].name, r->listen_host, r->listen_port, token});
         cluster_->send_to(r->node, 0, cluster::Invite{users_[peer].name, users_[me].name, token});
         return;
@@ -1019,7 +1019,7 @@ void ChatCore::start_private(ConnId c, UserIdx me, const StartPrivate& m) {
         return result(c, m.request_id, Status::no_private_endpoint,
                       fmt::format("{} cannot accept private chats", m.user));
     Token token = env_.random_token();
-    private_pairs_.insert_or_assign(std::minmax(me, peer), PrivatePair{token, true});
+    private_pairs_.insert_or_assign(std::minmax(me, peer), PrivatePair{token, std::nullopt});
     send(users_[peer].conn, PrivateInvite{users_[me].name, token});
     const std::string& host = ps.listen_host.empty() ? ps.peer_host : ps.listen_host;
     send(c, PrivateIntro{m.request_id, users_[peer].name, host, ps.listen_port, token});
@@ -1033,22 +1033,22 @@ void ChatCore::stop_private(ConnId c, UserIdx me, const StopPrivate& m) {
     auto it = peer == no_user ? private_pairs_.end() : private_pairs_.find(std::minmax(me, peer));
     if (it == private_pairs_.end())
         return result(c, m.request_id, Status::no_private_session, fmt::format("no private session with {}", m.user));
-    const Token token = it->second.token;
+    const Token heard = it->second.heard();
     private_pairs_.erase(it);
     if (const RemoteUser* r = remote(peer))
-        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[me].name, false, token});
+        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[me].name, false, heard});
     result(c, m.request_id, Status::ok);
 }
 
 void ChatCore::revoke_private(UserIdx a, UserIdx b) {
     auto it = private_pairs_.find(std::minmax(a, b));
     if (it == private_pairs_.end()) return;
-    const Token token = it->second.token;
+    const Token heard = it->second.heard();
     private_pairs_.erase(it);
     if (users_[a].conn) send(users_[a].conn, PrivateRevoked{users_[b].name});
     if (users_[b].conn) send(users_[b].conn, PrivateRevoked{users_[a].name});
     if (const RemoteUser* r = remote(b))
-        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[b].name, users_[a].name, true, token});
+        cluster_->send_to(r->node, 0, cluster::PairEnded{users_[b].name, users_[a].name, true, heard});
 }
 
 } // namespace confab

@@ -284,7 +284,7 @@ private:
     void remote_locked(const cluster::Locked& e, Now now);
     void remote_invite(const cluster::Invite& e);
     void remote_pair_ended(const cluster::PairEnded& e);
-    void pair_ended_elsewhere(UserIdx to, UserIdx peer, bool revoked); // whichever introduction it was
+    void pair_ended_elsewhere(UserIdx to, UserIdx peer, bool revoked); // whichever introductions it had
     void remote_end_session(const cluster::EndSession& e, Now now);
     void remote_notice(const cluster::Notice& e);
     void node_down(const cluster::NodeDown& e, Now now);
@@ -319,12 +319,14 @@ private:
     bool has_hashes_ = false;
     std::vector<UserIdx> online_;
     std::unordered_map<ConnId, Session> sessions_;
-    // An introduced pair: the token of its latest introduction, and whether that one was made
-    // here. A PairEnded about another introduction came too late for one made here: the peer's
-    // node ended the old pair before it heard of the new one.
+    // An introduced pair: the token of its latest introduction made here, and of the latest one
+    // the peer's node sent (Invite) for a peer there. Both nodes of a pair may introduce it at
+    // once; a stop ends what its node had heard of, so an end from the peer's node ends `there`
+    // and ends `here` only if it names it (its invitation reached the peer's node first).
     struct PrivatePair {
-        proto::Token token{};
-        bool introduced_here = false;
+        std::optional<proto::Token> here, there;
+        // What an end sent to the peer's node names: the introduction from there (none: zeros).
+        proto::Token heard() const { return there.value_or(proto::Token{}); }
     };
     std::map<std::pair<UserIdx, UserIdx>, PrivatePair> private_pairs_; // (lower, higher) introduced pairs
     std::unordered_map<std::uint64_t, std::string> lock_timers_;       // lock timer id -> name

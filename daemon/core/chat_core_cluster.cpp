@@ -162,7 +162,7 @@ void ChatCore::end_remote_pairs(UserIdx u) {
         if (a != u && b != u) continue;
         const UserIdx peer = a == u ? b : a;
         if (const RemoteUser* r = remote(peer))
-            cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[u].name, false, pair.token});
+            cluster_->send_to(r->node, 0, cluster::PairEnded{users_[peer].name, users_[u].name, false, pair.heard()});
     }
 }
 
@@ -452,7 +452,7 @@ void ChatCore::remote_locked(const cluster::Locked& e, Now now) {
 void ChatCore::remote_invite(const cluster::Invite& e) {
     const UserIdx to = find_user(e.to), from = find_user(e.from);
     if (to == no_user || from == no_user || users_[to].conn == 0) return;
-    private_pairs_.insert_or_assign(std::minmax(to, from), PrivatePair{e.token, false});
+    private_pairs_[std::minmax(to, from)].there = e.token; // one made here stays: they may have crossed
     send(users_[to].conn, PrivateInvite{e.from, e.token});
 }
 
@@ -460,10 +460,14 @@ void ChatCore::remote_pair_ended(const cluster::PairEnded& e) {
     const UserIdx to = find_user(e.to), peer = find_user(e.peer);
     if (to == no_user || peer == no_user) return;
     auto it = private_pairs_.find(std::minmax(to, peer));
-    // Made here after the peer's node ended the one it names: that end is not this pair's. One
-    // heard from the peer's node ends anyway: two starts that crossed left each node the other's token.
-    if (it != private_pairs_.end() && it->second.introduced_here && it->second.token != e.token) return;
-    pair_ended_elsewhere(to, peer, e.revoked);
+    if (it == private_pairs_.end()) return;
+    // Every introduction from the peer's node came before its end. One made here ends only if the
+    // peer's node had heard of it: else its invitation is still on its way there, a new pair to it.
+    it->second.there.reset();
+    if (it->second.here == e.token) it->second.here.reset();
+    if (it->second.here) return;
+    private_pairs_.erase(it);
+    if (e.revoked && users_[to].conn != 0) send(users_[to].conn, PrivateRevoked{users_[peer].name});
 }
 
 void ChatCore::pair_ended_elsewhere(UserIdx to, UserIdx peer, bool revoked) {

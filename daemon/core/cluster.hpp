@@ -91,9 +91,10 @@ struct Invite {
     proto::Token token{};
 };
 // Routed to `to`'s node: the private pair (to, peer) ended; `revoked` tells `to`
-// with PrivateRevoked (a block), otherwise the pair is forgotten silently. `token` is
-// that of the pair's latest introduction the sender knew: one made at `to`'s node since
-// is a new pair, which stays.
+// with PrivateRevoked (a block), otherwise the pair is forgotten silently. It ends every
+// introduction the sender's node made and, of those made at `to`'s node, the one `token`
+// names: the latest the sender had heard of (all zeros: none). One whose Invite was still
+// on its way to the sender is a new pair for it, which stays.
 struct PairEnded {
     std::string to, peer;
     bool revoked = false;

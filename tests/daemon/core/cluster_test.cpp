@@ -1243,6 +1243,144 @@ TEST_SUITE("cluster: private chat") {
     }
 }
 
+// ====================================================================== private chat races
+
+// alice on node a and bob on node b, both listening for private chats; nothing left unread.
+void listening(Pair& p) {
+    p.a.online(A, "alice");
+    p.b.online(B, "bob");
+    p.a.d.send(A, PrivateListen{1, "", 7000});
+    p.b.d.send(B, PrivateListen{1, "", 7001});
+    p.bus.pump();
+    p.a.drain_everywhere();
+}
+
+// The private pairs `name` has on `n`, as `confabctl who` counts them.
+std::uint16_t chats_of(const Node& n, std::string_view name) {
+    for (const auto& u : n.d.core.who(n.now()))
+        if (u.name == name) return u.private_chats;
+    FAIL("not online: ", std::string(name));
+    return 0;
+}
+
+TEST_SUITE("cluster: private chat races") {
+
+    TEST_CASE("starts that crossed, then a stop before the peer's invitation came: the peer's introduction stays at "
+              "both ends") {
+        for (const bool alice_stops : {true, false})
+            for (const bool a_first : {true, false}) {
+                INFO("alice stops: ", alice_stops, "; node a's events arrive first: ", a_first);
+                Pair p;
+                listening(p);
+                p.a.d.send(A, StartPrivate{2, "bob"});
+                const Token from_alice = p.a.d.env.pop<PrivateIntro>(A).token;
+                p.b.d.send(B, StartPrivate{2, "alice"});
+                const Token from_bob = p.b.d.env.pop<PrivateIntro>(B).token;
+                CHECK(from_alice != from_bob);
+                // One side stops before the other's invitation reached its node: that ends its own
+                // introduction; the other's, still on its way, is a new one for it.
+                Node& stopper = alice_stops ? p.a : p.b;
+                Node& other = alice_stops ? p.b : p.a;
+                const ConnId stopper_conn = alice_stops ? A : B, other_conn = alice_stops ? B : A;
+                const std::string stopper_name = alice_stops ? "alice" : "bob",
+                                  other_name = alice_stops ? "bob" : "alice";
+                stopper.d.send(stopper_conn, StopPrivate{3, other_name});
+                CHECK(stopper.d.result(stopper_conn, 3).code == Status::ok);
+                p.bus.carry(a_first ? p.a : p.b);
+                p.bus.carry(a_first ? p.b : p.a);
+                p.bus.pump();
+                // Each user holds the other's invitation, and both nodes know the pair left.
+                CHECK(p.a.d.env.pop<PrivateInvite>(A).token == from_bob);
+                CHECK(p.b.d.env.pop<PrivateInvite>(B).token == from_alice);
+                CHECK(p.a.d.env.pending(A) == 0);
+                CHECK(p.b.d.env.pending(B) == 0);
+                CHECK(chats_of(p.a, "alice") == 1);
+                CHECK(chats_of(p.b, "bob") == 1);
+                // So a block by the user who did not stop revokes it at both ends.
+                other.d.send(other_conn, Block{4, stopper_name});
+                CHECK(other.d.env.pop<PrivateRevoked>(other_conn).peer == stopper_name);
+                CHECK(other.d.result(other_conn, 4).code == Status::ok);
+                p.bus.pump();
+                CHECK(stopper.d.env.pop<PrivateRevoked>(stopper_conn).peer == other_name);
+                CHECK(chats_of(p.a, "alice") == 0);
+                CHECK(chats_of(p.b, "bob") == 0);
+            }
+    }
+
+    TEST_CASE("starts that crossed, then a stop once the stopper's node had the peer's invitation: the pair ends at "
+              "both ends") {
+        Pair p;
+        listening(p);
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        const Token from_alice = p.a.d.env.pop<PrivateIntro>(A).token;
+        p.b.d.send(B, StartPrivate{2, "alice"});
+        const Token from_bob = p.b.d.env.pop<PrivateIntro>(B).token;
+        SUBCASE("each node had the other's invitation") {
+            p.bus.pump();
+        }
+        SUBCASE("only node a had bob's") {
+            p.bus.carry(p.b);
+        }
+        CHECK(p.a.d.env.pop<PrivateInvite>(A).token == from_bob);
+        p.a.d.send(A, StopPrivate{3, "bob"});
+        CHECK(p.a.d.result(A, 3).code == Status::ok);
+        p.bus.pump();
+        CHECK(p.b.d.env.pop<PrivateInvite>(B).token == from_alice);
+        CHECK(p.b.d.env.pending(B) == 0);
+        CHECK(chats_of(p.a, "alice") == 0);
+        CHECK(chats_of(p.b, "bob") == 0);
+        p.b.d.send(B, StopPrivate{3, "alice"});
+        CHECK(p.b.d.result(B, 3).code == Status::no_private_session);
+    }
+
+    TEST_CASE("both stop before either invitation came: no pair is left anywhere") {
+        Pair p;
+        listening(p);
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        const Token from_alice = p.a.d.env.pop<PrivateIntro>(A).token;
+        p.b.d.send(B, StartPrivate{2, "alice"});
+        const Token from_bob = p.b.d.env.pop<PrivateIntro>(B).token;
+        p.a.d.send(A, StopPrivate{3, "bob"});
+        CHECK(p.a.d.result(A, 3).code == Status::ok);
+        p.b.d.send(B, StopPrivate{3, "alice"});
+        CHECK(p.b.d.result(B, 3).code == Status::ok);
+        SUBCASE("node a's events arrive first") {
+            p.bus.carry(p.a);
+        }
+        SUBCASE("node b's events arrive first") {
+            p.bus.carry(p.b);
+        }
+        p.bus.pump();
+        // The invitations were on their way; the ends that followed them leave nothing.
+        CHECK(p.a.d.env.pop<PrivateInvite>(A).token == from_bob);
+        CHECK(p.b.d.env.pop<PrivateInvite>(B).token == from_alice);
+        CHECK(chats_of(p.a, "alice") == 0);
+        CHECK(chats_of(p.b, "bob") == 0);
+    }
+
+    TEST_CASE("a stop and a new start by the same user before anything arrived: only the new introduction stays") {
+        Pair p;
+        listening(p);
+        p.a.d.send(A, StartPrivate{2, "bob"});
+        const Token first = p.a.d.env.pop<PrivateIntro>(A).token;
+        p.a.d.send(A, StopPrivate{3, "bob"});
+        CHECK(p.a.d.result(A, 3).code == Status::ok);
+        p.a.d.send(A, StartPrivate{4, "bob"});
+        const Token second = p.a.d.env.pop<PrivateIntro>(A).token;
+        p.bus.pump();
+        CHECK(p.b.d.env.pop<PrivateInvite>(B).token == first);
+        CHECK(p.b.d.env.pop<PrivateInvite>(B).token == second);
+        CHECK(chats_of(p.a, "alice") == 1);
+        CHECK(chats_of(p.b, "bob") == 1);
+        p.b.d.send(B, StopPrivate{3, "alice"});
+        CHECK(p.b.d.result(B, 3).code == Status::ok);
+        p.bus.pump();
+        CHECK(chats_of(p.a, "alice") == 0);
+        p.a.d.send(A, StopPrivate{5, "bob"});
+        CHECK(p.a.d.result(A, 5).code == Status::no_private_session);
+    }
+}
+
 // ====================================================================== the engine going and coming back
 
 TEST_SUITE("cluster: engine down and back") {
