@@ -452,6 +452,12 @@ void ChatCore::remote_locked(const cluster::Locked& e, Now now) {
 void ChatCore::remote_invite(const cluster::Invite& e) {
     const UserIdx to = find_user(e.to), from = find_user(e.from);
     if (to == no_user || from == no_user || users_[to].conn == 0) return;
+    if (blocks(to, from)) {
+        // Started before the block reached its node: it ends there as the block would have ended it.
+        if (const RemoteUser* r = remote(from))
+            cluster_->send_to(r->node, 0, cluster::PairEnded{e.from, e.to, true, e.token});
+        return;
+    }
     private_pairs_[std::minmax(to, from)].there = e.token; // one made here stays: they may have crossed
     send(users_[to].conn, PrivateInvite{e.from, e.token});
 }

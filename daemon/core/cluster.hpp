@@ -85,7 +85,8 @@ struct Locked {
     std::int64_t until_wall_ms = 0;
     bool admin = false;
 };
-// Routed to `to`'s node: a PrivateInvite from `from`.
+// Routed to `to`'s node: a PrivateInvite from `from` (refused there if `to` blocks `from`:
+// a revoked PairEnded comes back).
 struct Invite {
     std::string to, from;
     proto::Token token{};

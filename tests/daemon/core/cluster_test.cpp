@@ -1379,6 +1379,30 @@ TEST_SUITE("cluster: private chat races") {
         p.a.d.send(A, StopPrivate{5, "bob"});
         CHECK(p.a.d.result(A, 5).code == Status::no_private_session);
     }
+
+    TEST_CASE("a block that crosses the blocked user's start: the blocker is not invited, the blocked user hears "
+              "PrivateRevoked") {
+        Pair p;
+        listening(p);
+        p.b.d.send(B, StartPrivate{2, "alice"});
+        p.b.d.env.pop<PrivateIntro>(B);
+        p.a.d.send(A, Block{2, "bob"}); // before bob's invitation reached node a
+        CHECK(p.a.d.result(A, 2).code == Status::ok);
+        SUBCASE("the block reaches node b first") {
+            p.bus.carry(p.a);
+            p.bus.carry(p.b);
+        }
+        SUBCASE("the invitation reaches node a first") {
+            p.bus.carry(p.b);
+            p.bus.carry(p.a);
+        }
+        p.bus.pump();
+        CHECK(p.a.d.env.pending(A) == 0);
+        CHECK(p.b.d.env.pop<PrivateRevoked>(B).peer == "alice");
+        CHECK(p.b.d.env.pending(B) == 0);
+        CHECK(chats_of(p.a, "alice") == 0);
+        CHECK(chats_of(p.b, "bob") == 0);
+    }
 }
 
 // ====================================================================== the engine going and coming back
