@@ -165,7 +165,12 @@ bool PrivateChat::stop(std::string_view peer) {
 void PrivateChat::revoked(std::string_view peer) {
     invites_.erase(std::string(peer));
     if (Session* s = find(peer)) {
-        end(*s, proto::PeerByeReason::blocked, s->state == Session::State::established);
+        // One still being set up is the user's own request: say why it will not come up (on a
+        // cluster a block can reach the server after its PrivateIntro).
+        if (s->state == Session::State::established)
+            end(*s, proto::PeerByeReason::blocked, true);
+        else
+            fail(*s, "ended by a block");
         reap();
     }
 }

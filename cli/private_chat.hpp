@@ -67,7 +67,7 @@ public:
     std::optional<std::string> send_text(std::string_view peer, std::string_view text);
     // stopprivate: closes whatever exists with `peer`; false if nothing did.
     bool stop(std::string_view peer);
-    // The server ended the chat (e.g. one side blocked the other).
+    // The server ended the chat, or the one being set up (one side blocked the other).
     void revoked(std::string_view peer);
     // Logout or exit: says goodbye to every peer and stops listening.
     void close_all(proto::PeerByeReason reason);

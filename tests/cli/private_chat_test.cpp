@@ -161,3 +161,22 @@ TEST_CASE("a call closed by a peer that sorts after us fails at once") {
     CHECK(alice.terminal.lines ==
           std::vector<std::string>{"error: private chat with bob failed: the connection was closed"});
 }
+
+TEST_CASE("a revocation of a chat still being set up says why it failed; of one that is up, that it ended") {
+    const auto t0 = Clock::now();
+    User bob("bob");
+    HangUpListener alice_listener; // never answers: the call stays being set up
+    REQUIRE_FALSE(bob.chat.request("alice"));
+    bob.chat.introduced(intro("alice", alice_listener.port(), token_of(0xb1)), t0);
+    bob.chat.revoked("alice");
+    CHECK(bob.terminal.lines == std::vector<std::string>{"error: private chat with alice failed: ended by a block"});
+    CHECK(bob.chat.request("alice") == std::nullopt); // nothing is left of it
+
+    User carol("carol");
+    REQUIRE_FALSE(carol.chat.request("bob"));
+    bob.chat.invited("carol", token_of(0xc1), t0);
+    carol.chat.introduced(intro("bob", bob.chat.port(), token_of(0xc1)), t0);
+    REQUIRE(pump_until({&bob, &carol}, t0, [&] { return bob.terminal.printed("private chat with carol started"); }));
+    bob.chat.revoked("carol");
+    CHECK(bob.terminal.lines.back() == "private chat with carol ended");
+}
