@@ -1380,6 +1380,29 @@ TEST_SUITE("cluster: private chat races") {
         CHECK(p.a.d.result(A, 5).code == Status::no_private_session);
     }
 
+    TEST_CASE("a logout that crosses the peer's start: no pair is left at either node") {
+        Pair p;
+        listening(p);
+        p.b.d.send(B, StartPrivate{2, "alice"});
+        p.b.d.env.pop<PrivateIntro>(B);
+        p.a.d.send(A, Logout{}); // before bob's invitation reached node a
+        CHECK(p.a.d.env.pop<SessionEnded>(A).reason == EndReason::logged_out);
+        SUBCASE("the logout reaches node b first") {
+            p.bus.carry(p.a);
+            p.bus.carry(p.b);
+        }
+        SUBCASE("the invitation reaches node a first") {
+            p.bus.carry(p.b);
+            p.bus.carry(p.a);
+        }
+        p.bus.pump();
+        CHECK(p.b.d.env.pop<PresenceEvent>(B).kind == PresenceKind::logout);
+        CHECK(p.b.d.env.pending(B) == 0);
+        CHECK(chats_of(p.b, "bob") == 0);
+        p.b.d.send(B, StopPrivate{3, "alice"});
+        CHECK(p.b.d.result(B, 3).code == Status::no_private_session);
+    }
+
     TEST_CASE("a block that crosses the blocked user's start: the blocker is not invited, the blocked user hears "
               "PrivateRevoked") {
         Pair p;
