@@ -612,7 +612,8 @@ void Server::on_timers() {
         case TimerKind::login_deadline:
         case TimerKind::idle:
         case TimerKind::lock:
-        case TimerKind::route_answer: core_.on_timer(key, t); break;
+        case TimerKind::route_answer:
+        case TimerKind::claim_retry: core_.on_timer(key, t); break;
         }
     }
 }

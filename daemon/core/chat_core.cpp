@@ -206,6 +206,12 @@ void ChatCore::end_session(ConnId conn, Now now) {
     env_.cancel_timer(timer_key(TimerKind::idle, conn));
     UserIdx u = it->second.user;
     if (it->second.state != State::online) addresses_.closed_unauthenticated(it->second.peer_host);
+    // A login waiting to claim again gives the name up at once: the client may be back already.
+    if (auto w = claim_waits_.find(it->second.claim_user); w != claim_waits_.end() && w->second == conn) {
+        env_.cancel_timer(timer_key(TimerKind::claim_retry, w->first));
+        claiming_.erase(w->first);
+        claim_waits_.erase(w);
+    }
     sessions_.erase(it);
     if (u == no_user) return;
     remove_online(u);
@@ -304,6 +310,7 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         return;
     }
     case TimerKind::route_answer: return expire_routes(now);
+    case TimerKind::claim_retry: return claim_again(UserIdx(timer_id(key)), now);
     case TimerKind::close_deadline:
     case TimerKind::watchdog:
     case TimerKind::status:

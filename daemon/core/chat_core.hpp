@@ -24,6 +24,7 @@
 
 #include "proto/messages.hpp"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -105,6 +106,10 @@ public:
     // ---- the cluster (only with a ClusterLink), answers and events the glue forwards
     // The claim `tag` of a login was answered.
     void on_claimed(std::uint64_t tag, cluster::Claim result, Now now);
+    // A login's claim that another node refused is asked again after each of these waits (ms)
+    // before the login is refused: that node may be releasing the session this client just
+    // dropped. A second login of a name in use is still refused, 0.7 s later in all.
+    static constexpr std::array<std::int64_t, 3> claim_retry_ms{100, 200, 400};
     // The Direct sent with `tag` reached its node (delivered) or not.
     void on_routed(std::uint64_t tag, bool delivered, Now now);
     // The flush `tag` was answered: what this node published before it reached the others (ok).
@@ -185,7 +190,9 @@ private:
         std::int64_t login_at_ms = 0; // Unix milliseconds, once online
         // while verifying (job) or claiming (claim_tag)
         std::uint64_t job = 0;
-        std::uint64_t claim_tag = 0;
+        std::uint64_t claim_tag = 0;   // 0 while waiting to claim again (claim_waits_)
+        UserIdx claim_user = no_user;  // whose name is claimed
+        std::uint8_t claims_taken = 0; // this login's claims that another node refused so far
         std::uint32_t login_request = 0;
         std::string login_name;
         std::string login_lock; // the Lockout key the attempt counts under
@@ -260,6 +267,16 @@ private:
     bool online_anywhere(UserIdx u) const { return users_[u].conn != 0 || (cluster_ && remote(u) != nullptr); }
     cluster::Online online_event(UserIdx u, const Session& s) const;
     void claim(ConnId c, Session& s, UserIdx u);
+    void send_claim(ConnId c, Session& s, UserIdx u); // one attempt of claim()'s
+    // A login waiting after a refused claim tries again (its timer, or the name's logout heard),
+    // unless a lock came, the user was removed or the shared state is gone meanwhile.
+    void claim_again(UserIdx u, Now now);
+    // The login claiming `u`'s name is answered `outcome` without the name: it is free here again.
+    void refuse_claim(ConnId c, Session& s, UserIdx u, proto::LoginOutcome outcome, std::uint32_t value);
+    // What a login about to hold `u`'s name is told instead, if a lock came (here or from another
+    // node) or the user was removed while it claimed.
+    std::optional<std::pair<proto::LoginOutcome, std::uint32_t>> refused_meanwhile(UserIdx u, std::string_view key,
+                                                                                   Now now);
     // A claimed login: announced to the other nodes, completed once they have heard it.
     void announce_login(ConnId c, Session& s, UserIdx u, Now now);
     // Sends `reply` to `c` once the other nodes have what this node published so far
@@ -350,6 +367,10 @@ private:
     };
     std::unordered_map<std::uint64_t, PendingClaim> claims_; // by tag
     std::unordered_set<UserIdx> claiming_;                   // users with a login claim in flight
+    // Logins whose claim another node refused, waiting to claim again: user -> connection. Most
+    // often the client dropped its session on that node and reconnected here before that node's
+    // release reached the shared state; a single node would have ended the first session first.
+    std::unordered_map<UserIdx, ConnId> claim_waits_;
     struct PendingRoute {
         ReplyTo answer_to; // a node: the Direct came from there, and its recipient's node answers it there
         std::string node;  // where it went

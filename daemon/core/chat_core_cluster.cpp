@@ -51,12 +51,49 @@ void ChatCore::claim(ConnId c, Session& s, UserIdx u) {
     // Two local logins of one name would both win the claim (a node may re-claim its own).
     if (claiming_.contains(u)) return login_result(c, s.login_request, LoginOutcome::already_logged_in, 0);
     if (!cluster_->available()) return login_result(c, s.login_request, LoginOutcome::unavailable, 0);
-    const std::uint64_t tag = next_cluster_tag_++;
-    claims_.emplace(tag, PendingClaim{c, u, false});
     claiming_.insert(u);
     s.state = State::claiming;
+    s.claim_user = u;
+    s.claims_taken = 0;
+    send_claim(c, s, u);
+}
+
+void ChatCore::send_claim(ConnId c, Session& s, UserIdx u) {
+    const std::uint64_t tag = next_cluster_tag_++;
+    claims_.emplace(tag, PendingClaim{c, u, false});
     s.claim_tag = tag;
     cluster_->claim(tag, users_[u].name); // may answer at once: nothing of `s` is used after it
+}
+
+void ChatCore::claim_again(UserIdx u, Now now) {
+    auto wait = claim_waits_.extract(u);
+    if (wait.empty()) return;
+    env_.cancel_timer(timer_key(TimerKind::claim_retry, u));
+    const ConnId c = wait.mapped();
+    auto it = sessions_.find(c);
+    if (it == sessions_.end() || it->second.state != State::claiming || it->second.claim_user != u) {
+        claiming_.erase(u); // ended without end_session (a shutdown): nothing to answer
+        return;
+    }
+    Session& s = it->second;
+    if (!cluster_->available()) return refuse_claim(c, s, u, LoginOutcome::unavailable, 0);
+    if (auto refused = refused_meanwhile(u, s.login_lock, now))
+        return refuse_claim(c, s, u, refused->first, refused->second);
+    send_claim(c, s, u);
+}
+
+void ChatCore::refuse_claim(ConnId c, Session& s, UserIdx u, LoginOutcome outcome, std::uint32_t value) {
+    claiming_.erase(u);
+    s.state = State::awaiting_login;
+    s.claim_user = no_user;
+    login_result(c, s.login_request, outcome, value);
+}
+
+std::optional<std::pair<LoginOutcome, std::uint32_t>> ChatCore::refused_meanwhile(UserIdx u, std::string_view key,
+                                                                                  Now now) {
+    if (auto locked = locked_value(users_[u].name, key, now)) return std::pair{LoginOutcome::locked, *locked};
+    if (!users_[u].cred) return std::pair{LoginOutcome::wrong_password, std::uint32_t(Lockout::max_failures - 1)};
+    return std::nullopt;
 }
 
 void ChatCore::on_claimed(std::uint64_t tag, cluster::Claim result, Now now) {
@@ -82,23 +119,22 @@ void ChatCore::on_claimed(std::uint64_t tag, cluster::Claim result, Now now) {
         return;
     }
     Session& s = it->second;
-    const std::uint32_t rid = s.login_request;
-    const std::string key = std::move(s.login_lock);
-    if (result != cluster::Claim::claimed) {
-        claiming_.erase(p.user);
-        s.state = State::awaiting_login;
-        return login_result(
-            p.conn, rid, result == cluster::Claim::taken ? LoginOutcome::already_logged_in : LoginOutcome::unavailable,
-            0);
+    if (result == cluster::Claim::taken && s.claims_taken < claim_retry_ms.size()) {
+        // Held by another node: most often this client's own session there, dropped a moment ago
+        // and not yet released. Ask again shortly, or once that logout is heard (claim_again).
+        s.claim_tag = 0;
+        claim_waits_.emplace(p.user, p.conn);
+        env_.arm_timer(timer_key(TimerKind::claim_retry, p.user), now.mono + claim_retry_ms[s.claims_taken++]);
+        return;
     }
-    // A lock may have come (here or from another node), or the user gone, while the claim was out.
-    const std::optional<std::uint32_t> locked = locked_value(name, key, now);
-    if (locked || !users_[p.user].cred) {
-        claiming_.erase(p.user);
-        s.state = State::awaiting_login;
+    if (result != cluster::Claim::claimed)
+        return refuse_claim(
+            p.conn, s, p.user,
+            result == cluster::Claim::taken ? LoginOutcome::already_logged_in : LoginOutcome::unavailable, 0);
+    const std::string key = std::move(s.login_lock);
+    if (auto refused = refused_meanwhile(p.user, key, now)) {
         cluster_->release(name);
-        if (locked) return login_result(p.conn, rid, LoginOutcome::locked, *locked);
-        return login_result(p.conn, rid, LoginOutcome::wrong_password, Lockout::max_failures - 1);
+        return refuse_claim(p.conn, s, p.user, refused->first, refused->second);
     }
     // Failures are counted on every node: a success starts the count again everywhere.
     if (lockout_.tracks(key)) cluster_->publish(cluster::Locked{key, 0, false});
@@ -166,13 +202,17 @@ void ChatCore::end_remote_pairs(UserIdx u) {
     }
 }
 
-void ChatCore::on_cluster_available(bool up, Now) {
+void ChatCore::on_cluster_available(bool up, Now now) {
     const bool was = cluster_up_;
     cluster_up_ = up;
     if (!cluster_ || up == was) return;
     if (!up) {
         log::warning("cluster: the shared state cannot be reached; logins and messages to other nodes are refused "
                      "until it is back");
+        // A login waiting to claim again is told at once, as one arriving now would be.
+        std::vector<UserIdx> waiting;
+        for (const auto& [u, c] : claim_waits_) waiting.push_back(u);
+        for (UserIdx u : waiting) claim_again(u, now);
         return;
     }
     log::notice("cluster: the shared state is reachable again");
@@ -501,10 +541,13 @@ void ChatCore::on_cluster_event(const cluster::Event& event, Now now) {
                        if (it == remote_.end() || it->second.node != e.node) {
                            // Already gone here, or logged in again elsewhere since: only the time is news.
                            if (users_[u].conn == 0) users_[u].last_seen = std::max(users_[u].last_seen, seen);
-                           return;
+                       } else {
+                           remote_.erase(it);
+                           remote_offline(u, seen);
                        }
-                       remote_.erase(it);
-                       remote_offline(u, seen);
+                       // That node released the name before it published this: a login here that
+                       // found it held need not wait for its timer.
+                       claim_again(u, now);
                    },
                    [&](const cluster::Direct& e) { remote_direct(e, now); },
                    [&](const cluster::Directs& e) {

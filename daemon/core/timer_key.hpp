@@ -16,6 +16,7 @@ enum class TimerKind : std::uint8_t {
     idle = 2,           // a logged-in session without a command
     lock = 3,           // a locked login name
     route_answer = 4,   // the oldest Direct sent to another node that has no answer yet (cluster)
+    claim_retry = 5,    // a login whose claim another node refused claims again (cluster; id: the user)
     // the reactor glue's (Server)
     close_deadline = 0x80,    // a closing connection's last frames
     watchdog = 0x81,          // systemd's WATCHDOG=1

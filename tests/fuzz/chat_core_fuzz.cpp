@@ -260,7 +260,7 @@ public:
     void finish() {
         d_.env.accept_jobs = d_.env.accept_stores = true;
         link_.at_once = false;
-        for (bool answer_directs = cluster_mode;;) {
+        for (bool answer_directs = cluster_mode, waited = false;;) {
             while (!d_.env.jobs.empty() || !d_.env.uncommitted.empty() || !link_.claims.empty() ||
                    !link_.flushes.empty() || !link_.routes.empty()) {
                 while (!d_.env.jobs.empty()) {
@@ -274,6 +274,13 @@ public:
                 for (auto tag : take(link_.flushes)) d_.core.on_flushed(tag, true, d_.now());
                 for (auto tag : take(link_.routes)) d_.core.on_routed(tag, false, d_.now());
                 check_output();
+            }
+            // A login whose claim another node refused claims again when its wait is over.
+            if (cluster_mode && !waited && login_unanswered()) {
+                waited = true;
+                d_.advance(ChatCore::claim_retry_ms.back()); // the longest wait
+                check_output();
+                continue;
             }
             if (!answer_directs) break;
             // The recipients' nodes answer every Direct (those routed back already are forgotten).
@@ -510,6 +517,12 @@ private:
     Conn* pick(FuzzInput& in) {
         std::uint8_t which = in.u8();
         return conns_.empty() ? nullptr : &conns_[which % conns_.size()];
+    }
+    bool login_unanswered() const {
+        return std::any_of(conns_.begin(), conns_.end(), [](const Conn& c) {
+            return std::any_of(c.unanswered.begin(), c.unanswered.end(),
+                               [](const Request& r) { return r.type == proto::MessageType::login; });
+        });
     }
     void forget(ConnId id) {
         std::erase_if(conns_, [id](const Conn& c) { return c.id == id; });

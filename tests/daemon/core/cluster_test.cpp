@@ -442,6 +442,10 @@ TEST_SUITE("cluster: login") {
         n.d.hello(A);
         n.d.send(A, Login{1, "alice", "alice123"});
         n.answer_claim(cluster::Claim::taken);
+        for (std::int64_t wait : ChatCore::claim_retry_ms) {
+            n.d.advance(wait);
+            n.answer_claim(cluster::Claim::taken);
+        }
         CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::already_logged_in);
         n.d.send(A, Login{2, "alice", "alice123"});
         n.answer_claim(cluster::Claim::unavailable);
@@ -578,15 +582,150 @@ TEST_SUITE("cluster: login") {
         CHECK(online[2].at_wall_ms == online[0].at_wall_ms); // still the login time
     }
 
-    TEST_CASE("one session per name across nodes: a login on the other node is refused as today") {
+    TEST_CASE("one session per name across nodes: a login on the other node is refused as today, 0.7 s later") {
         Pair p;
         p.a.online(A, "alice");
         p.b.d.connect(A);
         p.b.d.hello(A);
-        CHECK(p.b.login(A, "alice", "alice123").outcome == LoginOutcome::already_logged_in);
+        p.b.d.send(A, Login{1, "alice", "alice123"});
+        p.b.settle_claims();
+        std::int64_t waited = 0;
+        for (; p.b.d.env.pending(A) == 0 && waited < 1000; waited += 50) {
+            p.bus.advance(50);
+            p.b.settle_claims();
+        }
+        CHECK(p.b.d.env.pop<LoginResult>(A).outcome == LoginOutcome::already_logged_in);
+        CHECK(waited == 700);
+        CHECK(p.b.link.log.size() == 4);  // the claim and its three retries
+        CHECK(p.a.d.env.pending(A) == 0); // the session there is untouched
         p.a.d.send(A, Logout{});
         p.bus.pump();
         CHECK(p.b.login(A, "alice", "alice123", 2).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("a fast reconnect through another node: let in once the first node has let the name go") {
+        Pair p;
+        p.a.online(A, "alice");
+        // The connection drops on node a; its release and logout are still on their way when
+        // the client, already connected again through node b, logs in there.
+        p.a.d.core.on_disconnect(A, p.a.now());
+        p.b.d.connect(B);
+        p.b.d.hello(B);
+        p.b.d.send(B, Login{1, "alice", "alice123"});
+        p.b.bus->settle_claims(p.b); // node a holds the name still
+        CHECK(p.b.d.env.pending(B) == 0);
+        SUBCASE("the logout heard: claimed again at once") {
+            p.bus.pump(); // the release, then the Offline
+            CHECK(p.b.link.claims.size() == 1);
+        }
+        SUBCASE("the release done, its logout not heard yet: claimed again after 100 ms") {
+            p.bus.sessions.erase("alice");
+            p.b.d.advance(ChatCore::claim_retry_ms[0] - 1);
+            CHECK(p.b.link.claims.empty());
+            p.b.d.advance(1);
+            CHECK(p.b.link.claims.size() == 1);
+        }
+        p.b.settle_claims();
+        CHECK(p.b.d.env.pop<LoginResult>(B).outcome == LoginOutcome::ok);
+        CHECK(p.bus.sessions["alice"] == "node-b");
+        p.bus.advance(1000);
+        CHECK(p.b.link.claims.empty()); // its timer went with the wait
+    }
+
+    TEST_CASE("a login waiting to claim again that closes or times out is answered never, the name freed at once") {
+        Node n("node-a", 0, [] {
+            CoreSettings s;
+            s.login_timeout_ms = 50;
+            return s;
+        }());
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::taken);
+        SUBCASE("closed") {
+            n.d.core.on_disconnect(A, n.now());
+            n.d.env.closed.insert(A); // FakeEnv fails on a frame to it
+        }
+        SUBCASE("login deadline") {
+            n.d.advance(50);
+            CHECK(n.d.env.pop<ProtocolError>(A).code == Status::login_timeout);
+            CHECK(n.d.env.is_closed(A));
+        }
+        // The client, back already, is not refused for the wait of its old connection.
+        n.d.connect(B);
+        n.d.hello(B);
+        n.d.send(B, Login{1, "alice", "alice123"});
+        CHECK(n.link.claims.size() == 1);
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::ok);
+        n.d.advance(1000);
+        CHECK(n.link.claims.empty());
+        CHECK(n.d.env.pending(A) == 0);
+    }
+
+    TEST_CASE("while a login waits to claim again, a second login of the name here is refused at once") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::taken);
+        n.d.connect(B);
+        n.d.hello(B);
+        n.d.send(B, Login{1, "alice", "alice123"});
+        CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::already_logged_in);
+        n.d.send(A, WhoElse{2});
+        CHECK(n.d.env.pop<Result>(A).code == Status::not_logged_in);
+        n.d.advance(ChatCore::claim_retry_ms[0]);
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
+        CHECK(n.link.claims.empty());
+    }
+
+    TEST_CASE("a lock, or the user's removal, while a login waits to claim again refuses it without a claim") {
+        Node n("node-a");
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::taken);
+        n.d.advance(ChatCore::claim_retry_ms[0] / 2);
+        LoginResult r;
+        SUBCASE("locked") {
+            CHECK(n.d.core.lock("alice", 60, n.now()).code == Status::ok);
+            n.d.advance(ChatCore::claim_retry_ms[0]);
+            r = n.d.env.pop<LoginResult>(A);
+            CHECK(r.outcome == LoginOutcome::locked);
+            CHECK(r.value == 60);
+        }
+        SUBCASE("removed") {
+            n.d.core.replace_users(parse_users("bob bob123\n", "test-users"), n.now());
+            n.d.advance(ChatCore::claim_retry_ms[0]);
+            r = n.d.env.pop<LoginResult>(A);
+            CHECK(r.outcome == LoginOutcome::wrong_password);
+        }
+        CHECK(n.link.claims.empty());
+        CHECK(n.link.released.empty()); // never held
+        CHECK(n.d.core.online_count() == 0);
+    }
+
+    TEST_CASE("the shared state lost while a login waits to claim again: unavailable at once, exactly once") {
+        Node n("node-a");
+        n.d.core.on_cluster_available(true, n.now());
+        n.d.connect(A);
+        n.d.hello(A);
+        n.d.send(A, Login{1, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::taken);
+        n.link.up = false;
+        n.d.core.on_cluster_available(false, n.now());
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::unavailable);
+        n.d.advance(1000);
+        CHECK(n.link.claims.empty());
+        CHECK(n.d.env.pending(A) == 0);
+        // The connection may try again once it is back.
+        n.link.up = true;
+        n.d.core.on_cluster_available(true, n.now());
+        n.d.send(A, Login{2, "alice", "alice123"});
+        n.answer_claim(cluster::Claim::claimed);
+        CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
     }
 }
 
