@@ -137,6 +137,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
         w.single("confab_cluster_events_dropped_total", "counter",
                  "events from other nodes dropped while the replica was read (more than are kept)", k->events_dropped);
         w.single("confab_cluster_failed_writes_total", "counter", "state writes Redis did not take", k->failed_writes);
+        w.single("confab_cluster_answers_lost_total", "counter",
+                 "answers to other nodes' messages not sent because Redis was unreachable", k->answers_lost);
     }
     w.histogram("confab_event_loop_iteration_seconds", "work done per event-loop iteration", s.loop);
 

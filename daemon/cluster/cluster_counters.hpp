@@ -13,6 +13,7 @@ struct ClusterCounters {
     std::uint64_t nodes_down = 0;           // NodeDowns noticed
     std::uint64_t events_dropped = 0;       // heard while the replica was read, beyond what is kept
     std::uint64_t failed_writes = 0;        // store writes Redis did not take
+    std::uint64_t answers_lost = 0;         // DirectAnswers not sent: Redis was unreachable
 };
 
 } // namespace confab

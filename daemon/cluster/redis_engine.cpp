@@ -602,7 +602,8 @@ void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluste
             return;
         }
     }
-    if (const auto* a = std::get_if<cluster::DirectAnswer>(&e); a && tag == 0 && ready_) {
+    // Answers go in a batch even with Redis away: send_answers counts and logs the ones lost.
+    if (const auto* a = std::get_if<cluster::DirectAnswer>(&e); a && tag == 0) {
         if (const auto size = cluster::batched_size(*a)) {
             const std::string to(node);
             auto it = answers_.try_emplace(to).first;
@@ -710,6 +711,7 @@ void RedisEngine::send_directs(const std::string& node, DirectBatch batch) {
 
 void RedisEngine::send_answers(const std::string& node, const AnswerBatch& batch) {
     if (!ready_) { // the senders' nodes say unavailable when no answer comes
+        counters_.answers_lost += batch.answers.answers.size();
         log::flood(log::Flood::cluster_error, log::Level::warning,
                    "cluster: {} answer(s) to node {} lost: Redis is unreachable", batch.answers.answers.size(), node);
         return;

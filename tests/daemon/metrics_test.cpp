@@ -166,6 +166,7 @@ TEST_CASE("a cluster node shows the engine's counters instead of the SQLite stor
     cluster.nodes_down = 1;
     cluster.events_dropped = 4;
     cluster.failed_writes = 3;
+    cluster.answers_lost = 5;
     MetricsSnapshot m;
     m.version = "1";
     m.core = &core;
@@ -181,6 +182,7 @@ TEST_CASE("a cluster node shows the engine's counters instead of the SQLite stor
     CHECK(p.samples.at("confab_cluster_nodes_down_total") == 1);
     CHECK(p.samples.at("confab_cluster_events_dropped_total") == 4);
     CHECK(p.samples.at("confab_cluster_failed_writes_total") == 3);
+    CHECK(p.samples.at("confab_cluster_answers_lost_total") == 5);
     CHECK(p.samples.count("confab_store_queue_depth") == 0);
     CHECK(p.samples.count("confab_offline_messages") == 0); // in Redis: no node's count is the true one
 

@@ -381,6 +381,13 @@ TEST_CASE("Redis going away: unavailable at once (answered from the loop), back 
     a.turn();
     CHECK(a.claims[2] == cluster::Claim::unavailable);
     CHECK(a.routes[3] == false);
+    // Answers to messages other nodes routed here cannot go either: counted, apart from routes.
+    const std::uint64_t not_delivered = a.engine->counters().routed_not_delivered;
+    a.engine->send_to("node-b", 0, cluster::DirectAnswer{7, proto::Status::ok, ""});
+    a.engine->send_to("node-b", 0, cluster::DirectAnswer{8, proto::Status::blocked_by_recipient, "no"});
+    a.turn();
+    CHECK(a.engine->counters().answers_lost == 2);
+    CHECK(a.engine->counters().routed_not_delivered == not_delivered);
 
     redis.start();
     REQUIRE(run_until(
