@@ -178,7 +178,7 @@ void put_fields(Writer& w, const NodeDown& e) {
 }
 void put_fields(Writer& w, const Snapshot& e) {
     constexpr auto max = std::numeric_limits<std::uint32_t>::max();
-    if (e.online.size() > max || e.last_seen.size() > max || e.stored) return w.fail();
+    if (e.online.size() > max || e.last_seen.size() > max || e.stored || e.reclaim) return w.fail();
     w.u32(std::uint32_t(e.online.size()));
     for (const auto& o : e.online) put_online(w, o);
     w.u32(std::uint32_t(e.last_seen.size()));

@@ -205,7 +205,7 @@ void RedisEngine::on_down(std::string_view) {
 void RedisEngine::reassert() {
     // Redis may have been restarted, or another node may have taken this one for dead and
     // cleaned up after it: the alive key and the node set come back at once. The sessions
-    // this node holds are claimed again by the core (a re-claim of its own name succeeds).
+    // this node holds are claimed again as the replica is read (reclaim()).
     heartbeat();
 }
 
@@ -316,6 +316,7 @@ void RedisEngine::take_snapshot(bool resync) {
     s->outstanding = 2; // the other nodes' users, the users file's names
     s->snapshot.stored.emplace().names = names_;
     std::weak_ptr<RedisEngine*> self = self_;
+    if (!resync) reclaim(s);
     const std::array<std::string_view, 2> members{"SMEMBERS", keys::nodes};
     send(members, [this, self, s](const redisReply* r) {
         if (!self.lock()) return;
@@ -343,6 +344,25 @@ void RedisEngine::take_snapshot(bool resync) {
         snapshot_part_done(s);
     });
     read_stored(s, 0);
+}
+
+void RedisEngine::reclaim(const std::shared_ptr<Snapshotting>& s) {
+    // The other nodes may have taken this one for dead meanwhile and released its sessions (or
+    // Redis restarted without them): each is claimed again, before anything is read on the same
+    // connection, so a name another node holds now is read as online there, where it is.
+    s->snapshot.reclaim.emplace();
+    std::weak_ptr<RedisEngine*> self = self_;
+    for (const std::string& name : held_) {
+        ++s->outstanding;
+        const std::string key = keys::user(name);
+        const std::array<std::string_view, 4> tail{"1", key, node_id_, keys::session_field};
+        commands_->eval(claim_script, tail, [this, self, s, name](const redisReply* r) {
+            if (!self.lock()) return;
+            if (s->track(r) && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+                s->snapshot.reclaim->taken.push_back(name);
+            snapshot_part_done(s);
+        });
+    }
 }
 
 void RedisEngine::read_stored(const std::shared_ptr<Snapshotting>& s, std::size_t start) {

@@ -106,6 +106,7 @@ private:
     void on_down(std::string_view why);
     void reassert(); // after a reconnect: alive key and node set
     void take_snapshot(bool resync = false);
+    void reclaim(const std::shared_ptr<Snapshotting>& s); // this node's sessions, before the read
     void read_stored(const std::shared_ptr<Snapshotting>& s, std::size_t start);
     void snapshot_part_done(const std::shared_ptr<Snapshotting>& s);
     void finish_snapshot(Snapshotting& s);

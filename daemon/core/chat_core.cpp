@@ -199,7 +199,7 @@ void ChatCore::on_disconnect(ConnId conn, Now now) {
     end_session(conn, now);
 }
 
-void ChatCore::end_session(ConnId conn, Now now) {
+void ChatCore::end_session(ConnId conn, Now now, bool announce_logout) {
     auto it = sessions_.find(conn);
     if (it == sessions_.end()) return;
     env_.cancel_timer(timer_key(TimerKind::login_deadline, conn));
@@ -223,10 +223,10 @@ void ChatCore::end_session(ConnId conn, Now now) {
     // Private sessions die with the login; the clients see their peer connection close.
     std::erase_if(private_pairs_, [u](const auto& p) { return p.first.first == u || p.first.second == u; });
     log::info("{} logged out", users_[u].name);
-    announce(u, PresenceKind::logout);
+    if (announce_logout) announce(u, PresenceKind::logout);
 }
 
-void ChatCore::close_with(ConnId conn, const Message& last, Now now) {
+void ChatCore::close_with(ConnId conn, const Message& last, Now now, bool announce_logout) {
     if (const auto* e = std::get_if<SessionEnded>(&last)) counters_.count_end(e->reason);
     if (const auto* e = std::get_if<ProtocolError>(&last)) {
         ++counters_.protocol_errors;
@@ -235,7 +235,7 @@ void ChatCore::close_with(ConnId conn, const Message& last, Now now) {
     frame_.clear();
     append_frame(frame_, last);
     env_.send(conn, frame_);
-    end_session(conn, now);
+    end_session(conn, now, announce_logout);
     env_.close(conn);
 }
 

@@ -213,8 +213,10 @@ private:
     UserIdx admin_target(std::string_view name, AdminResult& error) const;
     void install_users(UsersFile users);
     void remove_user(UserIdx u, Now now);
-    void end_session(ConnId conn, Now now); // forget a session, logout presence if online
-    void close_with(ConnId conn, const proto::Message& last, Now now);
+    // Forgets a session; a logged-in one's logout is announced unless `announce_logout` is false
+    // (its user is online on another node, and so, to this node's users, never left).
+    void end_session(ConnId conn, Now now, bool announce_logout = true);
+    void close_with(ConnId conn, const proto::Message& last, Now now, bool announce_logout = true);
 
     void handle_hello(ConnId c, Session& s, const proto::Hello& m, Now now);
     void handle_login(ConnId c, Session& s, const proto::Login& m, Now now);
@@ -363,7 +365,6 @@ private:
     struct PendingClaim {
         ConnId conn;
         UserIdx user;
-        bool reclaim; // of a session already online, after the engine came back
     };
     std::unordered_map<std::uint64_t, PendingClaim> claims_; // by tag
     std::unordered_set<UserIdx> claiming_;                   // users with a login claim in flight

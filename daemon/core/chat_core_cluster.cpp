@@ -60,7 +60,7 @@ void ChatCore::claim(ConnId c, Session& s, UserIdx u) {
 
 void ChatCore::send_claim(ConnId c, Session& s, UserIdx u) {
     const std::uint64_t tag = next_cluster_tag_++;
-    claims_.emplace(tag, PendingClaim{c, u, false});
+    claims_.emplace(tag, PendingClaim{c, u});
     s.claim_tag = tag;
     cluster_->claim(tag, users_[u].name); // may answer at once: nothing of `s` is used after it
 }
@@ -101,16 +101,6 @@ void ChatCore::on_claimed(std::uint64_t tag, cluster::Claim result, Now now) {
     if (node.empty()) return;
     const PendingClaim p = node.mapped();
     const std::string& name = users_[p.user].name;
-    if (p.reclaim) {
-        if (users_[p.user].conn != p.conn) return; // that session ended meanwhile
-        if (result == cluster::Claim::claimed) {
-            cluster_->publish(online_event(p.user, sessions_.at(p.conn)));
-        } else if (result == cluster::Claim::taken) {
-            log::notice("{} logged in on another node while this one was cut off: session ended", name);
-            close_with(p.conn, SessionEnded{EndReason::kicked, "you logged in on another server"}, now);
-        }
-        return;
-    }
     auto it = sessions_.find(p.conn);
     if (it == sessions_.end() || it->second.state != State::claiming || it->second.claim_tag != tag) {
         // The connection closed while the claim was out: give the name back.
@@ -215,17 +205,9 @@ void ChatCore::on_cluster_available(bool up, Now now) {
         for (UserIdx u : waiting) claim_again(u, now);
         return;
     }
+    // This node's sessions were claimed again as the replica was read: its Snapshot, next, says
+    // which another node holds now.
     log::notice("cluster: the shared state is reachable again");
-    // The other nodes may have taken this one for dead meanwhile and forgotten its
-    // sessions: claim and announce them again (a name logged in elsewhere since ends here).
-    // The engine may answer a claim at once, and a lost one ends a session: walk a copy.
-    std::vector<UserIdx> local(online_);
-    for (UserIdx u : local) {
-        if (users_[u].conn == 0) continue;
-        const std::uint64_t tag = next_cluster_tag_++;
-        claims_.emplace(tag, PendingClaim{users_[u].conn, u, true});
-        cluster_->claim(tag, users_[u].name);
-    }
 }
 
 // ---------------------------------------------------------------- messages
@@ -370,13 +352,31 @@ void ChatCore::node_down(const cluster::NodeDown& e, Now now) {
 }
 
 void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
-    if (e.stored) stored_from_cluster(*e.stored, now); // first: the logins announced below are hidden by them
+    // First: the logins announced below are hidden by them.
+    if (e.stored) stored_from_cluster(*e.stored, now);
     std::unordered_map<UserIdx, RemoteUser> fresh;
     for (const auto& o : e.online) {
         const UserIdx u = find_user(o.name);
-        if (o.node == cluster_->node_id() || u == no_user || users_[u].conn != 0) continue;
+        if (o.node == cluster_->node_id() || u == no_user) continue;
         fresh[u] = RemoteUser{o.node, o.at_wall_ms, o.listen_host, o.listen_port};
     }
+    std::vector<UserIdx> moved; // online here before, on another node now: to this node's users, they never left
+    if (e.reclaim) {
+        // A name another node holds now was logged in there while this node was cut off.
+        for (const std::string& name : e.reclaim->taken) {
+            const UserIdx u = find_user(name);
+            if (u == no_user || users_[u].conn == 0) continue;
+            const bool elsewhere = fresh.contains(u);
+            if (elsewhere) moved.push_back(u);
+            log::notice("{} logged in on another node while this one was cut off: session ended", name);
+            close_with(users_[u].conn, SessionEnded{EndReason::kicked, "you logged in on another server"}, now,
+                       !elsewhere);
+        }
+        // The others are still this node's: announced again, as the other nodes may have forgotten them.
+        for (UserIdx u : online_) cluster_->publish(online_event(u, sessions_.at(users_[u].conn)));
+    }
+    std::erase_if(fresh,
+                  [this](const auto& entry) { return users_[entry.first].conn != 0; }); // ours: the claim says so
     for (const auto& [name, at_ms] : e.last_seen) {
         const UserIdx u = find_user(name);
         if (u != no_user)
@@ -386,7 +386,7 @@ void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
     for (const auto& [u, r] : remote_)
         if (!fresh.contains(u)) gone.push_back(u);
     for (const auto& [u, r] : fresh)
-        if (!remote_.contains(u)) came.push_back(u);
+        if (!remote_.contains(u) && std::find(moved.begin(), moved.end(), u) == moved.end()) came.push_back(u);
     remote_ = std::move(fresh);
     std::sort(gone.begin(), gone.end());
     std::sort(came.begin(), came.end());

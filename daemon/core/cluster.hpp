@@ -129,6 +129,15 @@ struct NodeDown {
 // Made by the engine itself after (re)connecting: everyone online on the other live
 // nodes, and the last-seen times it holds. Replaces the replica's remote part.
 struct Snapshot {
+    // Set on a read after (re)connecting, not on a read again while available: before
+    // reading anything, the engine claimed again every session this node holds (the others
+    // may have taken it for dead meanwhile and released them). `taken`: those another node
+    // holds now (logged in there while this one was cut off); those sessions end here, the
+    // others are announced again. Read after the claims, `online` has them where they are.
+    struct Reclaim {
+        std::vector<std::string> taken;
+    };
+    std::optional<Reclaim> reclaim;
     std::vector<Online> online;
     std::vector<std::pair<std::string, std::int64_t>> last_seen; // (name, Unix ms)
     // Set when read: the block lists, locks and trusted addresses stored for `names`

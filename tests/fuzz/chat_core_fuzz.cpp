@@ -454,6 +454,10 @@ private:
                     st.state.trusted.push_back({std::move(who), std::string(in.pick(peer_host_table)), time(in)});
                 }
             }
+            if (in.flag()) { // read after a reconnect: the re-claims, some names taken by other nodes
+                auto& taken = s.reclaim.emplace().taken;
+                for (unsigned n = in.u8() % 4; n > 0; --n) taken.emplace_back(name(in));
+            }
             e = std::move(s);
             break;
         }

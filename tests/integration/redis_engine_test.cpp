@@ -867,6 +867,7 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
     REQUIRE(run_until({&a, &b}, [&] { return a.seen<cluster::Snapshot>().size() == 3; }));
     CHECK(a.availability == std::vector<bool>{true, false, true}); // available throughout the second read
+    CHECK_FALSE(a.seen<cluster::Snapshot>().back().reclaim);       // nothing was claimed again for it
     auto online = a.seen<cluster::Snapshot>().back().online;
     std::vector<std::string> names;
     for (const auto& o : online) names.push_back(o.name);
@@ -876,6 +877,44 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     CHECK(a.seen<cluster::Snapshot>().back().stored->state.blocks ==
           std::vector<std::pair<std::string, std::string>>{{"alice", "carol"}});
     CHECK(a.engine->counters().events_dropped == 2);
+}
+
+TEST_CASE("a node back from a cut claims its sessions again as it reads the replica: one taken meanwhile is named") {
+    RedisServer redis;
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+    REQUIRE(a.seen<cluster::Snapshot>().back().reclaim); // nothing held yet: nothing taken
+    CHECK(a.seen<cluster::Snapshot>().back().reclaim->taken.empty());
+    const std::string session(cluster::keys::session_field);
+    for (const std::string name : {"alice", "bob"}) {
+        a.claim(name == "alice" ? 1 : 2, name);
+        a.engine->publish(cluster::Online{name, "node-a", 1000, "", 0});
+    }
+    REQUIRE(run_until({&a, &b}, [&] { return a.claims.size() == 2 && a.engine->idle(); }));
+
+    // Both lose their subscriptions; a, not turned, hears nothing. b takes it for dead meanwhile
+    // (its clean-up, done here by hand, released both names) and alice logs in on b.
+    redis.cli({"CLIENT", "KILL", "TYPE", "pubsub"});
+    redis.cli({"HDEL", cluster::keys::user("alice"), session});
+    redis.cli({"HDEL", cluster::keys::user("bob"), session});
+    REQUIRE(run_until({&b}, [&] { return b.availability.size() == 3 && available(b); }));
+    b.claim(3, "alice");
+    b.engine->publish(cluster::Online{"alice", "node-b", 2000, "", 0});
+    REQUIRE(run_until({&b}, [&] { return b.claims.contains(3) && b.engine->idle(); }));
+    REQUIRE(b.claims[3] == cluster::Claim::claimed);
+
+    REQUIRE(run_until(
+        {&a, &b}, [&] { return a.availability.size() == 3 && available(a); }, 15000));
+    const cluster::Snapshot snap = a.seen<cluster::Snapshot>().back();
+    REQUIRE(snap.reclaim);
+    CHECK(snap.reclaim->taken == std::vector<std::string>{"alice"});
+    REQUIRE(snap.online.size() == 1); // read after the claims: alice where she is now
+    CHECK(snap.online[0].name == "alice");
+    CHECK(snap.online[0].node == "node-b");
+    CHECK(redis.cli({"HGET", cluster::keys::user("bob"), session}) == "node-a"); // bob's is a's again
+    CHECK(redis.cli({"HGET", cluster::keys::user("alice"), session}) == "node-b");
 }
 
 TEST_CASE("blocks, locks and trusted addresses stored while a node could not hear are in its next Snapshot") {

@@ -219,13 +219,23 @@ void Node::settle_claims() {
 }
 
 // What the engine reads when it is back: `online` on other nodes, and the stored state of
-// every name of the users file (nothing stored but what `fill` adds).
+// every name of the users file (nothing stored but what `fill` adds), after claiming this
+// node's sessions again (every one still its own). A read again while available (after
+// dropped events) has no re-claims.
 cluster::Snapshot snapshot_with_stored(std::vector<cluster::Online> online,
                                        const std::function<void(StoredState&)>& fill = {}) {
     cluster::Snapshot s;
     s.online = std::move(online);
     s.stored.emplace().names = {"alice", "bob", "carol", "dave"};
     if (fill) fill(s.stored->state);
+    s.reclaim.emplace();
+    return s;
+}
+cluster::Snapshot read_again(const cluster::Snapshot& after_reconnect) {
+    cluster::Snapshot s;
+    s.online = after_reconnect.online;
+    s.last_seen = after_reconnect.last_seen;
+    s.stored = after_reconnect.stored;
     return s;
 }
 
@@ -1612,9 +1622,11 @@ TEST_SUITE("cluster: engine down and back") {
         a.online(C, "carol");
         CHECK(a.d.core.online_count() == 3);
         // Back after a cut: every name was taken elsewhere meanwhile; each session ends, once.
-        a.link.answer_at_once = [](std::string_view) { return cluster::Claim::taken; };
         a.d.core.on_cluster_available(false, a.now());
         a.d.core.on_cluster_available(true, a.now());
+        cluster::Snapshot back = snapshot_with_stored({});
+        back.reclaim->taken = {"alice", "bob", "carol"};
+        a.d.core.on_cluster_event(back, a.now());
         for (ConnId c : {A, B, C}) {
             CHECK(a.d.env.take_all<SessionEnded>(c).size() == 1);
             CHECK(a.d.env.is_closed(c));
@@ -1623,28 +1635,89 @@ TEST_SUITE("cluster: engine down and back") {
         CHECK(a.d.core.session_count() == 0);
     }
 
-    TEST_CASE("when the engine is back, this node's sessions are claimed and announced again") {
+    TEST_CASE("when the engine is back, the sessions it claimed again are announced again; one taken ends") {
         Node a("node-a", 1);
         a.online(A, "alice");
         a.online(B, "bob");
+        a.online(C, "carol");
         a.link.published.clear();
         a.link.up = false;
         a.d.core.on_cluster_available(false, a.now());
         a.link.up = true;
         a.d.core.on_cluster_available(true, a.now());
-        REQUIRE(a.link.claims.size() == 2);
-        // alice's name is free still; bob logged in elsewhere while this node was cut off.
-        for (int i = 0; i < 2; ++i) {
-            auto c = a.link.claims.front();
-            a.link.claims.pop_front();
-            a.d.core.on_claimed(c.tag, c.name == "alice" ? cluster::Claim::claimed : cluster::Claim::taken, a.now());
-        }
-        auto online = a.link.published_of<cluster::Online>();
-        REQUIRE(online.size() == 1);
-        CHECK(online[0].name == "alice");
-        CHECK(a.d.env.pop<SessionEnded>(B).reason == EndReason::kicked);
+        CHECK(a.link.claims.empty()); // the engine claims them as it reads the replica
+        // bob logged in on node-b while this node was cut off, and has left it since.
+        cluster::Snapshot back = snapshot_with_stored({});
+        back.reclaim->taken = {"bob"};
+        a.d.core.on_cluster_event(back, a.now());
+        Names announced;
+        for (const auto& o : a.link.published_of<cluster::Online>()) announced.push_back(o.name);
+        std::sort(announced.begin(), announced.end());
+        CHECK(announced == Names{"alice", "carol"});
+        auto ended = a.d.env.pop<SessionEnded>(B);
+        CHECK(ended.reason == EndReason::kicked);
+        CHECK(ended.detail == "you logged in on another server");
         CHECK(a.d.env.is_closed(B));
-        CHECK(a.d.core.online_count() == 1);
+        CHECK(a.d.core.online_count() == 2);
+        for (ConnId c : {A, C}) {
+            auto left = a.d.env.pop<PresenceEvent>(c); // he is gone, from here as from anywhere
+            CHECK(left.kind == PresenceKind::logout);
+            CHECK(left.user == "bob");
+        }
+        // A read again while available claimed nothing: nothing is announced again.
+        a.link.published.clear();
+        a.d.core.on_cluster_event(read_again(snapshot_with_stored({})), a.now());
+        CHECK(a.link.published.empty());
+    }
+
+    TEST_CASE("a name logged in on another node while this one was cut off is there at once, with no logout here") {
+        Pair p;
+        p.a.online(A, "alice");
+        p.a.online(B, "bob");
+        p.b.online(C, "carol");
+        // node-a is cut off; node-b takes it for dead and alice logs in there.
+        p.bus.gone.insert("node-a");
+        p.a.link.up = false;
+        p.a.d.core.on_cluster_available(false, p.a.now());
+        p.b.d.core.on_cluster_event(cluster::NodeDown{"node-a"}, p.b.now());
+        p.b.d.env.drain(C);
+        p.b.d.connect(D);
+        p.b.d.hello(D);
+        REQUIRE(p.b.login(D, "alice", "alice123").outcome == LoginOutcome::ok);
+        CHECK(p.b.d.env.pop<PresenceEvent>(C).user == "alice");
+        p.bus.advance(2'000);
+
+        // node-a is back: its re-claim of alice was refused; read after it, she is on node-b.
+        p.bus.gone.erase("node-a");
+        p.a.link.up = true;
+        p.a.d.core.on_cluster_available(true, p.a.now());
+        cluster::Snapshot back = snapshot_with_stored({{"alice", "node-b", p.b.now().wall_ms - 2'000, "192.0.2.9", 0},
+                                                       {"carol", "node-b", p.b.now().wall_ms - 9'000, "192.0.2.9", 0}});
+        back.reclaim->taken = {"alice"};
+        p.a.d.core.on_cluster_event(back, p.a.now());
+        p.bus.pump();
+        CHECK(p.a.d.env.pop<SessionEnded>(A).detail == "you logged in on another server");
+        CHECK(p.a.d.env.is_closed(A));
+        CHECK(p.a.d.env.pending(B) == 0); // alice never left, to bob: no logout, no login
+        p.a.d.send(B, WhoElse{1});
+        CHECK(names_of(p.a.d.env.pop<UserList>(B)) == Names{"alice", "carol"});
+        p.a.d.send(B, WhoElseSinceSeen{2, 60});
+        auto seen = p.a.d.env.pop<UserSeenList>(B);
+        CHECK(Names(seen.names.begin(), seen.names.end()) == Names{"alice", "carol"});
+        CHECK(seen.offline_for_s == std::vector<std::uint32_t>{0, 0});
+        // Her session on node-b is untouched, and no one there hears of her: only bob is back.
+        CHECK_FALSE(p.b.d.env.is_closed(D));
+        for (ConnId c : {C, D}) {
+            auto bob = p.b.d.env.pop<PresenceEvent>(c);
+            CHECK(bob.kind == PresenceKind::login);
+            CHECK(bob.user == "bob");
+            CHECK(p.b.d.env.pending(c) == 0);
+        }
+        // A message from bob reaches her there.
+        p.a.d.send(B, SendMessage{3, "alice", "still there?"});
+        p.bus.pump();
+        CHECK(p.a.d.result(B, 3).code == Status::ok);
+        CHECK(p.b.d.env.pop<MessageEvent>(D).text == "still there?");
     }
 
     TEST_CASE("lock and unlock are refused while the engine is down: a lock only this node knew would not last") {
