@@ -20,13 +20,6 @@ std::uint32_t ceil_seconds(std::int64_t ms) {
     return std::uint32_t((ms + 999) / 1000);
 }
 
-// A Lockout key for logs: "'alice'" or "'alice' from 192.0.2.7" (Lockout::scoped).
-std::string lock_label(std::string_view key) {
-    auto at = key.find('@');
-    if (at == std::string_view::npos) return fmt::format("'{}'", key);
-    return fmt::format("'{}' from {}", key.substr(0, at), key.substr(at + 1));
-}
-
 // How long before the idle timeout the user is warned: long enough to react,
 // but never most of a short timeout.
 std::int64_t idle_warning_lead(std::int64_t timeout_ms) {
@@ -303,9 +296,10 @@ void ChatCore::on_timer(TimerQueue::Key key, Now now) {
         auto it = lock_timers_.find(timer_id(key));
         if (it == lock_timers_.end()) return;
         if (lockout_.lift(it->second, now.mono)) {
-            log::flood(log::Flood::locked_name, log::Level::info, "login name {} unlocked", lock_label(it->second));
+            log::flood(log::Flood::locked_name, log::Level::info, "login name {} unlocked", Lockout::label(it->second));
             env_.persist(store_op::SetLock{it->second, 0});
         }
+        if (lockout_.locked_for(it->second, now.mono) == 0) locked_while_cut_off_.erase(it->second);
         lock_timers_.erase(it);
         return;
     }
@@ -425,8 +419,9 @@ void ChatCore::finish_login(ConnId c, Session& s, bool password_ok, Now now) {
         ++counters_.lockouts;
         // Stored as wall-clock time: a restart must not reset a lock an attacker triggered.
         env_.persist(store_op::SetLock{key, now.wall_ms + (f.locked_until - now.mono)});
+        if (cluster_ && !cluster_->available()) locked_while_cut_off_.insert(key); // the store is away too
         log::flood(log::Flood::locked_name, log::Level::warning,
-                   "login name {} locked for {} s after {} wrong passwords (last from {})", lock_label(key),
+                   "login name {} locked for {} s after {} wrong passwords (last from {})", Lockout::label(key),
                    settings_.block_duration_ms / 1000, Lockout::max_failures, s.endpoint);
         counters_.count_login(LoginOutcome::locked);
         reply_when_flushed(c, LoginResult{rid, LoginOutcome::locked, ceil_seconds(f.locked_until - now.mono)});
@@ -962,6 +957,7 @@ bool ChatCore::lift_locks(UserIdx u, bool persist, Now now) {
             if (persist) env_.persist(store_op::SetLock{key, 0});
         }
         lockout_.record_success(key); // forgets a lock and a failure count alike; its timer then finds nothing
+        locked_while_cut_off_.erase(key);
     }
     return was_locked;
 }

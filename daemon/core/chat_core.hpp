@@ -308,7 +308,8 @@ private:
     void remote_notice(const cluster::Notice& e);
     void node_down(const cluster::NodeDown& e, Now now);
     void snapshot(const cluster::Snapshot& e, Now now);
-    void stored_from_cluster(const cluster::Snapshot::Stored& st, Now now); // a Snapshot's block lists, locks, ...
+    // A Snapshot's block lists, locks, ...; `reconnected`: read after a reconnect (it carries re-claims).
+    void stored_from_cluster(const cluster::Snapshot::Stored& st, bool reconnected, Now now);
     // The private pairs of local `u` with remote users end: tell their nodes.
     void end_remote_pairs(UserIdx u);
     static bool valid_text(std::string_view t) noexcept; // a message's or notice's: 1..max_text_length bytes
@@ -372,6 +373,9 @@ private:
     // often the client dropped its session on that node and reconnected here before that node's
     // release reached the shared state; a single node would have ended the first session first.
     std::unordered_map<UserIdx, ConnId> claim_waits_;
+    // Lockout keys this node locked while the shared state was unreachable: never stored, so a
+    // re-read that lacks them does not lift them. Each goes when its lock ends.
+    std::unordered_set<std::string> locked_while_cut_off_;
     struct PendingRoute {
         ReplyTo answer_to; // a node: the Direct came from there, and its recipient's node answers it there
         std::string node;  // where it went

@@ -8,6 +8,7 @@
 #include "log_flood.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace confab {
 
@@ -353,7 +354,7 @@ void ChatCore::node_down(const cluster::NodeDown& e, Now now) {
 
 void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
     // First: the logins announced below are hidden by them.
-    if (e.stored) stored_from_cluster(*e.stored, now);
+    if (e.stored) stored_from_cluster(*e.stored, e.reclaim.has_value(), now);
     std::unordered_map<UserIdx, RemoteUser> fresh;
     for (const auto& o : e.online) {
         const UserIdx u = find_user(o.name);
@@ -394,7 +395,7 @@ void ChatCore::snapshot(const cluster::Snapshot& e, Now now) {
     for (UserIdx u : came) announce(u, PresenceKind::login);
 }
 
-void ChatCore::stored_from_cluster(const cluster::Snapshot::Stored& st, Now now) {
+void ChatCore::stored_from_cluster(const cluster::Snapshot::Stored& st, bool reconnected, Now now) {
     // The blocks, locks and unlocks other nodes made while this one could not hear them.
     std::unordered_map<UserIdx, std::vector<UserIdx>> lists;
     for (const auto& [blocker, blocked] : st.state.blocks) {
@@ -430,7 +431,25 @@ void ChatCore::stored_from_cluster(const cluster::Snapshot::Stored& st, Now now)
         else if (auto here = admin_locks_.find(name); here != admin_locks_.end() && here->second > now.mono)
             remote_locked(cluster::Locked{name, 0, true}, now);
     }
-    // Lockouts are added, never lifted: one running here may be this node's own, not yet stored.
+    // A lockout running here that is stored no more was lifted elsewhere (confabctl unlock there)
+    // while this node could not hear it, unless this node counted it itself while cut off: that
+    // one was never stored. Only after a reconnect: the read again after dropped events may
+    // have read a name's locks before a lockout stored since, so it lifts none.
+    if (reconnected) {
+        std::unordered_set<std::string_view> read(st.names.begin(), st.names.end()), stored;
+        for (const auto& [key, until] : st.state.locks) stored.insert(key);
+        std::vector<std::string> lifted;
+        for (const auto& [id, key] : lock_timers_)
+            if (read.contains(Lockout::name_of(key)) && !stored.contains(key) && !locked_while_cut_off_.contains(key))
+                lifted.push_back(key);
+        for (const std::string& key : lifted) {
+            if (lockout_.locked_for(key, now.mono) == 0) continue; // ended, or a second timer of one key
+            lockout_.record_success(key);                          // its timer then finds nothing
+            log::flood(log::Flood::locked_name, log::Level::info,
+                       "login name {} unlocked on another node while this one was cut off", Lockout::label(key));
+        }
+    }
+    // Lockouts stored are added (one running here already keeps its own end).
     for (const auto& [key, until] : st.state.locks) {
         if (until <= now.wall_ms || lockout_.locked_for(key, now.mono) > 0) continue;
         const TimePoint at = mono_of(until, now);

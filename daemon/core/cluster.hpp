@@ -144,8 +144,9 @@ struct Snapshot {
     // (the users file), with what other nodes changed while this one could not hear
     // them. They replace the replica's block lists, administrative locks and trusted
     // addresses of those names (a user logged in here keeps this node's addresses: their
-    // logins add to it here); its lockouts are added (one running here stays: it may be
-    // this node's own, counted while cut off). Never encoded: the engine's own.
+    // logins add to it here); its lockouts are added. After a reconnect (`reclaim` set) a
+    // lockout running here that is not stored is lifted, unless this node counted it while
+    // cut off (it was never stored). Never encoded: the engine's own.
     struct Stored {
         std::vector<std::string> names;
         StoredState state; // no messages

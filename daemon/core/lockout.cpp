@@ -1,6 +1,14 @@
 #include "core/lockout.hpp"
 
+#include <fmt/format.h>
+
 namespace confab {
+
+std::string Lockout::label(std::string_view key) {
+    auto at = key.find('@');
+    if (at == std::string_view::npos) return fmt::format("'{}'", key);
+    return fmt::format("'{}' from {}", key.substr(0, at), key.substr(at + 1));
+}
 
 Lockout::Map::iterator Lockout::find(std::string_view name) {
     return entries_.find(std::string(name));

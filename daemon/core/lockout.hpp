@@ -42,6 +42,8 @@ public:
     }
     // The name a key counts for: the key itself, or what precedes a scoped() key's '@'.
     static std::string_view name_of(std::string_view key) { return key.substr(0, key.find('@')); }
+    // A key for logs: "'alice'" or "'alice' from 192.0.2.7".
+    static std::string label(std::string_view key);
 
     // Milliseconds until `name` unlocks, or 0 when it is not locked.
     std::int64_t locked_for(std::string_view name, TimePoint now) const;

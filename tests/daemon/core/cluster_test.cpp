@@ -1847,6 +1847,56 @@ TEST_SUITE("cluster: engine down and back") {
         CHECK(b.login(E, "carol", "carol123").outcome == LoginOutcome::ok);
     }
 
+    TEST_CASE("a lockout unlocked elsewhere while cut off is lifted once back; one counted while cut off stays") {
+        CoreSettings s;
+        s.block_duration_ms = 60'000;
+        Node b("node-b", 2, s);
+        const auto wrong_three_times = [&](std::string_view name) {
+            b.d.connect(A);
+            b.d.hello(A);
+            for (std::uint32_t i = 1; i <= 3; ++i) b.login(A, name, "wrong", i);
+            b.d.core.on_disconnect(A, b.now());
+        };
+        const auto outcome = [&](std::string_view name) {
+            b.d.connect(A);
+            b.d.hello(A);
+            const LoginOutcome got = b.login(A, name, std::string(name) + "123").outcome;
+            b.d.core.on_disconnect(A, b.now());
+            return got;
+        };
+        // Before the cut: alice locked out here (and stored), dave on another node (stored there).
+        wrong_three_times("alice");
+        for (int i = 0; i < 3; ++i) b.d.core.on_cluster_event(cluster::LoginFailed{"dave"}, b.now());
+        const std::int64_t until = b.now().wall_ms + 60'000;
+        // Cut off: carol locked out here, never stored. Meanwhile `confabctl unlock alice` elsewhere.
+        b.link.up = false;
+        b.d.core.on_cluster_available(false, b.now());
+        wrong_three_times("carol");
+        b.link.up = true;
+        b.d.core.on_cluster_available(true, b.now());
+        const auto stored = [&](StoredState& st) { st.locks.emplace_back("dave", until); };
+        b.d.core.on_cluster_event(snapshot_with_stored({}, stored), b.now());
+        CHECK(outcome("alice") == LoginOutcome::ok);
+        CHECK(outcome("carol") == LoginOutcome::locked);
+        CHECK(outcome("dave") == LoginOutcome::locked);
+        // carol's stays through the next cut too; a read again while available lifts nothing.
+        b.d.core.on_cluster_available(false, b.now());
+        b.d.core.on_cluster_available(true, b.now());
+        b.d.core.on_cluster_event(snapshot_with_stored({}, stored), b.now());
+        b.d.core.on_cluster_event(read_again(snapshot_with_stored({})), b.now());
+        CHECK(outcome("carol") == LoginOutcome::locked);
+        CHECK(outcome("dave") == LoginOutcome::locked);
+        // Once carol's has run out, a lockout of hers counted while Redis is reachable is stored, and
+        // so lifted by a read that no longer finds it.
+        b.d.advance(60'000);
+        wrong_three_times("carol");
+        CHECK(outcome("carol") == LoginOutcome::locked);
+        b.d.core.on_cluster_available(false, b.now());
+        b.d.core.on_cluster_available(true, b.now());
+        b.d.core.on_cluster_event(snapshot_with_stored({}), b.now());
+        CHECK(outcome("carol") == LoginOutcome::ok);
+    }
+
     TEST_CASE("trusted addresses stored by other nodes are this node's once it is back") {
         CoreSettings s;
         s.block_duration_ms = 60'000;
