@@ -11,6 +11,7 @@
 #include "log_flood.hpp"
 #include "proto/parse_number.hpp"
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <string>
@@ -152,12 +153,16 @@ void RedisEngine::leave(RedisSync& redis) {
     for (const std::string& name : held_)
         commands.push_back(
             release_script.eval_command({"1", keys::user(name), node_id_, std::string(keys::session_field)}));
+    for (const auto& [name, at] : unsent_releases_) // clean_up_node ends those still in this node's buckets
+        commands.push_back(
+            release_script.eval_command({"1", keys::user(name), node_id_, std::string(keys::session_field)}));
     commands.push_back(release_ordinal_script.eval_command({"1", keys::ordinal_slot(ordinal_), node_id_}));
     redis.pipeline(commands);
     clean_up_node(redis, node_id_);
     redis.command({"DEL", keys::node_alive(node_id_)});
     redis.command({"SREM", keys::nodes, node_id_});
     held_.clear();
+    unsent_releases_.clear();
 }
 
 void RedisEngine::start() {
@@ -187,6 +192,7 @@ void RedisEngine::on_up() {
     ++generation_;
     log::info("cluster: connected to Redis");
     reassert();
+    resend_releases();
     take_snapshot();
 }
 
@@ -561,9 +567,13 @@ void RedisEngine::claim(std::uint64_t tag, std::string_view name) {
         RedisEngine& engine = **e;
         engine.claiming_.erase(who);
         cluster::Claim result = cluster::Claim::unavailable;
+        if (!r) engine.unsent_releases_.try_emplace(who, 0); // Redis may have run it: given back once back
         if (r && r->type == REDIS_REPLY_INTEGER)
             result = r->integer > 0 ? cluster::Claim::claimed : cluster::Claim::taken;
-        if (result == cluster::Claim::claimed) engine.held_.insert(who);
+        if (result == cluster::Claim::claimed) {
+            engine.held_.insert(who);
+            engine.unsent_releases_.erase(who); // an older session's, not to be undone for this one
+        }
         engine.answer([&engine, tag, result] { engine.out_.on_claimed(tag, result); });
     });
 }
@@ -573,9 +583,30 @@ void RedisEngine::release(std::string_view name) {
     held_.erase(std::string(name));
     const std::string key = keys::user(name), users = keys::node_users_of(node_id_, name);
     const std::array<std::string_view, 4> tail{"1", key, node_id_, keys::session_field};
-    commands_->eval(release_script, tail, [](const redisReply*) {});
+    commands_->eval(release_script, tail, release_lost(std::string(name), 0));
     const std::array<std::string_view, 3> hdel{"HDEL", users, name};
-    send(hdel, [](const redisReply*) {});
+    send(hdel, release_lost(std::string(name), 0));
+}
+
+RedisConnection::ReplyHandler RedisEngine::release_lost(std::string name, std::int64_t at_wall_ms) {
+    std::weak_ptr<RedisEngine*> self = self_;
+    return [self, name = std::move(name), at_wall_ms](const redisReply* r) {
+        if (r) return; // answered, even with an error: not lost
+        if (auto e = self.lock()) {
+            std::int64_t& at = (*e)->unsent_releases_[name];
+            at = std::max(at, at_wall_ms);
+        }
+    };
+}
+
+void RedisEngine::resend_releases() {
+    // Without them the name would stay held by this node (refused everywhere else as already
+    // logged in) and online here for every node that reads the replica. No login of the name
+    // here can have come since: none is claimed before the replica is read.
+    for (const auto& [name, at] : std::exchange(unsent_releases_, {})) {
+        release(name);
+        if (at != 0) publish(cluster::Offline{name, node_id_, at});
+    }
 }
 
 void RedisEngine::publish(const cluster::Event& e) {
@@ -589,9 +620,9 @@ void RedisEngine::publish(const cluster::Event& e) {
         const std::string users = keys::node_users_of(node_id_, off->name), user = keys::user(off->name);
         const std::string at = std::to_string(off->at_wall_ms);
         const std::array<std::string_view, 3> hdel{"HDEL", users, off->name};
-        send(hdel, [](const redisReply*) {});
+        send(hdel, release_lost(off->name, off->at_wall_ms));
         const std::array<std::string_view, 4> seen{"HSET", user, keys::seen_field, at};
-        send(seen, [](const redisReply*) {});
+        send(seen, release_lost(off->name, off->at_wall_ms));
     }
     // This node's own block or lock, made after a resync's read perhaps: folded into it too.
     if (resyncing_ && (std::holds_alternative<cluster::BlockChanged>(e) || std::holds_alternative<cluster::Locked>(e)))
@@ -600,7 +631,9 @@ void RedisEngine::publish(const cluster::Event& e) {
     if (!payload) return log::error("cluster: an event too large to encode was not published");
     const std::array<std::string_view, 3> argv{"PUBLISH", keys::all_channel, *payload};
     ++counters_.published;
-    send(argv, [](const redisReply*) {});
+    RedisConnection::ReplyHandler done = [](const redisReply*) {};
+    if (const auto* off = std::get_if<cluster::Offline>(&e)) done = release_lost(off->name, off->at_wall_ms);
+    send(argv, std::move(done));
 }
 
 void RedisEngine::send_to(std::string_view node, std::uint64_t tag, const cluster::Event& e) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -107,6 +108,9 @@ private:
     void reassert(); // after a reconnect: alive key and node set
     void take_snapshot(bool resync = false);
     void reclaim(const std::shared_ptr<Snapshotting>& s); // this node's sessions, before the read
+    // The handler of a release's or an Offline's command: no reply keeps it for resend_releases.
+    RedisConnection::ReplyHandler release_lost(std::string name, std::int64_t at_wall_ms);
+    void resend_releases(); // after a reconnect
     void read_stored(const std::shared_ptr<Snapshotting>& s, std::size_t start);
     void snapshot_part_done(const std::shared_ptr<Snapshotting>& s);
     void finish_snapshot(Snapshotting& s);
@@ -137,6 +141,10 @@ private:
     std::unordered_set<std::string> claiming_; // claims sent, not answered
     std::unordered_set<std::string> cleaning_; // nodes being cleaned up after
     std::vector<std::string> names_;
+    // Names whose release, or whose Offline, got no reply (Redis was away), and login claims that
+    // got none (they may have been applied): name -> the Offline's time (0: a release alone).
+    // Sent again once connected, before anything is claimed again or read.
+    std::unordered_map<std::string, std::int64_t> unsent_releases_;
     // What one node gets at the end of the turn: Directs (with their routing tags) or answers.
     struct DirectBatch {
         cluster::Directs directs;

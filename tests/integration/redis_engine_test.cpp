@@ -917,6 +917,47 @@ TEST_CASE("a node back from a cut claims its sessions again as it reads the repl
     CHECK(redis.cli({"HGET", cluster::keys::user("alice"), session}) == "node-b");
 }
 
+TEST_CASE("a logout made while Redis was away reaches it once the node is back: the name free, its presence gone") {
+    RedisServerOptions o;
+    o.aof = true; // what Redis acknowledged survives its restart: alice's session and presence on node-a
+    RedisServer redis(o);
+    Node a(redis, "node-a"), b(redis, "node-b");
+    a.start();
+    b.start();
+    REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
+    a.claim(1, "alice");
+    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0});
+    REQUIRE(run_until({&a, &b}, [&] { return a.claims.contains(1) && !b.seen<cluster::Online>().empty(); }));
+
+    // Redis stops; alice logs out of node-a meanwhile (release, then Offline): nothing reaches it.
+    redis.stop();
+    REQUIRE(run_until({&a, &b}, [&] { return !available(a) && !available(b); }));
+    a.engine->release("alice");
+    a.engine->publish(cluster::Offline{"alice", "node-a", 5000});
+    redis.start();
+    REQUIRE(run_until(
+        {&a, &b}, [&] { return available(a) && available(b) && a.engine->idle(); }, 15000));
+    const std::string session(cluster::keys::session_field), seen(cluster::keys::seen_field);
+    CHECK(redis.cli({"HEXISTS", cluster::keys::user("alice"), session}) == "0"); // free for any node
+    CHECK(redis.cli({"HGET", cluster::keys::user("alice"), seen}) == "5000");
+    CHECK(redis.cli({"HEXISTS", cluster::keys::node_users_of("node-a", "alice"), "alice"}) == "0");
+    // node-b, back too, has her offline: its read did not find her, or it heard her logout after it.
+    REQUIRE(run_until({&a, &b}, [&] {
+        bool online = false;
+        for (const auto& e : b.events) {
+            if (const auto* snap = std::get_if<cluster::Snapshot>(&e))
+                online = std::any_of(snap->online.begin(), snap->online.end(),
+                                     [](const cluster::Online& on) { return on.name == "alice"; });
+            else if (const auto* off = std::get_if<cluster::Offline>(&e); off && off->name == "alice")
+                online = false;
+        }
+        return !online && b.seen<cluster::Snapshot>().size() == 2;
+    }));
+    b.claim(2, "alice");
+    REQUIRE(run_until({&a, &b}, [&] { return b.claims.contains(2); }));
+    CHECK(b.claims[2] == cluster::Claim::claimed);
+}
+
 TEST_CASE("blocks, locks and trusted addresses stored while a node could not hear are in its next Snapshot") {
     RedisServer redis;
     Node a(redis, "node-a"), b(redis, "node-b");
