@@ -1,5 +1,6 @@
 #include "cluster/event_codec.hpp"
 
+#include "core/address_limits.hpp"
 #include "proto/wire.hpp"
 
 #include <limits>
@@ -68,11 +69,13 @@ std::string get_str(Reader& r) {
 }
 
 void put_online(Writer& w, const Online& e) {
+    if (e.trusted_address.size() > AddressLimits::max_key_length) return w.fail();
     w.str(e.name);
     w.str(e.node);
     put_i64(w, e.at_wall_ms);
     w.str(e.listen_host);
     w.u16(e.listen_port);
+    w.str(e.trusted_address);
 }
 Online get_online(Reader& r) {
     Online e;
@@ -81,6 +84,9 @@ Online get_online(Reader& r) {
     e.at_wall_ms = get_i64(r);
     e.listen_host = get_str(r);
     e.listen_port = r.u16();
+    e.trusted_address = get_str(r);
+    if (e.trusted_address.size() > AddressLimits::max_key_length)
+        r.fail(proto::DecodeError::truncated); // no address key is that long: the payload is corrupt
     return e;
 }
 
@@ -286,9 +292,9 @@ std::optional<Event> get_fields(Reader& r, EventType type) {
     case EventType::node_down: return NodeDown{get_str(r)};
     case EventType::snapshot: {
         Snapshot e;
-        // An Online takes at least 2+2+8+2+2 bytes, a last-seen entry 2+8.
+        // An Online takes at least 2+2+8+2+2+2 bytes, a last-seen entry 2+8.
         std::uint32_t n = r.u32();
-        if (!plausible_count(r, n, 16)) return std::nullopt;
+        if (!plausible_count(r, n, 18)) return std::nullopt;
         e.online.reserve(n);
         for (std::uint32_t i = 0; i < n && !r.failed(); ++i) e.online.push_back(get_online(r));
         n = r.u32();

@@ -54,11 +54,12 @@ std::optional<cluster::Online> parse_users_value(std::string_view name, std::str
     const std::size_t first = v.find(' '), last = v.rfind(' ');
     auto login = parse_number<std::int64_t>(v.substr(0, first));
     if (!login) return std::nullopt;
-    if (first == std::string_view::npos) return cluster::Online{std::string(name), std::string(node), *login, "", 0};
+    if (first == std::string_view::npos)
+        return cluster::Online{std::string(name), std::string(node), *login, "", 0, ""};
     auto port = parse_number<std::uint16_t>(v.substr(last + 1));
     if (first == last || !port) return std::nullopt;
-    return cluster::Online{std::string(name), std::string(node), *login,
-                           std::string(v.substr(first + 1, last - first - 1)), *port};
+    return cluster::Online{
+        std::string(name), std::string(node), *login, std::string(v.substr(first + 1, last - first - 1)), *port, ""};
 }
 
 bool ok_reply(const redisReply* r) {

@@ -35,6 +35,8 @@ public:
 
     // The key an address is counted under ("2001:db8:1:2::/64" for IPv6).
     static std::string key_of(std::string_view address);
+    // No key of a peer's address is longer: an IPv6 address's longest text (INET6_ADDRSTRLEN - 1) and "/64".
+    static constexpr std::size_t max_key_length = 45 + 3;
 
     enum class Admission : std::uint8_t { ok, address_busy, server_busy, too_fast };
     struct Decision {

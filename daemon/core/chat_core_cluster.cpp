@@ -42,8 +42,8 @@ bool ChatCore::online_elsewhere(std::string_view name) const {
 }
 
 cluster::Online ChatCore::online_event(UserIdx u, const Session& s) const {
-    return cluster::Online{users_[u].name, cluster_->node_id(), s.login_at_ms,
-                           s.listen_host.empty() ? s.peer_host : s.listen_host, s.listen_port};
+    const std::string& host = s.listen_host.empty() ? s.peer_host : s.listen_host;
+    return cluster::Online{users_[u].name, cluster_->node_id(), s.login_at_ms, host, s.listen_port, {}};
 }
 
 // ---------------------------------------------------------------- sessions

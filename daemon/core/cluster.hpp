@@ -32,12 +32,14 @@ inline constexpr std::uint32_t node_ordinals = 1u << node_ordinal_bits;
 
 // `name` is logged in on `node` since `at_wall_ms`; private chats dial
 // listen_host:listen_port (port 0: no listener). Sent at login and again when
-// the user's PrivateListen changes.
+// the user's PrivateListen changes. trusted_address: an address key
+// (AddressLimits::key_of), at most AddressLimits::max_key_length bytes; empty: none.
 struct Online {
     std::string name, node;
     std::int64_t at_wall_ms = 0;
     std::string listen_host;
     std::uint16_t listen_port = 0;
+    std::string trusted_address;
 };
 // `name` logged out of `node` at `at_wall_ms` (its last-seen time).
 struct Offline {

@@ -346,7 +346,7 @@ private:
         return d_.now().wall_ms + time_offset_table[which % std::size(time_offset_table)];
     }
     cluster::Online online(FuzzInput& in) {
-        cluster::Online e{std::string(name(in)), node(in), time(in), {}, in.pick(port_table)};
+        cluster::Online e{std::string(name(in)), node(in), time(in), {}, in.pick(port_table), {}};
         e.listen_host = in.pick(host_table);
         if (e.listen_host == "long") e.listen_host = over_max_host;
         return e;

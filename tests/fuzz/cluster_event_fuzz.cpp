@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const cluster::DecodedEvent& d = *first.decoded;
     if (const auto* s = std::get_if<cluster::Snapshot>(&d.event))
-        FUZZ_CHECK(s->online.size() * 16 + s->last_seen.size() * 10 <= size, "more snapshot entries than bytes");
+        FUZZ_CHECK(s->online.size() * 18 + s->last_seen.size() * 10 <= size, "more snapshot entries than bytes");
 
     std::optional<std::string> again = cluster::encode_event(d.event, d.origin);
     FUZZ_CHECK(again.has_value(), "a decoded event cannot be encoded");

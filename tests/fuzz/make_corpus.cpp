@@ -73,7 +73,7 @@ void message_seeds() {
 void cluster_event_seeds() {
     using namespace cluster;
     const Event events[] = {
-        Online{"alice", "node-2", 1'764'000'000'000, "198.51.100.4", 40000},
+        Online{"alice", "node-2", 1'764'000'000'000, "198.51.100.4", 40000, "198.51.100.4"},
         Offline{"alice", "node-2", 1'764'000'000'000},
         Direct{"bob", "alice", 1025, 1'764'000'000'000, "h\xC3\xA9llo", "node-2", 7},
         Broadcast{"alice", "node-2", 1'764'000'000'000, "hi all"},
@@ -85,7 +85,7 @@ void cluster_event_seeds() {
         EndSession{"bob", proto::EndReason::kicked, "bye"},
         Notice{1'764'000'000'000, "maintenance at noon"},
         NodeDown{"node-3"},
-        Snapshot{{Online{"carol", "node-3", 1, "", 0}}, {{"dave", 1'763'999'000'000}}, std::nullopt},
+        Snapshot{{Online{"carol", "node-3", 1, "", 0, ""}}, {{"dave", 1'763'999'000'000}}, std::nullopt},
         DirectAnswer{7, proto::Status::ok_stored, "message to bob stored for delivery at next login"},
         DirectAnswers{{DirectAnswer{7, proto::Status::ok, ""},
                        DirectAnswer{8, proto::Status::blocked_by_recipient, "bob has blocked you"}}},

@@ -173,7 +173,7 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
     CHECK(a.claims[3] == cluster::Claim::claimed);
 
     // Presence reaches the other node, not the sender; the users hash has it.
-    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "127.0.0.1", 4000});
+    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "127.0.0.1", 4000, ""});
     REQUIRE(run_until({&a, &b}, [&] { return !b.seen<cluster::Online>().empty(); }));
     CHECK(b.seen<cluster::Online>()[0].name == "alice");
     CHECK(a.seen<cluster::Online>().empty());
@@ -190,7 +190,7 @@ TEST_CASE("two engines: one session per name, presence, routing, snapshots") {
 
     // Without a private-chat listener the presence entry is the login time alone.
     b.claim(4, "bob");
-    b.engine->publish(cluster::Online{"bob", "node-b", 2000, "192.0.2.9", 0});
+    b.engine->publish(cluster::Online{"bob", "node-b", 2000, "192.0.2.9", 0, ""});
     REQUIRE(run_until({&a, &b}, [&] { return !a.seen<cluster::Online>().empty(); }));
     CHECK(redis.cli({"HGET", cluster::keys::node_users_of("node-b", "bob"), "bob"}) == "2000");
 
@@ -335,7 +335,7 @@ TEST_CASE("a node that stops heartbeating is declared down and its sessions free
         REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
         a.claim(1, "alice");
         REQUIRE(run_until({&a, &b}, [&] { return a.claims.contains(1); }));
-        a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0});
+        a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0, ""});
         REQUIRE(run_until({&a, &b}, [&] { return !b.seen<cluster::Online>().empty(); }));
     } // node-a is gone without leaving: like SIGKILL
     // Rather than wait 10 s for the alive key to expire, expire it now.
@@ -502,7 +502,7 @@ TEST_CASE("leave(): this node's sessions, presence and membership are gone from 
     REQUIRE(run_until({&a}, [&] { return available(a); }));
     a.claim(1, "alice");
     REQUIRE(run_until({&a}, [&] { return a.claims.contains(1); }));
-    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0});
+    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0, ""});
     REQUIRE(run_until({&a}, [&] { return a.engine->idle(); }));
     RedisSync sync(a.address);
     a.engine->leave(sync);
@@ -852,7 +852,7 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     REQUIRE(run_until({&a}, [&] { return a.engine->connected(); }));
     REQUIRE(run_until({&b}, [&] { return available(b); }));
     const std::vector<std::string> users{"alice", "bob", "carol", "dave", "erin"};
-    for (const auto& u : users) b.engine->publish(cluster::Online{u, "node-b", 1000, "", 0});
+    for (const auto& u : users) b.engine->publish(cluster::Online{u, "node-b", 1000, "", 0, ""});
     REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
 
     // a keeps 3 of the 5 and counts 2; once available it reads the replica again at once.
@@ -890,7 +890,7 @@ TEST_CASE("a node back from a cut claims its sessions again as it reads the repl
     const std::string session(cluster::keys::session_field);
     for (const std::string name : {"alice", "bob"}) {
         a.claim(name == "alice" ? 1 : 2, name);
-        a.engine->publish(cluster::Online{name, "node-a", 1000, "", 0});
+        a.engine->publish(cluster::Online{name, "node-a", 1000, "", 0, ""});
     }
     REQUIRE(run_until({&a, &b}, [&] { return a.claims.size() == 2 && a.engine->idle(); }));
 
@@ -901,7 +901,7 @@ TEST_CASE("a node back from a cut claims its sessions again as it reads the repl
     redis.cli({"HDEL", cluster::keys::user("bob"), session});
     REQUIRE(run_until({&b}, [&] { return b.availability.size() == 3 && available(b); }));
     b.claim(3, "alice");
-    b.engine->publish(cluster::Online{"alice", "node-b", 2000, "", 0});
+    b.engine->publish(cluster::Online{"alice", "node-b", 2000, "", 0, ""});
     REQUIRE(run_until({&b}, [&] { return b.claims.contains(3) && b.engine->idle(); }));
     REQUIRE(b.claims[3] == cluster::Claim::claimed);
 
@@ -926,7 +926,7 @@ TEST_CASE("a logout made while Redis was away reaches it once the node is back: 
     b.start();
     REQUIRE(run_until({&a, &b}, [&] { return available(a) && available(b); }));
     a.claim(1, "alice");
-    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0});
+    a.engine->publish(cluster::Online{"alice", "node-a", 1000, "", 0, ""});
     REQUIRE(run_until({&a, &b}, [&] { return a.claims.contains(1) && !b.seen<cluster::Online>().empty(); }));
 
     // Redis stops; alice logs out of node-a meanwhile (release, then Offline): nothing reaches it.

@@ -1,6 +1,7 @@
 // The cluster's pub/sub payloads: every event survives encode -> decode, and
 // truncated, padded or garbage payloads are refused with an error.
 #include "cluster/event_codec.hpp"
+#include "core/address_limits.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,11 +19,12 @@ std::vector<Event> samples() {
     proto::Token token{};
     for (std::size_t i = 0; i < token.size(); ++i) token[i] = std::uint8_t(i * 7 + 1);
     Snapshot snap;
-    snap.online.push_back(Online{"alice", "n1:7420", 1'700'000'000'123, "192.0.2.1", 40000});
-    snap.online.push_back(Online{"bob", "n2:7420", 1'700'000'000'456, "", 0});
+    snap.online.push_back(Online{"alice", "n1:7420", 1'700'000'000'123, "192.0.2.1", 40000, ""});
+    snap.online.push_back(Online{"bob", "n2:7420", 1'700'000'000'456, "", 0, ""});
     snap.last_seen.emplace_back("carol", 1'699'999'999'000);
     return {
-        Online{"alice", "n1:7420", 1'700'000'000'123, "2001:db8::1", 65535},
+        Online{"alice", "n1:7420", 1'700'000'000'123, "2001:db8::1", 65535, "2001:db8::/64"},
+        Online{"alice", "n1:7420", 1'700'000'000'123, "", 0, ""},
         Offline{"alice", "n1:7420", 1'700'000'001'000},
         Direct{"bob", "alice", 0xfedc'ba98'7654'3210ULL, 1'700'000'000'999, "héllo wörld", "n1:7420", 12345},
         DirectAnswer{12345, proto::Status::blocked_by_recipient, "bob has blocked you"},
@@ -104,10 +106,36 @@ TEST_CASE("decoded fields are the ones sent") {
     CHECK(ds[1].text == "two");
     CHECK(ds[1].reply_node == "node-a");
     CHECK(ds[1].reply_tag == 32);
-    auto on = decode_event(encoded(Online{"carol", "n2", 5, "::1", 7000}));
+    auto on = decode_event(encoded(Online{"carol", "n2", 5, "::1", 7000, "192.0.2.7"}));
     REQUIRE(on.decoded);
     CHECK(std::get<Online>(on.decoded->event).listen_port == 7000);
     CHECK(std::get<Online>(on.decoded->event).listen_host == "::1");
+    CHECK(std::get<Online>(on.decoded->event).trusted_address == "192.0.2.7");
+}
+
+TEST_CASE("an Online's trusted address: the longest address key passes, a longer one is neither sent nor read") {
+    const std::string longest(AddressLimits::max_key_length, 'f');
+    auto out = decode_event(encoded(Online{"carol", "n2", 5, "", 0, longest}));
+    REQUIRE(out.decoded);
+    CHECK(std::get<Online>(out.decoded->event).trusted_address == longest);
+
+    CHECK_FALSE(encode_event(Online{"carol", "n2", 5, "", 0, longest + "f"}, "n1"));
+    // The same bytes made by hand: the field's length and one more byte.
+    std::string bytes = encoded(Online{"carol", "n2", 5, "", 0, longest});
+    const std::size_t length_at = bytes.size() - longest.size() - 2;
+    bytes[length_at + 1] = char(longest.size() + 1);
+    bytes += 'f';
+    auto refused = decode_event(bytes);
+    CHECK_FALSE(refused.decoded);
+    CHECK(refused.error == proto::DecodeError::truncated);
+}
+
+TEST_CASE("an Online of the layout before the trusted address is refused, never read as one without it") {
+    // That layout ended after the port: today's with an empty address, less its length.
+    const std::string today = encoded(Online{"carol", "n2", 5, "::1", 7000, ""});
+    auto out = decode_event(std::string_view(today).substr(0, today.size() - 2));
+    CHECK_FALSE(out.decoded);
+    CHECK(out.error == proto::DecodeError::truncated);
 }
 
 TEST_CASE("every truncation of every event is refused") {

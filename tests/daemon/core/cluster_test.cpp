@@ -1148,9 +1148,9 @@ TEST_SUITE("cluster: presence") {
     TEST_CASE("NodeDown logs out every user of that node, last seen now") {
         Node a("node-a", 1);
         a.online(A, "alice");
-        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
-        a.d.core.on_cluster_event(cluster::Online{"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
-        a.d.core.on_cluster_event(cluster::Online{"dave", "node-c", a.now().wall_ms, "192.0.2.10", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"dave", "node-c", a.now().wall_ms, "192.0.2.10", 0, ""}, a.now());
         CHECK(a.d.env.take_all<PresenceEvent>(A).size() == 3);
         CHECK(a.d.core.remote_online_count() == 3);
         a.d.advance(1'000);
@@ -1171,13 +1171,13 @@ TEST_SUITE("cluster: presence") {
     TEST_CASE("a Snapshot replaces the replica and announces only what changed") {
         Node a("node-a", 1);
         a.online(A, "alice");
-        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
-        a.d.core.on_cluster_event(cluster::Online{"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
         a.d.env.drain(A);
         cluster::Snapshot snap;
-        snap.online.push_back({"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0});
-        snap.online.push_back({"dave", "node-c", a.now().wall_ms, "192.0.2.10", 0});
-        snap.online.push_back({"alice", "node-a", a.now().wall_ms, "192.0.2.7", 0}); // ourselves: ignored
+        snap.online.push_back({"carol", "node-b", a.now().wall_ms, "192.0.2.9", 0, ""});
+        snap.online.push_back({"dave", "node-c", a.now().wall_ms, "192.0.2.10", 0, ""});
+        snap.online.push_back({"alice", "node-a", a.now().wall_ms, "192.0.2.7", 0, ""}); // ourselves: ignored
         snap.last_seen.push_back({"bob", a.now().wall_ms - 30'000});
         a.d.core.on_cluster_event(snap, a.now());
         auto ev = a.d.env.take_all<PresenceEvent>(A);
@@ -1194,10 +1194,10 @@ TEST_SUITE("cluster: presence") {
     TEST_CASE("Online and Offline from this very node, or an Offline of a node the user has left, change nothing") {
         Node a("node-a", 1);
         a.online(A, "alice");
-        a.d.core.on_cluster_event(cluster::Online{"bob", "node-c", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-c", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
         a.d.env.drain(A);
         a.d.core.on_cluster_event(cluster::Offline{"bob", "node-b", a.now().wall_ms}, a.now()); // an older session
-        a.d.core.on_cluster_event(cluster::Online{"carol", "node-a", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"carol", "node-a", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
         CHECK(a.d.env.pending(A) == 0);
         a.d.send(A, WhoElse{1});
         CHECK(names_of(a.d.env.pop<UserList>(A)) == Names{"bob"});
@@ -1691,8 +1691,9 @@ TEST_SUITE("cluster: engine down and back") {
         p.bus.gone.erase("node-a");
         p.a.link.up = true;
         p.a.d.core.on_cluster_available(true, p.a.now());
-        cluster::Snapshot back = snapshot_with_stored({{"alice", "node-b", p.b.now().wall_ms - 2'000, "192.0.2.9", 0},
-                                                       {"carol", "node-b", p.b.now().wall_ms - 9'000, "192.0.2.9", 0}});
+        cluster::Snapshot back =
+            snapshot_with_stored({{"alice", "node-b", p.b.now().wall_ms - 2'000, "192.0.2.9", 0, ""},
+                                  {"carol", "node-b", p.b.now().wall_ms - 9'000, "192.0.2.9", 0, ""}});
         back.reclaim->taken = {"alice"};
         p.a.d.core.on_cluster_event(back, p.a.now());
         p.bus.pump();
@@ -1734,7 +1735,7 @@ TEST_SUITE("cluster: engine down and back") {
     TEST_CASE("a block made elsewhere while this node was cut off hides the blocker once it is back") {
         Node b("node-b", 2);
         b.online(B, "bob");
-        const cluster::Online alice{"alice", "node-a", b.now().wall_ms, "192.0.2.9", 0};
+        const cluster::Online alice{"alice", "node-a", b.now().wall_ms, "192.0.2.9", 0, ""};
         b.d.core.on_cluster_event(alice, b.now());
         CHECK(b.d.env.pop<PresenceEvent>(B).user == "alice");
         b.link.up = false;
@@ -1788,7 +1789,7 @@ TEST_SUITE("cluster: engine down and back") {
         p.b.d.core.on_cluster_available(true, p.b.now());
         p.b.settle_claims();
         p.b.d.core.on_cluster_event(
-            snapshot_with_stored({{"alice", "node-a", p.b.now().wall_ms, "192.0.2.9", 0}},
+            snapshot_with_stored({{"alice", "node-a", p.b.now().wall_ms, "192.0.2.9", 0, ""}},
                                  [](StoredState& st) { st.blocks.emplace_back("alice", "bob"); }),
             p.b.now());
         CHECK(p.b.d.env.pop<PrivateRevoked>(B).peer == "alice");
@@ -1927,7 +1928,7 @@ TEST_SUITE("cluster: another node's events are not trusted") {
     TEST_CASE("a peer's time at the edge of int64 saturates: a logout at INT64_MIN is no recent last-seen") {
         Node a("node-a", 1);
         a.online(A, "alice");
-        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0}, a.now());
+        a.d.core.on_cluster_event(cluster::Online{"bob", "node-b", a.now().wall_ms, "192.0.2.9", 0, ""}, a.now());
         a.d.core.on_cluster_event(cluster::Offline{"bob", "node-b", INT64_MIN}, a.now());
         cluster::Snapshot snap;
         snap.last_seen.push_back({"carol", INT64_MIN});
