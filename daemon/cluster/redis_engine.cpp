@@ -423,6 +423,9 @@ struct Folded {
 void fold(Folded& f, cluster::Snapshot& s, const cluster::Event& e) {
     if (const auto* on = std::get_if<cluster::Online>(&e)) {
         f.online[on->name] = *on;
+        // A login heard since the read: its address is the user's most recent (the list is oldest first).
+        if (!on->trusted_address.empty())
+            s.stored->state.trusted.push_back({on->name, on->trusted_address, on->at_wall_ms});
     } else if (const auto* off = std::get_if<cluster::Offline>(&e)) {
         if (auto it = f.online.find(off->name); it != f.online.end() && it->second.node == off->node)
             f.online.erase(it);

@@ -137,7 +137,11 @@ void ChatCore::announce_login(ConnId c, Session& s, UserIdx u, Now now) {
     // Still `claiming` (and in claiming_, so a second local login waits its turn) until every
     // node has heard: a message or whoelse sent after the welcome then finds the user online.
     s.login_at_ms = now.wall_ms;
-    cluster_->publish(online_event(u, s));
+    cluster::Online login = online_event(u, s);
+    // The others trust the login's address as this node does once it is done (trust_address).
+    if (std::string key = AddressLimits::key_of(s.peer_host); key.size() <= AddressLimits::max_key_length)
+        login.trusted_address = std::move(key);
+    cluster_->publish(login);
     const std::uint64_t tag = next_cluster_tag_++;
     s.claim_tag = tag;
     flushes_.emplace(tag, PendingFlush{c, u, true, {}});
@@ -328,6 +332,9 @@ void ChatCore::remote_online(const cluster::Online& e) {
     if (e.node == cluster_->node_id()) return;
     const UserIdx u = find_user(e.name);
     if (u == no_user || users_[u].conn != 0) return; // unknown here, or stale: the claim says it is ours
+    // A login there trusts its address here too, by this node's own rule; its node stores it.
+    if (!e.trusted_address.empty() && e.trusted_address.size() <= AddressLimits::max_key_length && users_[u].cred)
+        users_[u].trusted.remember(e.trusted_address);
     auto [it, fresh] = remote_.try_emplace(u);
     it->second = RemoteUser{e.node, e.at_wall_ms, e.listen_host, e.listen_port};
     if (fresh) announce(u, PresenceKind::login);

@@ -32,8 +32,9 @@ inline constexpr std::uint32_t node_ordinals = 1u << node_ordinal_bits;
 
 // `name` is logged in on `node` since `at_wall_ms`; private chats dial
 // listen_host:listen_port (port 0: no listener). Sent at login and again when
-// the user's PrivateListen changes. trusted_address: an address key
-// (AddressLimits::key_of), at most AddressLimits::max_key_length bytes; empty: none.
+// the user's PrivateListen changes. The login's own carries the address key it
+// came from (AddressLimits::key_of), which every node then trusts for `name` as
+// that node does (TrustedAddresses); the others, and a Snapshot's, leave it empty.
 struct Online {
     std::string name, node;
     std::int64_t at_wall_ms = 0;

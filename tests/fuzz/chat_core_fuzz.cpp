@@ -126,6 +126,7 @@ const UsersFile& users_file(std::uint8_t mask, bool hashed_user) {
 const std::string max_text(proto::max_text_length, 'a');
 const std::string over_max_text(proto::max_text_length + 1, 'b');
 const std::string over_max_host(proto::max_host_length + 1, 'h');
+const std::string over_max_address_key(AddressLimits::max_key_length + 1, 'a');
 
 struct Request {
     std::uint32_t rid;
@@ -349,6 +350,8 @@ private:
         cluster::Online e{std::string(name(in)), node(in), time(in), {}, in.pick(port_table), {}};
         e.listen_host = in.pick(host_table);
         if (e.listen_host == "long") e.listen_host = over_max_host;
+        e.trusted_address = in.pick(trusted_address_table);
+        if (e.trusted_address == "long") e.trusted_address = over_max_address_key;
         return e;
     }
 

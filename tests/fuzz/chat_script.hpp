@@ -141,6 +141,9 @@ inline constexpr std::uint32_t seconds_table[] = {0, 1, 30, 300, 86400, 0xFFFFFF
 inline constexpr std::string_view host_table[] = {"", "198.51.100.4", "2001:db8::9", "long"}; // long: 256 bytes
 inline constexpr std::uint16_t port_table[] = {0, 1, 40000, 0xFFFF};
 inline constexpr std::string_view peer_host_table[] = {"192.0.2.7", "192.0.2.8", "2001:db8::1"};
+// The address an Online says its login came from: none, a peer's, one nobody connects from, and
+// "long": over AddressLimits::max_key_length, which no payload carries.
+inline constexpr std::string_view trusted_address_table[] = {"", "192.0.2.7", "2001:db8::/64", "203.0.113.9", "long"};
 
 // [delay], in ms: around every deadline the core keeps (defaults: block 10 s, login 30 s, idle 300 s).
 inline constexpr std::int64_t delay_table[] = {0,     1,     500,   999,    1000,   9999,   10000,  10001,

@@ -861,9 +861,11 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     CHECK(a.seen<cluster::Online>().size() == 3);
     CHECK(available(a));
     // bob logs out while it is read again: the second read, whenever Redis answered it, says so.
-    // So does alice's block of carol, heard meanwhile (not stored: only what was heard has it).
+    // So do alice's block of carol and frank's login from 192.0.2.9, heard meanwhile (not
+    // stored: only what was heard has them).
     b.engine->publish(cluster::Offline{"bob", "node-b", 5000});
     b.engine->publish(cluster::BlockChanged{"alice", "carol", true});
+    b.engine->publish(cluster::Online{"frank", "node-b", 6000, "", 0, "192.0.2.9"});
     REQUIRE(run_until({&b}, [&] { return b.engine->idle(); }));
     REQUIRE(run_until({&a, &b}, [&] { return a.seen<cluster::Snapshot>().size() == 3; }));
     CHECK(a.availability == std::vector<bool>{true, false, true}); // available throughout the second read
@@ -872,10 +874,14 @@ TEST_CASE("events beyond what is kept while the replica is read are counted, and
     std::vector<std::string> names;
     for (const auto& o : online) names.push_back(o.name);
     std::sort(names.begin(), names.end());
-    CHECK(names == std::vector<std::string>{"alice", "carol", "dave", "erin"});
+    CHECK(names == std::vector<std::string>{"alice", "carol", "dave", "erin", "frank"});
     REQUIRE(a.seen<cluster::Snapshot>().back().stored);
     CHECK(a.seen<cluster::Snapshot>().back().stored->state.blocks ==
           std::vector<std::pair<std::string, std::string>>{{"alice", "carol"}});
+    const auto trusted = a.seen<cluster::Snapshot>().back().stored->state.trusted;
+    REQUIRE_FALSE(trusted.empty()); // the most recent last, as the core reads them
+    CHECK(trusted.back().name == "frank");
+    CHECK(trusted.back().address == "192.0.2.9");
     CHECK(a.engine->counters().events_dropped == 2);
 }
 

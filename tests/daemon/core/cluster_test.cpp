@@ -372,7 +372,8 @@ TEST_SUITE("cluster: login") {
         CHECK(online[0].name == "alice");
         CHECK(online[0].node == "node-a");
         CHECK(online[0].at_wall_ms == n.now().wall_ms);
-        CHECK(online[0].listen_host == "192.0.2.7"); // no listener yet: the address it connects from
+        CHECK(online[0].trusted_address == "192.0.2.7"); // the login's address, trusted by every node
+        CHECK(online[0].listen_host == "192.0.2.7");     // no listener yet: the address it connects from
         CHECK(online[0].listen_port == 0);
     }
 
@@ -590,6 +591,8 @@ TEST_SUITE("cluster: login") {
         CHECK(online[2].listen_host == "198.51.100.4");
         CHECK(online[2].listen_port == 7001);
         CHECK(online[2].at_wall_ms == online[0].at_wall_ms); // still the login time
+        CHECK(online[1].trusted_address.empty());            // no login: nothing new to trust
+        CHECK(online[2].trusted_address.empty());
     }
 
     TEST_CASE("one session per name across nodes: a login on the other node is refused as today, 0.7 s later") {
@@ -1918,6 +1921,122 @@ TEST_SUITE("cluster: engine down and back") {
         b.d.connect(B, "203.0.113.9"); // her address: the storm's lock is not hers
         b.d.hello(B);
         CHECK(b.login(B, "alice", "alice123").outcome == LoginOutcome::ok);
+    }
+}
+
+namespace {
+
+CoreSettings ten_second_locks() {
+    CoreSettings s;
+    s.block_duration_ms = 10'000;
+    return s;
+}
+// alice logs in on `n` from `host`, then leaves; the other nodes hear of both.
+void log_in_and_out(Node& n, const std::string& host) {
+    n.d.connect(C, host);
+    n.d.hello(C);
+    REQUIRE(n.login(C, "alice", "alice123").outcome == LoginOutcome::ok);
+    n.d.core.on_disconnect(C, n.now());
+    n.bus->pump();
+}
+// Three wrong passwords for alice on `n` from an address she never used: her name is locked.
+void storm(Node& n) {
+    n.d.connect(D, "198.51.100.1");
+    n.d.hello(D);
+    for (std::uint32_t i = 1; i <= 3; ++i) n.login(D, "alice", "wrong", i);
+    REQUIRE(n.login(D, "alice", "alice123", 4).outcome == LoginOutcome::locked);
+    n.d.core.on_disconnect(D, n.now());
+    n.bus->pump();
+}
+template <class Op>
+std::size_t ops_of(const test::FakeEnv& env) {
+    return std::size_t(std::count_if(env.persisted.begin(), env.persisted.end(),
+                                     [](const auto& op) { return std::holds_alternative<Op>(op); }));
+}
+
+} // namespace
+
+TEST_SUITE("cluster: trusted addresses") {
+
+    TEST_CASE("an address a login on another node came from is trusted here at once: a storm's lock is not hers") {
+        Pair p(ten_second_locks());
+        log_in_and_out(p.a, "203.0.113.9");
+        // Carried by the login's Online alone; its node stores it, this one only keeps it.
+        CHECK(p.a.link.published.size() == 2); // Online, Offline
+        CHECK(ops_of<store_op::SetTrustedAddress>(p.a.d.env) == 1);
+        CHECK(ops_of<store_op::SetTrustedAddress>(p.b.d.env) == 0);
+        storm(p.b);
+        p.b.d.connect(A, "203.0.113.9");
+        p.b.d.hello(A);
+        CHECK(p.b.login(A, "alice", "alice123").outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("wrong passwords from that address count apart here as well, and an unlock here lifts their lock") {
+        Pair p(ten_second_locks());
+        log_in_and_out(p.a, "203.0.113.9");
+        p.b.d.connect(A, "203.0.113.9");
+        p.b.d.hello(A);
+        for (std::uint32_t i = 1; i <= 3; ++i) p.b.login(A, "alice", "wrong", i);
+        CHECK(p.b.login(A, "alice", "alice123", 4).outcome == LoginOutcome::locked);
+        p.bus.pump();
+        // The lock is that address's: the name's count, on either node, is untouched.
+        p.a.d.connect(B, "198.51.100.1");
+        p.a.d.hello(B);
+        auto other = p.a.login(B, "alice", "wrong");
+        CHECK(other.outcome == LoginOutcome::wrong_password);
+        CHECK(other.value == 2);
+        p.bus.pump();
+        CHECK(p.b.d.core.unlock("alice", p.b.now()).code == Status::ok);
+        p.bus.pump();
+        CHECK(p.b.login(A, "alice", "alice123", 5).outcome == LoginOutcome::ok);
+    }
+
+    TEST_CASE("logins on another node keep this node's four by the same rule: the least recent is forgotten") {
+        Pair p(ten_second_locks());
+        for (const char* h : {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}) log_in_and_out(p.a, h);
+        log_in_and_out(p.a, "192.0.2.2"); // used again: the most recent, so 192.0.2.3 goes next
+        log_in_and_out(p.a, "192.0.2.6");
+        storm(p.b);
+        for (const char* h : {"192.0.2.1", "192.0.2.3"}) {
+            CAPTURE(h);
+            p.b.d.connect(A, h);
+            p.b.d.hello(A);
+            CHECK(p.b.login(A, "alice", "alice123").outcome == LoginOutcome::locked);
+            p.b.d.core.on_disconnect(A, p.b.now());
+        }
+        for (const char* h : {"192.0.2.2", "192.0.2.4", "192.0.2.5", "192.0.2.6"}) {
+            CAPTURE(h);
+            p.b.d.connect(A, h);
+            p.b.d.hello(A);
+            REQUIRE(p.b.login(A, "alice", "alice123").outcome == LoginOutcome::ok);
+            p.b.d.core.on_disconnect(A, p.b.now());
+            p.bus.pump();
+        }
+    }
+
+    TEST_CASE("another node's Online trusts nothing for a user logged in here, nor what cannot be an address key") {
+        CoreSettings s = ten_second_locks();
+        Node b("node-b", 2, s);
+        b.online(A, "bob");
+        // bob is logged in here: an Online of his from elsewhere is stale, and trusts nothing.
+        b.d.core.on_cluster_event(cluster::Online{"bob", "node-a", b.now().wall_ms, "", 0, "203.0.113.9"}, b.now());
+        // Not an address key (longer than any): ignored, as a payload carrying it would be.
+        b.d.core.on_cluster_event(cluster::Online{"alice", "node-a", b.now().wall_ms, "", 0,
+                                                  std::string(AddressLimits::max_key_length + 1, 'x')},
+                                  b.now());
+        b.d.core.on_cluster_event(cluster::Offline{"alice", "node-a", b.now().wall_ms}, b.now());
+        b.d.env.drain_all();
+        b.d.connect(B, "198.51.100.1");
+        b.d.hello(B);
+        for (std::uint32_t i = 1; i <= 3; ++i) b.login(B, "bob", "wrong", i);
+        for (std::uint32_t i = 1; i <= 3; ++i) b.login(B, "alice", "wrong", 3 + i);
+        b.d.core.on_disconnect(A, b.now());
+        b.d.connect(C, "203.0.113.9");
+        b.d.hello(C);
+        CHECK(b.login(C, "bob", "bob123").outcome == LoginOutcome::locked);
+        b.d.connect(D, std::string(AddressLimits::max_key_length + 1, 'x'));
+        b.d.hello(D);
+        CHECK(b.login(D, "alice", "alice123").outcome == LoginOutcome::locked);
     }
 }
 
