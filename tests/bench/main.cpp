@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
         }
         set_client_tls(nullptr);
         if (wo.tls) rep->tag(wo.resume ? "tls+resume" : "tls");
+        if (o.threads > 1) rep->param("threads", o.threads);
         if (o.nodes > 1) {
             rep->param("nodes", o.nodes);
             if (wo.same_node) rep->param("same_node", 1);
