@@ -85,7 +85,7 @@ void cluster_event_seeds() {
         EndSession{"bob", proto::EndReason::kicked, "bye"},
         Notice{1'764'000'000'000, "maintenance at noon"},
         NodeDown{"node-3"},
-        Snapshot{{Online{"carol", "node-3", 1, "", 0, ""}}, {{"dave", 1'763'999'000'000}}, std::nullopt},
+        Snapshot{std::nullopt, {Online{"carol", "node-3", 1, "", 0, ""}}, {{"dave", 1'763'999'000'000}}, std::nullopt},
         DirectAnswer{7, proto::Status::ok_stored, "message to bob stored for delivery at next login"},
         DirectAnswers{{DirectAnswer{7, proto::Status::ok, ""},
                        DirectAnswer{8, proto::Status::blocked_by_recipient, "bob has blocked you"}}},
