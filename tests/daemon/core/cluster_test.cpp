@@ -130,6 +130,12 @@ struct Node {
         d.core.on_claimed(c.tag, answer, now());
     }
     void settle_claims(); // by the bus if there is one, else claimed
+    // A new connection's Hello and Login, not answered yet (the claim is still out).
+    void start_login(ConnId c, std::string_view name, std::string_view pw, std::uint32_t rid = 1) {
+        d.connect(c);
+        d.hello(c);
+        d.send(c, Login{rid, name, pw});
+    }
     LoginResult login(ConnId c, std::string_view name, std::string_view pw, std::uint32_t rid = 1) {
         d.send(c, Login{rid, name, pw});
         d.run_jobs();
@@ -355,9 +361,7 @@ TEST_SUITE("cluster: login") {
 
     TEST_CASE("a right password claims the name; the session exists only once the claim is won") {
         Node n("node-a");
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         REQUIRE(n.link.claims.size() == 1);
         CHECK(n.link.claims.front().name == "alice");
         CHECK(n.d.env.pending(A) == 0); // no answer before the claim's
@@ -380,18 +384,14 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("a won claim is announced first; the welcome waits until the other nodes have it") {
         Node n("node-a");
         n.link.hold_flushes = true;
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::claimed);
         CHECK(n.link.published_of<cluster::Online>().size() == 1); // published ...
         REQUIRE(n.link.flushes.size() == 1);                       // ... then flushed
         CHECK(n.d.env.pending(A) == 0);                            // and no welcome before that
         CHECK(n.d.core.online_count() == 0);
         // A second login of the name meanwhile is refused, not claimed again.
-        n.d.connect(B);
-        n.d.hello(B);
-        n.d.send(B, Login{1, "alice", "alice123"});
+        n.start_login(B, "alice", "alice123");
         CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::already_logged_in);
         n.link.answer_flushes(true);
         CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::ok);
@@ -402,9 +402,7 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("a flush that fails undoes the login: unavailable, the name released and its Offline published") {
         Node n("node-a");
         n.link.hold_flushes = true;
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::claimed);
         n.link.answer_flushes(false);
         CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::unavailable);
@@ -421,9 +419,7 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("a connection that closes while its login is announced gives the name back") {
         Node n("node-a");
         n.link.hold_flushes = true;
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::claimed);
         n.d.core.on_disconnect(A, n.now());
         n.link.answer_flushes(true);
@@ -435,9 +431,7 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("a wrong password's answer waits until the other nodes count the failure") {
         Node n("node-a");
         n.link.hold_flushes = true;
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "wrong"});
+        n.start_login(A, "alice", "wrong");
         n.d.run_jobs();
         CHECK(n.link.published_of<cluster::LoginFailed>().size() == 1);
         CHECK(n.d.env.pending(A) == 0);
@@ -449,9 +443,7 @@ TEST_SUITE("cluster: login") {
 
     TEST_CASE("a claim refused as taken is already_logged_in; unavailable is unavailable; the name stays free") {
         Node n("node-a");
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::taken);
         for (std::int64_t wait : ChatCore::claim_retry_ms) {
             n.d.advance(wait);
@@ -473,9 +465,7 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("with the engine down a login is unavailable at once, without a claim") {
         Node n("node-a");
         n.link.up = false;
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         CHECK(n.d.env.pop<LoginResult>(A).outcome == LoginOutcome::unavailable);
         CHECK(n.link.claims.empty());
         CHECK(n.d.env.pending(A) == 0);
@@ -483,9 +473,7 @@ TEST_SUITE("cluster: login") {
 
     TEST_CASE("a connection that closes while claiming gets nothing; a won claim is released") {
         Node n("node-a");
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.d.core.on_disconnect(A, n.now());
         n.answer_claim(cluster::Claim::claimed); // FakeEnv fails on a frame to a gone connection
         CHECK(n.d.env.pending(A) == 0);
@@ -494,9 +482,7 @@ TEST_SUITE("cluster: login") {
         CHECK(n.d.core.online_count() == 0);
         CHECK(n.d.core.session_count() == 0);
         // A lost claim of a closed connection is not released (another holds it).
-        n.d.connect(B);
-        n.d.hello(B);
-        n.d.send(B, Login{1, "alice", "alice123"});
+        n.start_login(B, "alice", "alice123");
         n.d.core.on_disconnect(B, n.now());
         n.answer_claim(cluster::Claim::taken);
         CHECK(n.link.released.size() == 1);
@@ -508,9 +494,7 @@ TEST_SUITE("cluster: login") {
             s.login_timeout_ms = 5'000;
             return s;
         }());
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.d.advance(5'000);
         CHECK(n.d.env.pop<ProtocolError>(A).code == Status::login_timeout);
         CHECK(n.d.env.is_closed(A));
@@ -535,9 +519,7 @@ TEST_SUITE("cluster: login") {
 
     TEST_CASE("a lock set while the claim is out refuses the login and gives the name back") {
         Node n("node-a");
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         CHECK(n.d.core.lock("alice", 60, n.now()).code == Status::ok);
         n.answer_claim(cluster::Claim::claimed);
         auto r = n.d.env.pop<LoginResult>(A);
@@ -598,9 +580,7 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("one session per name across nodes: a login on the other node is refused as today, 0.7 s later") {
         Pair p;
         p.a.online(A, "alice");
-        p.b.d.connect(A);
-        p.b.d.hello(A);
-        p.b.d.send(A, Login{1, "alice", "alice123"});
+        p.b.start_login(A, "alice", "alice123");
         p.b.settle_claims();
         std::int64_t waited = 0;
         for (; p.b.d.env.pending(A) == 0 && waited < 1000; waited += 50) {
@@ -622,9 +602,7 @@ TEST_SUITE("cluster: login") {
         // The connection drops on node a; its release and logout are still on their way when
         // the client, already connected again through node b, logs in there.
         p.a.d.core.on_disconnect(A, p.a.now());
-        p.b.d.connect(B);
-        p.b.d.hello(B);
-        p.b.d.send(B, Login{1, "alice", "alice123"});
+        p.b.start_login(B, "alice", "alice123");
         p.b.bus->settle_claims(p.b); // node a holds the name still
         CHECK(p.b.d.env.pending(B) == 0);
         SUBCASE("the logout heard: claimed again at once") {
@@ -651,9 +629,7 @@ TEST_SUITE("cluster: login") {
             s.login_timeout_ms = 50;
             return s;
         }());
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::taken);
         SUBCASE("closed") {
             n.d.core.on_disconnect(A, n.now());
@@ -665,9 +641,7 @@ TEST_SUITE("cluster: login") {
             CHECK(n.d.env.is_closed(A));
         }
         // The client, back already, is not refused for the wait of its old connection.
-        n.d.connect(B);
-        n.d.hello(B);
-        n.d.send(B, Login{1, "alice", "alice123"});
+        n.start_login(B, "alice", "alice123");
         CHECK(n.link.claims.size() == 1);
         n.answer_claim(cluster::Claim::claimed);
         CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::ok);
@@ -678,13 +652,9 @@ TEST_SUITE("cluster: login") {
 
     TEST_CASE("while a login waits to claim again, a second login of the name here is refused at once") {
         Node n("node-a");
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::taken);
-        n.d.connect(B);
-        n.d.hello(B);
-        n.d.send(B, Login{1, "alice", "alice123"});
+        n.start_login(B, "alice", "alice123");
         CHECK(n.d.env.pop<LoginResult>(B).outcome == LoginOutcome::already_logged_in);
         n.d.send(A, WhoElse{2});
         CHECK(n.d.env.pop<Result>(A).code == Status::not_logged_in);
@@ -696,9 +666,7 @@ TEST_SUITE("cluster: login") {
 
     TEST_CASE("a lock, or the user's removal, while a login waits to claim again refuses it without a claim") {
         Node n("node-a");
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::taken);
         n.d.advance(ChatCore::claim_retry_ms[0] / 2);
         LoginResult r;
@@ -723,9 +691,7 @@ TEST_SUITE("cluster: login") {
     TEST_CASE("the shared state lost while a login waits to claim again: unavailable at once, exactly once") {
         Node n("node-a");
         n.d.core.on_cluster_available(true, n.now());
-        n.d.connect(A);
-        n.d.hello(A);
-        n.d.send(A, Login{1, "alice", "alice123"});
+        n.start_login(A, "alice", "alice123");
         n.answer_claim(cluster::Claim::taken);
         n.link.up = false;
         n.d.core.on_cluster_available(false, n.now());
@@ -2150,9 +2116,7 @@ TEST_SUITE("cluster: a message while its recipient logs in") {
     // bob logs in on `n`: his claim is won and his login announced (and, unless the flush is
     // held, completed), but no other node has heard of it yet.
     void log_in_unheard(Node & n, ConnId c, Bus & bus) {
-        n.d.connect(c);
-        n.d.hello(c);
-        n.d.send(c, Login{1, "bob", "bob123"});
+        n.start_login(c, "bob", "bob123");
         n.d.run_jobs();
         bus.settle_claims(n);
     }
