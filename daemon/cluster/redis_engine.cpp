@@ -151,12 +151,13 @@ void RedisEngine::prepare(RedisSync& redis) {
 
 void RedisEngine::leave(RedisSync& redis) {
     std::vector<std::vector<std::string>> commands;
-    for (const std::string& name : held_)
+    const auto release_command = [&](const std::string& name) {
         commands.push_back(
             release_script.eval_command({"1", keys::user(name), node_id_, std::string(keys::session_field)}));
-    for (const auto& [name, at] : unsent_releases_) // clean_up_node ends those still in this node's buckets
-        commands.push_back(
-            release_script.eval_command({"1", keys::user(name), node_id_, std::string(keys::session_field)}));
+    };
+    for (const std::string& name : held_) release_command(name);
+    // clean_up_node ends those still in this node's buckets
+    for (const auto& [name, at] : unsent_releases_) release_command(name);
     commands.push_back(release_ordinal_script.eval_command({"1", keys::ordinal_slot(ordinal_), node_id_}));
     redis.pipeline(commands);
     clean_up_node(redis, node_id_);

@@ -214,7 +214,7 @@ void ChatCore::end_session(ConnId conn, Now now, bool announce_logout) {
         left_cluster(u, now);
     }
     // Private sessions die with the login; the clients see their peer connection close.
-    std::erase_if(private_pairs_, [u](const auto& p) { return p.first.first == u || p.first.second == u; });
+    std::erase_if(private_pairs_, pair_with(u));
     log::info("{} logged out", users_[u].name);
     if (announce_logout) announce(u, PresenceKind::logout);
 }
@@ -987,8 +987,7 @@ std::vector<ChatCore::OnlineUser> ChatCore::who(Now now) const {
     list.reserve(online_.size());
     for (UserIdx u : online_) {
         const Session& s = sessions_.at(users_[u].conn);
-        auto chats = std::count_if(private_pairs_.begin(), private_pairs_.end(),
-                                   [u](const auto& p) { return p.first.first == u || p.first.second == u; });
+        auto chats = std::count_if(private_pairs_.begin(), private_pairs_.end(), pair_with(u));
         list.push_back(OnlineUser{users_[u].name, users_[u].conn, s.login_at_ms,
                                   std::uint32_t(std::max<std::int64_t>(0, now.mono - s.last_activity) / 1000),
                                   std::uint16_t(std::min<std::ptrdiff_t>(chats, UINT16_MAX))});

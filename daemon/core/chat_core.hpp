@@ -349,7 +349,11 @@ private:
         proto::Token heard() const { return there.value_or(proto::Token{}); }
     };
     std::map<std::pair<UserIdx, UserIdx>, PrivatePair> private_pairs_; // (lower, higher) introduced pairs
-    std::unordered_map<std::uint64_t, std::string> lock_timers_;       // lock timer id -> name
+    // A predicate on private_pairs_' entries: is `u` either side of the pair?
+    static auto pair_with(UserIdx u) {
+        return [u](const auto& entry) { return entry.first.first == u || entry.first.second == u; };
+    }
+    std::unordered_map<std::uint64_t, std::string> lock_timers_; // lock timer id -> name
     // Administrative locks: name -> monotonic end (TimePoint max: until unlocked). Few, never evicted;
     // one that ran out is forgotten when next looked at.
     std::unordered_map<std::string, TimePoint, NameHash, std::equal_to<>> admin_locks_;

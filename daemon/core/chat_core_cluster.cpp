@@ -342,7 +342,7 @@ void ChatCore::remote_online(const cluster::Online& e) {
 
 void ChatCore::remote_offline(UserIdx u, TimePoint seen) {
     users_[u].last_seen = std::max(users_[u].last_seen, seen);
-    std::erase_if(private_pairs_, [u](const auto& p) { return p.first.first == u || p.first.second == u; });
+    std::erase_if(private_pairs_, pair_with(u));
     announce(u, PresenceKind::logout);
 }
 
